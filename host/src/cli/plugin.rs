@@ -1,0 +1,196 @@
+//! `tidemark plugin …`: run a chain of transform plugins over JSON-lines records, and
+//! inspect plugin files.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use tidemark::event::{self, JsonOptions, Record};
+use tidemark::plugin::{Chain, Runtime, RuntimeOptions, Step};
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Runs records through a chain of transform plugins and prints the result.
+    ///
+    /// Input and output are JSON lines `{"topic","key","value","headers"}` with Debezium
+    /// JsonConverter keys and values, as the file sink writes them.
+    Test {
+        /// Plugin files, applied in the order given.
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+        /// A configuration property `key=value`. It goes to every plugin, unless the key is
+        /// prefixed by a plugin's name or 1-based position and a dot (`regex-router.regex=…`,
+        /// `2.regex=…`), which sends it to that plugin only.
+        #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Records to transform, one JSON object per line (`-` for standard input).
+        #[arg(long, short = 'i', default_value = "-")]
+        input: PathBuf,
+        /// Where to write the result (`-` for standard output).
+        #[arg(long, short = 'o', default_value = "-")]
+        output: PathBuf,
+        /// Records per plugin call.
+        #[arg(long, default_value_t = 1024)]
+        batch_size: usize,
+        /// Write keys with their schemas (`key.converter.schemas.enable`).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        key_schemas: bool,
+        /// Write values with their schemas (`value.converter.schemas.enable`).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        value_schemas: bool,
+        /// Directory for compiled plugins (default: the user's cache directory).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Prints a plugin's world, exports, imports, size and content hash.
+    Inspect {
+        /// The plugin file.
+        plugin: PathBuf,
+        /// Directory for compiled plugins (default: the user's cache directory).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+/// Runs a `plugin` subcommand.
+pub fn run(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::Test {
+            plugins,
+            config,
+            input,
+            output,
+            batch_size,
+            key_schemas,
+            value_schemas,
+            cache_dir,
+        } => {
+            if batch_size == 0 {
+                bail!("--batch-size must be at least 1");
+            }
+            let runtime = runtime(cache_dir)?;
+            let loaded = plugins
+                .iter()
+                .map(|p| runtime.load_file(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let names: Vec<String> = loaded.iter().map(|p| p.name.clone()).collect();
+            let configs = split_config(&names, &config)?;
+            let steps = loaded
+                .into_iter()
+                .zip(configs)
+                .map(|(plugin, config)| Step { plugin, config })
+                .collect();
+            let mut chain = Chain::new(&runtime, steps)?;
+            let options = JsonOptions {
+                key_schemas,
+                value_schemas,
+            };
+            transform_lines(&mut chain, &input, &output, batch_size, options)
+        }
+        PluginCommand::Inspect { plugin, cache_dir } => {
+            let runtime = runtime(cache_dir)?;
+            let p = runtime.load_file(&plugin)?;
+            println!("name:    {}", p.name);
+            println!("world:   tidemark:plugin/{}@0.1.0", p.world.name());
+            println!("size:    {} bytes", p.size);
+            println!("sha256:  {}", p.hash);
+            println!("exports: {}", p.exports.join(", "));
+            println!("imports: {}", p.imports.join(", "));
+            Ok(())
+        }
+    }
+}
+
+fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {
+    let mut options = RuntimeOptions::default();
+    if let Some(dir) = cache_dir {
+        options.cache_dir = Some(dir);
+    }
+    Ok(Runtime::new(options)?)
+}
+
+/// Sorts `key=value` settings to the plugins they are meant for.
+fn split_config(
+    names: &[String],
+    settings: &[String],
+) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
+    let mut configs = vec![BTreeMap::new(); names.len()];
+    for setting in settings {
+        let Some((key, value)) = setting.split_once('=') else {
+            bail!("--config {setting:?} is not of the form key=value");
+        };
+        let target = key.split_once('.').and_then(|(prefix, rest)| {
+            let by_position = prefix
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=names.len()).contains(n))
+                .map(|n| n - 1);
+            by_position
+                .or_else(|| names.iter().position(|n| n == prefix))
+                .map(|i| (i, rest))
+        });
+        match target {
+            Some((i, rest)) => {
+                configs[i].insert(rest.to_owned(), value.to_owned());
+            }
+            None => {
+                for config in &mut configs {
+                    config.insert(key.to_owned(), value.to_owned());
+                }
+            }
+        }
+    }
+    Ok(configs)
+}
+
+fn transform_lines(
+    chain: &mut Chain,
+    input: &PathBuf,
+    output: &PathBuf,
+    batch_size: usize,
+    options: JsonOptions,
+) -> anyhow::Result<()> {
+    let reader: Box<dyn BufRead> = if input.as_os_str() == "-" {
+        Box::new(BufReader::new(std::io::stdin().lock()))
+    } else {
+        Box::new(BufReader::new(
+            std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?,
+        ))
+    };
+    let mut writer: Box<dyn Write> = if output.as_os_str() == "-" {
+        Box::new(BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(BufWriter::new(
+            std::fs::File::create(output)
+                .with_context(|| format!("cannot create {}", output.display()))?,
+        ))
+    };
+    let mut batch: Vec<Record> = Vec::with_capacity(batch_size);
+    let mut line_out = String::new();
+    let mut flush = |batch: &mut Vec<Record>, writer: &mut dyn Write| -> anyhow::Result<()> {
+        for record in chain.process(std::mem::take(batch))? {
+            line_out.clear();
+            event::write_line(&mut line_out, &record, options);
+            line_out.push('\n');
+            writer.write_all(line_out.as_bytes())?;
+        }
+        Ok(())
+    };
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", input.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = event::read_line(&line)
+            .with_context(|| format!("{} line {}", input.display(), n + 1))?;
+        batch.push(record);
+        if batch.len() == batch_size {
+            flush(&mut batch, &mut writer)?;
+        }
+    }
+    flush(&mut batch, &mut writer)?;
+    writer.flush()?;
+    Ok(())
+}

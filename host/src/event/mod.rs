@@ -1,0 +1,12 @@
+//! The event model: Kafka Connect schemas, values and records, and Debezium's JsonConverter
+//! JSON form of them.
+
+mod json;
+mod record;
+mod schema;
+mod value;
+
+pub use json::{JsonError, JsonOptions, read_line, write_line};
+pub use record::{Data, Header, Record};
+pub use schema::{Field, Schema, SchemaType};
+pub use value::Value;

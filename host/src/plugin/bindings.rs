@@ -1,0 +1,32 @@
+//! Host bindings generated from `wit/` (package `tidemark:plugin@0.1.0`), in one place.
+//!
+//! The `batch` resource is mapped to the host's own [`Batch`](super::batch::Batch), so the
+//! generated code hands the host typed handles into the store's resource table.
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "transform",
+        imports: {
+            "tidemark:plugin/records": trappable,
+        },
+        with: {
+            "tidemark:plugin/records.batch": crate::plugin::batch::Batch,
+        },
+    });
+}
+
+pub use generated::Transform;
+pub use generated::TransformPre;
+pub use generated::exports::tidemark::plugin::transformer::{Emitted, Outcome};
+pub use generated::tidemark::plugin::host;
+pub use generated::tidemark::plugin::records;
+pub use generated::tidemark::plugin::types;
+
+/// The fully qualified names of the interfaces a plugin exports to be of a given kind.
+pub mod exports {
+    /// Exported by a transform plugin (world `transform`).
+    pub const TRANSFORMER: &str = "tidemark:plugin/transformer@0.1.0";
+    /// Exported by a sink plugin (world `sink`).
+    pub const DESTINATION: &str = "tidemark:plugin/destination@0.1.0";
+}

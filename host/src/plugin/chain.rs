@@ -1,0 +1,263 @@
+//! A chain of transform plugins run in one store: the pipeline's unit of plugin execution.
+//!
+//! A batch is put once into the store's resource table; each plugin in turn sees it through
+//! the `batch` resource, edits it in place and returns one outcome per record; the host
+//! applies the outcomes before the next plugin. A plugin that traps or hits a limit makes the
+//! call fail with an error naming it; the store is then rebuilt for the next batch, because a
+//! trapped component instance cannot be entered again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::Resource;
+use wasmtime::{Store, Trap};
+
+use super::batch::Batch;
+use super::bindings::{Emitted, Outcome, Transform};
+use super::convert;
+use super::limits::Limits;
+use super::runtime::{EPOCH_TICK, Runtime, World};
+use super::state::{PluginContext, StoreState};
+use super::stderr::StderrTail;
+use super::{Plugin, PluginError};
+use crate::event::Record;
+
+/// One step of a chain: a plugin and its configuration (the `transforms.<name>.*` properties
+/// without the prefix, including the host's `plugin.*` limits and grants).
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub plugin: Arc<Plugin>,
+    pub config: BTreeMap<String, String>,
+}
+
+struct Prepared {
+    plugin: Arc<Plugin>,
+    limits: Limits,
+    config: Vec<(String, String)>,
+}
+
+struct Live {
+    store: Store<StoreState>,
+    instances: Vec<Transform>,
+}
+
+/// Transform plugins applied in order to batches of records.
+pub struct Chain {
+    runtime: Runtime,
+    steps: Vec<Prepared>,
+    live: Option<Live>,
+}
+
+impl Chain {
+    /// Instantiates and configures every step; configuration errors surface here.
+    pub fn new(runtime: &Runtime, steps: Vec<Step>) -> Result<Chain, PluginError> {
+        let steps = steps
+            .into_iter()
+            .map(|step| {
+                if step.plugin.world != World::Transform {
+                    return Err(PluginError::WrongWorld {
+                        plugin: step.plugin.name.clone(),
+                        found: format!("{} plugin", step.plugin.world.name()),
+                        expected: "transform",
+                        wanted: super::bindings::exports::TRANSFORMER,
+                    });
+                }
+                let (limits, config) = Limits::from_config(&step.plugin.name, &step.config)?;
+                Ok(Prepared {
+                    plugin: step.plugin,
+                    limits,
+                    config,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut chain = Chain {
+            runtime: runtime.clone(),
+            steps,
+            live: None,
+        };
+        chain.live = Some(chain.instantiate()?);
+        Ok(chain)
+    }
+
+    /// The names of the chain's plugins, in order.
+    pub fn plugin_names(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().map(|s| s.plugin.name.as_str())
+    }
+
+    fn instantiate(&self) -> Result<Live, PluginError> {
+        let mut store = Store::new(self.runtime.engine(), StoreState::new());
+        store.limiter(|s| s);
+        let mut instances = Vec::with_capacity(self.steps.len());
+        for (i, step) in self.steps.iter().enumerate() {
+            let name = &step.plugin.name;
+            let stderr = StderrTail::new();
+            let wasi = step.limits.wasi(&stderr).map_err(|reason| PluginError::Setting {
+                plugin: name.clone(),
+                key: super::limits::DIRS_KEY.into(),
+                value: String::new(),
+                reason,
+            })?;
+            store.data_mut().plugins.push(PluginContext {
+                name: name.clone(),
+                wasi,
+                stderr,
+                memory_limit: step.limits.memory_limit,
+            });
+            store.data_mut().current = i;
+            store.set_epoch_deadline(ticks(&step.limits));
+            let pre = step.plugin.transform.as_ref().ok_or_else(|| PluginError::WrongWorld {
+                plugin: name.clone(),
+                found: "sink plugin".into(),
+                expected: "transform",
+                wanted: super::bindings::exports::TRANSFORMER,
+            })?;
+            let instance = pre
+                .instantiate(&mut store)
+                .map_err(|e| classify(&mut store, i, &step.limits, e))?;
+            store.set_epoch_deadline(ticks(&step.limits));
+            let configured = instance
+                .tidemark_plugin_transformer()
+                .call_configure(&mut store, &step.config)
+                .map_err(|e| classify(&mut store, i, &step.limits, e))?;
+            configured.map_err(|message| PluginError::Configure {
+                plugin: name.clone(),
+                message,
+            })?;
+            instances.push(instance);
+        }
+        Ok(Live { store, instances })
+    }
+
+    /// Runs a batch through every plugin. On error the batch is not returned; the caller
+    /// decides (stop, or retry, or dead-letter) and the next call starts from fresh instances.
+    pub fn process(&mut self, records: Vec<Record>) -> Result<Vec<Record>, PluginError> {
+        if records.is_empty() || self.steps.is_empty() {
+            return Ok(records);
+        }
+        let mut live = match self.live.take() {
+            Some(live) => live,
+            None => self.instantiate()?,
+        };
+        let result = self.run(&mut live, records);
+        if result.is_ok() {
+            self.live = Some(live);
+        }
+        result
+    }
+
+    fn run(&self, live: &mut Live, records: Vec<Record>) -> Result<Vec<Record>, PluginError> {
+        let store = &mut live.store;
+        let handle = store
+            .data_mut()
+            .table
+            .push(Batch { records })
+            .map_err(|e| PluginError::Runtime(e.to_string()))?;
+        for (i, (instance, step)) in live.instances.iter().zip(&self.steps).enumerate() {
+            store.data_mut().current = i;
+            store.set_epoch_deadline(ticks(&step.limits));
+            let outcomes = instance
+                .tidemark_plugin_transformer()
+                .call_process(&mut *store, Resource::new_borrow(handle.rep()))
+                .map_err(|e| classify(store, i, &step.limits, e))?;
+            let batch = store
+                .data_mut()
+                .table
+                .get_mut(&handle)
+                .map_err(|e| PluginError::Runtime(e.to_string()))?;
+            apply(&mut batch.records, outcomes).map_err(|reason| PluginError::BadOutput {
+                plugin: step.plugin.name.clone(),
+                reason,
+            })?;
+            if batch.records.is_empty() {
+                break;
+            }
+        }
+        let batch = store
+            .data_mut()
+            .table
+            .delete(handle)
+            .map_err(|e| PluginError::Runtime(e.to_string()))?;
+        Ok(batch.records)
+    }
+}
+
+/// Epoch ticks for a plugin's per-batch time limit (rounded up, plus one because the current
+/// tick may be nearly over).
+fn ticks(limits: &Limits) -> u64 {
+    limits.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1
+}
+
+/// Applies one plugin's outcomes to the batch.
+fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String> {
+    if outcomes.len() != records.len() {
+        return Err(format!(
+            "{} outcomes for {} records; process must return one outcome per record",
+            outcomes.len(),
+            records.len()
+        ));
+    }
+    if outcomes.iter().all(|o| matches!(o, Outcome::Keep)) {
+        return Ok(());
+    }
+    let mut out = Vec::with_capacity(records.len());
+    for (i, (record, outcome)) in std::mem::take(records).into_iter().zip(outcomes).enumerate() {
+        match outcome {
+            Outcome::Keep => out.push(record),
+            Outcome::Drop => {}
+            Outcome::Emit(emitted) => {
+                let mut current = Some(record);
+                for e in emitted {
+                    match e {
+                        Emitted::Current => out.push(current.take().ok_or_else(|| {
+                            format!("outcome {i} emits the current record more than once")
+                        })?),
+                        Emitted::Created(data) => out.push(
+                            convert::record_from_wit(data)
+                                .map_err(|e| format!("record created for input {i}: {e}"))?,
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    *records = out;
+    Ok(())
+}
+
+/// Turns a wasmtime error from a call into plugin `index` into the error the user sees.
+fn classify(
+    store: &mut Store<StoreState>,
+    index: usize,
+    limits: &Limits,
+    error: wasmtime::Error,
+) -> PluginError {
+    let state = store.data_mut();
+    let plugin = state.plugins[index].name.clone();
+    let stderr = state.plugins[index].stderr.take();
+    if let Some((who, limit_bytes)) = state.memory_refused.take()
+        && who == index
+    {
+        return PluginError::MemoryLimit {
+            plugin,
+            limit_bytes,
+            stderr,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Timeout {
+            plugin,
+            limit_ms: limits.timeout.as_millis() as u64,
+        },
+        Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
+        Some(trap) => PluginError::Trap {
+            plugin,
+            trap: trap.to_string(),
+            stderr,
+        },
+        None => PluginError::Trap {
+            plugin,
+            trap: format!("{error:#}"),
+            stderr,
+        },
+    }
+}

@@ -1,0 +1,70 @@
+//! Errors of the plugin layer. Each names the plugin and says what to do.
+
+use std::path::PathBuf;
+
+/// What went wrong loading, configuring or running a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot read plugin file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin '{plugin}' is not a valid WebAssembly component: {reason}")]
+    Invalid { plugin: String, reason: String },
+    #[error(
+        "plugin '{plugin}' is a {found}, not a {expected}: it must export the {wanted} interface"
+    )]
+    WrongWorld {
+        plugin: String,
+        found: String,
+        expected: &'static str,
+        wanted: &'static str,
+    },
+    #[error("plugin '{plugin}' cannot be linked: {reason}")]
+    Link { plugin: String, reason: String },
+    #[error("plugin '{plugin}': setting {key}={value:?} is invalid: {reason}")]
+    Setting {
+        plugin: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("plugin '{plugin}' rejected its configuration: {message}")]
+    Configure { plugin: String, message: String },
+    #[error(
+        "plugin '{plugin}' exceeded its time limit of {limit_ms} ms per batch (raise plugin.timeout.ms if the work is legitimate)"
+    )]
+    Timeout { plugin: String, limit_ms: u64 },
+    #[error(
+        "plugin '{plugin}' exceeded its memory limit of {limit_bytes} bytes (raise plugin.memory.limit.bytes if the work is legitimate){}",
+        stderr_suffix(stderr)
+    )]
+    MemoryLimit {
+        plugin: String,
+        limit_bytes: usize,
+        stderr: String,
+    },
+    #[error("plugin '{plugin}' overflowed its stack (too deep recursion)")]
+    StackOverflow { plugin: String },
+    #[error("plugin '{plugin}' trapped: {trap}{}", stderr_suffix(stderr))]
+    Trap {
+        plugin: String,
+        trap: String,
+        stderr: String,
+    },
+    #[error("plugin '{plugin}' returned a bad result: {reason}")]
+    BadOutput { plugin: String, reason: String },
+    #[error("plugin cache at {path}: {reason}")]
+    Cache { path: PathBuf, reason: String },
+    #[error("plugin runtime: {0}")]
+    Runtime(String),
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr said: {stderr}")
+    }
+}

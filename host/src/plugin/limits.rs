@@ -1,0 +1,253 @@
+//! Per-plugin limits and capability grants, read from the `plugin.*` keys of a plugin's
+//! configuration (the host consumes them; the plugin never sees them).
+//!
+//! A plugin gets no ambient capability: no files, sockets, environment variables or clocks
+//! (its clocks are frozen at the Unix epoch) unless one of these keys grants it.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+
+use super::PluginError;
+use super::stderr::StderrTail;
+
+/// Time a plugin may spend on one batch (`plugin.timeout.ms`).
+pub const TIMEOUT_KEY: &str = "plugin.timeout.ms";
+/// Linear memory cap per plugin instance (`plugin.memory.limit.bytes`; suffixes KiB, MiB, GiB).
+pub const MEMORY_KEY: &str = "plugin.memory.limit.bytes";
+/// Comma-separated environment variable names passed through (`plugin.allow.env`).
+pub const ENV_KEY: &str = "plugin.allow.env";
+/// `true` gives the plugin the real wall and monotonic clocks (`plugin.allow.clock`).
+pub const CLOCK_KEY: &str = "plugin.allow.clock";
+/// Comma-separated `host-dir[:guest-dir]` entries opened read-only (`plugin.allow.dirs`).
+pub const DIRS_KEY: &str = "plugin.allow.dirs";
+/// Comma-separated `host:port` addresses the plugin may open TCP connections to
+/// (`plugin.allow.connect`).
+pub const CONNECT_KEY: &str = "plugin.allow.connect";
+
+/// The default per-batch time limit: generous for real transforms, short enough that a stuck
+/// plugin is noticed.
+pub const fn default_timeout() -> Duration {
+    Duration::from_millis(1000)
+}
+
+/// The default memory cap: 64 MiB per plugin instance.
+pub const fn default_memory_limit() -> usize {
+    64 << 20
+}
+
+/// Limits and grants for one plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub memory_limit: usize,
+    pub env: Vec<String>,
+    pub clock: bool,
+    pub dirs: Vec<(PathBuf, String)>,
+    pub connect: Vec<SocketAddr>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            timeout: default_timeout(),
+            memory_limit: default_memory_limit(),
+            env: Vec::new(),
+            clock: false,
+            dirs: Vec::new(),
+            connect: Vec::new(),
+        }
+    }
+}
+
+impl Limits {
+    /// Splits a plugin's configuration into the host's `plugin.*` settings and the rest,
+    /// which goes to the plugin's `configure`.
+    pub fn from_config(
+        plugin: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(Limits, Vec<(String, String)>), PluginError> {
+        let mut limits = Limits::default();
+        let mut rest = Vec::new();
+        for (key, value) in config {
+            let bad = |reason: String| PluginError::Setting {
+                plugin: plugin.to_owned(),
+                key: key.clone(),
+                value: value.clone(),
+                reason,
+            };
+            match key.as_str() {
+                TIMEOUT_KEY => {
+                    let ms: u64 = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("expected a whole number of milliseconds".into()))?;
+                    if ms == 0 {
+                        return Err(bad("must be at least 1".into()));
+                    }
+                    limits.timeout = Duration::from_millis(ms);
+                }
+                MEMORY_KEY => limits.memory_limit = parse_size(value).map_err(bad)?,
+                ENV_KEY => limits.env = list(value).map(str::to_owned).collect(),
+                CLOCK_KEY => {
+                    limits.clock = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("expected true or false".into()))?
+                }
+                DIRS_KEY => {
+                    for entry in list(value) {
+                        let (host, guest) = entry.split_once(':').unwrap_or((entry, entry));
+                        let host = PathBuf::from(host);
+                        if !host.is_dir() {
+                            return Err(bad(format!("{} is not a directory", host.display())));
+                        }
+                        limits.dirs.push((host, guest.to_owned()));
+                    }
+                }
+                CONNECT_KEY => {
+                    for entry in list(value) {
+                        let addrs = entry
+                            .to_socket_addrs()
+                            .map_err(|e| bad(format!("cannot resolve {entry}: {e}")))?;
+                        limits.connect.extend(addrs);
+                    }
+                }
+                other if other.starts_with("plugin.") => {
+                    return Err(bad(format!(
+                        "unknown host setting; known ones are {TIMEOUT_KEY}, {MEMORY_KEY}, {ENV_KEY}, {CLOCK_KEY}, {DIRS_KEY}, {CONNECT_KEY}"
+                    )));
+                }
+                _ => rest.push((key.clone(), value.clone())),
+            }
+        }
+        Ok((limits, rest))
+    }
+
+    /// Builds the WASI context these grants allow; stdout is discarded and stderr captured.
+    pub fn wasi(&self, stderr: &StderrTail) -> Result<WasiCtx, String> {
+        let mut builder = WasiCtxBuilder::new();
+        builder.stderr(stderr.clone());
+        for name in &self.env {
+            if let Ok(value) = std::env::var(name) {
+                builder.env(name, value);
+            }
+        }
+        if !self.clock {
+            builder.wall_clock(FrozenClock);
+            builder.monotonic_clock(FrozenClock);
+        }
+        for (host, guest) in &self.dirs {
+            builder
+                .preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(|e| format!("cannot open {}: {e}", host.display()))?;
+        }
+        let allowed = self.connect.clone();
+        builder.allow_tcp(!allowed.is_empty());
+        builder.allow_udp(false);
+        builder.allow_ip_name_lookup(false);
+        builder.socket_addr_check(move |addr, use_| {
+            use wasmtime_wasi::sockets::SocketAddrUse;
+            let ok = match use_ {
+                SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                // The implicit bind to a wildcard address that precedes a connect.
+                SocketAddrUse::TcpBind => {
+                    !allowed.is_empty() && addr.ip().is_unspecified() && addr.port() == 0
+                }
+                _ => false,
+            };
+            Box::pin(async move { ok })
+        });
+        Ok(builder.build())
+    }
+}
+
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Parses a byte size such as `67108864`, `64MiB` or `1GiB`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| "expected a size such as 67108864 or 64MiB".to_owned())?;
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "KB" | "K" => 1 << 10,
+        "MiB" | "MB" | "M" => 1 << 20,
+        "GiB" | "GB" | "G" => 1 << 30,
+        other => return Err(format!("unknown unit {other:?}; use KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "size must be above zero and fit in memory".to_owned())
+}
+
+/// The clocks of a plugin that was not granted one: always the Unix epoch.
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn host_keys_are_split_from_plugin_keys() {
+        let (limits, rest) = Limits::from_config(
+            "p",
+            &config(&[
+                ("plugin.timeout.ms", "250"),
+                ("plugin.memory.limit.bytes", "16MiB"),
+                ("regex", "a.*"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(limits.timeout, Duration::from_millis(250));
+        assert_eq!(limits.memory_limit, 16 << 20);
+        assert_eq!(rest, vec![("regex".to_owned(), "a.*".to_owned())]);
+    }
+
+    #[test]
+    fn bad_host_keys_name_the_key() {
+        let err = Limits::from_config("p", &config(&[("plugin.timeout.ms", "soon")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plugin 'p': setting plugin.timeout.ms=\"soon\" is invalid: expected a whole number of milliseconds"
+        );
+        let err = Limits::from_config("p", &config(&[("plugin.memroy", "1")])).unwrap_err();
+        assert!(err.to_string().contains("unknown host setting"));
+        let err = Limits::from_config("p", &config(&[("plugin.memory.limit.bytes", "3 parsecs")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown unit"));
+    }
+}

@@ -1,0 +1,23 @@
+//! The plugin runtime: transforms and sinks as sandboxed WebAssembly components.
+//!
+//! - [`Runtime`]: one per process; the engine, linker and compiled-component caches.
+//! - [`Plugin`]: a loaded component, checked against its world.
+//! - [`Chain`]: transform plugins run in order over batches, in one store per pipeline.
+//!
+//! Plugins import only `tidemark:plugin` and WASI 0.2, and get no capability (files,
+//! sockets, environment, clocks) unless their configuration grants it (see [`limits`]).
+
+mod batch;
+mod bindings;
+mod cache;
+mod chain;
+mod convert;
+mod error;
+pub mod limits;
+mod runtime;
+mod state;
+mod stderr;
+
+pub use chain::{Chain, Step};
+pub use error::PluginError;
+pub use runtime::{Origin, Plugin, Runtime, RuntimeOptions, World};

@@ -1,0 +1,139 @@
+//! Write Tidemark transform plugins in Rust.
+//!
+//! A transform is a type implementing [`Transform`] plus one [`export_transform!`]:
+//!
+//! ```ignore
+//! use tidemark_sdk::{Config, Outcome, Record, Transform, export_transform};
+//!
+//! struct Upper;
+//!
+//! impl Transform for Upper {
+//!     fn configure(_config: Config) -> Result<Self, String> {
+//!         Ok(Upper)
+//!     }
+//!
+//!     fn apply(&mut self, record: &mut Record<'_>) -> Outcome {
+//!         let topic = record.topic().to_uppercase();
+//!         record.set_topic(&topic);
+//!         Outcome::Keep
+//!     }
+//! }
+//!
+//! export_transform!(Upper);
+//! ```
+//!
+//! Build with `cargo build --target wasm32-wasip2 --release`. Records stay in the host: a
+//! plugin reads and writes only the fields it asks for, by dotted path (`after.email`).
+
+mod config;
+mod record;
+mod schema;
+mod value;
+
+pub use config::Config;
+pub use record::{AccessError, Data, Emit, Header, NewRecord, Outcome, Part, Record};
+pub use schema::{Schema, SchemaType};
+pub use value::Value;
+
+extern crate self as tidemark_sdk;
+
+/// Bindings generated from `wit/`; plugins normally need nothing from here.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "transform",
+        pub_export_macro: true,
+        export_macro_name: "export_world",
+        default_bindings_module: "::tidemark_sdk::bindings",
+        runtime_path: "::tidemark_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// A single message transform.
+pub trait Transform: Sized + 'static {
+    /// Builds the transform from its configuration (the `transforms.<name>.*` properties
+    /// without that prefix). An error message should name the setting and what to do.
+    fn configure(config: Config) -> Result<Self, String>;
+
+    /// Decides what becomes of one record; edits made through `record` are kept.
+    fn apply(&mut self, record: &mut Record<'_>) -> Outcome;
+}
+
+/// Writes a line to the host's log, tagged with the plugin's name.
+pub fn log(level: LogLevel, message: &str) {
+    bindings::tidemark::plugin::host::log(level, message);
+}
+
+pub use bindings::tidemark::plugin::host::Level as LogLevel;
+
+#[doc(hidden)]
+pub mod __private {
+    use std::cell::RefCell;
+
+    pub use wit_bindgen;
+
+    use crate::bindings::exports::tidemark::plugin::transformer as wit;
+    use crate::bindings::tidemark::plugin::records::Batch;
+    use crate::{Config, Record, Transform};
+
+    /// Runs `configure` and keeps the transform.
+    pub fn configure<T: Transform>(
+        state: &RefCell<Option<T>>,
+        config: Vec<(String, String)>,
+    ) -> Result<(), String> {
+        let transform = T::configure(Config::new(config))?;
+        *state.borrow_mut() = Some(transform);
+        Ok(())
+    }
+
+    /// Applies the transform to every record of a batch.
+    pub fn process<T: Transform>(state: &RefCell<Option<T>>, batch: &Batch) -> Vec<wit::Outcome> {
+        let mut state = state.borrow_mut();
+        let transform = state
+            .as_mut()
+            .expect("the host calls configure before process");
+        let len = batch.len();
+        let mut outcomes = Vec::with_capacity(len as usize);
+        for index in 0..len {
+            let mut record = Record::new(batch, index);
+            outcomes.push(transform.apply(&mut record).into_wit());
+        }
+        outcomes
+    }
+}
+
+/// Exports a [`Transform`] as the plugin's `tidemark:plugin/transformer` implementation.
+#[macro_export]
+macro_rules! export_transform {
+    ($transform:ty) => {
+        struct __TidemarkTransformExport;
+
+        ::std::thread_local! {
+            static __TIDEMARK_TRANSFORM: ::std::cell::RefCell<::std::option::Option<$transform>> =
+                const { ::std::cell::RefCell::new(::std::option::Option::None) };
+        }
+
+        impl $crate::bindings::exports::tidemark::plugin::transformer::Guest
+            for __TidemarkTransformExport
+        {
+            fn configure(
+                config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                __TIDEMARK_TRANSFORM
+                    .with(|state| $crate::__private::configure::<$transform>(state, config))
+            }
+
+            fn process(
+                records: &$crate::bindings::tidemark::plugin::records::Batch,
+            ) -> ::std::vec::Vec<$crate::bindings::exports::tidemark::plugin::transformer::Outcome>
+            {
+                __TIDEMARK_TRANSFORM.with(|state| {
+                    $crate::__private::process::<$transform>(state, records)
+                })
+            }
+        }
+
+        $crate::bindings::export_world!(__TidemarkTransformExport);
+    };
+}

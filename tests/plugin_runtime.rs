@@ -1,0 +1,195 @@
+//! Loading, caching, configuration and chaining of transform plugins.
+
+use tidemark::event::Record;
+use tidemark::plugin::{Origin, PluginError, Runtime, RuntimeOptions, World};
+use tidemark_tests::{chain, golden_records, header, plugin_path, simple_record, step};
+
+#[test]
+fn second_load_comes_from_the_disk_cache_without_compiling() {
+    let cache = tempfile::tempdir().unwrap();
+    let options = RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeOptions::default()
+    };
+    let path = plugin_path("regex-router");
+
+    let first = Runtime::new(options.clone()).unwrap();
+    let plugin = first.load_file(&path).unwrap();
+    assert_eq!(plugin.origin, Origin::Compiled);
+    assert_eq!(first.compiled_count(), 1);
+    assert_eq!(plugin.world, World::Transform);
+    assert_eq!(plugin.hash.len(), 64);
+    assert_eq!(first.load_file(&path).unwrap().origin, Origin::Memory);
+    assert_eq!(first.compiled_count(), 1);
+
+    // A new process (a new runtime) finds the compiled code on disk.
+    let second = Runtime::new(options).unwrap();
+    let again = second.load_file(&path).unwrap();
+    assert_eq!(again.origin, Origin::DiskCache);
+    assert_eq!(second.compiled_count(), 0);
+    assert_eq!(again.hash, plugin.hash);
+    // And the cached code runs.
+    let mut chain = tidemark::plugin::Chain::new(
+        &second,
+        vec![tidemark::plugin::Step {
+            plugin: again,
+            config: [("regex", "a(.)"), ("replacement", "b$1")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }],
+    )
+    .unwrap();
+    let out = chain.process(vec![simple_record("ax", "v")]).unwrap();
+    assert_eq!(out[0].topic, "bx");
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_recompiled() {
+    let cache = tempfile::tempdir().unwrap();
+    let options = RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeOptions::default()
+    };
+    let path = plugin_path("noop");
+    Runtime::new(options.clone()).unwrap().load_file(&path).unwrap();
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    }
+    let runtime = Runtime::new(options).unwrap();
+    assert_eq!(runtime.load_file(&path).unwrap().origin, Origin::Compiled);
+}
+
+#[test]
+fn files_that_are_not_components_are_refused_by_name() {
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: None,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    let err = runtime.load("notes", b"hello").unwrap_err();
+    assert!(matches!(err, PluginError::Invalid { .. }));
+    assert!(err.to_string().starts_with("plugin 'notes' is not a valid WebAssembly component"), "{err}");
+
+    // An empty core module is WebAssembly, but not a component.
+    let err = runtime.load("core", b"\0asm\x01\0\0\0").unwrap_err();
+    assert!(err.to_string().contains("plugin 'core'"), "{err}");
+    assert!(err.to_string().contains("component"), "{err}");
+
+    let missing = runtime.load_file(std::path::Path::new("/nonexistent/x.wasm")).unwrap_err();
+    assert!(missing.to_string().contains("/nonexistent/x.wasm"), "{missing}");
+}
+
+#[test]
+fn configure_errors_name_the_plugin_and_the_setting() {
+    let err = chain(vec![step("regex-router", &[("regex", "a")])]).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "plugin 'regex-router' rejected its configuration: missing required setting 'replacement'"
+    );
+    let err = chain(vec![step("regex-router", &[("regex", "(unclosed"), ("replacement", "x")])])
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("setting 'regex' is not a valid regular expression"), "{err}");
+    let err = chain(vec![step("regex-router", &[("regex", "(a)"), ("replacement", "$2")])])
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("no group 2"), "{err}");
+}
+
+#[test]
+fn host_settings_are_checked_before_the_plugin_runs() {
+    let err = chain(vec![step("noop", &[("plugin.timeout.ms", "soon")])]).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "plugin 'noop': setting plugin.timeout.ms=\"soon\" is invalid: expected a whole number of milliseconds"
+    );
+}
+
+#[test]
+fn plugins_run_in_chain_order() {
+    let mut chain = chain(vec![
+        step("tagger", &[("tag", "a")]),
+        step("tagger", &[("tag", "b"), ("drop.topic", "gone")]),
+        step("tagger", &[("tag", "c"), ("split.topic", "split")]),
+    ])
+    .unwrap();
+    let input = vec![
+        simple_record("one", "1"),
+        simple_record("gone", "2"),
+        simple_record("split", "3"),
+        simple_record("two", "4"),
+    ];
+    let out = chain.process(input).unwrap();
+    let summary: Vec<(String, Option<&str>, bool)> = out
+        .iter()
+        .map(|r| (r.topic.clone(), header(r, "trail"), r.is_tombstone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("one".to_owned(), Some("a,b,c"), false),
+            ("split".to_owned(), Some("a,b,c"), false),
+            ("split".to_owned(), Some("a,b,c"), true),
+            ("two".to_owned(), Some("a,b,c"), false),
+        ]
+    );
+}
+
+#[test]
+fn regex_router_renames_debezium_topics() {
+    let mut chain = chain(vec![step(
+        "regex-router",
+        &[("regex", r"dbz\.public\.(.*)"), ("replacement", "cdc.$1")],
+    )])
+    .unwrap();
+    let input = golden_records("dbz/pg-basic.jsonl");
+    let expected: Vec<Record> = input
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.topic = r.topic.replace("dbz.public.", "cdc.");
+            r
+        })
+        .collect();
+    let out = chain.process(input).unwrap();
+    assert_eq!(out, expected);
+    assert!(out.iter().any(|r| r.topic == "cdc.customers"));
+}
+
+#[test]
+fn a_field_set_by_a_plugin_must_fit_its_schema_and_shows_in_the_record() {
+    let input = golden_records("dbz/pg-basic.jsonl");
+    let create = input
+        .iter()
+        .find(|r| {
+            r.topic == "dbz.public.customers"
+                && r.value.as_ref().is_some_and(|v| {
+                    let schema = v.schema.as_ref().unwrap();
+                    let after = schema.field_index("after").unwrap();
+                    matches!(&v.value, tidemark::event::Value::Struct(f) if !f[after].is_null())
+                })
+        })
+        .unwrap()
+        .clone();
+    let mut chain = chain(vec![step(
+        "tagger",
+        &[("tag", "t"), ("set.field", "after.email"), ("set.value", "***")],
+    )])
+    .unwrap();
+    let out = chain.process(vec![create]).unwrap();
+    let mut line = String::new();
+    tidemark::event::write_line(&mut line, &out[0], Default::default());
+    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(json["value"]["payload"]["after"]["email"], "***");
+
+    // A string into an int32 field is refused and reported as the plugin's failure.
+    let mut chain = tidemark_tests::chain(vec![step(
+        "tagger",
+        &[("tag", "t"), ("set.field", "after.id"), ("set.value", "x")],
+    )])
+    .unwrap();
+    let err = chain.process(out).unwrap_err();
+    assert!(err.to_string().contains("plugin 'tagger'"), "{err}");
+    assert!(err.to_string().contains("does not fit schema type int32"), "{err}");
+}

@@ -1,0 +1,95 @@
+//! Helpers shared by the end-to-end tests: where the built plugins and golden files are,
+//! and a plugin runtime shared by the tests of one test binary.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use tidemark::event::{self, Record};
+use tidemark::plugin::{Chain, Plugin, Runtime, RuntimeOptions, Step};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_owned()
+}
+
+/// The built `.wasm` of a plugin, from `target/plugins/` or `target/test-plugins/`.
+pub fn plugin_path(name: &str) -> PathBuf {
+    let target = workspace_root().join("target");
+    for dir in ["plugins", "test-plugins"] {
+        let path = target.join(dir).join(format!("{name}.wasm"));
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("plugin {name} is not built: run `cargo xtask plugins` (or `cargo xtask test`) first");
+}
+
+/// A golden file from `tests/golden/`.
+pub fn golden(path: &str) -> PathBuf {
+    workspace_root().join("tests").join("golden").join(path)
+}
+
+/// Records read from a golden JSON-lines file.
+pub fn golden_records(path: &str) -> Vec<Record> {
+    std::fs::read_to_string(golden(path))
+        .expect("golden file")
+        .lines()
+        .map(|l| event::read_line(l).expect("golden line parses"))
+        .collect()
+}
+
+/// A runtime shared by the tests of this binary, caching compiled plugins under `target/`.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::new(RuntimeOptions {
+            cache_dir: Some(workspace_root().join("target").join("test-plugin-cache")),
+            ..RuntimeOptions::default()
+        })
+        .expect("runtime")
+    })
+}
+
+/// Loads a built plugin into the shared runtime.
+pub fn load(name: &str) -> Arc<Plugin> {
+    runtime().load_file(&plugin_path(name)).expect("plugin loads")
+}
+
+/// A chain step from a plugin name and `key=value` settings.
+pub fn step(name: &str, settings: &[(&str, &str)]) -> Step {
+    Step {
+        plugin: load(name),
+        config: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// Builds a chain in the shared runtime.
+pub fn chain(steps: Vec<Step>) -> Result<Chain, tidemark::plugin::PluginError> {
+    Chain::new(runtime(), steps)
+}
+
+/// A schemaless record of the given topic with a string value.
+pub fn simple_record(topic: &str, value: &str) -> Record {
+    Record::new(
+        topic,
+        None,
+        Some(event::Data::schemaless(event::Value::String(value.into()))),
+    )
+}
+
+/// The value of the last header with this key.
+pub fn header<'a>(record: &'a Record, key: &str) -> Option<&'a str> {
+    record
+        .headers
+        .iter()
+        .rev()
+        .find(|h| h.key == key)
+        .and_then(|h| h.value.as_deref())
+}

@@ -1,0 +1,134 @@
+//! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `plugins`: builds every plugin crate for wasm32-wasip2 into `target/plugins/<name>.wasm`
+//!   (crates under `plugins/`) and `target/test-plugins/<name>.wasm` (under `tests/plugins/`).
+//! - `test`: builds the plugins, then runs the whole test suite.
+//! - `demo`: builds the plugins and the binary, then runs the demo pipeline.
+//! - `bench`: builds the plugins, then runs the benchmarks and prints their figures.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("plugins") => build_plugins(&root),
+        Some("test") => {
+            build_plugins(&root)?;
+            run(Command::new(cargo()).current_dir(&root).args(["test", "--workspace"]).args(&args[1..]))
+        }
+        Some("demo") => {
+            build_plugins(&root)?;
+            run(Command::new(cargo()).current_dir(&root).args(["build", "--release", "-p", "tidemark"]))?;
+            run(Command::new("bash").current_dir(&root).arg("examples/demo.sh"))
+        }
+        Some("bench") => {
+            build_plugins(&root)?;
+            run(Command::new(cargo()).current_dir(&root).args(["bench", "-p", "tidemark"]).args(&args[1..]))
+        }
+        _ => bail!("usage: cargo xtask plugins|test|demo|bench [args for cargo]"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Installs the wasm32-wasip2 standard library through rustup when it is missing.
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to add the wasm32-wasip2 target")?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+    Ok(())
+}
+
+/// A plugin crate: its package name and where its `.wasm` goes.
+struct PluginCrate {
+    name: String,
+    out_dir: &'static str,
+}
+
+/// Plugin crates are the workspace members under `plugins/` and `tests/plugins/`.
+fn plugin_crates(root: &Path) -> anyhow::Result<Vec<PluginCrate>> {
+    let output = Command::new(cargo())
+        .current_dir(root)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let mut crates = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let manifest = Path::new(package["manifest_path"].as_str().unwrap_or_default());
+        let Ok(relative) = manifest.strip_prefix(root) else {
+            continue;
+        };
+        let out_dir = if relative.starts_with("plugins") {
+            "plugins"
+        } else if relative.starts_with("tests/plugins") {
+            "test-plugins"
+        } else {
+            continue;
+        };
+        crates.push(PluginCrate {
+            name: package["name"].as_str().unwrap_or_default().to_owned(),
+            out_dir,
+        });
+    }
+    Ok(crates)
+}
+
+fn build_plugins(root: &Path) -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    let crates = plugin_crates(root)?;
+    let mut build = Command::new(cargo());
+    build
+        .current_dir(root)
+        .args(["build", "--target", WASM_TARGET, "--profile", "plugin"]);
+    for c in &crates {
+        build.args(["-p", &c.name]);
+    }
+    run(&mut build)?;
+    let built = root.join("target").join(WASM_TARGET).join("plugin");
+    for c in &crates {
+        let from = built.join(format!("{}.wasm", c.name.replace('-', "_")));
+        let dir = root.join("target").join(c.out_dir);
+        std::fs::create_dir_all(&dir)?;
+        let to = dir.join(format!("{}.wasm", c.name));
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        println!("{}", to.display());
+    }
+    Ok(())
+}
