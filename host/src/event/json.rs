@@ -412,9 +412,6 @@ fn read_data(json: Json, at: &str) -> Result<Option<Data>, JsonError> {
                 Json::Null => Ok(Some(Data::schemaless(schemaless_value(payload)))),
                 schema_json => {
                     let schema = Arc::new(read_schema(&schema_json, &format!("{at}.schema"))?);
-                    if payload.is_null() && schema.default.is_none() {
-                        return Ok(None);
-                    }
                     let value = read_value(payload, &schema, &format!("{at}.payload"))?;
                     Ok(Some(Data::new(schema, value)))
                 }

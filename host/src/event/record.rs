@@ -36,8 +36,11 @@ pub struct Header {
     pub value: Option<String>,
 }
 
-/// One record: a topic, an optional key and value (a `None` value is a tombstone), headers
-/// and a timestamp in milliseconds.
+/// One record: a topic, a key and a value, headers and a timestamp in milliseconds.
+///
+/// `None` is a null key or value without a schema (a `None` value is a Kafka tombstone);
+/// `Some(Data { value: Value::Null, .. })` is a null with a schema, which the JsonConverter
+/// writes as `{"schema": …, "payload": null}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub topic: String,
@@ -59,8 +62,9 @@ impl Record {
         }
     }
 
-    /// True when the value is null.
+    /// True when the value is null (with or without a schema), as Connect's
+    /// `RecordIsTombstone` sees it.
     pub fn is_tombstone(&self) -> bool {
-        self.value.is_none()
+        self.value.as_ref().is_none_or(|d| d.value.is_null())
     }
 }

@@ -134,6 +134,9 @@ macro_rules! export_transform {
             }
         }
 
+        // Exported only when building the component; native builds (unit tests, clippy) of a
+        // plugin crate compile the same code without the component's export symbols.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_world!(__TidemarkTransformExport);
     };
 }
