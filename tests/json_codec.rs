@@ -51,10 +51,20 @@ fn schemas_can_be_left_out() {
 
 #[test]
 fn malformed_lines_say_where() {
-    let err = event::read_line(r#"{"topic":"t","value":{"schema":{"type":"int32","optional":false},"payload":"x"}}"#)
-        .unwrap_err();
-    assert_eq!(err.to_string(), "value.payload: expected int32 but found \"x\"");
+    let err = event::read_line(
+        r#"{"topic":"t","value":{"schema":{"type":"int32","optional":false},"payload":"x"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "value.payload: expected int32 but found \"x\""
+    );
     let err = event::read_line(r#"{"key":null}"#).unwrap_err();
     assert_eq!(err.to_string(), "record: \"topic\" must be a string");
-    assert!(event::read_line("{").unwrap_err().to_string().starts_with("not valid JSON"));
+    assert!(
+        event::read_line("{")
+            .unwrap_err()
+            .to_string()
+            .starts_with("not valid JSON")
+    );
 }

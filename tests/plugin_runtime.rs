@@ -52,7 +52,10 @@ fn a_corrupt_cache_entry_is_recompiled() {
         ..RuntimeOptions::default()
     };
     let path = plugin_path("noop");
-    Runtime::new(options.clone()).unwrap().load_file(&path).unwrap();
+    Runtime::new(options.clone())
+        .unwrap()
+        .load_file(&path)
+        .unwrap();
     for entry in std::fs::read_dir(cache.path()).unwrap() {
         std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
     }
@@ -69,37 +72,60 @@ fn files_that_are_not_components_are_refused_by_name() {
     .unwrap();
     let err = runtime.load("notes", b"hello").unwrap_err();
     assert!(matches!(err, PluginError::Invalid { .. }));
-    assert!(err.to_string().starts_with("plugin 'notes' is not a valid WebAssembly component"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("plugin 'notes' is not a valid WebAssembly component"),
+        "{err}"
+    );
 
     // An empty core module is WebAssembly, but not a component.
     let err = runtime.load("core", b"\0asm\x01\0\0\0").unwrap_err();
     assert!(err.to_string().contains("plugin 'core'"), "{err}");
     assert!(err.to_string().contains("component"), "{err}");
 
-    let missing = runtime.load_file(std::path::Path::new("/nonexistent/x.wasm")).unwrap_err();
-    assert!(missing.to_string().contains("/nonexistent/x.wasm"), "{missing}");
+    let missing = runtime
+        .load_file(std::path::Path::new("/nonexistent/x.wasm"))
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("/nonexistent/x.wasm"),
+        "{missing}"
+    );
 }
 
 #[test]
 fn configure_errors_name_the_plugin_and_the_setting() {
-    let err = chain(vec![step("regex-router", &[("regex", "a")])]).err().unwrap();
+    let err = chain(vec![step("regex-router", &[("regex", "a")])])
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         "plugin 'regex-router' rejected its configuration: missing required setting 'replacement'"
     );
-    let err = chain(vec![step("regex-router", &[("regex", "(unclosed"), ("replacement", "x")])])
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("setting 'regex' is not a valid regular expression"), "{err}");
-    let err = chain(vec![step("regex-router", &[("regex", "(a)"), ("replacement", "$2")])])
-        .err()
-        .unwrap();
+    let err = chain(vec![step(
+        "regex-router",
+        &[("regex", "(unclosed"), ("replacement", "x")],
+    )])
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string()
+            .contains("setting 'regex' is not a valid regular expression"),
+        "{err}"
+    );
+    let err = chain(vec![step(
+        "regex-router",
+        &[("regex", "(a)"), ("replacement", "$2")],
+    )])
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("no group 2"), "{err}");
 }
 
 #[test]
 fn host_settings_are_checked_before_the_plugin_runs() {
-    let err = chain(vec![step("noop", &[("plugin.timeout.ms", "soon")])]).err().unwrap();
+    let err = chain(vec![step("noop", &[("plugin.timeout.ms", "soon")])])
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         "plugin 'noop': setting plugin.timeout.ms=\"soon\" is invalid: expected a whole number of milliseconds"
@@ -174,7 +200,11 @@ fn a_field_set_by_a_plugin_must_fit_its_schema_and_shows_in_the_record() {
         .clone();
     let mut chain = chain(vec![step(
         "tagger",
-        &[("tag", "t"), ("set.field", "after.email"), ("set.value", "***")],
+        &[
+            ("tag", "t"),
+            ("set.field", "after.email"),
+            ("set.value", "***"),
+        ],
     )])
     .unwrap();
     let out = chain.process(vec![create]).unwrap();
@@ -191,5 +221,8 @@ fn a_field_set_by_a_plugin_must_fit_its_schema_and_shows_in_the_record() {
     .unwrap();
     let err = chain.process(out).unwrap_err();
     assert!(err.to_string().contains("plugin 'tagger'"), "{err}");
-    assert!(err.to_string().contains("does not fit schema type int32"), "{err}");
+    assert!(
+        err.to_string().contains("does not fit schema type int32"),
+        "{err}"
+    );
 }

@@ -9,12 +9,19 @@ use tidemark_tests::{chain, header, simple_record, step};
 fn contained(settings: &[(&str, &str)]) -> PluginError {
     let mut all = vec![("trigger", "boom")];
     all.extend_from_slice(settings);
-    let mut chain = chain(vec![step("tagger", &[("tag", "before")]), step("hostile", &all)]).unwrap();
+    let mut chain = chain(vec![
+        step("tagger", &[("tag", "before")]),
+        step("hostile", &all),
+    ])
+    .unwrap();
     let err = chain
         .process(vec![simple_record("fine", "1"), simple_record("boom", "2")])
         .unwrap_err();
     let out = chain
-        .process(vec![simple_record("fine", "3"), simple_record("also-fine", "4")])
+        .process(vec![
+            simple_record("fine", "3"),
+            simple_record("also-fine", "4"),
+        ])
         .expect("the chain works again after a plugin failure");
     assert_eq!(out.len(), 2);
     assert_eq!(header(&out[1], "trail"), Some("before"));
@@ -44,7 +51,16 @@ fn an_endless_loop_is_stopped_by_the_time_limit() {
 #[test]
 fn a_memory_bomb_hits_the_memory_cap() {
     let err = contained(&[("mode", "alloc"), ("plugin.memory.limit.bytes", "32MiB")]);
-    assert!(matches!(err, PluginError::MemoryLimit { limit_bytes: 33554432, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            PluginError::MemoryLimit {
+                limit_bytes: 33554432,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().starts_with(
         "plugin 'hostile' exceeded its memory limit of 33554432 bytes (raise plugin.memory.limit.bytes"
     ));
@@ -53,7 +69,10 @@ fn a_memory_bomb_hits_the_memory_cap() {
 #[test]
 fn runaway_recursion_overflows_the_stack_cleanly() {
     let err = contained(&[("mode", "recurse")]);
-    assert_eq!(err.to_string(), "plugin 'hostile' overflowed its stack (too deep recursion)");
+    assert_eq!(
+        err.to_string(),
+        "plugin 'hostile' overflowed its stack (too deep recursion)"
+    );
 }
 
 #[test]
@@ -68,7 +87,11 @@ fn files_are_out_of_reach_unless_granted() {
     let grant = format!("{}:/data", dir.path().display());
     let mut chain = chain(vec![step(
         "hostile",
-        &[("mode", "file"), ("path", "/data/data.txt"), ("plugin.allow.dirs", &grant)],
+        &[
+            ("mode", "file"),
+            ("path", "/data/data.txt"),
+            ("plugin.allow.dirs", &grant),
+        ],
     )])
     .unwrap();
     let out = chain.process(vec![simple_record("t", "v")]).unwrap();
@@ -86,7 +109,11 @@ fn sockets_are_out_of_reach_unless_granted() {
 
     let mut chain = chain(vec![step(
         "hostile",
-        &[("mode", "socket"), ("address", &address), ("plugin.allow.connect", &address)],
+        &[
+            ("mode", "socket"),
+            ("address", &address),
+            ("plugin.allow.connect", &address),
+        ],
     )])
     .unwrap();
     let out = chain.process(vec![simple_record("t", "v")]).unwrap();
@@ -101,11 +128,18 @@ fn environment_is_empty_unless_granted() {
 
     let mut granted = chain(vec![step(
         "hostile",
-        &[("mode", "env"), ("name", "PATH"), ("plugin.allow.env", "PATH")],
+        &[
+            ("mode", "env"),
+            ("name", "PATH"),
+            ("plugin.allow.env", "PATH"),
+        ],
     )])
     .unwrap();
     let out = granted.process(vec![simple_record("t", "v")]).unwrap();
-    assert_eq!(header(&out[0], "env"), std::env::var("PATH").ok().as_deref());
+    assert_eq!(
+        header(&out[0], "env"),
+        std::env::var("PATH").ok().as_deref()
+    );
 }
 
 #[test]
@@ -114,7 +148,11 @@ fn clocks_are_frozen_unless_granted() {
     let out = denied.process(vec![simple_record("t", "v")]).unwrap();
     assert_eq!(header(&out[0], "clock"), Some("0"));
 
-    let mut granted = chain(vec![step("hostile", &[("mode", "clock"), ("plugin.allow.clock", "true")])]).unwrap();
+    let mut granted = chain(vec![step(
+        "hostile",
+        &[("mode", "clock"), ("plugin.allow.clock", "true")],
+    )])
+    .unwrap();
     let out = granted.process(vec![simple_record("t", "v")]).unwrap();
     let secs: u64 = header(&out[0], "clock").unwrap().parse().unwrap();
     assert!(secs > 1_700_000_000, "{secs}");
@@ -122,7 +160,9 @@ fn clocks_are_frozen_unless_granted() {
 
 #[test]
 fn a_refused_configuration_is_reported() {
-    let err = chain(vec![step("hostile", &[("mode", "reject")])]).err().unwrap();
+    let err = chain(vec![step("hostile", &[("mode", "reject")])])
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         "plugin 'hostile' rejected its configuration: setting 'mode' is 'reject', so this configuration is refused"

@@ -56,7 +56,9 @@ pub fn runtime() -> &'static Runtime {
 
 /// Loads a built plugin into the shared runtime.
 pub fn load(name: &str) -> Arc<Plugin> {
-    runtime().load_file(&plugin_path(name)).expect("plugin loads")
+    runtime()
+        .load_file(&plugin_path(name))
+        .expect("plugin loads")
 }
 
 /// A chain step from a plugin name and `key=value` settings.

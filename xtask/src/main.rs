@@ -20,16 +20,29 @@ fn main() -> anyhow::Result<()> {
         Some("plugins") => build_plugins(&root),
         Some("test") => {
             build_plugins(&root)?;
-            run(Command::new(cargo()).current_dir(&root).args(["test", "--workspace"]).args(&args[1..]))
+            run(Command::new(cargo())
+                .current_dir(&root)
+                .args(["test", "--workspace"])
+                .args(&args[1..]))
         }
         Some("demo") => {
             build_plugins(&root)?;
-            run(Command::new(cargo()).current_dir(&root).args(["build", "--release", "-p", "tidemark"]))?;
-            run(Command::new("bash").current_dir(&root).arg("examples/demo.sh"))
+            run(Command::new(cargo()).current_dir(&root).args([
+                "build",
+                "--release",
+                "-p",
+                "tidemark",
+            ]))?;
+            run(Command::new("bash")
+                .current_dir(&root)
+                .arg("examples/demo.sh"))
         }
         Some("bench") => {
             build_plugins(&root)?;
-            run(Command::new(cargo()).current_dir(&root).args(["bench", "-p", "tidemark"]).args(&args[1..]))
+            run(Command::new(cargo())
+                .current_dir(&root)
+                .args(["bench", "-p", "tidemark"])
+                .args(&args[1..]))
         }
         _ => bail!("usage: cargo xtask plugins|test|demo|bench [args for cargo]"),
     }
@@ -85,7 +98,10 @@ fn plugin_crates(root: &Path) -> anyhow::Result<Vec<PluginCrate>> {
         .output()
         .context("cannot run cargo metadata")?;
     if !output.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     let mut crates = Vec::new();

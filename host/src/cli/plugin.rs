@@ -156,16 +156,16 @@ fn transform_lines(
         Box::new(BufReader::new(std::io::stdin().lock()))
     } else {
         Box::new(BufReader::new(
-            std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?,
+            std::fs::File::open(input)
+                .with_context(|| format!("cannot open {}", input.display()))?,
         ))
     };
     let mut writer: Box<dyn Write> = if output.as_os_str() == "-" {
         Box::new(BufWriter::new(std::io::stdout().lock()))
     } else {
-        Box::new(BufWriter::new(
-            std::fs::File::create(output)
-                .with_context(|| format!("cannot create {}", output.display()))?,
-        ))
+        Box::new(BufWriter::new(std::fs::File::create(output).with_context(
+            || format!("cannot create {}", output.display()),
+        )?))
     };
     let mut batch: Vec<Record> = Vec::with_capacity(batch_size);
     let mut line_out = String::new();

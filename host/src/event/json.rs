@@ -489,7 +489,11 @@ pub(super) fn read_schema(json: &Json, at: &str) -> Result<Schema, JsonError> {
         _ => {}
     }
     if let Some(default) = object.get("default").filter(|d| !d.is_null()) {
-        schema.default = Some(read_value(default.clone(), &schema, &format!("{at}.default"))?);
+        schema.default = Some(read_value(
+            default.clone(),
+            &schema,
+            &format!("{at}.default"),
+        )?);
     }
     Ok(schema)
 }
@@ -520,7 +524,9 @@ pub(super) fn read_value(json: Json, schema: &Schema, at: &str) -> Result<Value,
         SchemaType::Int16 => Value::Int16(int(&json, i16::MIN.into(), i16::MAX.into())? as i16),
         SchemaType::Int32 => Value::Int32(int(&json, i32::MIN.into(), i32::MAX.into())? as i32),
         SchemaType::Int64 => Value::Int64(int(&json, i64::MIN, i64::MAX)?),
-        SchemaType::Float32 => Value::Float32(read_float(&json).ok_or_else(|| mismatch(&json))? as f32),
+        SchemaType::Float32 => {
+            Value::Float32(read_float(&json).ok_or_else(|| mismatch(&json))? as f32)
+        }
         SchemaType::Float64 => Value::Float64(read_float(&json).ok_or_else(|| mismatch(&json))?),
         SchemaType::Boolean => Value::Boolean(json.as_bool().ok_or_else(|| mismatch(&json))?),
         SchemaType::String => match json {
@@ -666,8 +672,8 @@ mod tests {
         assert_eq!(float(0.0), "0.0");
         assert_eq!(float(f64::NAN), "\"NaN\"");
         let mut out = String::new();
-        write_java_float(&mut out, 3.14f32 as f64, format!("{:e}", 3.14f32));
-        assert_eq!(out, "3.14");
+        write_java_float(&mut out, 2.5e-2f32 as f64, format!("{:e}", 2.5e-2f32));
+        assert_eq!(out, "0.025");
     }
 
     #[test]
@@ -679,7 +685,10 @@ mod tests {
 
     #[test]
     fn non_string_map_keys_become_pairs() {
-        let schema = Schema::map(Schema::new(SchemaType::Int32), Schema::new(SchemaType::String));
+        let schema = Schema::map(
+            Schema::new(SchemaType::Int32),
+            Schema::new(SchemaType::String),
+        );
         let value = Value::Map(vec![(Value::Int32(1), "one".into())]);
         let mut out = String::new();
         write_value(&mut out, &value, Some(&schema));

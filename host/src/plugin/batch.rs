@@ -3,7 +3,9 @@
 use wasmtime::component::Resource;
 
 use super::bindings::records::{Host, HostBatch};
-use super::bindings::types::{AccessError, Header, Part, Schema as WitSchema, TypedValue, ValueNode};
+use super::bindings::types::{
+    AccessError, Header, Part, Schema as WitSchema, TypedValue, ValueNode,
+};
 use super::convert;
 use super::state::StoreState;
 use crate::event::{Data, Record, Schema, SchemaType, Value};
@@ -20,7 +22,11 @@ impl StoreState {
         Ok(self.table.get_mut(batch)?)
     }
 
-    fn record(&mut self, batch: &Resource<Batch>, index: u32) -> wasmtime::Result<Result<&mut Record, AccessError>> {
+    fn record(
+        &mut self,
+        batch: &Resource<Batch>,
+        index: u32,
+    ) -> wasmtime::Result<Result<&mut Record, AccessError>> {
         let batch = self.batch(batch)?;
         Ok(batch
             .records
@@ -108,7 +114,12 @@ impl HostBatch for StoreState {
         Ok(self.record(&batch, index)?.map(|r| r.timestamp))
     }
 
-    fn set_timestamp(&mut self, batch: Resource<Batch>, index: u32, timestamp: Option<i64>) -> Access<()> {
+    fn set_timestamp(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        timestamp: Option<i64>,
+    ) -> Access<()> {
         Ok(self.record(&batch, index)?.map(|r| r.timestamp = timestamp))
     }
 
@@ -118,7 +129,12 @@ impl HostBatch for StoreState {
             .map(|r| convert::headers_to_wit(&r.headers)))
     }
 
-    fn set_headers(&mut self, batch: Resource<Batch>, index: u32, headers: Vec<Header>) -> Access<()> {
+    fn set_headers(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        headers: Vec<Header>,
+    ) -> Access<()> {
         Ok(self
             .record(&batch, index)?
             .map(|r| r.headers = convert::headers_from_wit(headers)))
@@ -137,18 +153,33 @@ impl HostBatch for StoreState {
         }))
     }
 
-    fn schema(&mut self, batch: Resource<Batch>, index: u32, part: Part, path: String) -> Access<Option<WitSchema>> {
+    fn schema(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        part: Part,
+        path: String,
+    ) -> Access<Option<WitSchema>> {
         let record = match self.record(&batch, index)? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
-        let Some(schema) = part_of(record, part).as_ref().and_then(|d| d.schema.as_deref()) else {
+        let Some(schema) = part_of(record, part)
+            .as_ref()
+            .and_then(|d| d.schema.as_deref())
+        else {
             return Ok(Ok(None));
         };
         Ok(schema_at(schema, &path).map(|s| Some(convert::schema_to_wit(s))))
     }
 
-    fn get(&mut self, batch: Resource<Batch>, index: u32, part: Part, path: String) -> Access<Option<Vec<ValueNode>>> {
+    fn get(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        part: Part,
+        path: String,
+    ) -> Access<Option<Vec<ValueNode>>> {
         let record = match self.record(&batch, index)? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -160,7 +191,14 @@ impl HostBatch for StoreState {
             .map(|found| found.map(|(v, _)| convert::value_to_wit(v))))
     }
 
-    fn set(&mut self, batch: Resource<Batch>, index: u32, part: Part, path: String, value: Vec<ValueNode>) -> Access<()> {
+    fn set(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        part: Part,
+        path: String,
+        value: Vec<ValueNode>,
+    ) -> Access<()> {
         let record = match self.record(&batch, index)? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -186,7 +224,13 @@ impl HostBatch for StoreState {
         Ok(Ok(()))
     }
 
-    fn replace(&mut self, batch: Resource<Batch>, index: u32, part: Part, value: Option<TypedValue>) -> Access<()> {
+    fn replace(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        part: Part,
+        value: Option<TypedValue>,
+    ) -> Access<()> {
         let record = match self.record(&batch, index)? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),

@@ -71,12 +71,15 @@ impl DiskCache {
     /// logged rather than returned.
     pub fn put(&self, content_hash: &str, component: &Component) {
         let path = self.path(content_hash);
-        let result = component.serialize().map_err(|e| e.to_string()).and_then(|bytes| {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, bytes)
-                .and_then(|()| std::fs::rename(&tmp, &path))
-                .map_err(|e| e.to_string())
-        });
+        let result = component
+            .serialize()
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                std::fs::write(&tmp, bytes)
+                    .and_then(|()| std::fs::rename(&tmp, &path))
+                    .map_err(|e| e.to_string())
+            });
         if let Err(error) = result {
             tracing::warn!(path = %path.display(), %error, "Could not cache a compiled plugin.");
         }

@@ -91,12 +91,15 @@ impl Chain {
         for (i, step) in self.steps.iter().enumerate() {
             let name = &step.plugin.name;
             let stderr = StderrTail::new();
-            let wasi = step.limits.wasi(&stderr).map_err(|reason| PluginError::Setting {
-                plugin: name.clone(),
-                key: super::limits::DIRS_KEY.into(),
-                value: String::new(),
-                reason,
-            })?;
+            let wasi = step
+                .limits
+                .wasi(&stderr)
+                .map_err(|reason| PluginError::Setting {
+                    plugin: name.clone(),
+                    key: super::limits::DIRS_KEY.into(),
+                    value: String::new(),
+                    reason,
+                })?;
             store.data_mut().plugins.push(PluginContext {
                 name: name.clone(),
                 wasi,
@@ -105,12 +108,16 @@ impl Chain {
             });
             store.data_mut().current = i;
             store.set_epoch_deadline(ticks(&step.limits));
-            let pre = step.plugin.transform.as_ref().ok_or_else(|| PluginError::WrongWorld {
-                plugin: name.clone(),
-                found: "sink plugin".into(),
-                expected: "transform",
-                wanted: super::bindings::exports::TRANSFORMER,
-            })?;
+            let pre = step
+                .plugin
+                .transform
+                .as_ref()
+                .ok_or_else(|| PluginError::WrongWorld {
+                    plugin: name.clone(),
+                    found: "sink plugin".into(),
+                    expected: "transform",
+                    wanted: super::bindings::exports::TRANSFORMER,
+                })?;
             let instance = pre
                 .instantiate(&mut store)
                 .map_err(|e| classify(&mut store, i, &step.limits, e))?;
@@ -200,7 +207,11 @@ fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String
         return Ok(());
     }
     let mut out = Vec::with_capacity(records.len());
-    for (i, (record, outcome)) in std::mem::take(records).into_iter().zip(outcomes).enumerate() {
+    for (i, (record, outcome)) in std::mem::take(records)
+        .into_iter()
+        .zip(outcomes)
+        .enumerate()
+    {
         match outcome {
             Outcome::Keep => out.push(record),
             Outcome::Drop => {}

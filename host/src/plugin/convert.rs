@@ -68,7 +68,11 @@ fn child(slots: &[Option<ValueNode>], parent: usize, child: u32) -> Result<usize
     Ok(child)
 }
 
-fn take_value(slots: &mut [Option<ValueNode>], index: usize, depth: usize) -> Result<Value, String> {
+fn take_value(
+    slots: &mut [Option<ValueNode>],
+    index: usize,
+    depth: usize,
+) -> Result<Value, String> {
     if depth > MAX_DEPTH {
         return Err(format!("value nested deeper than {MAX_DEPTH} levels"));
     }
@@ -191,7 +195,8 @@ fn take_schema(
     match kind {
         SchemaType::Struct => {
             for f in node.fields {
-                let field_schema = take_schema(slots, schema_child(slots, index, f.schema)?, depth + 1)?;
+                let field_schema =
+                    take_schema(slots, schema_child(slots, index, f.schema)?, depth + 1)?;
                 schema.fields.push(Field {
                     name: f.name,
                     schema: Arc::new(field_schema),
@@ -209,9 +214,9 @@ fn take_schema(
                     depth + 1,
                 )?));
             }
-            let values = node
-                .value_schema
-                .ok_or_else(|| format!("{} schema node {index} has no value schema", kind.as_str()))?;
+            let values = node.value_schema.ok_or_else(|| {
+                format!("{} schema node {index} has no value schema", kind.as_str())
+            })?;
             schema.values = Some(Arc::new(take_schema(
                 slots,
                 schema_child(slots, index, values)?,
@@ -276,7 +281,10 @@ pub fn check(value: &Value, schema: &Schema, at: &str) -> Result<(), String> {
             return if schema.optional || schema.default.is_some() {
                 Ok(())
             } else {
-                Err(format!("{at}: null for a required {}", schema.kind.as_str()))
+                Err(format!(
+                    "{at}: null for a required {}",
+                    schema.kind.as_str()
+                ))
             };
         }
         (Value::Boolean(_), SchemaType::Boolean)
@@ -429,11 +437,20 @@ mod tests {
         Arc::new(
             Schema::new(SchemaType::Struct)
                 .named("t.Value")
-                .field("id", Schema::new(SchemaType::Int32).with_default(Value::Int32(0)))
-                .field("tags", Schema::array(Schema::new(SchemaType::String).optional()).optional())
+                .field(
+                    "id",
+                    Schema::new(SchemaType::Int32).with_default(Value::Int32(0)),
+                )
+                .field(
+                    "tags",
+                    Schema::array(Schema::new(SchemaType::String).optional()).optional(),
+                )
                 .field(
                     "attrs",
-                    Schema::map(Schema::new(SchemaType::String), Schema::new(SchemaType::Int64)),
+                    Schema::map(
+                        Schema::new(SchemaType::String),
+                        Schema::new(SchemaType::Int64),
+                    ),
                 )
                 .field(
                     "price",
@@ -459,8 +476,8 @@ mod tests {
     fn values_and_schemas_round_trip() {
         let schema = sample_schema();
         let value = sample_value();
-        let back = data_from_wit(data_to_wit(&Data::new(schema.clone(), value.clone())), "v")
-            .unwrap();
+        let back =
+            data_from_wit(data_to_wit(&Data::new(schema.clone(), value.clone())), "v").unwrap();
         assert_eq!(back.value, value);
         assert_eq!(back.schema.as_deref(), Some(&*schema));
     }
@@ -468,7 +485,11 @@ mod tests {
     #[test]
     fn cycles_and_bad_indices_are_refused() {
         let nodes = vec![ValueNode::Array(vec![0])];
-        assert!(value_from_wit(nodes).unwrap_err().contains("not a later node"));
+        assert!(
+            value_from_wit(nodes)
+                .unwrap_err()
+                .contains("not a later node")
+        );
         let nodes = vec![ValueNode::Array(vec![1, 1]), ValueNode::Null];
         assert!(value_from_wit(nodes).unwrap_err().contains("used twice"));
     }
@@ -476,7 +497,13 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let nodes: Vec<ValueNode> = (0..1000u32)
-            .map(|i| if i < 999 { ValueNode::Array(vec![i + 1]) } else { ValueNode::Null })
+            .map(|i| {
+                if i < 999 {
+                    ValueNode::Array(vec![i + 1])
+                } else {
+                    ValueNode::Null
+                }
+            })
             .collect();
         assert!(value_from_wit(nodes).unwrap_err().contains("deeper than"));
     }
@@ -484,10 +511,22 @@ mod tests {
     #[test]
     fn values_must_fit_their_schema() {
         let schema = sample_schema();
-        let wrong = Value::Struct(vec![Value::String("x".into()), Value::Null, Value::Map(vec![]), Value::Null]);
+        let wrong = Value::Struct(vec![
+            Value::String("x".into()),
+            Value::Null,
+            Value::Map(vec![]),
+            Value::Null,
+        ]);
         let err = check(&wrong, &schema, "value").unwrap_err();
-        assert_eq!(err, "value.id: a string value does not fit schema type int32");
+        assert_eq!(
+            err,
+            "value.id: a string value does not fit schema type int32"
+        );
         let short = Value::Struct(vec![Value::Int32(1)]);
-        assert!(check(&short, &schema, "value").unwrap_err().contains("has 1 values"));
+        assert!(
+            check(&short, &schema, "value")
+                .unwrap_err()
+                .contains("has 1 values")
+        );
     }
 }

@@ -172,7 +172,9 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
 /// Parses a byte size such as `67108864`, `64MiB` or `1GiB`.
 fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: usize = digits
         .parse()

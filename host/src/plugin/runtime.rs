@@ -13,10 +13,10 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::PluginError;
 use super::bindings::{self, TransformPre, exports};
 use super::cache::DiskCache;
 use super::state::StoreState;
-use super::PluginError;
 
 /// How often the epoch advances; per-batch time limits are measured in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -259,7 +259,11 @@ impl Runtime {
                     "it exports neither {} nor {}; it exports: {}",
                     exports::TRANSFORMER,
                     exports::DESTINATION,
-                    if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
+                    if exports.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        exports.join(", ")
+                    }
                 ),
             });
         };

@@ -67,7 +67,10 @@ impl ResourceLimiter for StoreState {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let limit = self.plugins.get(self.current).map_or(usize::MAX, |p| p.memory_limit);
+        let limit = self
+            .plugins
+            .get(self.current)
+            .map_or(usize::MAX, |p| p.memory_limit);
         if desired > limit {
             self.memory_refused = Some((self.current, limit));
             return Ok(false);

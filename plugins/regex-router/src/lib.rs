@@ -30,8 +30,9 @@ impl Transform for RegexRouter {
         let pattern = config.require("regex")?;
         let replacement = config.require("replacement")?;
         // Java's Matcher.matches(): the whole topic must match.
-        let regex = Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|e| format!("setting 'regex' is not a valid regular expression {pattern:?}: {e}"))?;
+        let regex = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+            format!("setting 'regex' is not a valid regular expression {pattern:?}: {e}")
+        })?;
         let replacement = Replacement::parse(replacement, &regex)
             .map_err(|e| format!("setting 'replacement' {replacement:?}: {e}"))?;
         Ok(RegexRouter { regex, replacement })
@@ -61,7 +62,10 @@ mod tests {
     #[test]
     fn routes_whole_topic_matches_only() {
         let r = router(r"dbz\.public\.(.*)", "cdc.$1").unwrap();
-        assert_eq!(r.route("dbz.public.customers").as_deref(), Some("cdc.customers"));
+        assert_eq!(
+            r.route("dbz.public.customers").as_deref(),
+            Some("cdc.customers")
+        );
         assert_eq!(r.route("xdbz.public.customers"), None);
         let r = router("cust", "c").unwrap();
         assert_eq!(r.route("customers"), None);

@@ -40,7 +40,11 @@ impl Replacement {
                                 match chars.next() {
                                     Some('}') => break,
                                     Some(c) if c.is_ascii_alphanumeric() => name.push(c),
-                                    _ => return Err("named capturing group is missing trailing '}'".into()),
+                                    _ => {
+                                        return Err(
+                                            "named capturing group is missing trailing '}'".into(),
+                                        );
+                                    }
                                 }
                             }
                             if regex.capture_names().flatten().all(|n| n != name) {
@@ -112,7 +116,14 @@ mod tests {
     #[test]
     fn bad_references_are_errors() {
         assert_eq!(expand("(a)", "$2", "a").unwrap_err(), "no group 2");
-        assert_eq!(expand("(a)", "x$", "a").unwrap_err(), "illegal group reference");
-        assert!(expand("(a)", "${nope}", "a").unwrap_err().contains("no group with name"));
+        assert_eq!(
+            expand("(a)", "x$", "a").unwrap_err(),
+            "illegal group reference"
+        );
+        assert!(
+            expand("(a)", "${nope}", "a")
+                .unwrap_err()
+                .contains("no group with name")
+        );
     }
 }

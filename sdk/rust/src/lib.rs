@@ -128,9 +128,8 @@ macro_rules! export_transform {
                 records: &$crate::bindings::tidemark::plugin::records::Batch,
             ) -> ::std::vec::Vec<$crate::bindings::exports::tidemark::plugin::transformer::Outcome>
             {
-                __TIDEMARK_TRANSFORM.with(|state| {
-                    $crate::__private::process::<$transform>(state, records)
-                })
+                __TIDEMARK_TRANSFORM
+                    .with(|state| $crate::__private::process::<$transform>(state, records))
             }
         }
 

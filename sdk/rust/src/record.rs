@@ -72,13 +72,16 @@ pub enum Emit {
     /// The input record, with any edits.
     Current,
     /// A new record.
-    Created(NewRecord),
+    Created(Box<NewRecord>),
 }
 
 impl Outcome {
     /// The record followed by a tombstone for the same key (as Debezium emits after a delete).
     pub fn keep_with_tombstone(record: &Record<'_>) -> Outcome {
-        Outcome::Emit(vec![Emit::Current, Emit::Created(record.tombstone())])
+        Outcome::Emit(vec![
+            Emit::Current,
+            Emit::Created(Box::new(record.tombstone())),
+        ])
     }
 
     pub(crate) fn into_wit(self) -> wit_out::Outcome {
@@ -90,7 +93,7 @@ impl Outcome {
                     .into_iter()
                     .map(|e| match e {
                         Emit::Current => wit_out::Emitted::Current,
-                        Emit::Created(r) => wit_out::Emitted::Created(r.into_wit()),
+                        Emit::Created(r) => wit_out::Emitted::Created((*r).into_wit()),
                     })
                     .collect(),
             ),
@@ -180,7 +183,10 @@ impl<'a> Record<'a> {
     /// The value at a dotted path of the key or value (`""` = all of it). `Ok(None)` when the
     /// part, or a struct on the path, is null.
     pub fn get(&self, part: Part, path: &str) -> Result<Option<Value>, AccessError> {
-        Ok(self.batch.get(self.index, part, path)?.map(Value::from_nodes))
+        Ok(self
+            .batch
+            .get(self.index, part, path)?
+            .map(Value::from_nodes))
     }
 
     /// A field of the value by dotted path (`after.email`); `None` if absent or null.
