@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=target/release/tidemark
+bin=target/debug/tidemark
 "$bin" plugin inspect target/plugins/regex-router.wasm
 echo
 "$bin" plugin test \

@@ -20,7 +20,11 @@ fn plugin_path(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/plugins")
         .join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} missing: run `cargo xtask plugins`", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo xtask plugins`",
+        path.display()
+    );
     path
 }
 
@@ -31,7 +35,10 @@ fn debezium_record() -> Record {
         Schema::new(SchemaType::Struct)
             .optional()
             .named("dbz.public.customers.Value")
-            .field("id", Schema::new(SchemaType::Int32).with_default(Value::Int32(0)))
+            .field(
+                "id",
+                Schema::new(SchemaType::Int32).with_default(Value::Int32(0)),
+            )
             .field("name", string())
             .field("email", string())
             .field(
@@ -160,7 +167,10 @@ const ROUTE: &[(&str, &str)] = &[
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument filters rows by name.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime");
     let mut rows: Vec<(String, usize, f64)> = Vec::new();
     let mut run = |name: &str, batch: usize, work: &mut dyn FnMut(Vec<Record>) -> Vec<Record>| {
@@ -173,36 +183,59 @@ fn main() {
     };
 
     let noop: &[(&str, &[(&str, &str)])] = &[("noop", &[])];
-    let noop4: &[(&str, &[(&str, &str)])] = &[("noop", &[]), ("noop", &[]), ("noop", &[]), ("noop", &[])];
+    let noop4: &[(&str, &[(&str, &str)])] =
+        &[("noop", &[]), ("noop", &[]), ("noop", &[]), ("noop", &[])];
     let router: &[(&str, &[(&str, &str)])] = &[("regex-router", ROUTE)];
     for batch in [1, 64, 1024] {
         let mut c = chain(&runtime, noop);
-        run("1 x noop (wasm)", batch, &mut |r| c.process(r).expect("noop"));
+        run("1 x noop (wasm)", batch, &mut |r| {
+            c.process(r).expect("noop")
+        });
         let mut c = chain(&runtime, noop4);
-        run("4 x noop (wasm)", batch, &mut |r| c.process(r).expect("noop chain"));
+        run("4 x noop (wasm)", batch, &mut |r| {
+            c.process(r).expect("noop chain")
+        });
         let mut c = chain(&runtime, router);
-        run("regex-router (wasm)", batch, &mut |r| c.process(r).expect("router"));
+        run("regex-router (wasm)", batch, &mut |r| {
+            c.process(r).expect("router")
+        });
     }
 
     let mut native_noop = |records: Vec<Record>| black_box(records);
     run("noop (native Rust)", 1024, &mut native_noop);
     let native_router = <regex_router::RegexRouter as tidemark_sdk::Transform>::configure(
-        tidemark_sdk::Config::new(ROUTE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        tidemark_sdk::Config::new(
+            ROUTE
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
     )
     .expect("router config");
-    run("regex-router (native Rust)", 1024, &mut |mut records: Vec<Record>| {
-        for r in &mut records {
-            if let Some(topic) = native_router.route(&r.topic) {
-                r.topic = topic;
+    run(
+        "regex-router (native Rust)",
+        1024,
+        &mut |mut records: Vec<Record>| {
+            for r in &mut records {
+                if let Some(topic) = native_router.route(&r.topic) {
+                    r.topic = topic;
+                }
             }
-        }
-        records
-    });
+            records
+        },
+    );
 
-    let mut c = chain(&runtime, &[("noop", &[("read.fields", "after.id,after.email")])]);
-    run("noop reading 2 fields (wasm)", 1024, &mut |r| c.process(r).expect("noop"));
+    let mut c = chain(
+        &runtime,
+        &[("noop", &[("read.fields", "after.id,after.email")])],
+    );
+    run("noop reading 2 fields (wasm)", 1024, &mut |r| {
+        c.process(r).expect("noop")
+    });
     let mut c = chain(&runtime, &[("noop", &[("read.fields", ".")])]);
-    run("noop copying the whole value (wasm)", 1024, &mut |r| c.process(r).expect("noop"));
+    run("noop copying the whole value (wasm)", 1024, &mut |r| {
+        c.process(r).expect("noop")
+    });
 
     println!("| work | batch | records/s/core |");
     println!("|---|---:|---:|");

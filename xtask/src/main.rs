@@ -27,12 +27,9 @@ fn main() -> anyhow::Result<()> {
         }
         Some("demo") => {
             build_plugins(&root)?;
-            run(Command::new(cargo()).current_dir(&root).args([
-                "build",
-                "--release",
-                "-p",
-                "tidemark",
-            ]))?;
+            run(Command::new(cargo())
+                .current_dir(&root)
+                .args(["build", "-p", "tidemark"]))?;
             run(Command::new("bash")
                 .current_dir(&root)
                 .arg("examples/demo.sh"))
