@@ -81,12 +81,32 @@ pub enum OldRow {
 pub enum Message {
     Relation(Relation),
     /// A user-defined type's name, sent before a relation that uses it.
-    Type { oid: u32, schema: String, name: String },
-    Origin { name: String },
-    Insert { relation: u32, new: Vec<Cell> },
-    Update { relation: u32, old: Option<OldRow>, new: Vec<Cell> },
-    Delete { relation: u32, old: OldRow },
-    Truncate { relations: Vec<u32>, cascade: bool, restart_identity: bool },
+    Type {
+        oid: u32,
+        schema: String,
+        name: String,
+    },
+    Origin {
+        name: String,
+    },
+    Insert {
+        relation: u32,
+        new: Vec<Cell>,
+    },
+    Update {
+        relation: u32,
+        old: Option<OldRow>,
+        new: Vec<Cell>,
+    },
+    Delete {
+        relation: u32,
+        old: OldRow,
+    },
+    Truncate {
+        relations: Vec<u32>,
+        cascade: bool,
+        restart_identity: bool,
+    },
     /// Begin, Commit and Message are decoded by the replication client; anything else this
     /// decoder does not know is passed over by tag.
     Other(u8),
@@ -119,11 +139,15 @@ impl<'a> Reader<'a> {
     }
 
     fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_be_bytes(self.take(2)?.try_into().unwrap_or_default()))
+        Ok(u16::from_be_bytes(
+            self.take(2)?.try_into().unwrap_or_default(),
+        ))
     }
 
     fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
 
     fn i32(&mut self) -> Result<i32, DecodeError> {
@@ -152,9 +176,15 @@ impl<'a> Reader<'a> {
                 kind @ (b't' | b'b') => {
                     let len = self.u32()? as usize;
                     let data = self.take(len)?.to_vec();
-                    if kind == b't' { Cell::Text(data) } else { Cell::Binary(data) }
+                    if kind == b't' {
+                        Cell::Text(data)
+                    } else {
+                        Cell::Binary(data)
+                    }
                 }
-                other => return Err(self.fail(format!("unknown tuple cell kind {:?}", other as char))),
+                other => {
+                    return Err(self.fail(format!("unknown tuple cell kind {:?}", other as char)));
+                }
             });
         }
         Ok(cells)
@@ -163,7 +193,10 @@ impl<'a> Reader<'a> {
     fn tuple_tagged(&mut self, expected: u8) -> Result<Vec<Cell>, DecodeError> {
         let tag = self.u8()?;
         if tag != expected {
-            return Err(self.fail(format!("expected tuple tag {:?}, found {:?}", expected as char, tag as char)));
+            return Err(self.fail(format!(
+                "expected tuple tag {:?}, found {:?}",
+                expected as char, tag as char
+            )));
         }
         self.tuple()
     }
@@ -172,7 +205,10 @@ impl<'a> Reader<'a> {
         match tag {
             b'K' => Ok(OldRow::Key(self.tuple()?)),
             b'O' => Ok(OldRow::Full(self.tuple()?)),
-            other => Err(self.fail(format!("expected old tuple tag K or O, found {:?}", other as char))),
+            other => Err(self.fail(format!(
+                "expected old tuple tag K or O, found {:?}",
+                other as char
+            ))),
         }
     }
 }
@@ -195,7 +231,10 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         b'T' => "Truncate",
         other => return Ok(Message::Other(other)),
     };
-    let mut r = Reader { bytes: rest, message };
+    let mut r = Reader {
+        bytes: rest,
+        message,
+    };
     let decoded = match tag {
         b'R' => {
             let id = r.u32()?;
@@ -206,7 +245,9 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
                 b'n' => ReplicaIdentity::Nothing,
                 b'f' => ReplicaIdentity::Full,
                 b'i' => ReplicaIdentity::Index,
-                other => return Err(r.fail(format!("unknown replica identity {:?}", other as char))),
+                other => {
+                    return Err(r.fail(format!("unknown replica identity {:?}", other as char)));
+                }
             };
             let n = r.u16()? as usize;
             let mut columns = Vec::with_capacity(n);
@@ -273,4 +314,89 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         other => Message::Other(other),
     };
     Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relation_bytes() -> Vec<u8> {
+        let mut b = vec![b'R'];
+        b.extend(16385u32.to_be_bytes());
+        b.extend(b"public\0customers\0");
+        b.push(b'f');
+        b.extend(2u16.to_be_bytes());
+        b.push(1);
+        b.extend(b"id\0");
+        b.extend(23u32.to_be_bytes());
+        b.extend((-1i32).to_be_bytes());
+        b.push(0);
+        b.extend(b"name\0");
+        b.extend(25u32.to_be_bytes());
+        b.extend((-1i32).to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn decodes_a_relation() {
+        let Message::Relation(r) = decode(&relation_bytes()).unwrap() else {
+            panic!("not a relation");
+        };
+        assert_eq!(r.id, 16385);
+        assert_eq!(
+            (r.schema.as_str(), r.name.as_str()),
+            ("public", "customers")
+        );
+        assert_eq!(r.replica_identity, ReplicaIdentity::Full);
+        assert_eq!(r.columns.len(), 2);
+        assert!(r.columns[0].key && !r.columns[1].key);
+        assert_eq!(r.columns[1].type_oid, 25);
+    }
+
+    #[test]
+    fn decodes_changes_with_old_rows_and_toast() {
+        let mut b = vec![b'U'];
+        b.extend(7u32.to_be_bytes());
+        b.push(b'O');
+        b.extend(2u16.to_be_bytes());
+        b.extend([b't', 0, 0, 0, 1, b'1', b'n']);
+        b.push(b'N');
+        b.extend(2u16.to_be_bytes());
+        b.extend([b't', 0, 0, 0, 1, b'2', b'u']);
+        assert_eq!(
+            decode(&b).unwrap(),
+            Message::Update {
+                relation: 7,
+                old: Some(OldRow::Full(vec![Cell::Text(b"1".to_vec()), Cell::Null])),
+                new: vec![Cell::Text(b"2".to_vec()), Cell::Unchanged],
+            }
+        );
+        let mut t = vec![b'T'];
+        t.extend(2u32.to_be_bytes());
+        t.push(1);
+        t.extend(5u32.to_be_bytes());
+        t.extend(6u32.to_be_bytes());
+        assert_eq!(
+            decode(&t).unwrap(),
+            Message::Truncate {
+                relations: vec![5, 6],
+                cascade: true,
+                restart_identity: false
+            }
+        );
+    }
+
+    #[test]
+    fn truncated_input_is_an_error_not_a_panic() {
+        let full = relation_bytes();
+        for len in 1..full.len() {
+            let err = decode(&full[..len]).unwrap_err();
+            assert_eq!(err.message, "Relation");
+        }
+        let err = decode(&[b'I', 0, 0, 0, 1, b'X']).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed pgoutput Insert message: expected tuple tag 'N', found 'X'"
+        );
+    }
 }

@@ -1,0 +1,3 @@
+//! Change data sources: one folder per database family.
+
+pub mod postgres;

@@ -1,0 +1,3 @@
+//! The Postgres source: logical replication with the `pgoutput` plugin.
+
+pub mod pgoutput;

@@ -1,0 +1,144 @@
+//! A throwaway PostgreSQL 15 server on an ephemeral port, from the installed binaries,
+//! with `wal_level=logical` and password (SCRAM) authentication. Stopped and deleted on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where Debian installs PostgreSQL 15.
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The superuser's password on every test server.
+pub const PASSWORD: &str = "postgres";
+
+/// A running test server.
+pub struct Postgres {
+    pub port: u16,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The user the server runs as: PostgreSQL refuses to run as root.
+fn run_as() -> Option<&'static str> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    (String::from_utf8_lossy(&uid.stdout).trim() == "0").then_some("postgres")
+}
+
+fn pg_command(program: &str) -> Command {
+    let path = Path::new(PG_BIN).join(program);
+    match run_as() {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--"]).arg(path);
+            c
+        }
+        None => Command::new(path),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn check(output: std::process::Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+impl Postgres {
+    /// Starts a server with `wal_level=logical`.
+    pub fn start() -> Postgres {
+        Postgres::start_with(&["wal_level = logical"])
+    }
+
+    /// Starts a server with extra `postgresql.conf` lines.
+    pub fn start_with(settings: &[&str]) -> Postgres {
+        let dir = tempfile::Builder::new().prefix("tidemark-pg").tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, PASSWORD).expect("password file");
+        if let Some(user) = run_as() {
+            check(
+                Command::new("chown")
+                    .args(["-R", user])
+                    .arg(dir.path())
+                    .output()
+                    .expect("chown"),
+                "chown",
+            );
+        }
+        check(
+            pg_command("initdb")
+                .arg("-D")
+                .arg(&data)
+                .args(["-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"])
+                .arg(format!("--pwfile={}", pwfile.display()))
+                .output()
+                .expect("initdb runs"),
+            "initdb",
+        );
+        let port = free_port();
+        let mut conf = format!(
+            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_replication_slots = 20\nmax_wal_senders = 20\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
+            dir.path().display()
+        );
+        for s in settings {
+            conf.push_str(s);
+            conf.push('\n');
+        }
+        let conf_path = data.join("postgresql.conf");
+        let mut existing = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
+        existing.push_str(&conf);
+        std::fs::write(&conf_path, existing).expect("write postgresql.conf");
+        check(
+            pg_command("pg_ctl")
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.path().join("server.log"))
+                .args(["-w", "start"])
+                .output()
+                .expect("pg_ctl runs"),
+            "pg_ctl start",
+        );
+        let server = Postgres {
+            port,
+            data,
+            _dir: dir,
+        };
+        server.psql("postgres", "CREATE DATABASE test");
+        server
+    }
+
+    /// Runs SQL with psql against a database; returns the unaligned, tuples-only output.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        check(
+            Command::new(Path::new(PG_BIN).join("psql"))
+                .args(["-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtX"])
+                .arg("-p")
+                .arg(self.port.to_string())
+                .args(["-d", database, "-c", sql])
+                .env("PGPASSWORD", PASSWORD)
+                .output()
+                .expect("psql runs"),
+            "psql",
+        )
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = pg_command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
