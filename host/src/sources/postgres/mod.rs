@@ -1,3 +1,4 @@
 //! The Postgres source: logical replication with the `pgoutput` plugin.
 
 pub mod pgoutput;
+pub mod types;
