@@ -41,6 +41,7 @@ fn schemas_can_be_left_out() {
         JsonOptions {
             key_schemas: false,
             value_schemas: false,
+            ..JsonOptions::default()
         },
     );
     let ours: serde_json::Value = serde_json::from_str(&out).unwrap();

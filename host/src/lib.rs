@@ -2,12 +2,22 @@
 //! sandboxed WebAssembly component.
 //!
 //! # Layout
-//! - [`config`]: connector and worker properties (Debezium/Kafka Connect names), merged.
-//! - [`event`]: the record model (Kafka Connect schemas and values) and Debezium's JSON form.
+//! A row passes through the stages in this order:
+//! - [`sources`]: change data sources (Postgres: snapshot, then `pgoutput` streaming).
+//! - [`event`]: the record model (Kafka Connect schemas and values), Debezium's envelope and
+//!   its JSON form.
 //! - [`plugin`]: the wasmtime runtime that loads, caches, limits and runs plugins.
-//! - [`sources`]: change data sources (Postgres `pgoutput` decoding so far).
+//! - [`pipeline`]: batches from a source through the transforms into a sink, and offset
+//!   commits once the sink has flushed.
+//! - [`sinks`]: where records go (JSON lines to a file or stdout).
+//! - [`offsets`]: durable source positions.
+//! - [`config`]: connector and worker properties (Debezium/Kafka Connect names), merged;
+//!   [`pipeline::connector`] runs a connector from them.
 
 pub mod config;
 pub mod event;
+pub mod offsets;
+pub mod pipeline;
 pub mod plugin;
+pub mod sinks;
 pub mod sources;

@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch.
 
 mod plugin;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +15,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a connector: snapshot, then stream changes through the transforms to the sink.
+    Run(run::RunArgs),
     /// Work with plugins: run them over records, or look inside them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -22,6 +25,7 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Plugin(command) => plugin::run(command),
     }
 }

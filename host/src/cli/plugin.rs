@@ -86,6 +86,7 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
             let options = JsonOptions {
                 key_schemas,
                 value_schemas,
+                ..JsonOptions::default()
             };
             transform_lines(&mut chain, &input, &output, batch_size, options)
         }

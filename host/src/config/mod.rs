@@ -5,12 +5,14 @@
 //! and `--set key=value` overrides them all.
 
 mod properties;
+mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use properties::parse_properties;
+pub use worker::{DEFAULT_OFFSET_FILE, WorkerConfig};
 
 /// A configuration problem, naming the property or file and what to do.
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,9 @@ use super::{Data, Header, Record, Schema, SchemaType, Value};
 pub struct JsonOptions {
     pub key_schemas: bool,
     pub value_schemas: bool,
+    /// Write a null field as its schema's default (`*.converter.replace.null.with.default`,
+    /// true in Kafka Connect).
+    pub replace_null_with_default: bool,
 }
 
 impl Default for JsonOptions {
@@ -28,6 +31,7 @@ impl Default for JsonOptions {
         JsonOptions {
             key_schemas: true,
             value_schemas: true,
+            replace_null_with_default: true,
         }
     }
 }
@@ -53,9 +57,10 @@ pub fn write_line(out: &mut String, record: &Record, options: JsonOptions) {
     out.push_str("{\"topic\":");
     write_str(out, &record.topic);
     out.push_str(",\"key\":");
-    write_data(out, record.key.as_ref(), options.key_schemas);
+    let replace = options.replace_null_with_default;
+    write_data(out, record.key.as_ref(), options.key_schemas, replace);
     out.push_str(",\"value\":");
-    write_data(out, record.value.as_ref(), options.value_schemas);
+    write_data(out, record.value.as_ref(), options.value_schemas, replace);
     out.push_str(",\"headers\":[");
     for (i, header) in record.headers.iter().enumerate() {
         if i > 0 {
@@ -73,8 +78,15 @@ pub fn write_line(out: &mut String, record: &Record, options: JsonOptions) {
     out.push_str("]}");
 }
 
+/// The JSON of a key or value's payload (what the JsonConverter writes without schemas).
+pub fn payload_json(data: &Data) -> String {
+    let mut out = String::new();
+    write_payload(&mut out, &data.value, data.schema.as_deref(), true);
+    out
+}
+
 /// Appends a key or value as the JsonConverter writes it.
-fn write_data(out: &mut String, data: Option<&Data>, with_schema: bool) {
+fn write_data(out: &mut String, data: Option<&Data>, with_schema: bool, replace_null: bool) {
     let Some(data) = data else {
         out.push_str("null");
         return;
@@ -86,10 +98,10 @@ fn write_data(out: &mut String, data: Option<&Data>, with_schema: bool) {
             None => out.push_str("null"),
         }
         out.push_str(",\"payload\":");
-        write_value(out, &data.value, data.schema.as_deref());
+        write_payload(out, &data.value, data.schema.as_deref(), replace_null);
         out.push('}');
     } else {
-        write_value(out, &data.value, data.schema.as_deref());
+        write_payload(out, &data.value, data.schema.as_deref(), replace_null);
     }
 }
 
@@ -166,11 +178,24 @@ pub(super) fn write_schema(out: &mut String, schema: &Schema, field: Option<&str
     out.push('}');
 }
 
-/// Appends a value's JSON payload. Struct field names come from `schema`; a struct without a
-/// schema (which valid data never has) is written as an array of its field values.
+/// Appends a value's JSON payload (a schema's default value, say), nulls as null.
 pub(super) fn write_value(out: &mut String, value: &Value, schema: Option<&Schema>) {
+    write_payload(out, value, schema, false);
+}
+
+/// Appends a value's JSON payload. Struct field names come from `schema`; a struct without a
+/// schema (which valid data never has) is written as an array of its field values. With
+/// `replace_null`, a null whose schema has a default is written as the default, as the
+/// JsonConverter does.
+fn write_payload(out: &mut String, value: &Value, schema: Option<&Schema>, replace_null: bool) {
+    let write_value = |out: &mut String, value: &Value, schema: Option<&Schema>| {
+        write_payload(out, value, schema, replace_null)
+    };
     match value {
-        Value::Null => out.push_str("null"),
+        Value::Null => match schema.and_then(|s| s.default.as_ref()) {
+            Some(default) if replace_null => write_value(out, default, schema),
+            _ => out.push_str("null"),
+        },
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int8(n) => {
             let _ = write!(out, "{n}");

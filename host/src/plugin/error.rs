@@ -10,6 +10,14 @@ pub enum PluginError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "no plugin for '{name}': looked for {} (put the plugin's .wasm file in the directory named by plugin.path)",
+        searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NotFound {
+        name: String,
+        searched: Vec<PathBuf>,
+    },
     #[error("plugin '{plugin}' is not a valid WebAssembly component: {reason}")]
     Invalid { plugin: String, reason: String },
     #[error(

@@ -1,4 +1,27 @@
-//! The Postgres source: logical replication with the `pgoutput` plugin.
+//! The Postgres source: an initial snapshot, then logical replication with `pgoutput`,
+//! emitting Debezium's Postgres change events.
+//!
+//! - [`config`]: the connector's settings, under Debezium's property names.
+//! - [`source`]: one run: checks, publication and slot, snapshot, streaming.
+//! - [`catalog`], [`setup`]: what is read from and set up in the database.
+//! - [`snapshot`], [`stream`]: the two phases; [`changes`] builds their events.
+//! - [`pgoutput`], [`types`], [`table`], [`source_info`], [`offset`]: decoding, type
+//!   mapping, table schemas, the `source` block and the offset format.
 
+pub mod catalog;
+pub mod changes;
+pub mod config;
+pub mod error;
+pub mod offset;
 pub mod pgoutput;
+pub mod setup;
+pub mod snapshot;
+pub mod source;
+pub mod source_info;
+pub mod stream;
+pub mod table;
 pub mod types;
+
+pub use config::PostgresConfig;
+pub use error::PostgresError;
+pub use source::{SourceContext, run};

@@ -1,0 +1,57 @@
+//! `tidemark run CONFIG… [--set key=value]…`: runs a connector until interrupted.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use tidemark::config::Properties;
+use tidemark::pipeline::connector;
+use tokio::sync::watch;
+
+/// Runs a connector: Debezium connector configs (Kafka Connect JSON or `.properties`) and
+/// worker properties, merged in order.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config files; later files override earlier ones.
+    #[arg(required = true, value_name = "CONFIG")]
+    configs: Vec<PathBuf>,
+    /// A property `key=value` overriding the files.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+/// Runs the connector until it ends, fails, or SIGINT/SIGTERM asks it to stop (after
+/// which it flushes the sink and commits its offsets).
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let props = Properties::load(&args.configs, &args.sets)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let (stop, shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: flushing and committing offsets");
+            let _ = stop.send(true);
+        });
+        connector::run(props, shutdown).await
+    })?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,49 @@
+//! Source offsets: where each connector has durably got to, stored after the sink has
+//! flushed everything up to that point.
+//!
+//! Offsets are keyed as Kafka Connect keys them, `["<connector>", {source partition}]`, and
+//! their values are the source's offset map with Debezium's field names (for Postgres
+//! `lsn`, `lsn_proc`, `lsn_commit`, `txId`, `ts_usec`, …), so a Connect user recognises them.
+
+mod file;
+
+pub use file::FileOffsetStore;
+
+/// An offset or a source partition: a JSON object, as Connect stores them.
+pub type OffsetMap = serde_json::Map<String, serde_json::Value>;
+
+/// What went wrong reading or writing offsets.
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetError {
+    #[error("cannot read offsets from {path}: {reason} (fix or remove the file to start over)")]
+    Read { path: String, reason: String },
+    #[error("cannot write offsets to {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+/// Durable storage of offsets.
+pub trait OffsetStore: Send {
+    /// The last committed offset of a connector's source partition.
+    fn load(
+        &self,
+        connector: &str,
+        partition: &OffsetMap,
+    ) -> Result<Option<OffsetMap>, OffsetError>;
+
+    /// Durably records an offset; on return it survives a crash.
+    fn commit(
+        &mut self,
+        connector: &str,
+        partition: &OffsetMap,
+        offset: &OffsetMap,
+    ) -> Result<(), OffsetError>;
+}
+
+/// The key Kafka Connect gives an offset: `["<connector>",{partition}]` as compact JSON.
+pub fn connect_key(connector: &str, partition: &OffsetMap) -> String {
+    serde_json::Value::Array(vec![
+        serde_json::Value::String(connector.to_owned()),
+        serde_json::Value::Object(partition.clone()),
+    ])
+    .to_string()
+}

@@ -1,0 +1,136 @@
+//! A connector assembled from its properties and run: the source named by
+//! `connector.class`, the transforms of `transforms`, the sink and the offset store, joined
+//! by a [`Pipeline`].
+
+use std::path::PathBuf;
+
+use tokio::sync::watch;
+
+use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings};
+use crate::config::{ConfigError, Properties, WorkerConfig};
+use crate::offsets::{FileOffsetStore, OffsetError, OffsetStore};
+use crate::plugin::{Chain, PluginError, Runtime, RuntimeOptions, Step, resolve};
+use crate::sinks::SinkError;
+use crate::sinks::file::FileSink;
+use crate::sources::postgres::{self, PostgresConfig, PostgresError};
+
+/// Properties that Kafka Connect or Debezium accept and that mean nothing to Tidemark; they
+/// are not reported as unknown.
+const IGNORED: &[&str] = &[
+    "tasks.max",
+    "key.converter",
+    "value.converter",
+    "header.converter",
+    "offset.storage",
+    "offset.flush.timeout.ms",
+    "internal.key.converter",
+    "internal.value.converter",
+    "status.update.interval.ms",
+    "slot.drop.on.stop",
+];
+
+/// What stopped a connector.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "connector.class '{0}' is not supported: use io.debezium.connector.postgresql.PostgresConnector (or postgres)"
+    )]
+    UnknownConnector(String),
+    #[error("transforms.{transform}: {problem}")]
+    Transform { transform: String, problem: String },
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error(transparent)]
+    Source(#[from] PostgresError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
+}
+
+/// The transform chain of `transforms`, with each plugin found and configured.
+fn transform_chain(
+    props: &Properties,
+    plugin_path: Option<&PathBuf>,
+) -> Result<Option<Chain>, ConnectorError> {
+    let names = props.list("transforms");
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let runtime = Runtime::new(RuntimeOptions::default())?;
+    let dirs = resolve::search_dirs(plugin_path.map(PathBuf::as_path));
+    let mut steps = Vec::with_capacity(names.len());
+    for name in names {
+        let mut config = props.with_prefix(&format!("transforms.{name}."));
+        let failed = |problem: &str| ConnectorError::Transform {
+            transform: name.clone(),
+            problem: problem.to_owned(),
+        };
+        let type_name = config.remove("type").ok_or_else(|| {
+            failed("has no type: set transforms.<name>.type to a transform class or plugin name")
+        })?;
+        if config.contains_key("predicate") || config.contains_key("negate") {
+            return Err(failed(
+                "predicates are not available yet; remove predicate and negate",
+            ));
+        }
+        let plugin = runtime.load_file(&resolve::find_plugin(&type_name, &dirs)?)?;
+        steps.push(Step { plugin, config });
+    }
+    Ok(Some(Chain::new(&runtime, steps)?))
+}
+
+/// Runs the connector the properties describe until `shutdown` turns true, the source ends
+/// (`snapshot.mode=initial_only`) or something fails.
+pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(), ConnectorError> {
+    let class = props.require(
+        "connector.class",
+        "io.debezium.connector.postgresql.PostgresConnector",
+    )?;
+    if !postgres::config::CLASSES.contains(&class) {
+        return Err(ConnectorError::UnknownConnector(class.to_owned()));
+    }
+    let source = PostgresConfig::from_properties(&props)?;
+    let worker = WorkerConfig::from_properties(&props)?;
+    let chain = transform_chain(&props, worker.plugin_path.as_ref())?;
+    let unknown = props.unread(IGNORED);
+    if !unknown.is_empty() {
+        tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
+    }
+
+    let partition = postgres::offset::partition(&source.topic_prefix);
+    let store = FileOffsetStore::open(&worker.offset_file)?;
+    let stored = store.load(&source.name, &partition)?;
+    let sink = FileSink::open(worker.sink_file.as_deref(), worker.json)?;
+    let (pipeline, input) = Pipeline::start(
+        chain,
+        Box::new(sink),
+        Box::new(store),
+        PipelineSettings {
+            connector: source.name.clone(),
+            partition,
+            flush_interval: worker.flush_interval,
+        },
+    )?;
+    let PipelineInput { batches, committed } = input;
+    let context = postgres::SourceContext {
+        stored,
+        batches,
+        committed,
+        shutdown,
+    };
+    let source_result = postgres::run(&source, context).await;
+    let pipeline_result = tokio::task::spawn_blocking(move || pipeline.join())
+        .await
+        .map_err(|e| PipelineError::Thread(e.to_string()))?;
+    match (source_result, pipeline_result) {
+        // The pipeline's own failure is the cause when the source saw it stop.
+        (Err(PostgresError::PipelineClosed), Err(e)) => Err(e.into()),
+        (Err(e), _) => Err(e.into()),
+        (Ok(()), result) => Ok(result?),
+    }
+}

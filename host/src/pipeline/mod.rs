@@ -1,0 +1,326 @@
+//! The pipeline: batches from a source run through the transform chain into the sink; every
+//! `offset.flush.interval.ms` the sink is flushed, then the newest offset whose records are
+//! all flushed is committed, then the source is told how far it may acknowledge.
+//!
+//! The pipeline runs on a thread of its own (the plugins and the sink block), fed by a
+//! bounded channel: when it falls behind, the source waits, and through it the database.
+//! Memory is bounded by the channel's capacity times the batch size.
+
+pub mod connector;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::event::Record;
+use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
+use crate::plugin::{Chain, PluginError};
+use crate::sinks::{Sink, SinkError};
+
+/// Batches waiting between the source and the pipeline.
+pub const CHANNEL_BATCHES: usize = 4;
+
+/// A batch of records from a source, in order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub records: Vec<Record>,
+    /// The source's position after this batch: committed once this batch and everything
+    /// before it is flushed. `None` while a position is not resumable (inside a snapshot).
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// A resumable source position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// The offset map to store (Debezium's fields).
+    pub offset: OffsetMap,
+    /// What the source may acknowledge upstream once this is committed (for Postgres, the
+    /// LSN to confirm as flushed).
+    pub ack: u64,
+}
+
+/// What stopped the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Transform(#[from] PluginError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
+    #[error("the pipeline thread failed: {0}")]
+    Thread(String),
+}
+
+/// Settings of one pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// The connector's name, first part of its offset key.
+    pub connector: String,
+    /// The source partition, second part of its offset key.
+    pub partition: OffsetMap,
+    /// `offset.flush.interval.ms`.
+    pub flush_interval: Duration,
+}
+
+/// Counters of a pipeline, readable while it runs.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub records_in: std::sync::atomic::AtomicU64,
+    pub records_out: std::sync::atomic::AtomicU64,
+    pub commits: std::sync::atomic::AtomicU64,
+}
+
+/// The source's ends of a running pipeline.
+pub struct PipelineInput {
+    /// Send batches here; dropping it ends the pipeline after a final flush and commit.
+    pub batches: mpsc::Sender<Batch>,
+    /// The `ack` of the newest committed checkpoint; closed once the pipeline ended.
+    pub committed: watch::Receiver<Option<u64>>,
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    pub stats: Arc<PipelineStats>,
+    thread: std::thread::JoinHandle<Result<(), PipelineError>>,
+}
+
+impl Pipeline {
+    /// Starts the pipeline thread.
+    pub fn start(
+        chain: Option<Chain>,
+        sink: Box<dyn Sink>,
+        store: Box<dyn OffsetStore>,
+        settings: PipelineSettings,
+    ) -> Result<(Pipeline, PipelineInput), PipelineError> {
+        let (batches, receiver) = mpsc::channel(CHANNEL_BATCHES);
+        let (committed_tx, committed) = watch::channel(None);
+        let stats = Arc::new(PipelineStats::default());
+        let worker = Worker {
+            chain,
+            sink,
+            store,
+            settings,
+            committed: committed_tx,
+            stats: stats.clone(),
+            pending: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("tidemark-pipeline".into())
+            .spawn(move || worker.run(receiver))
+            .map_err(|e| PipelineError::Thread(e.to_string()))?;
+        Ok((
+            Pipeline { stats, thread },
+            PipelineInput { batches, committed },
+        ))
+    }
+
+    /// Waits for the pipeline to end: after every sender is dropped (with a final flush and
+    /// commit), or on its own error.
+    pub fn join(self) -> Result<(), PipelineError> {
+        self.thread
+            .join()
+            .map_err(|_| PipelineError::Thread("the pipeline thread panicked".into()))?
+    }
+}
+
+struct Worker {
+    chain: Option<Chain>,
+    sink: Box<dyn Sink>,
+    store: Box<dyn OffsetStore>,
+    settings: PipelineSettings,
+    committed: watch::Sender<Option<u64>>,
+    stats: Arc<PipelineStats>,
+    /// The newest checkpoint whose records are written but not yet flushed.
+    pending: Option<Checkpoint>,
+}
+
+impl Worker {
+    fn run(mut self, mut receiver: mpsc::Receiver<Batch>) -> Result<(), PipelineError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| PipelineError::Thread(e.to_string()))?;
+        runtime.block_on(async {
+            let mut next_commit = Instant::now() + self.settings.flush_interval;
+            loop {
+                let deadline = tokio::time::Instant::from_std(next_commit);
+                tokio::select! {
+                    batch = receiver.recv() => match batch {
+                        Some(batch) => self.process(batch)?,
+                        None => break,
+                    },
+                    () = tokio::time::sleep_until(deadline) => {
+                        self.commit()?;
+                        next_commit = Instant::now() + self.settings.flush_interval;
+                    }
+                }
+            }
+            self.commit()
+        })
+    }
+
+    fn process(&mut self, batch: Batch) -> Result<(), PipelineError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Batch {
+            records,
+            checkpoint,
+        } = batch;
+        if !records.is_empty() {
+            self.stats
+                .records_in
+                .fetch_add(records.len() as u64, Relaxed);
+            let records = match &mut self.chain {
+                Some(chain) => chain.process(records)?,
+                None => records,
+            };
+            if !records.is_empty() {
+                self.sink.write(&records)?;
+                self.stats
+                    .records_out
+                    .fetch_add(records.len() as u64, Relaxed);
+            }
+        }
+        if checkpoint.is_some() {
+            self.pending = checkpoint;
+        }
+        Ok(())
+    }
+
+    /// Flushes the sink, then stores the newest pending checkpoint and publishes its ack.
+    fn commit(&mut self) -> Result<(), PipelineError> {
+        let Some(checkpoint) = self.pending.take() else {
+            return Ok(());
+        };
+        self.sink.flush()?;
+        self.store.commit(
+            &self.settings.connector,
+            &self.settings.partition,
+            &checkpoint.offset,
+        )?;
+        self.stats
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(offset = ?checkpoint.offset, "offset committed");
+        self.committed.send_replace(Some(checkpoint.ack));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Data, Value};
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<String>>>);
+
+    impl Log {
+        fn push(&self, entry: String) {
+            self.0.lock().unwrap().push(entry);
+        }
+        fn entries(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    struct LogSink(Log);
+
+    impl Sink for LogSink {
+        fn write(&mut self, records: &[Record]) -> Result<(), SinkError> {
+            for r in records {
+                self.0.push(format!("write {}", r.topic));
+            }
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<(), SinkError> {
+            self.0.push("flush".into());
+            Ok(())
+        }
+    }
+
+    struct LogStore(Log);
+
+    impl OffsetStore for LogStore {
+        fn load(&self, _: &str, _: &OffsetMap) -> Result<Option<OffsetMap>, OffsetError> {
+            Ok(None)
+        }
+        fn commit(
+            &mut self,
+            _: &str,
+            _: &OffsetMap,
+            offset: &OffsetMap,
+        ) -> Result<(), OffsetError> {
+            self.0.push(format!(
+                "commit {}",
+                serde_json::Value::Object(offset.clone())
+            ));
+            Ok(())
+        }
+    }
+
+    fn checkpoint(n: u64) -> Option<Checkpoint> {
+        let mut offset = OffsetMap::new();
+        offset.insert("lsn".into(), n.into());
+        Some(Checkpoint { offset, ack: n })
+    }
+
+    fn record(topic: &str) -> Record {
+        Record::new(topic, None, Some(Data::schemaless(Value::Int32(1))))
+    }
+
+    #[tokio::test]
+    async fn commits_only_after_the_sink_flushed() {
+        let log = Log::default();
+        let (pipeline, input) = Pipeline::start(
+            None,
+            Box::new(LogSink(log.clone())),
+            Box::new(LogStore(log.clone())),
+            PipelineSettings {
+                connector: "c".into(),
+                partition: OffsetMap::new(),
+                flush_interval: Duration::from_secs(3600),
+            },
+        )
+        .unwrap();
+        let PipelineInput {
+            batches,
+            mut committed,
+        } = input;
+        for (topic, n) in [("a", 1), ("b", 2)] {
+            batches
+                .send(Batch {
+                    records: vec![record(topic)],
+                    checkpoint: checkpoint(n),
+                })
+                .await
+                .unwrap();
+        }
+        batches
+            .send(Batch {
+                records: vec![record("c")],
+                checkpoint: None,
+            })
+            .await
+            .unwrap();
+        drop(batches);
+        tokio::task::spawn_blocking(move || pipeline.join())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            log.entries(),
+            vec![
+                "write a",
+                "write b",
+                "write c",
+                "flush",
+                "commit {\"lsn\":2}"
+            ]
+        );
+        committed.changed().await.ok();
+        assert_eq!(*committed.borrow(), Some(2));
+    }
+}

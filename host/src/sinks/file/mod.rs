@@ -1,0 +1,130 @@
+//! The embedded default sink (`sink.file`): one JSON line `{"topic","key","value","headers"}`
+//! per record, keys and values in Debezium's JsonConverter form, to a file or to stdout.
+//! Each batch goes out in one write; `flush` syncs the file to disk.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{Sink, SinkError};
+use crate::event::{self, JsonOptions, Record};
+
+enum Target {
+    Stdout,
+    File(File),
+}
+
+/// Writes records as JSON lines.
+pub struct FileSink {
+    name: String,
+    target: Target,
+    options: JsonOptions,
+    buffer: String,
+}
+
+impl FileSink {
+    /// Opens the sink: `None` or `-` is stdout, anything else a file appended to.
+    pub fn open(path: Option<&str>, options: JsonOptions) -> Result<FileSink, SinkError> {
+        let (name, target) = match path {
+            None | Some("-") => ("stdout".to_owned(), Target::Stdout),
+            Some(path) => {
+                let path = PathBuf::from(path);
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| SinkError::Open {
+                        target: dir.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                }
+                let file = File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| SinkError::Open {
+                        target: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                (path.display().to_string(), Target::File(file))
+            }
+        };
+        Ok(FileSink {
+            name,
+            target,
+            options,
+            buffer: String::with_capacity(1 << 16),
+        })
+    }
+
+    fn failed(&self, error: std::io::Error) -> SinkError {
+        SinkError::Write {
+            target: self.name.clone(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl Sink for FileSink {
+    fn write(&mut self, records: &[Record]) -> Result<(), SinkError> {
+        self.buffer.clear();
+        for record in records {
+            event::write_line(&mut self.buffer, record, self.options);
+            self.buffer.push('\n');
+        }
+        let written = match &mut self.target {
+            Target::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(self.buffer.as_bytes())
+                    .and_then(|()| out.flush())
+            }
+            Target::File(file) => file.write_all(self.buffer.as_bytes()),
+        };
+        // Keep the buffer from pinning the memory of one unusually large batch.
+        if self.buffer.capacity() > 1 << 24 {
+            self.buffer = String::with_capacity(1 << 16);
+        }
+        written.map_err(|e| self.failed(e))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        match &self.target {
+            Target::Stdout => Ok(()),
+            Target::File(file) => file.sync_data().map_err(|e| self.failed(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Data, Value};
+
+    #[test]
+    fn appends_json_lines_and_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/events.jsonl");
+        let path_text = path.to_str().unwrap();
+        let record = Record::new("t", None, Some(Data::schemaless(Value::Int32(1))));
+        for _ in 0..2 {
+            let mut sink = FileSink::open(Some(path_text), JsonOptions::default()).unwrap();
+            sink.write(std::slice::from_ref(&record)).unwrap();
+            sink.flush().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "{\"topic\":\"t\",\"key\":null,\"value\":{\"schema\":null,\"payload\":1},\"headers\":[]}\n"
+                .repeat(2)
+        );
+    }
+
+    #[test]
+    fn an_unwritable_path_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "").unwrap();
+        let path = blocker.join("events.jsonl");
+        let err = FileSink::open(path.to_str(), JsonOptions::default())
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("cannot open the sink"), "{err}");
+    }
+}

@@ -1,0 +1,109 @@
+//! Errors of the Postgres source. Each names what failed and, where the user can act, what
+//! to do.
+
+use super::pgoutput::DecodeError;
+
+/// What went wrong capturing changes from Postgres.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    #[error(
+        "cannot connect to Postgres at {host}:{port} as user '{user}': {reason} (check database.hostname, database.port and that the server is running)"
+    )]
+    Connect {
+        host: String,
+        port: u16,
+        user: String,
+        reason: String,
+    },
+    #[error(
+        "Postgres at {host}:{port} refused user '{user}': {reason} (check database.user and database.password)"
+    )]
+    Auth {
+        host: String,
+        port: u16,
+        user: String,
+        reason: String,
+    },
+    #[error(
+        "Postgres at {host}:{port} has wal_level={found}; change data capture needs wal_level=logical (set it in postgresql.conf and restart the server)"
+    )]
+    WalLevel {
+        host: String,
+        port: u16,
+        found: String,
+    },
+    #[error(
+        "user '{user}' may not use logical replication: it needs the REPLICATION attribute (ALTER ROLE {user} REPLICATION) or superuser"
+    )]
+    NotReplicationUser { user: String },
+    #[error("{key} entry '{entry}' matches no table in database '{db}'{suggestion}")]
+    MissingTable {
+        key: &'static str,
+        entry: String,
+        db: String,
+        suggestion: String,
+    },
+    #[error(
+        "publication '{publication}' does not exist and publication.autocreate.mode=disabled: create it (CREATE PUBLICATION {publication} FOR ALL TABLES) or set publication.autocreate.mode"
+    )]
+    MissingPublication { publication: String },
+    #[error(
+        "replication slot '{slot}' uses the output plugin '{plugin}', not pgoutput: drop it or choose another slot.name"
+    )]
+    WrongSlotPlugin { slot: String, plugin: String },
+    #[error(
+        "replication slot '{slot}' is in use by another process (pid {pid}): stop the other consumer or choose another slot.name"
+    )]
+    SlotInUse { slot: String, pid: i32 },
+    #[error("{what}: {reason}")]
+    Query { what: String, reason: String },
+    #[error("replication stream: {0}")]
+    Replication(String),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("a change arrived for relation {0} before its Relation message")]
+    UnknownRelation(u32),
+    #[error("column {table}.{column}: {reason}")]
+    Value {
+        table: String,
+        column: String,
+        reason: String,
+    },
+    #[error("the pipeline stopped; the source stops with it")]
+    PipelineClosed,
+}
+
+impl PostgresError {
+    /// A failed query, named by what it was for.
+    pub fn query(what: impl Into<String>, error: tokio_postgres::Error) -> PostgresError {
+        PostgresError::Query {
+            what: what.into(),
+            reason: describe(&error),
+        }
+    }
+}
+
+/// A tokio-postgres error with the server's message, detail and hint when there is one.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_owned();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                text.push_str(&format!(": {inner}"));
+                source = inner.source();
+            }
+            text
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The initial snapshot: every captured table read with `COPY … TO STDOUT` inside one
+//! REPEATABLE READ transaction that sees exactly the slot's consistent point, emitted as
+//! `op` r events with Debezium's `source.snapshot` markers.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use super::changes::{ChangeBuilder, Position};
+use super::config::PostgresConfig;
+use super::error::PostgresError;
+use super::pgoutput::Cell;
+use super::table::Table;
+use crate::event::envelope::SnapshotMarker;
+use crate::event::{Record, Value};
+use crate::pipeline::{Batch, Checkpoint};
+
+/// A double-quoted SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A row read but not yet emitted: its marker depends on what comes after it.
+struct Pending {
+    table: Arc<Table>,
+    key: Option<Value>,
+    row: Value,
+    /// Position of its table in the snapshot.
+    table_index: usize,
+    first_in_table: bool,
+}
+
+/// Reads the snapshot of `tables` on `client`, whose transaction is already on the snapshot.
+pub struct Snapshot<'a> {
+    pub config: &'a PostgresConfig,
+    pub client: &'a Client,
+    /// Source position of every snapshot event (snapshot start time, txId, consistent LSN).
+    pub at: Position,
+    pub batches: &'a mpsc::Sender<Batch>,
+}
+
+impl Snapshot<'_> {
+    /// Emits every row of every table, the last batch carrying `done` as its checkpoint.
+    /// Returns the number of rows read.
+    pub async fn run(&self, tables: &[Arc<Table>], done: Checkpoint) -> Result<u64, PostgresError> {
+        let mut batch = Vec::with_capacity(self.config.max_batch_size);
+        let mut pending: Option<Pending> = None;
+        let mut rows = 0u64;
+        for (table_index, table) in tables.iter().enumerate() {
+            tracing::info!(table = %format!("{}.{}", table.schema, table.name), "snapshot of table");
+            let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            let sql = format!(
+                "COPY (SELECT {} FROM {}.{}) TO STDOUT",
+                columns.join(", "),
+                quote_ident(&table.schema),
+                quote_ident(&table.name)
+            );
+            let what = || format!("reading the snapshot of {}.{}", table.schema, table.name);
+            let stream = self
+                .client
+                .copy_out(sql.as_str())
+                .await
+                .map_err(|e| PostgresError::query(what(), e))?;
+            let mut stream = std::pin::pin!(stream);
+            let mut first_in_table = true;
+            let mut carry: Vec<u8> = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| PostgresError::query(what(), e))?;
+                carry.extend_from_slice(&chunk);
+                let mut start = 0;
+                while let Some(end) = carry[start..].iter().position(|b| *b == b'\n') {
+                    let line = &carry[start..start + end];
+                    start += end + 1;
+                    let cells = parse_copy_line(line);
+                    let next = Pending {
+                        table: table.clone(),
+                        key: table.key(&cells, self.config)?,
+                        row: table.row(&cells, self.config)?,
+                        table_index,
+                        first_in_table,
+                    };
+                    first_in_table = false;
+                    rows += 1;
+                    if let Some(previous) = pending.replace(next) {
+                        let last_in_table = !Arc::ptr_eq(&previous.table, table);
+                        batch.push(self.emit(previous, last_in_table, tables.len(), false));
+                        if batch.len() >= self.config.max_batch_size {
+                            self.send(&mut batch, None).await?;
+                        }
+                    }
+                }
+                carry.drain(..start);
+            }
+        }
+        if let Some(last) = pending {
+            batch.push(self.emit(last, true, tables.len(), true));
+        }
+        self.send(&mut batch, Some(done)).await?;
+        Ok(rows)
+    }
+
+    /// Emits a row with Debezium's marker: `last` for the last row of the last table (and
+    /// always for the very last row emitted), `first` for the first row of the first table,
+    /// then `last_in_data_collection`, `first_in_data_collection`, `true`.
+    fn emit(
+        &self,
+        row: Pending,
+        last_in_table: bool,
+        table_count: usize,
+        final_row: bool,
+    ) -> Record {
+        let first_table = row.table_index == 0;
+        let last_table = row.table_index + 1 == table_count;
+        let snapshot = if final_row || (last_in_table && last_table) {
+            SnapshotMarker::Last
+        } else if row.first_in_table && first_table {
+            SnapshotMarker::First
+        } else if last_in_table {
+            SnapshotMarker::LastInDataCollection
+        } else if row.first_in_table {
+            SnapshotMarker::FirstInDataCollection
+        } else {
+            SnapshotMarker::Yes
+        };
+        let at = Position {
+            snapshot,
+            ..self.at
+        };
+        ChangeBuilder {
+            config: self.config,
+        }
+        .read(&row.table, row.row, row.key, &at)
+    }
+
+    async fn send(
+        &self,
+        batch: &mut Vec<Record>,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<(), PostgresError> {
+        let records = std::mem::replace(batch, Vec::with_capacity(self.config.max_batch_size));
+        self.batches
+            .send(Batch {
+                records,
+                checkpoint,
+            })
+            .await
+            .map_err(|_| PostgresError::PipelineClosed)
+    }
+}
+
+/// Splits a line of COPY's text format into cells: tab-separated, `\N` for null, backslash
+/// escapes undone.
+pub fn parse_copy_line(line: &[u8]) -> Vec<Cell> {
+    line.split(|b| *b == b'\t')
+        .map(|field| {
+            if field == b"\\N" {
+                Cell::Null
+            } else if field.contains(&b'\\') {
+                Cell::Text(unescape(field))
+            } else {
+                Cell::Text(field.to_vec())
+            }
+        })
+        .collect()
+}
+
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let b = field[i];
+        i += 1;
+        if b != b'\\' || i == field.len() {
+            out.push(b);
+            continue;
+        }
+        let c = field[i];
+        i += 1;
+        match c {
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(11),
+            b'0'..=b'7' => {
+                let mut value = (c - b'0') as u32;
+                for _ in 0..2 {
+                    match field.get(i) {
+                        Some(d @ b'0'..=b'7') => {
+                            value = value * 8 + (d - b'0') as u32;
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(value as u8);
+            }
+            b'x' => {
+                let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+                match hex(field.get(i)) {
+                    Some(high) => {
+                        i += 1;
+                        let mut value = high;
+                        if let Some(low) = hex(field.get(i)) {
+                            value = value * 16 + low;
+                            i += 1;
+                        }
+                        out.push(value as u8);
+                    }
+                    None => out.push(b'x'),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_lines_split_and_unescape() {
+        let cells = parse_copy_line(b"1\t\\N\ta\\tb\\\\c\\nd\t\\\\x00ff\t\\101\\x42");
+        assert_eq!(
+            cells,
+            vec![
+                Cell::Text(b"1".to_vec()),
+                Cell::Null,
+                Cell::Text(b"a\tb\\c\nd".to_vec()),
+                Cell::Text(b"\\x00ff".to_vec()),
+                Cell::Text(b"AB".to_vec()),
+            ]
+        );
+        assert_eq!(parse_copy_line(b""), vec![Cell::Text(Vec::new())]);
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}

@@ -1,0 +1,290 @@
+//! The Postgres connector's run: check the server, set up the publication and slot, take the
+//! snapshot `snapshot.mode` asks for, then stream.
+
+use std::sync::Arc;
+
+use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig, TlsConfig};
+use tokio::sync::{mpsc, watch};
+
+use super::catalog::{self, SESSION_OPTIONS, TypeRegistry};
+use super::changes::Position;
+use super::config::{PostgresConfig, SnapshotMode};
+use super::error::{PostgresError, describe};
+use super::offset::{self, PgOffset, ResumePoint, StoredOffset};
+use super::setup::{self, SlotState};
+use super::snapshot::{Snapshot, quote_ident};
+use super::stream::Stream;
+use super::table::Table;
+use super::types::TypeOptions;
+use crate::event::envelope::{SnapshotMarker, Timestamp};
+use crate::offsets::OffsetMap;
+use crate::pipeline::{Batch, Checkpoint};
+
+/// The channels between the source and its pipeline.
+pub struct SourceContext {
+    /// The last committed offset of this connector, if any.
+    pub stored: Option<OffsetMap>,
+    pub batches: mpsc::Sender<Batch>,
+    /// The `ack` (LSN) of the newest committed checkpoint.
+    pub committed: watch::Receiver<Option<u64>>,
+    /// Becomes true when the connector should stop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Whether this start takes a snapshot.
+fn wants_snapshot(
+    mode: SnapshotMode,
+    stored: Option<&StoredOffset>,
+    slot: Option<&SlotState>,
+) -> bool {
+    let no_offset = stored.is_none_or(|s| s.snapshot_incomplete);
+    match mode {
+        SnapshotMode::Initial | SnapshotMode::InitialOnly => no_offset,
+        SnapshotMode::Always => true,
+        SnapshotMode::NoData | SnapshotMode::Never => false,
+        SnapshotMode::WhenNeeded => no_offset || slot.is_none(),
+    }
+}
+
+fn replication_error(config: &PostgresConfig, error: PgWireError) -> PostgresError {
+    let reason = error.to_string();
+    if error.is_auth() {
+        PostgresError::Auth {
+            host: config.hostname.clone(),
+            port: config.port,
+            user: config.user.clone(),
+            reason,
+        }
+    } else if error.is_io() {
+        PostgresError::Connect {
+            host: config.hostname.clone(),
+            port: config.port,
+            user: config.user.clone(),
+            reason,
+        }
+    } else {
+        PostgresError::Replication(reason)
+    }
+}
+
+/// Runs the connector until shutdown, the end of an `initial_only` snapshot, or an error.
+pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), PostgresError> {
+    let SourceContext {
+        stored,
+        batches,
+        committed,
+        shutdown,
+    } = context;
+    let mgmt = catalog::connect(config).await?;
+    setup::check_server(&mgmt, config).await?;
+    let types = TypeRegistry::load(&mgmt).await?;
+    let all = catalog::all_tables(&mgmt).await?;
+    setup::check_include_list(config, &all)?;
+    let mut captured: Vec<_> = all
+        .into_iter()
+        .filter(|t| config.filters.table(&t.schema, &t.name))
+        .collect();
+    // Snapshot order, as Debezium's: by include-list entry, then by name.
+    captured.sort_by_cached_key(|t| {
+        (
+            config.filters.snapshot_rank(&t.schema, &t.name),
+            format!("{}.{}", t.schema, t.name),
+        )
+    });
+    setup::ensure_publication(&mgmt, config, &captured).await?;
+    let slot = setup::read_slot(&mgmt, config).await?;
+    let stored = stored.as_ref().and_then(offset::read);
+    if config.snapshot_mode == SnapshotMode::InitialOnly
+        && stored.is_some_and(|s| !s.snapshot_incomplete)
+    {
+        tracing::info!("snapshot.mode=initial_only and the snapshot is complete: nothing to do");
+        return Ok(());
+    }
+    let snapshot = wants_snapshot(config.snapshot_mode, stored.as_ref(), slot.as_ref());
+    if slot.is_none()
+        && let Some(stored) = &stored
+        && !snapshot
+    {
+        tracing::warn!(
+            slot = %config.slot_name,
+            offset_lsn = stored.resume.commit,
+            "the replication slot is gone although offsets exist: changes made since the stored offset \
+             and before the new slot cannot be captured (use snapshot.mode=when_needed to re-snapshot \
+             in this case)"
+        );
+    }
+
+    let replication = ReplicationConfig::new(
+        config.hostname.clone(),
+        config.user.clone(),
+        config.password.clone(),
+        config.dbname.clone(),
+        config.slot_name.clone(),
+        config.publication_name.clone(),
+    )
+    .with_port(config.port)
+    .with_tls(TlsConfig::disabled())
+    .with_start_lsn(Lsn::ZERO)
+    .with_options(SESSION_OPTIONS)
+    .with_application_name("tidemark")
+    .with_status_interval(std::time::Duration::from_secs(1));
+    let mut client = ReplicationClient::connect_gated(replication)
+        .await
+        .map_err(|e| replication_error(config, e))?;
+
+    let mut exported: Option<(String, u64)> = None;
+    if slot.is_none() {
+        let sql = format!(
+            "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT '{}')",
+            quote_ident(&config.slot_name),
+            if snapshot { "export" } else { "nothing" }
+        );
+        let rows = client
+            .simple_query(&sql)
+            .await
+            .map_err(|e| replication_error(config, e))?;
+        let text = |row: usize, col: usize| {
+            rows.get(row)
+                .and_then(|r| r.get(col))
+                .and_then(|c| c.as_ref())
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        let consistent = text(0, 1)
+            .and_then(|l| Lsn::parse(&l).ok())
+            .ok_or_else(|| {
+                PostgresError::Replication(
+                    "CREATE_REPLICATION_SLOT gave no consistent point".into(),
+                )
+            })?;
+        tracing::info!(slot = %config.slot_name, consistent_point = %consistent, "replication slot created");
+        if let Some(name) = text(0, 2) {
+            exported = Some((name, consistent.as_u64()));
+        }
+    }
+
+    let mut resume = stored.map(|s| s.resume);
+    if snapshot {
+        let tables: Vec<Arc<Table>> = captured
+            .iter()
+            .map(|t| Arc::new(Table::from_catalog(config, &types, t)))
+            .collect();
+        let done =
+            take_snapshot(config, &tables, exported.as_ref(), slot.as_ref(), &batches).await?;
+        resume = Some(done);
+        if config.snapshot_mode == SnapshotMode::InitialOnly {
+            return Ok(());
+        }
+    }
+
+    client
+        .start()
+        .await
+        .map_err(|e| replication_error(config, e))?;
+    client
+        .wait_started()
+        .await
+        .map_err(|e| replication_error(config, e))?;
+    tracing::info!(slot = %config.slot_name, publication = %config.publication_name, "streaming changes");
+    Stream {
+        config,
+        client,
+        catalog: &mgmt,
+        types,
+        batches,
+        committed,
+        shutdown,
+        resume,
+        last_commit: None,
+    }
+    .run()
+    .await
+}
+
+/// Reads the snapshot in a REPEATABLE READ transaction, on the slot's exported snapshot
+/// when there is one. Returns the point streaming resumes after.
+async fn take_snapshot(
+    config: &PostgresConfig,
+    tables: &[Arc<Table>],
+    exported: Option<&(String, u64)>,
+    slot: Option<&SlotState>,
+    batches: &mpsc::Sender<Batch>,
+) -> Result<ResumePoint, PostgresError> {
+    let client = catalog::connect(config).await?;
+    let what = "starting the snapshot transaction";
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .map_err(|e| PostgresError::query(what, e))?;
+    if let Some((name, _)) = exported {
+        client
+            .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{name}'"))
+            .await
+            .map_err(|e| PostgresError::query(what, e))?;
+    }
+    let row = client
+        .query_one(
+            "SELECT pg_current_xact_id()::text::bigint, (pg_current_wal_lsn() - '0/0')::bigint, \
+                    (extract(epoch FROM now()) * 1000000)::bigint",
+            &[],
+        )
+        .await
+        .map_err(|e| PostgresError::query(what, e))?;
+    let tx_id: i64 = row.get(0);
+    let current: i64 = row.get(1);
+    let started = Timestamp::from_micros(row.get(2));
+    // With an exported snapshot, streaming starts exactly at its consistent point. Without
+    // one (the slot existed already), streaming starts at the slot's position, possibly
+    // repeating changes the snapshot saw, never missing any.
+    let (lsn, resume_from) = match (exported, slot) {
+        (Some((_, consistent)), _) => (*consistent, *consistent),
+        (None, Some(s)) => (current as u64, s.confirmed_flush.unwrap_or(0)),
+        (None, None) => (current as u64, 0),
+    };
+    let at = Position {
+        ts: started,
+        tx_id: Some(tx_id),
+        lsn: Some(lsn),
+        last_lsn: None,
+        snapshot: SnapshotMarker::Yes,
+    };
+    let done = PgOffset {
+        lsn,
+        lsn_proc: None,
+        lsn_commit: resume_from,
+        tx_id: Some(tx_id),
+        ts_usec: Some(started.micros()),
+        message_type: None,
+    };
+    let checkpoint = Checkpoint {
+        offset: done.snapshot_completed(),
+        ack: resume_from,
+    };
+    tracing::info!(tables = tables.len(), "snapshot started");
+    let snapshot_config = PostgresConfig {
+        types: TypeOptions {
+            snapshot: true,
+            ..config.types
+        },
+        ..config.clone()
+    };
+    let rows = Snapshot {
+        config: &snapshot_config,
+        client: &client,
+        at,
+        batches,
+    }
+    .run(tables, checkpoint)
+    .await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| PostgresError::Query {
+            what: "ending the snapshot transaction".into(),
+            reason: describe(&e),
+        })?;
+    tracing::info!(rows, "snapshot completed");
+    Ok(ResumePoint {
+        commit: resume_from,
+        proc: None,
+    })
+}

@@ -1,0 +1,360 @@
+//! Streaming: reads the replication slot through `pgoutput`, turns row changes into change
+//! events, batches them into the pipeline with resumable checkpoints, and confirms to the
+//! server only what the pipeline has committed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::Client;
+
+use super::catalog::{self, TypeRegistry};
+use super::changes::{ChangeBuilder, Position};
+use super::config::PostgresConfig;
+use super::error::PostgresError;
+use super::offset::{PgOffset, ResumePoint};
+use super::pgoutput::{self, Message};
+use super::table::Table;
+use crate::event::Record;
+use crate::event::envelope::{SnapshotMarker, Timestamp};
+use crate::pipeline::{Batch, Checkpoint};
+
+/// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// How long a partly filled batch waits for more changes before it is sent.
+const LINGER: Duration = Duration::from_millis(2);
+
+/// The transaction being received.
+#[derive(Debug, Clone, Copy)]
+struct Txn {
+    xid: u32,
+    /// LSN of the commit record (from Begin).
+    final_lsn: u64,
+    commit_micros: i64,
+}
+
+/// One streaming session.
+pub struct Stream<'a> {
+    pub config: &'a PostgresConfig,
+    pub client: ReplicationClient,
+    /// Management connection, for catalog reads when a relation (re)appears.
+    pub catalog: &'a Client,
+    pub types: TypeRegistry,
+    pub batches: mpsc::Sender<Batch>,
+    pub committed: watch::Receiver<Option<u64>>,
+    pub shutdown: watch::Receiver<bool>,
+    /// Changes at or before this point were delivered before a restart.
+    pub resume: Option<ResumePoint>,
+    /// The commit LSN of the last transaction completed before this session.
+    pub last_commit: Option<u64>,
+}
+
+struct State {
+    relations: HashMap<u32, Option<Arc<Table>>>,
+    txn: Option<Txn>,
+    last_commit: Option<u64>,
+    records: Vec<Record>,
+    checkpoint: Option<Checkpoint>,
+    /// The end LSN of the last transaction whose every change is in a sent batch.
+    completed_end: u64,
+}
+
+impl Stream<'_> {
+    /// Streams until shutdown is requested, the pipeline stops, or an error.
+    pub async fn run(mut self) -> Result<(), PostgresError> {
+        let mut state = State {
+            relations: HashMap::new(),
+            txn: None,
+            last_commit: self.last_commit,
+            records: Vec::with_capacity(self.config.max_batch_size),
+            checkpoint: None,
+            completed_end: 0,
+        };
+        loop {
+            let pending = !state.records.is_empty() || state.checkpoint.is_some();
+            tokio::select! {
+                biased;
+                changed = self.shutdown.changed() => {
+                    if changed.is_err() || *self.shutdown.borrow() {
+                        break;
+                    }
+                }
+                changed = self.committed.changed() => {
+                    if changed.is_err() {
+                        return Err(PostgresError::PipelineClosed);
+                    }
+                    if let Some(ack) = *self.committed.borrow_and_update() {
+                        self.client.update_applied_lsn(Lsn(ack));
+                    }
+                }
+                // With a batch pending, wait only briefly for more before sending it.
+                event = async {
+                    if pending {
+                        tokio::time::timeout(LINGER, self.client.recv()).await
+                    } else {
+                        Ok(self.client.recv().await)
+                    }
+                } => match event {
+                    Ok(event) => {
+                        if !self.handle(&mut state, event).await? {
+                            break;
+                        }
+                    }
+                    Err(_) => self.send(&mut state).await?,
+                },
+            }
+        }
+        self.send(&mut state).await?;
+        self.finish().await;
+        Ok(())
+    }
+
+    /// Lets the pipeline finish (its final flush and commit), confirms what it committed, and
+    /// ends the replication session cleanly.
+    async fn finish(self) {
+        let Stream {
+            mut client,
+            batches,
+            mut committed,
+            ..
+        } = self;
+        drop(batches);
+        while committed.changed().await.is_ok() {}
+        if let Some(ack) = *committed.borrow() {
+            client.update_applied_lsn(Lsn(ack));
+        }
+        if let Err(error) = client.shutdown().await {
+            tracing::debug!(%error, "replication session ended with an error");
+        }
+    }
+
+    /// Handles one replication event; false when the stream ended.
+    async fn handle(
+        &mut self,
+        state: &mut State,
+        event: pgwire_replication::Result<Option<ReplicationEvent>>,
+    ) -> Result<bool, PostgresError> {
+        let event = event.map_err(|e| PostgresError::Replication(e.to_string()))?;
+        match event {
+            None => return Ok(false),
+            Some(ReplicationEvent::Begin {
+                final_lsn,
+                xid,
+                commit_time_micros,
+            }) => {
+                state.txn = Some(Txn {
+                    xid,
+                    final_lsn: final_lsn.as_u64(),
+                    commit_micros: commit_time_micros,
+                });
+            }
+            Some(ReplicationEvent::XLogData {
+                wal_start, data, ..
+            }) => {
+                let message = pgoutput::decode(&data)?;
+                self.message(state, message, wal_start.as_u64()).await?;
+            }
+            Some(ReplicationEvent::Commit { lsn, end_lsn, .. }) => {
+                let txn = state.txn.take();
+                state.last_commit = Some(end_lsn.as_u64());
+                let tx_id = txn.map(|t| t.xid as i64);
+                let ts_usec = txn.map(|t| t.commit_micros + PG_EPOCH_MICROS);
+                state.completed_end = end_lsn.as_u64();
+                state.checkpoint = Some(Checkpoint {
+                    offset: PgOffset {
+                        lsn: lsn.as_u64(),
+                        lsn_proc: Some(end_lsn.as_u64()),
+                        lsn_commit: lsn.as_u64(),
+                        tx_id,
+                        ts_usec,
+                        message_type: Some("COMMIT"),
+                    }
+                    .to_map(),
+                    ack: end_lsn.as_u64(),
+                });
+            }
+            Some(ReplicationEvent::KeepAlive { wal_end, .. }) => {
+                let end = wal_end.as_u64();
+                if state.txn.is_none() && end > state.completed_end {
+                    // Everything before the server's position has been received, and no
+                    // transaction is open: confirming it loses nothing.
+                    state.completed_end = end;
+                    state.checkpoint = Some(Checkpoint {
+                        offset: PgOffset {
+                            lsn: end,
+                            lsn_proc: None,
+                            lsn_commit: end,
+                            tx_id: None,
+                            ts_usec: None,
+                            message_type: None,
+                        }
+                        .to_map(),
+                        ack: end,
+                    });
+                }
+            }
+            Some(ReplicationEvent::Message { .. }) => {}
+            Some(ReplicationEvent::StoppedAt { .. }) => return Ok(false),
+        }
+        if state.records.len() >= self.config.max_batch_size {
+            self.send(state).await?;
+        }
+        Ok(true)
+    }
+
+    async fn message(
+        &mut self,
+        state: &mut State,
+        message: Message,
+        lsn: u64,
+    ) -> Result<(), PostgresError> {
+        let table_of =
+            |state: &State, relation: u32| -> Result<Option<Arc<Table>>, PostgresError> {
+                state
+                    .relations
+                    .get(&relation)
+                    .cloned()
+                    .ok_or(PostgresError::UnknownRelation(relation))
+            };
+        match message {
+            Message::Relation(relation) => {
+                let table = if self.config.filters.table(&relation.schema, &relation.name) {
+                    let known = catalog::table_by_oid(self.catalog, relation.id).await?;
+                    Some(Arc::new(Table::from_relation(
+                        self.config,
+                        &self.types,
+                        &relation.schema,
+                        &relation.name,
+                        relation.replica_identity,
+                        &relation.columns,
+                        known.as_ref(),
+                    )))
+                } else {
+                    None
+                };
+                state.relations.insert(relation.id, table);
+            }
+            Message::Type { .. } => {
+                self.types = TypeRegistry::load(self.catalog).await?;
+            }
+            Message::Insert { relation, new } => {
+                if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                    ChangeBuilder {
+                        config: self.config,
+                    }
+                    .insert(&table, &new, &at, &mut state.records)?;
+                    self.note_change(state, lsn, "INSERT");
+                }
+            }
+            Message::Update { relation, old, new } => {
+                if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                    ChangeBuilder {
+                        config: self.config,
+                    }
+                    .update(
+                        &table,
+                        old.as_ref(),
+                        &new,
+                        &at,
+                        &mut state.records,
+                    )?;
+                    self.note_change(state, lsn, "UPDATE");
+                }
+            }
+            Message::Delete { relation, old } => {
+                if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                    ChangeBuilder {
+                        config: self.config,
+                    }
+                    .delete(&table, &old, &at, &mut state.records)?;
+                    self.note_change(state, lsn, "DELETE");
+                }
+            }
+            Message::Truncate { relations, .. } => {
+                let mut noted = false;
+                for relation in relations {
+                    if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                        ChangeBuilder {
+                            config: self.config,
+                        }
+                        .truncate(&table, &at, &mut state.records);
+                        noted = true;
+                    }
+                }
+                if noted {
+                    self.note_change(state, lsn, "TRUNCATE");
+                }
+            }
+            Message::Origin { .. } | Message::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The table and position of a change, or `None` when it is not captured or was
+    /// delivered before a restart.
+    fn change(
+        &mut self,
+        state: &State,
+        table: Option<Arc<Table>>,
+        lsn: u64,
+    ) -> Option<(Arc<Table>, Position)> {
+        let table = table?;
+        let txn = state.txn?;
+        if let Some(resume) = self.resume {
+            if resume.covers(txn.final_lsn, lsn) {
+                return None;
+            }
+            self.resume = None;
+        }
+        Some((
+            table,
+            Position {
+                ts: Timestamp::from_micros(txn.commit_micros + PG_EPOCH_MICROS),
+                tx_id: Some(txn.xid as i64),
+                lsn: Some(lsn),
+                last_lsn: state.last_commit,
+                snapshot: SnapshotMarker::No,
+            },
+        ))
+    }
+
+    /// Records that the batch now holds a change at `lsn`, so a checkpoint sent with it
+    /// resumes right after it.
+    fn note_change(&self, state: &mut State, lsn: u64, message_type: &'static str) {
+        if let Some(txn) = state.txn {
+            state.checkpoint = Some(Checkpoint {
+                offset: PgOffset {
+                    lsn,
+                    lsn_proc: Some(lsn),
+                    lsn_commit: txn.final_lsn,
+                    tx_id: Some(txn.xid as i64),
+                    ts_usec: Some(txn.commit_micros + PG_EPOCH_MICROS),
+                    message_type: Some(message_type),
+                }
+                .to_map(),
+                ack: state.completed_end,
+            });
+        }
+    }
+
+    /// Sends the records and checkpoint gathered so far to the pipeline.
+    async fn send(&mut self, state: &mut State) -> Result<(), PostgresError> {
+        if state.records.is_empty() && state.checkpoint.is_none() {
+            return Ok(());
+        }
+        let batch = Batch {
+            records: std::mem::replace(
+                &mut state.records,
+                Vec::with_capacity(self.config.max_batch_size),
+            ),
+            checkpoint: state.checkpoint.take(),
+        };
+        self.batches
+            .send(batch)
+            .await
+            .map_err(|_| PostgresError::PipelineClosed)
+    }
+}
