@@ -1,5 +1,9 @@
 //! Helpers shared by the end-to-end tests: where the built plugins and golden files are,
-//! and a plugin runtime shared by the tests of one test binary.
+//! a plugin runtime shared by the tests of one test binary, throwaway database servers
+//! ([`postgres`]) and connectors run against them ([`capture`]).
+
+pub mod capture;
+pub mod postgres;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,6 +30,20 @@ pub fn plugin_path(name: &str) -> PathBuf {
         }
     }
     panic!("plugin {name} is not built: run `cargo xtask plugins` (or `cargo xtask test`) first");
+}
+
+/// A workload SQL file from `tests/workloads/`.
+pub fn workload(name: &str) -> PathBuf {
+    workspace_root().join("tests").join("workloads").join(name)
+}
+
+/// The lines of a golden file.
+pub fn golden_lines(path: &str) -> Vec<String> {
+    std::fs::read_to_string(golden(path))
+        .expect("golden file")
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A golden file from `tests/golden/`.

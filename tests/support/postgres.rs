@@ -59,7 +59,10 @@ impl Postgres {
 
     /// Starts a server with extra `postgresql.conf` lines.
     pub fn start_with(settings: &[&str]) -> Postgres {
-        let dir = tempfile::Builder::new().prefix("tidemark-pg").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("tidemark-pg")
+            .tempdir()
+            .expect("tempdir");
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("data dir");
         let pwfile = dir.path().join("pw");
@@ -78,7 +81,14 @@ impl Postgres {
             pg_command("initdb")
                 .arg("-D")
                 .arg(&data)
-                .args(["-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ])
                 .arg(format!("--pwfile={}", pwfile.display()))
                 .output()
                 .expect("initdb runs"),
@@ -117,19 +127,80 @@ impl Postgres {
         server
     }
 
+    fn psql_command(&self, database: &str) -> Command {
+        let mut c = Command::new(Path::new(PG_BIN).join("psql"));
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAtX",
+        ])
+        .arg("-p")
+        .arg(self.port.to_string())
+        .args(["-d", database])
+        .env("PGPASSWORD", PASSWORD);
+        c
+    }
+
     /// Runs SQL with psql against a database; returns the unaligned, tuples-only output.
     pub fn psql(&self, database: &str, sql: &str) -> String {
         check(
-            Command::new(Path::new(PG_BIN).join("psql"))
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtX"])
-                .arg("-p")
-                .arg(self.port.to_string())
-                .args(["-d", database, "-c", sql])
-                .env("PGPASSWORD", PASSWORD)
+            self.psql_command(database)
+                .args(["-c", sql])
                 .output()
                 .expect("psql runs"),
             "psql",
         )
+    }
+
+    /// Runs a SQL file with psql against a database.
+    pub fn psql_file(&self, database: &str, file: &Path) -> String {
+        check(
+            self.psql_command(database)
+                .arg("-f")
+                .arg(file)
+                .output()
+                .expect("psql runs"),
+            &format!("psql -f {}", file.display()),
+        )
+    }
+
+    /// Creates a database.
+    pub fn create_database(&self, name: &str) {
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+    }
+
+    /// Waits until a replication slot exists and a consumer holds it (streaming started).
+    pub fn wait_slot_active(&self, database: &str, slot: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let active = self.psql(
+                database,
+                &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+            );
+            if active.trim() == "t" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "slot {slot} never became active"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The slot's `confirmed_flush_lsn` as a number.
+    pub fn confirmed_flush(&self, database: &str, slot: &str) -> u64 {
+        self.psql(
+            database,
+            &format!("SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+        )
+        .trim()
+        .parse()
+        .expect("the slot exists")
     }
 }
 

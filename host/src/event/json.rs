@@ -209,8 +209,16 @@ fn write_payload(out: &mut String, value: &Value, schema: Option<&Schema>, repla
         Value::Int64(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::Float32(f) => write_java_float(out, *f as f64, format!("{f:e}")),
-        Value::Float64(f) => write_java_float(out, *f, format!("{f:e}")),
+        Value::Float32(f) => write_java_float(
+            out,
+            *f as f64,
+            legacy_integer_digits(*f as f64, 24).unwrap_or_else(|| format!("{f:e}")),
+        ),
+        Value::Float64(f) => write_java_float(
+            out,
+            *f,
+            legacy_integer_digits(*f, 53).unwrap_or_else(|| format!("{f:e}")),
+        ),
         Value::String(s) => write_str(out, s),
         Value::Bytes(b) => {
             out.push('"');
@@ -277,6 +285,53 @@ fn write_payload(out: &mut String, value: &Value, schema: Option<&Schema>, repla
             None => write_value(out, &Value::Array(values.clone()), None),
         },
     }
+}
+
+/// Digits of an integral float as Java 17's `Float.toString`/`Double.toString` prints them
+/// (the JVM the Debezium oracle runs on): integral values of at most 62 bits take a fast
+/// path that prints the exact integer, less the digits its precision cannot tell apart,
+/// where the shortest form would print fewer (`123456792f` is `1.23456792E8`, not
+/// `1.2345679E8`). `None` when the shortest form is what Java prints. In `{:e}` form.
+fn legacy_integer_digits(value: f64, significant_bits: i32) -> Option<String> {
+    const INSIGNIFICANT: [u32; 64] = [
+        0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 8, 8, 8,
+        9, 9, 9, 9, 10, 10, 10, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15, 15,
+        16, 16, 16, 17, 17, 17, 18, 18, 18, 19,
+    ];
+    let magnitude = value.abs();
+    if !magnitude.is_finite()
+        || magnitude < 1.0
+        || magnitude.fract() != 0.0
+        || magnitude >= 2f64.powi(63)
+    {
+        return None;
+    }
+    let bin_exp = ((magnitude.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    if bin_exp <= significant_bits {
+        return None;
+    }
+    let p2 = (bin_exp - significant_bits - 1) as usize;
+    let insignificant = if p2 > 1 && p2 < INSIGNIFICANT.len() {
+        INSIGNIFICANT[p2]
+    } else {
+        0
+    };
+    let mut n = magnitude as u64;
+    let pow10 = 10u64.pow(insignificant);
+    let residue = n % pow10;
+    n /= pow10;
+    if insignificant > 0 && residue >= pow10 / 2 {
+        n += 1;
+    }
+    let text = n.to_string();
+    let exponent = text.len() as u32 - 1 + insignificant;
+    let digits = text.trim_end_matches('0');
+    let (first, rest) = digits.split_at(1);
+    let sign = if value < 0.0 { "-" } else { "" };
+    Some(format!(
+        "{sign}{first}.{}e{exponent}",
+        if rest.is_empty() { "0" } else { rest }
+    ))
 }
 
 /// Writes a float as Java's `Double.toString`/`Float.toString` (which Jackson uses):

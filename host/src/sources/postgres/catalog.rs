@@ -186,10 +186,10 @@ async fn read_tables(client: &Client, oid: u32) -> Result<Vec<CatalogTable>, Pos
             key_positions.push(Vec::new());
         }
         let name: String = row.get(3);
-        if let Some(position) = row.get::<_, Option<i32>>(8) {
-            if let Some(keys) = key_positions.last_mut() {
-                keys.push((position, name.clone()));
-            }
+        if let Some(position) = row.get::<_, Option<i32>>(8)
+            && let Some(keys) = key_positions.last_mut()
+        {
+            keys.push((position, name.clone()));
         }
         if let Some(table) = tables.last_mut() {
             table.columns.push(CatalogColumn {

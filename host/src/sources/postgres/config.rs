@@ -24,6 +24,17 @@ pub enum SnapshotMode {
     WhenNeeded,
 }
 
+/// `event.converting.failure.handling.mode`: what a value that cannot be converted does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvertFailure {
+    /// Stop the connector with an error naming the column.
+    Fail,
+    /// Write the field as null and log a warning (Debezium's default).
+    Warn,
+    /// Write the field as null.
+    Skip,
+}
+
 /// `publication.autocreate.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicationMode {
@@ -141,6 +152,8 @@ pub struct PostgresConfig {
     pub skipped: SkippedOps,
     /// `max.batch.size`: records per batch handed to the pipeline.
     pub max_batch_size: usize,
+    /// `event.converting.failure.handling.mode`.
+    pub convert_failure: ConvertFailure,
 }
 
 fn regexes(props: &Properties, key: &str) -> Result<Vec<Regex>, ConfigError> {
@@ -307,6 +320,18 @@ impl PostgresConfig {
             heartbeat_interval_ms: props.parse("heartbeat.interval.ms", 0, "milliseconds")?,
             heartbeat_action_query: props.get("heartbeat.action.query").map(str::to_owned),
             skipped: SkippedOps::parse(props)?,
+            convert_failure: match props
+                .choice(
+                    "event.converting.failure.handling.mode",
+                    "warn",
+                    &["fail", "warn", "skip"],
+                )?
+                .as_str()
+            {
+                "fail" => ConvertFailure::Fail,
+                "skip" => ConvertFailure::Skip,
+                _ => ConvertFailure::Warn,
+            },
             max_batch_size: match props.parse("max.batch.size", 2048usize, "a positive number")? {
                 0 => {
                     return Err(ConfigError::Invalid {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::catalog::{CatalogTable, TypeRegistry};
-use super::config::PostgresConfig;
+use super::config::{ConvertFailure, PostgresConfig};
 use super::error::PostgresError;
 use super::pgoutput::{Cell, Column, ReplicaIdentity};
 use super::source_info;
@@ -194,9 +194,23 @@ impl Table {
                 .required_fallback(c.default.as_ref(), &config.types)),
             Cell::Unchanged => Ok(c.pg_type.unavailable(&config.types)),
             Cell::Text(bytes) => {
-                let text = std::str::from_utf8(bytes)
-                    .map_err(|_| failed("the server sent text that is not UTF-8".into()))?;
-                c.pg_type.value(text, &config.types).map_err(failed)
+                let converted = std::str::from_utf8(bytes)
+                    .map_err(|_| "the server sent text that is not UTF-8".to_owned())
+                    .and_then(|text| c.pg_type.value(text, &config.types));
+                match (converted, config.convert_failure) {
+                    (Ok(value), _) => Ok(value),
+                    (Err(reason), ConvertFailure::Fail) => Err(failed(reason)),
+                    (Err(reason), ConvertFailure::Warn) => {
+                        tracing::warn!(
+                            table = %format!("{}.{}", self.schema, self.name),
+                            column = %c.name,
+                            %reason,
+                            "cannot convert a value: written as null (event.converting.failure.handling.mode=warn)"
+                        );
+                        Ok(Value::Null)
+                    }
+                    (Err(_), ConvertFailure::Skip) => Ok(Value::Null),
+                }
             }
             Cell::Binary(_) => Err(failed(
                 "the server sent a binary value; the source reads text values only".into(),

@@ -98,6 +98,19 @@ fn array(element: &PgType, text: &str, options: &TypeOptions) -> Option<Result<V
         let value = match item {
             None if nullable => Value::Null,
             None => return Some(Ok(Value::Null)),
+            // Debezium reads array elements through JDBC, which turns -infinity into the
+            // earliest instant it can hold.
+            Some(t) if t == "-infinity" && matches!(element, PgType::TimestampTz(_)) => {
+                let PgType::TimestampTz(p) = element else {
+                    unreachable!()
+                };
+                let frac = if *p > 0 {
+                    format!(".{}", "0".repeat(*p.min(&6) as usize))
+                } else {
+                    String::new()
+                };
+                Value::String(format!("+292269055-12-02T23:00:00{frac}Z"))
+            }
             Some(t) => match element.value(&t, &element_options) {
                 Ok(Value::Null) => return Some(Ok(Value::Null)),
                 Ok(v) => v,
@@ -154,46 +167,133 @@ fn numeric(text: &str, spec: Option<(u32, u32)>, options: &TypeOptions) -> Resul
         }
         DecimalMode::Precise => {}
     }
-    let (unscaled, scale) = parse_decimal(text)?;
+    let decimal = Decimal::parse(text)?;
     Ok(match spec {
-        Some((_, column_scale)) => Value::Bytes(twos_complement(rescale(
-            unscaled,
-            scale,
-            column_scale,
-            text,
-        )?)),
+        Some((_, column_scale)) => {
+            Value::Bytes(decimal.rescale(column_scale, text)?.unscaled_bytes())
+        }
         None => {
-            let (mut unscaled, mut scale) = (unscaled, scale);
-            while scale > 0 && unscaled % 10 == 0 {
-                unscaled /= 10;
-                scale -= 1;
-            }
-            if unscaled == 0 {
-                scale = 0;
-            }
+            let decimal = decimal.strip_trailing_zeros();
             Value::Struct(vec![
-                Value::Int32(scale as i32),
-                Value::Bytes(twos_complement(unscaled)),
+                Value::Int32(decimal.scale as i32),
+                Value::Bytes(decimal.unscaled_bytes()),
             ])
         }
     })
 }
 
-/// The unscaled value at `to` fraction digits.
-fn rescale(unscaled: i128, from: u32, to: u32, text: &str) -> Result<i128, String> {
-    if to >= from {
-        10i128
-            .checked_pow(to - from)
-            .and_then(|f| unscaled.checked_mul(f))
-            .ok_or_else(|| format!("{text:?} is too large for a 38-digit decimal"))
-    } else {
-        let divisor = 10i128.pow(from - to);
-        if unscaled % divisor != 0 {
-            return Err(format!(
-                "{text:?} has more fraction digits than the column's scale {to}"
-            ));
+/// A decimal number of any size: sign, digits of the unscaled value, scale.
+#[derive(Debug, Clone, PartialEq)]
+struct Decimal {
+    negative: bool,
+    /// Decimal digits of the unscaled value, without leading zeros ("" for zero).
+    digits: String,
+    scale: u32,
+}
+
+impl Decimal {
+    /// Parses `-123.4500` (an exponent such as `1.5E+2` too).
+    fn parse(text: &str) -> Result<Decimal, String> {
+        let bad = || format!("cannot read {text:?} as a decimal");
+        let (negative, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i64>().map_err(|_| bad())?),
+            None => (body, 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int.is_empty() && frac.is_empty()
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
         }
-        Ok(unscaled / divisor)
+        let mut digits = format!("{int}{frac}");
+        let mut scale = frac.len() as i64 - exponent;
+        if scale < 0 {
+            digits.extend(std::iter::repeat_n('0', (-scale) as usize));
+            scale = 0;
+        }
+        let digits = digits.trim_start_matches('0').to_owned();
+        Ok(Decimal {
+            negative: negative && !digits.is_empty(),
+            digits,
+            scale: u32::try_from(scale).map_err(|_| bad())?,
+        })
+    }
+
+    /// The same number at `scale` fraction digits; fails if that would drop nonzero digits.
+    fn rescale(mut self, scale: u32, text: &str) -> Result<Decimal, String> {
+        if scale >= self.scale {
+            if !self.digits.is_empty() {
+                self.digits
+                    .extend(std::iter::repeat_n('0', (scale - self.scale) as usize));
+            }
+        } else {
+            let drop = (self.scale - scale) as usize;
+            let keep = self.digits.len().saturating_sub(drop);
+            if self.digits[keep..].bytes().any(|b| b != b'0') {
+                return Err(format!(
+                    "{text:?} has more fraction digits than the column's scale {scale}"
+                ));
+            }
+            self.digits.truncate(keep);
+        }
+        self.scale = scale;
+        Ok(self)
+    }
+
+    /// Java's `stripTrailingZeros`, with a scale never below zero.
+    fn strip_trailing_zeros(mut self) -> Decimal {
+        while self.scale > 0 && self.digits.ends_with('0') {
+            self.digits.pop();
+            self.scale -= 1;
+        }
+        if self.digits.is_empty() {
+            self.scale = 0;
+        }
+        self
+    }
+
+    /// Java's `BigInteger.toByteArray` of the unscaled value: minimal big-endian two's
+    /// complement.
+    fn unscaled_bytes(&self) -> Vec<u8> {
+        // Magnitude in base 256, little-endian, by schoolbook multiply-and-add.
+        let mut magnitude: Vec<u8> = Vec::with_capacity(self.digits.len() / 2 + 1);
+        for d in self.digits.bytes() {
+            let mut carry = (d - b'0') as u32;
+            for byte in magnitude.iter_mut() {
+                let v = *byte as u32 * 10 + carry;
+                *byte = v as u8;
+                carry = v >> 8;
+            }
+            while carry > 0 {
+                magnitude.push(carry as u8);
+                carry >>= 8;
+            }
+        }
+        // One more byte so the sign bit is free, then two's complement if negative.
+        magnitude.push(0);
+        if self.negative {
+            let mut carry = 1u16;
+            for byte in magnitude.iter_mut() {
+                let v = (!*byte) as u16 + carry;
+                *byte = v as u8;
+                carry = v >> 8;
+            }
+        }
+        magnitude.reverse();
+        let mut start = 0;
+        while start + 1 < magnitude.len() {
+            let (b, next) = (magnitude[start], magnitude[start + 1]);
+            let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0);
+            if !redundant {
+                break;
+            }
+            start += 1;
+        }
+        magnitude.split_off(start)
     }
 }
 
@@ -211,49 +311,16 @@ fn money(text: &str, options: &TypeOptions) -> Option<Value> {
         digits
     };
     Some(match options.decimal {
-        DecimalMode::Precise => {
-            let (unscaled, scale) = parse_decimal(&plain).ok()?;
-            Value::Bytes(twos_complement(rescale(unscaled, scale, 2, text).ok()?))
-        }
+        DecimalMode::Precise => Value::Bytes(
+            Decimal::parse(&plain)
+                .ok()?
+                .rescale(2, text)
+                .ok()?
+                .unscaled_bytes(),
+        ),
         DecimalMode::Double => Value::Float64(plain.parse().ok()?),
         DecimalMode::String => Value::String(plain),
     })
-}
-
-/// Parses a decimal literal into its unscaled value and scale.
-fn parse_decimal(text: &str) -> Result<(i128, u32), String> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() && frac.is_empty()
-        || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
-    {
-        return Err(format!("cannot read {text:?} as a decimal"));
-    }
-    let unscaled: i128 = format!("{int}{frac}")
-        .parse()
-        .map_err(|_| format!("{text:?} is too large for a 38-digit decimal"))?;
-    Ok((
-        if negative { -unscaled } else { unscaled },
-        frac.len() as u32,
-    ))
-}
-
-/// Java's `BigInteger.toByteArray`: minimal big-endian two's complement.
-fn twos_complement(n: i128) -> Vec<u8> {
-    let bytes = n.to_be_bytes();
-    let mut start = 0;
-    while start < 15 {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0);
-        if !redundant {
-            break;
-        }
-        start += 1;
-    }
-    bytes[start..].to_vec()
 }
 
 fn parse_bytea(text: &str) -> Option<Vec<u8>> {
@@ -314,15 +381,12 @@ fn hstore_json(text: &str) -> Option<String> {
             .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32)) as u32;
         ((h ^ (h >> 16)) as usize) & (capacity - 1)
     };
-    let mut ordered: Vec<(usize, usize, &(String, Option<String>))> = pairs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (bucket(&p.0), i, p))
-        .collect();
-    ordered.sort_by_key(|(b, i, _)| (*b, *i));
-    let object: serde_json::Map<String, serde_json::Value> = ordered
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    order.sort_by_key(|&i| (bucket(&pairs[i].0), i));
+    let object: serde_json::Map<String, serde_json::Value> = order
         .into_iter()
-        .map(|(_, _, (k, v))| {
+        .map(|i| &pairs[i])
+        .map(|(k, v)| {
             (
                 k.clone(),
                 v.clone()

@@ -1,0 +1,1 @@
+//! Streaming behaviour against a real Postgres: restarts, acknowledgements, errors.

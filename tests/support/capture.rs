@@ -1,0 +1,255 @@
+//! Running a connector in the test process against a test server, and reading what it
+//! wrote: a [`Capture`] runs `tidemark::pipeline::connector::run` on a thread of its own
+//! with a JSON-lines file sink and a file offset store in a temporary directory.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use tidemark::config::Properties;
+use tidemark::pipeline::connector::{self, ConnectorError};
+use tokio::sync::watch;
+
+use crate::postgres::Postgres;
+
+/// A connector running in the background.
+pub struct Capture {
+    pub dir: PathBuf,
+    pub out: PathBuf,
+    pub offsets: PathBuf,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<Result<(), ConnectorError>>>,
+}
+
+/// Connector properties for a test server's database `db`, with the sink and offsets in
+/// `dir`; `extra` overrides and adds.
+pub fn pg_properties(
+    server: &Postgres,
+    db: &str,
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut props: Vec<(String, String)> = [
+        ("name", "test-connector"),
+        (
+            "connector.class",
+            "io.debezium.connector.postgresql.PostgresConnector",
+        ),
+        ("database.hostname", "127.0.0.1"),
+        ("database.user", "postgres"),
+        ("database.password", crate::postgres::PASSWORD),
+        ("topic.prefix", "dbz"),
+        ("plugin.name", "pgoutput"),
+        ("slot.name", "tidemark_slot"),
+        ("publication.name", "tidemark_pub"),
+        ("skipped.operations", "none"),
+        ("offset.flush.interval.ms", "100"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    props.push(("database.port".into(), server.port.to_string()));
+    props.push(("database.dbname".into(), db.into()));
+    props.push((
+        "sink.file".into(),
+        dir.join("out.jsonl").display().to_string(),
+    ));
+    props.push((
+        "offset.storage.file.filename".into(),
+        dir.join("offsets.json").display().to_string(),
+    ));
+    for (k, v) in extra {
+        props.retain(|(key, _)| key != k);
+        props.push((k.to_string(), v.to_string()));
+    }
+    props
+}
+
+impl Capture {
+    /// Starts a connector with these properties, writing into `dir`.
+    pub fn start(dir: PathBuf, props: Vec<(String, String)>) -> Capture {
+        let (stop, shutdown) = watch::channel(false);
+        let out = dir.join("out.jsonl");
+        let offsets = dir.join("offsets.json");
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(connector::run(Properties::from_pairs(props), shutdown))
+        });
+        Capture {
+            dir,
+            out,
+            offsets,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits until at least `n` lines are written; panics after `timeout` (or if the
+    /// connector stopped early) with what it has.
+    pub fn wait_lines(&mut self, n: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let lines = self.lines();
+            if lines.len() >= n {
+                return lines;
+            }
+            if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                let result = self.thread.take().map(|t| t.join());
+                panic!(
+                    "the connector stopped after {} of {n} lines: {result:?}",
+                    lines.len()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "only {} of {n} lines after {timeout:?}:\n{}",
+                    lines.len(),
+                    lines.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Asks the connector to stop and returns how it ended.
+    pub fn stop(mut self) -> Result<(), ConnectorError> {
+        let _ = self.stop.send(true);
+        self.join()
+    }
+
+    /// Waits for the connector to end on its own.
+    pub fn join(&mut self) -> Result<(), ConnectorError> {
+        match self.thread.take() {
+            Some(thread) => thread.join().expect("the connector thread panicked"),
+            None => Ok(()),
+        }
+    }
+
+    /// The committed offset of the test connector.
+    pub fn offset(&self) -> Option<Json> {
+        let text = std::fs::read_to_string(&self.offsets).ok()?;
+        let all: Json = serde_json::from_str(&text).ok()?;
+        all.as_object()?.values().next().cloned()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Envelope and source fields that differ between runs (as `normalize.py` of the Debezium
+/// oracle blanks them).
+const VOLATILE_SOURCE: &[&str] = &["ts_ms", "ts_us", "ts_ns", "txId", "lsn", "sequence", "xmin"];
+const VOLATILE_ENVELOPE: &[&str] = &["ts_ms", "ts_us", "ts_ns"];
+
+fn normalize_payload(payload: &mut Json) {
+    let Some(object) = payload.as_object_mut() else {
+        return;
+    };
+    if object.contains_key("op") && object.contains_key("source") {
+        for key in VOLATILE_ENVELOPE {
+            if object.contains_key(*key) {
+                object.insert((*key).into(), Json::String("<X>".into()));
+            }
+        }
+    }
+    if let Some(Json::Object(source)) = object.get_mut("source") {
+        for key in VOLATILE_SOURCE {
+            if source.contains_key(*key) {
+                source.insert((*key).into(), Json::String("<X>".into()));
+            }
+        }
+    }
+}
+
+/// A JSON line with run-dependent fields blanked and headers dropped, for comparison.
+pub fn normalize(line: &str) -> Json {
+    let mut event: Json = serde_json::from_str(line).expect("a JSON line");
+    if let Some(object) = event.as_object_mut() {
+        object.remove("headers");
+        for part in ["key", "value"] {
+            if let Some(data) = object.get_mut(part) {
+                match data.get_mut("payload") {
+                    Some(payload) => normalize_payload(payload),
+                    None => normalize_payload(data),
+                }
+            }
+        }
+    }
+    event
+}
+
+/// Compares our lines with Debezium's, event by event, and panics with the differences
+/// (field paths) when they differ.
+pub fn assert_same_events(ours: &[String], theirs: &[String]) {
+    assert_same_events_except(ours, theirs, |_, _| {});
+}
+
+/// Like [`assert_same_events`], after `accept` has reconciled each pair of normalized
+/// events (ours, Debezium's) where a difference is known and deliberate.
+pub fn assert_same_events_except(
+    ours: &[String],
+    theirs: &[String],
+    accept: impl Fn(&mut Json, &mut Json),
+) {
+    let mut problems = Vec::new();
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        let (mut a, mut b) = (normalize(a), normalize(b));
+        accept(&mut a, &mut b);
+        if a != b {
+            let mut paths = Vec::new();
+            diff(&a, &b, String::new(), &mut paths);
+            problems.push(format!("event {}: {}", i + 1, paths.join("; ")));
+        }
+    }
+    if ours.len() != theirs.len() {
+        problems.push(format!(
+            "{} events, Debezium has {}",
+            ours.len(),
+            theirs.len()
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "differences from Debezium:\n{}",
+        problems.join("\n")
+    );
+}
+
+fn diff(a: &Json, b: &Json, path: String, out: &mut Vec<String>) {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => {
+            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                match (x.get(key), y.get(key)) {
+                    (Some(p), Some(q)) => diff(p, q, format!("{path}.{key}"), out),
+                    (p, q) => out.push(format!("{path}.{key}: ours {p:?}, Debezium {q:?}")),
+                }
+            }
+        }
+        (Json::Array(x), Json::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                diff(p, q, format!("{path}[{i}]"), out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: ours {a}, Debezium {b}")),
+        _ => {}
+    }
+}
