@@ -68,6 +68,11 @@ pub fn pg_properties(
 impl Capture {
     /// Starts a connector with these properties, writing into `dir`.
     pub fn start(dir: PathBuf, props: Vec<(String, String)>) -> Capture {
+        // `RUST_LOG=info cargo test … -- --nocapture` shows what the connector logs.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let (stop, shutdown) = watch::channel(false);
         let out = dir.join("out.jsonl");
         let offsets = dir.join("offsets.json");
@@ -140,10 +145,15 @@ impl Capture {
 
     /// The committed offset of the test connector.
     pub fn offset(&self) -> Option<Json> {
-        let text = std::fs::read_to_string(&self.offsets).ok()?;
-        let all: Json = serde_json::from_str(&text).ok()?;
-        all.as_object()?.values().next().cloned()
+        read_offset(&self.offsets)
     }
+}
+
+/// The (only) offset in an offsets file.
+pub fn read_offset(path: &std::path::Path) -> Option<Json> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let all: Json = serde_json::from_str(&text).ok()?;
+    all.as_object()?.values().next().cloned()
 }
 
 impl Drop for Capture {

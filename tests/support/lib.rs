@@ -113,3 +113,32 @@ pub fn header<'a>(record: &'a Record, key: &str) -> Option<&'a str> {
         .find(|h| h.key == key)
         .and_then(|h| h.value.as_deref())
 }
+
+/// The `tidemark` binary, built on first use (a no-op when `cargo test --workspace` built it).
+pub fn tidemark_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .current_dir(workspace_root())
+                .args(["build", "--quiet", "-p", "tidemark", "--bin", "tidemark"])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the tidemark binary failed");
+            workspace_root()
+                .join("target")
+                .join("debug")
+                .join("tidemark")
+        })
+        .clone()
+}
+
+/// Writes properties as a `.properties` file.
+pub fn write_properties(path: &std::path::Path, props: &[(String, String)]) {
+    let text: String = props
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", v.replace('\\', "\\\\")))
+        .collect();
+    std::fs::write(path, text).expect("write the config file");
+}

@@ -147,7 +147,11 @@ pub struct PostgresConfig {
     pub tombstones_on_delete: bool,
     /// `heartbeat.interval.ms`; 0 disables heartbeats.
     pub heartbeat_interval_ms: u64,
+    /// `heartbeat.action.query`, run on each heartbeat.
     pub heartbeat_action_query: Option<String>,
+    /// The heartbeat topic: `topic.heartbeat.name`, else
+    /// `<topic.heartbeat.prefix>.<topic.prefix>` (prefix `__debezium-heartbeat`).
+    pub heartbeat_topic: String,
     /// `skipped.operations`.
     pub skipped: SkippedOps,
     /// `max.batch.size`: records per batch handed to the pipeline.
@@ -319,6 +323,14 @@ impl PostgresConfig {
             tombstones_on_delete: props.parse("tombstones.on.delete", true, "true or false")?,
             heartbeat_interval_ms: props.parse("heartbeat.interval.ms", 0, "milliseconds")?,
             heartbeat_action_query: props.get("heartbeat.action.query").map(str::to_owned),
+            heartbeat_topic: match props.get("topic.heartbeat.name") {
+                Some(name) => name.to_owned(),
+                None => format!(
+                    "{}.{}",
+                    props.get_or("topic.heartbeat.prefix", "__debezium-heartbeat"),
+                    props.get_or("topic.prefix", "")
+                ),
+            },
             skipped: SkippedOps::parse(props)?,
             convert_failure: match props
                 .choice(

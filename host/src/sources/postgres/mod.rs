@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod changes;
 pub mod config;
 pub mod error;
+pub mod heartbeat;
 pub mod offset;
 pub mod pgoutput;
 pub mod setup;

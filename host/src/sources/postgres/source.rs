@@ -39,7 +39,8 @@ fn wants_snapshot(
 ) -> bool {
     let no_offset = stored.is_none_or(|s| s.snapshot_incomplete);
     match mode {
-        SnapshotMode::Initial | SnapshotMode::InitialOnly => no_offset,
+        SnapshotMode::Initial => no_offset,
+        SnapshotMode::InitialOnly => false,
         SnapshotMode::Always => true,
         SnapshotMode::NoData | SnapshotMode::Never => false,
         SnapshotMode::WhenNeeded => no_offset || slot.is_none(),
@@ -91,15 +92,26 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
             format!("{}.{}", t.schema, t.name),
         )
     });
-    setup::ensure_publication(&mgmt, config, &captured).await?;
-    let slot = setup::read_slot(&mgmt, config).await?;
     let stored = stored.as_ref().and_then(offset::read);
-    if config.snapshot_mode == SnapshotMode::InitialOnly
-        && stored.is_some_and(|s| !s.snapshot_incomplete)
-    {
-        tracing::info!("snapshot.mode=initial_only and the snapshot is complete: nothing to do");
+    let tables = || -> Vec<Arc<Table>> {
+        captured
+            .iter()
+            .map(|t| Arc::new(Table::from_catalog(config, &types, t)))
+            .collect()
+    };
+    if config.snapshot_mode == SnapshotMode::InitialOnly {
+        // A snapshot and nothing after it: no publication, no slot left behind.
+        if stored.is_some_and(|s| !s.snapshot_incomplete) {
+            tracing::info!(
+                "snapshot.mode=initial_only and the snapshot is complete: nothing to do"
+            );
+        } else {
+            take_snapshot(config, &tables(), None, None, &batches).await?;
+        }
         return Ok(());
     }
+    setup::ensure_publication(&mgmt, config, &captured).await?;
+    let slot = setup::read_slot(&mgmt, config).await?;
     let snapshot = wants_snapshot(config.snapshot_mode, stored.as_ref(), slot.as_ref());
     if slot.is_none()
         && let Some(stored) = &stored
@@ -164,16 +176,15 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
 
     let mut resume = stored.map(|s| s.resume);
     if snapshot {
-        let tables: Vec<Arc<Table>> = captured
-            .iter()
-            .map(|t| Arc::new(Table::from_catalog(config, &types, t)))
-            .collect();
-        let done =
-            take_snapshot(config, &tables, exported.as_ref(), slot.as_ref(), &batches).await?;
+        let done = take_snapshot(
+            config,
+            &tables(),
+            exported.as_ref(),
+            slot.as_ref(),
+            &batches,
+        )
+        .await?;
         resume = Some(done);
-        if config.snapshot_mode == SnapshotMode::InitialOnly {
-            return Ok(());
-        }
     }
 
     client

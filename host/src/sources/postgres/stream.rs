@@ -13,7 +13,8 @@ use tokio_postgres::Client;
 use super::catalog::{self, TypeRegistry};
 use super::changes::{ChangeBuilder, Position};
 use super::config::PostgresConfig;
-use super::error::PostgresError;
+use super::error::{PostgresError, describe};
+use super::heartbeat;
 use super::offset::{PgOffset, ResumePoint};
 use super::pgoutput::{self, Message};
 use super::table::Table;
@@ -26,6 +27,9 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// How long a partly filled batch waits for more changes before it is sent.
 const LINGER: Duration = Duration::from_millis(2);
+
+/// How long a stopping session waits for its final standby status report.
+const FINAL_REPORT_WAIT: Duration = Duration::from_secs(3);
 
 /// The transaction being received.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +64,8 @@ struct State {
     checkpoint: Option<Checkpoint>,
     /// The end LSN of the last transaction whose every change is in a sent batch.
     completed_end: u64,
+    /// A heartbeat is due at the next transaction boundary.
+    heartbeat_due: bool,
 }
 
 impl Stream<'_> {
@@ -72,8 +78,17 @@ impl Stream<'_> {
             records: Vec::with_capacity(self.config.max_batch_size),
             checkpoint: None,
             completed_end: 0,
+            heartbeat_due: false,
         };
+        let heartbeats = self.config.heartbeat_interval_ms > 0;
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(
+            self.config.heartbeat_interval_ms.max(1),
+        ));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            if state.heartbeat_due && state.txn.is_none() {
+                self.beat(&mut state).await;
+            }
             let pending = !state.records.is_empty() || state.checkpoint.is_some();
             tokio::select! {
                 biased;
@@ -90,6 +105,7 @@ impl Stream<'_> {
                         self.client.update_applied_lsn(Lsn(ack));
                     }
                 }
+                _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
                 // With a batch pending, wait only briefly for more before sending it.
                 event = async {
                     if pending {
@@ -112,6 +128,20 @@ impl Stream<'_> {
         Ok(())
     }
 
+    /// Emits a heartbeat record and runs `heartbeat.action.query`.
+    async fn beat(&mut self, state: &mut State) {
+        state.heartbeat_due = false;
+        state.records.push(heartbeat::record(
+            &self.config.heartbeat_topic,
+            &self.config.topic_prefix,
+        ));
+        if let Some(query) = &self.config.heartbeat_action_query
+            && let Err(error) = self.catalog.batch_execute(query).await
+        {
+            tracing::warn!(query = %query, error = %describe(&error), "heartbeat.action.query failed");
+        }
+    }
+
     /// Lets the pipeline finish (its final flush and commit), confirms what it committed, and
     /// ends the replication session cleanly.
     async fn finish(self) {
@@ -125,6 +155,15 @@ impl Stream<'_> {
         while committed.changed().await.is_ok() {}
         if let Some(ack) = *committed.borrow() {
             client.update_applied_lsn(Lsn(ack));
+            // The session reports on its own schedule (every second); wait for the report
+            // so the slot knows of the final commit before the session ends.
+            let metrics = client.metrics();
+            let deadline = tokio::time::Instant::now() + FINAL_REPORT_WAIT;
+            while metrics.last_applied_lsn().as_u64() < ack
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         if let Err(error) = client.shutdown().await {
             tracing::debug!(%error, "replication session ended with an error");
