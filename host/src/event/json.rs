@@ -197,18 +197,10 @@ fn write_payload(out: &mut String, value: &Value, schema: Option<&Schema>, repla
             _ => out.push_str("null"),
         },
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int8(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Int16(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Int32(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Int64(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Int8(n) => out.push_str(itoa::Buffer::new().format(*n)),
+        Value::Int16(n) => out.push_str(itoa::Buffer::new().format(*n)),
+        Value::Int32(n) => out.push_str(itoa::Buffer::new().format(*n)),
+        Value::Int64(n) => out.push_str(itoa::Buffer::new().format(*n)),
         Value::Float32(f) => write_java_float(
             out,
             *f as f64,
@@ -271,13 +263,11 @@ fn write_payload(out: &mut String, value: &Value, schema: Option<&Schema>, repla
         }
         Value::Struct(values) => match schema {
             Some(schema) => {
-                out.push('{');
-                for (i, (field, v)) in schema.fields.iter().zip(values).enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_str(out, &field.name);
-                    out.push(':');
+                if values.is_empty() || schema.fields.is_empty() {
+                    out.push('{');
+                }
+                for ((key, field), v) in schema.field_keys().iter().zip(&schema.fields).zip(values) {
+                    out.push_str(key);
                     write_value(out, v, Some(&field.schema));
                 }
                 out.push('}');
@@ -389,9 +379,28 @@ fn write_java_float(out: &mut String, value: f64, sci: String) {
     }
 }
 
+/// Bytes a JSON string cannot hold as they are.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Appends a JSON string literal.
-fn write_str(out: &mut String, s: &str) {
+pub(super) fn write_str(out: &mut String, s: &str) {
     out.push('"');
+    // Most strings need no escaping.
+    if !s.bytes().any(|b| NEEDS_ESCAPE[b as usize]) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let escape = match b {

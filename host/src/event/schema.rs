@@ -88,6 +88,8 @@ pub struct Schema {
     /// Element schema (arrays) or value schema (maps).
     pub values: Option<Arc<Schema>>,
     json: OnceLock<String>,
+    /// For each struct field, `{"name":` (first) or `,"name":`, as the JSON writer needs it.
+    field_keys: OnceLock<Vec<String>>,
     id: OnceLock<u64>,
 }
 
@@ -106,6 +108,7 @@ impl Schema {
             keys: None,
             values: None,
             json: OnceLock::new(),
+            field_keys: OnceLock::new(),
             id: OnceLock::new(),
         }
     }
@@ -178,6 +181,23 @@ impl Schema {
         })
     }
 
+    /// The JSON that opens each struct field of a payload: `{"name":` for the first field,
+    /// `,"name":` for the others. Computed once.
+    pub(super) fn field_keys(&self) -> &[String] {
+        self.field_keys.get_or_init(|| {
+            self.fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let mut key = String::from(if i == 0 { "{" } else { "," });
+                    super::json::write_str(&mut key, &f.name);
+                    key.push(':');
+                    key
+                })
+                .collect()
+        })
+    }
+
     /// A content id: equal schemas have equal ids. Computed once.
     pub fn id(&self) -> u64 {
         *self.id.get_or_init(|| {
@@ -202,6 +222,7 @@ impl Clone for Schema {
             keys: self.keys.clone(),
             values: self.values.clone(),
             json: OnceLock::new(),
+            field_keys: OnceLock::new(),
             id: OnceLock::new(),
         }
     }

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
@@ -24,9 +26,6 @@ use crate::pipeline::{Batch, Checkpoint};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-
-/// How long a partly filled batch waits for more changes before it is sent.
-const LINGER: Duration = Duration::from_millis(2);
 
 /// How long a stopping session waits for its final standby status report.
 const FINAL_REPORT_WAIT: Duration = Duration::from_secs(3);
@@ -61,7 +60,8 @@ struct State {
     txn: Option<Txn>,
     last_commit: Option<u64>,
     records: Vec<Record>,
-    checkpoint: Option<Checkpoint>,
+    /// The position after the records gathered so far, and what may then be acknowledged.
+    checkpoint: Option<(PgOffset, u64)>,
     /// The end LSN of the last transaction whose every change is in a sent batch.
     completed_end: u64,
     /// A heartbeat is due at the next transaction boundary.
@@ -106,10 +106,10 @@ impl Stream<'_> {
                     }
                 }
                 _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
-                // With a batch pending, wait only briefly for more before sending it.
+                // With a batch pending, take only what has already arrived, then send it.
                 event = async {
                     if pending {
-                        tokio::time::timeout(LINGER, self.client.recv()).await
+                        self.client.recv().now_or_never().ok_or(())
                     } else {
                         Ok(self.client.recv().await)
                     }
@@ -202,18 +202,17 @@ impl Stream<'_> {
                 let tx_id = txn.map(|t| t.xid as i64);
                 let ts_usec = txn.map(|t| t.commit_micros + PG_EPOCH_MICROS);
                 state.completed_end = end_lsn.as_u64();
-                state.checkpoint = Some(Checkpoint {
-                    offset: PgOffset {
+                state.checkpoint = Some((
+                    PgOffset {
                         lsn: lsn.as_u64(),
                         lsn_proc: Some(end_lsn.as_u64()),
                         lsn_commit: lsn.as_u64(),
                         tx_id,
                         ts_usec,
                         message_type: Some("COMMIT"),
-                    }
-                    .to_map(),
-                    ack: end_lsn.as_u64(),
-                });
+                    },
+                    end_lsn.as_u64(),
+                ));
             }
             Some(ReplicationEvent::KeepAlive { wal_end, .. }) => {
                 let end = wal_end.as_u64();
@@ -221,18 +220,17 @@ impl Stream<'_> {
                     // Everything before the server's position has been received, and no
                     // transaction is open: confirming it loses nothing.
                     state.completed_end = end;
-                    state.checkpoint = Some(Checkpoint {
-                        offset: PgOffset {
+                    state.checkpoint = Some((
+                        PgOffset {
                             lsn: end,
                             lsn_proc: None,
                             lsn_commit: end,
                             tx_id: None,
                             ts_usec: None,
                             message_type: None,
-                        }
-                        .to_map(),
-                        ack: end,
-                    });
+                        },
+                        end,
+                    ));
                 }
             }
             Some(ReplicationEvent::Message { .. }) => {}
@@ -364,18 +362,17 @@ impl Stream<'_> {
     /// resumes right after it.
     fn note_change(&self, state: &mut State, lsn: u64, message_type: &'static str) {
         if let Some(txn) = state.txn {
-            state.checkpoint = Some(Checkpoint {
-                offset: PgOffset {
+            state.checkpoint = Some((
+                PgOffset {
                     lsn,
                     lsn_proc: Some(lsn),
                     lsn_commit: txn.final_lsn,
                     tx_id: Some(txn.xid as i64),
                     ts_usec: Some(txn.commit_micros + PG_EPOCH_MICROS),
                     message_type: Some(message_type),
-                }
-                .to_map(),
-                ack: state.completed_end,
-            });
+                },
+                state.completed_end,
+            ));
         }
     }
 
@@ -389,7 +386,13 @@ impl Stream<'_> {
                 &mut state.records,
                 Vec::with_capacity(self.config.max_batch_size),
             ),
-            checkpoint: state.checkpoint.take(),
+            checkpoint: state
+                .checkpoint
+                .take()
+                .map(|(offset, ack)| Checkpoint {
+                    offset: offset.to_map(),
+                    ack,
+                }),
         };
         self.batches
             .send(batch)
