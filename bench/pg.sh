@@ -6,7 +6,10 @@
 #
 # Env: N (rows, 1000000), SCHEMAS ("true false": JsonConverter schemas on, off), REPEAT
 # (Tidemark and pg_recvlogical measurements per case, 3; the table shows medians), DBZ (1
-# runs Debezium too, once per case; 0 skips it), W (work dir, /tmp/tidemark-bench), PORT (55470).
+# runs Debezium too, once per case; 0 skips it), W (work dir, /tmp/tidemark-bench), PORT (55470),
+# ONLY_DEBEZIUM=1 (add Debezium's figures to the results of an earlier run).
+# Debezium runs on the oracle's own throwaway cluster (port 55432, /tmp/dbzpg: its connector
+# config names that port), with the same table shape and row count.
 # Prints RESULT lines as they come and a Markdown table at the end.
 #
 # Streaming: the connector streams (snapshot.mode=no_data) while one transaction inserts N
@@ -28,7 +31,8 @@ TIDEMARK=$ROOT/target/release/tidemark
 CONN="host=127.0.0.1 port=$PORT user=postgres dbname=bench"
 mkdir -p "$W"
 RESULTS=$W/results.txt
-: > "$RESULTS"
+ONLY_DEBEZIUM=${ONLY_DEBEZIUM:-0}
+[ "$ONLY_DEBEZIUM" = 1 ] || : > "$RESULTS"
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 P() { "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d bench -qtAX -v ON_ERROR_STOP=1 "$@"; }
@@ -177,13 +181,18 @@ debezium() { # Debezium on its own throwaway cluster, same data shape and row co
   [ -x /work/shared/dbz/bench-pg.sh ] || { echo "WARN no Debezium oracle at /work/shared/dbz: skipped" >&2; return 0; }
   local schemas
   for schemas in $SCHEMAS_LIST; do
-    PGPORT=$((PORT + 1)) PGDATA_DIR="$W/dbzpg" W="$W/dbz-$schemas" NSTREAM=$N NSNAP=$N SCHEMAS=$schemas \
+    W="$W/dbz-$schemas" NSTREAM=$N NSNAP=$N SCHEMAS=$schemas \
       /work/shared/dbz/bench-pg.sh "$what" 2>&1 | grep '^RESULT debezium' | sed 's/^RESULT //' \
       | while read -r line; do result "$line"; done
   done
-  PGPORT=$((PORT + 1)) PGDATA_DIR="$W/dbzpg" /work/shared/dbz/pg.sh destroy >/dev/null 2>&1 || true
+  /work/shared/dbz/pg.sh destroy >/dev/null 2>&1 || true
 }
 
+if [ "$ONLY_DEBEZIUM" = 1 ]; then
+  debezium
+  python3 "$ROOT/bench/summary.py" "$RESULTS"
+  exit 0
+fi
 [ -x "$TIDEMARK" ] || cargo build --release -p tidemark
 start_pg
 setup_tables

@@ -619,7 +619,7 @@ pub(super) fn read_value(json: Json, schema: &Schema, at: &str) -> Result<Value,
         SchemaType::Float64 => Value::Float64(read_float(&json).ok_or_else(|| mismatch(&json))?),
         SchemaType::Boolean => Value::Boolean(json.as_bool().ok_or_else(|| mismatch(&json))?),
         SchemaType::String => match json {
-            Json::String(s) => Value::String(s),
+            Json::String(s) => Value::String(s.into()),
             other => return Err(mismatch(&other)),
         },
         SchemaType::Bytes => {
@@ -727,12 +727,12 @@ fn schemaless_value(json: Json) -> Value {
             Some(i) => Value::Int64(i),
             None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Json::String(s) => Value::String(s),
+        Json::String(s) => Value::String(s.into()),
         Json::Array(items) => Value::Array(items.into_iter().map(schemaless_value).collect()),
         Json::Object(members) => Value::Map(
             members
                 .into_iter()
-                .map(|(k, v)| (Value::String(k), schemaless_value(v)))
+                .map(|(k, v)| (Value::String(k.into()), schemaless_value(v)))
                 .collect(),
         ),
     }

@@ -1,5 +1,9 @@
 //! Kafka Connect values.
 
+/// A string value. Short strings (up to 24 bytes: names, codes, most identifiers) are held
+/// inline, without an allocation; change events carry many of them.
+pub type Text = compact_str::CompactString;
+
 /// A value as Kafka Connect holds it. Struct fields are positional, in the order of the
 /// fields of the struct's [`Schema`](super::Schema); logical types keep their physical
 /// representation (a `Decimal` is the big-endian two's-complement unscaled value in `Bytes`,
@@ -14,7 +18,7 @@ pub enum Value {
     Int64(i64),
     Float32(f32),
     Float64(f64),
-    String(String),
+    String(Text),
     Bytes(Vec<u8>),
     Array(Vec<Value>),
     /// Entries in order; keys need not be strings.
@@ -39,12 +43,12 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_owned())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::String(s)
+        Value::String(s.into())
     }
 }

@@ -29,7 +29,7 @@ fn push_value(nodes: &mut Vec<ValueNode>, value: &Value) -> u32 {
         Value::Int64(n) => ValueNode::Int64(*n),
         Value::Float32(f) => ValueNode::Float32(*f),
         Value::Float64(f) => ValueNode::Float64(*f),
-        Value::String(s) => ValueNode::String(s.clone()),
+        Value::String(s) => ValueNode::String(s.to_string()),
         Value::Bytes(b) => ValueNode::Bytes(b.clone()),
         Value::Array(items) => {
             ValueNode::Array(items.iter().map(|v| push_value(nodes, v)).collect())
@@ -88,7 +88,7 @@ fn take_value(
         ValueNode::Int64(n) => Value::Int64(n),
         ValueNode::Float32(f) => Value::Float32(f),
         ValueNode::Float64(f) => Value::Float64(f),
-        ValueNode::String(s) => Value::String(s),
+        ValueNode::String(s) => Value::String(s.into()),
         ValueNode::Bytes(b) => Value::Bytes(b),
         ValueNode::Array(items) => Value::Array(
             items

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 /// A decoding failure: the message and what was wrong with it.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("malformed pgoutput {message} message: {problem}")]
@@ -51,9 +53,9 @@ pub enum Cell {
     /// An unchanged TOASTed value, not sent.
     Unchanged,
     /// The value in the type's text output format.
-    Text(Vec<u8>),
+    Text(Bytes),
     /// The value in the type's binary send format.
-    Binary(Vec<u8>),
+    Binary(Bytes),
 }
 
 impl fmt::Debug for Cell {
@@ -113,6 +115,8 @@ pub enum Message {
 }
 
 struct Reader<'a> {
+    /// The whole message, which cell values share without copying.
+    whole: &'a Bytes,
     bytes: &'a [u8],
     message: &'static str,
 }
@@ -175,7 +179,7 @@ impl<'a> Reader<'a> {
                 b'u' => Cell::Unchanged,
                 kind @ (b't' | b'b') => {
                     let len = self.u32()? as usize;
-                    let data = self.take(len)?.to_vec();
+                    let data = self.whole.slice_ref(self.take(len)?);
                     if kind == b't' {
                         Cell::Text(data)
                     } else {
@@ -213,9 +217,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes one pgoutput message.
-pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-    let Some((&tag, rest)) = bytes.split_first() else {
+/// Decodes one pgoutput message. Cell values share the message's bytes.
+pub fn decode(whole: &Bytes) -> Result<Message, DecodeError> {
+    let Some((&tag, rest)) = whole.split_first() else {
         return Err(DecodeError {
             message: "empty",
             problem: "no bytes".into(),
@@ -232,6 +236,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         other => return Ok(Message::Other(other)),
     };
     let mut r = Reader {
+        whole,
         bytes: rest,
         message,
     };
@@ -339,7 +344,7 @@ mod tests {
 
     #[test]
     fn decodes_a_relation() {
-        let Message::Relation(r) = decode(&relation_bytes()).unwrap() else {
+        let Message::Relation(r) = decode(&Bytes::from(relation_bytes())).unwrap() else {
             panic!("not a relation");
         };
         assert_eq!(r.id, 16385);
@@ -364,11 +369,11 @@ mod tests {
         b.extend(2u16.to_be_bytes());
         b.extend([b't', 0, 0, 0, 1, b'2', b'u']);
         assert_eq!(
-            decode(&b).unwrap(),
+            decode(&Bytes::from(b.clone())).unwrap(),
             Message::Update {
                 relation: 7,
-                old: Some(OldRow::Full(vec![Cell::Text(b"1".to_vec()), Cell::Null])),
-                new: vec![Cell::Text(b"2".to_vec()), Cell::Unchanged],
+                old: Some(OldRow::Full(vec![Cell::Text(Bytes::from_static(b"1")), Cell::Null])),
+                new: vec![Cell::Text(Bytes::from_static(b"2")), Cell::Unchanged],
             }
         );
         let mut t = vec![b'T'];
@@ -377,7 +382,7 @@ mod tests {
         t.extend(5u32.to_be_bytes());
         t.extend(6u32.to_be_bytes());
         assert_eq!(
-            decode(&t).unwrap(),
+            decode(&Bytes::from(t.clone())).unwrap(),
             Message::Truncate {
                 relations: vec![5, 6],
                 cascade: true,
@@ -390,10 +395,10 @@ mod tests {
     fn truncated_input_is_an_error_not_a_panic() {
         let full = relation_bytes();
         for len in 1..full.len() {
-            let err = decode(&full[..len]).unwrap_err();
+            let err = decode(&Bytes::copy_from_slice(&full[..len])).unwrap_err();
             assert_eq!(err.message, "Relation");
         }
-        let err = decode(&[b'I', 0, 0, 0, 1, b'X']).unwrap_err();
+        let err = decode(&Bytes::from_static(&[b'I', 0, 0, 0, 1, b'X'])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "malformed pgoutput Insert message: expected tuple tag 'N', found 'X'"

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -65,15 +66,21 @@ impl Snapshot<'_> {
                 .map_err(|e| PostgresError::query(what(), e))?;
             let mut stream = std::pin::pin!(stream);
             let mut first_in_table = true;
+            // Rows usually arrive one complete line per message; cells share its bytes.
             let mut carry: Vec<u8> = Vec::new();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| PostgresError::query(what(), e))?;
-                carry.extend_from_slice(&chunk);
+                let data = if carry.is_empty() {
+                    chunk
+                } else {
+                    carry.extend_from_slice(&chunk);
+                    Bytes::from(std::mem::take(&mut carry))
+                };
                 let mut start = 0;
-                while let Some(end) = carry[start..].iter().position(|b| *b == b'\n') {
-                    let line = &carry[start..start + end];
+                while let Some(end) = data[start..].iter().position(|b| *b == b'\n') {
+                    let line = data.slice(start..start + end);
                     start += end + 1;
-                    let cells = parse_copy_line(line);
+                    let cells = parse_copy_line(&line);
                     let next = Pending {
                         table: table.clone(),
                         key: table.key(&cells, self.config)?,
@@ -91,7 +98,7 @@ impl Snapshot<'_> {
                         }
                     }
                 }
-                carry.drain(..start);
+                carry.extend_from_slice(&data[start..]);
             }
         }
         if let Some(last) = pending {
@@ -152,15 +159,15 @@ impl Snapshot<'_> {
 
 /// Splits a line of COPY's text format into cells: tab-separated, `\N` for null, backslash
 /// escapes undone.
-pub fn parse_copy_line(line: &[u8]) -> Vec<Cell> {
+pub fn parse_copy_line(line: &Bytes) -> Vec<Cell> {
     line.split(|b| *b == b'\t')
         .map(|field| {
             if field == b"\\N" {
                 Cell::Null
             } else if field.contains(&b'\\') {
-                Cell::Text(unescape(field))
+                Cell::Text(unescape(field).into())
             } else {
-                Cell::Text(field.to_vec())
+                Cell::Text(line.slice_ref(field))
             }
         })
         .collect()
@@ -225,18 +232,20 @@ mod tests {
 
     #[test]
     fn copy_text_lines_split_and_unescape() {
-        let cells = parse_copy_line(b"1\t\\N\ta\\tb\\\\c\\nd\t\\\\x00ff\t\\101\\x42");
+        let cells = parse_copy_line(&Bytes::from_static(
+            b"1\t\\N\ta\\tb\\\\c\\nd\t\\\\x00ff\t\\101\\x42",
+        ));
         assert_eq!(
             cells,
             vec![
-                Cell::Text(b"1".to_vec()),
+                Cell::Text(Bytes::from_static(b"1")),
                 Cell::Null,
-                Cell::Text(b"a\tb\\c\nd".to_vec()),
-                Cell::Text(b"\\x00ff".to_vec()),
-                Cell::Text(b"AB".to_vec()),
+                Cell::Text(Bytes::from_static(b"a\tb\\c\nd")),
+                Cell::Text(Bytes::from_static(b"\\x00ff")),
+                Cell::Text(Bytes::from_static(b"AB")),
             ]
         );
-        assert_eq!(parse_copy_line(b""), vec![Cell::Text(Vec::new())]);
+        assert_eq!(parse_copy_line(&Bytes::new()), vec![Cell::Text(Bytes::new())]);
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
 }

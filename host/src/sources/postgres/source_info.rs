@@ -57,15 +57,22 @@ pub struct SourceInfo<'a> {
 impl SourceInfo<'_> {
     /// The block's value, in the field order of [`schema`].
     pub fn value(&self) -> Value {
-        let lsn_text = |l: Option<u64>| match l {
-            Some(l) => format!("\"{l}\""),
-            None => "null".into(),
-        };
-        let sequence = format!(
-            "[{},{}]",
-            lsn_text(self.sequence.0),
-            lsn_text(self.sequence.1)
-        );
+        let mut sequence = String::with_capacity(32);
+        sequence.push('[');
+        for (i, lsn) in [self.sequence.0, self.sequence.1].into_iter().enumerate() {
+            if i > 0 {
+                sequence.push(',');
+            }
+            match lsn {
+                Some(lsn) => {
+                    sequence.push('"');
+                    sequence.push_str(itoa::Buffer::new().format(lsn));
+                    sequence.push('"');
+                }
+                None => sequence.push_str("null"),
+            }
+        }
+        sequence.push(']');
         let opt_i64 = |v: Option<i64>| v.map_or(Value::Null, Value::Int64);
         Value::Struct(vec![
             Value::String(DEBEZIUM_VERSION.into()),
@@ -74,7 +81,7 @@ impl SourceInfo<'_> {
             Value::Int64(self.ts.millis()),
             Value::String(self.snapshot.as_str().into()),
             Value::String(self.db.into()),
-            Value::String(sequence),
+            Value::String(sequence.into()),
             Value::Int64(self.ts.micros()),
             Value::Int64(self.ts.nanos),
             Value::String(self.schema.into()),

@@ -115,7 +115,7 @@ impl Stream<'_> {
                     }
                 } => match event {
                     Ok(event) => {
-                        if !self.handle(&mut state, event).await? {
+                        if !self.handle(&mut state, event).await? || !self.drain(&mut state).await? {
                             break;
                         }
                     }
@@ -126,6 +126,20 @@ impl Stream<'_> {
         self.send(&mut state).await?;
         self.finish().await;
         Ok(())
+    }
+
+    /// Handles the events that have already arrived (up to a batch of them) without going
+    /// back through the select of `run`; false when the stream ended.
+    async fn drain(&mut self, state: &mut State) -> Result<bool, PostgresError> {
+        for _ in 0..self.config.max_batch_size {
+            let Some(event) = self.client.recv().now_or_never() else {
+                break;
+            };
+            if !self.handle(state, event).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Emits a heartbeat record and runs `heartbeat.action.query`.

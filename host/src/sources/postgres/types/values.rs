@@ -28,16 +28,16 @@ pub fn value(pg_type: &PgType, text: &str, options: &TypeOptions) -> Result<Valu
         | PgType::Uuid
         | PgType::Json
         | PgType::Xml
-        | PgType::Enum(_) => Value::String(text.to_owned()),
+        | PgType::Enum(_) => Value::String(text.into()),
         PgType::Bytea => {
             let bytes = parse_bytea(text).ok_or_else(bad)?;
             match options.binary {
                 BinaryMode::Bytes => Value::Bytes(bytes),
                 BinaryMode::Base64 => {
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes).into())
                 }
                 BinaryMode::Hex => {
-                    Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect())
+                    Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into())
                 }
             }
         }
@@ -69,9 +69,9 @@ pub fn value(pg_type: &PgType, text: &str, options: &TypeOptions) -> Result<Valu
             }
         }
         PgType::TimestampTz(p) => {
-            Value::String(temporal::zoned_timestamp(text, *p).ok_or_else(bad)?)
+            Value::String(temporal::zoned_timestamp(text, *p).ok_or_else(bad)?.into())
         }
-        PgType::TimeTz => Value::String(temporal::zoned_time(text).ok_or_else(bad)?),
+        PgType::TimeTz => Value::String(temporal::zoned_time(text).ok_or_else(bad)?.into()),
         PgType::Interval => Value::Int64(temporal::interval_micros(text).ok_or_else(bad)?),
         PgType::Bit1 => match text {
             "1" => Value::Boolean(true),
@@ -79,7 +79,7 @@ pub fn value(pg_type: &PgType, text: &str, options: &TypeOptions) -> Result<Valu
             _ => return Err(bad()),
         },
         PgType::Bits(_) => Value::Bytes(bits(text).ok_or_else(bad)?),
-        PgType::Hstore => Value::String(hstore_json(text).ok_or_else(bad)?),
+        PgType::Hstore => Value::String(hstore_json(text).ok_or_else(bad)?.into()),
         PgType::Point => point(text).ok_or_else(bad)?,
         PgType::Array(element) => array(element, text, options).ok_or_else(bad)??,
     })
@@ -109,7 +109,7 @@ fn array(element: &PgType, text: &str, options: &TypeOptions) -> Option<Result<V
                 } else {
                     String::new()
                 };
-                Value::String(format!("+292269055-12-02T23:00:00{frac}Z"))
+                Value::String(format!("+292269055-12-02T23:00:00{frac}Z").into())
             }
             Some(t) => match element.value(&t, &element_options) {
                 Ok(Value::Null) => return Some(Ok(Value::Null)),
@@ -152,11 +152,7 @@ fn numeric(text: &str, spec: Option<(u32, u32)>, options: &TypeOptions) -> Resul
                 .ok_or_else(|| format!("cannot read {text:?} as a number"));
         }
         DecimalMode::String => {
-            return Ok(Value::String(if text == "NaN" {
-                "NAN".into()
-            } else {
-                text.to_owned()
-            }));
+            return Ok(Value::String(if text == "NaN" { "NAN" } else { text }.into()));
         }
         DecimalMode::Precise if special => {
             tracing::warn!(
@@ -319,7 +315,7 @@ fn money(text: &str, options: &TypeOptions) -> Option<Value> {
                 .unscaled_bytes(),
         ),
         DecimalMode::Double => Value::Float64(plain.parse().ok()?),
-        DecimalMode::String => Value::String(plain),
+        DecimalMode::String => Value::String(plain.into()),
     })
 }
 
@@ -536,7 +532,7 @@ pub fn zero(schema: &Schema) -> Option<Value> {
         (SchemaType::Float32, _) => Value::Float32(0.0),
         (SchemaType::Float64, _) => Value::Float64(0.0),
         (SchemaType::Boolean, _) => Value::Boolean(false),
-        (SchemaType::String, _) => Value::String(String::new()),
+        (SchemaType::String, _) => Value::String(Default::default()),
         (SchemaType::Bytes, Some("org.apache.kafka.connect.data.Decimal")) => Value::Bytes(vec![0]),
         (SchemaType::Bytes, _) => Value::Bytes(Vec::new()),
         (SchemaType::Array, _) => Value::Array(Vec::new()),
