@@ -20,6 +20,19 @@ pub struct FileSink {
     target: Target,
     options: JsonOptions,
     buffer: String,
+    /// The second half of a large batch, serialized on a helper thread.
+    second: String,
+}
+
+/// Batches at least this large are serialized by two threads.
+const PARALLEL_FROM: usize = 256;
+
+fn serialize(out: &mut String, records: &[Record], options: JsonOptions) {
+    out.clear();
+    for record in records {
+        event::write_line(out, record, options);
+        out.push('\n');
+    }
 }
 
 impl FileSink {
@@ -51,6 +64,7 @@ impl FileSink {
             target,
             options,
             buffer: String::with_capacity(1 << 16),
+            second: String::new(),
         })
     }
 
@@ -64,22 +78,34 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn write(&mut self, records: &[Record]) -> Result<(), SinkError> {
-        self.buffer.clear();
-        for record in records {
-            event::write_line(&mut self.buffer, record, self.options);
-            self.buffer.push('\n');
+        let options = self.options;
+        if records.len() >= PARALLEL_FROM {
+            let (first, second) = records.split_at(records.len() / 2);
+            let (buffer, other) = (&mut self.buffer, &mut self.second);
+            std::thread::scope(|s| {
+                s.spawn(|| serialize(other, second, options));
+                serialize(buffer, first, options);
+            });
+        } else {
+            serialize(&mut self.buffer, records, options);
+            self.second.clear();
         }
         let written = match &mut self.target {
             Target::Stdout => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(self.buffer.as_bytes())
+                    .and_then(|()| out.write_all(self.second.as_bytes()))
                     .and_then(|()| out.flush())
             }
-            Target::File(file) => file.write_all(self.buffer.as_bytes()),
+            Target::File(file) => file
+                .write_all(self.buffer.as_bytes())
+                .and_then(|()| file.write_all(self.second.as_bytes())),
         };
-        // Keep the buffer from pinning the memory of one unusually large batch.
-        if self.buffer.capacity() > 1 << 24 {
-            self.buffer = String::with_capacity(1 << 16);
+        // Keep the buffers from pinning the memory of one unusually large batch.
+        for buffer in [&mut self.buffer, &mut self.second] {
+            if buffer.capacity() > 1 << 24 {
+                *buffer = String::new();
+            }
         }
         written.map_err(|e| self.failed(e))
     }
