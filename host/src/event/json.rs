@@ -266,7 +266,8 @@ fn write_payload(out: &mut String, value: &Value, schema: Option<&Schema>, repla
                 if values.is_empty() || schema.fields.is_empty() {
                     out.push('{');
                 }
-                for ((key, field), v) in schema.field_keys().iter().zip(&schema.fields).zip(values) {
+                for ((key, field), v) in schema.field_keys().iter().zip(&schema.fields).zip(values)
+                {
                     out.push_str(key);
                     write_value(out, v, Some(&field.schema));
                 }

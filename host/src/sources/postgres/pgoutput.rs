@@ -372,7 +372,10 @@ mod tests {
             decode(&Bytes::from(b.clone())).unwrap(),
             Message::Update {
                 relation: 7,
-                old: Some(OldRow::Full(vec![Cell::Text(Bytes::from_static(b"1")), Cell::Null])),
+                old: Some(OldRow::Full(vec![
+                    Cell::Text(Bytes::from_static(b"1")),
+                    Cell::Null
+                ])),
                 new: vec![Cell::Text(Bytes::from_static(b"2")), Cell::Unchanged],
             }
         );

@@ -245,7 +245,10 @@ mod tests {
                 Cell::Text(Bytes::from_static(b"AB")),
             ]
         );
-        assert_eq!(parse_copy_line(&Bytes::new()), vec![Cell::Text(Bytes::new())]);
+        assert_eq!(
+            parse_copy_line(&Bytes::new()),
+            vec![Cell::Text(Bytes::new())]
+        );
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
 }

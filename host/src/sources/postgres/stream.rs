@@ -400,13 +400,10 @@ impl Stream<'_> {
                 &mut state.records,
                 Vec::with_capacity(self.config.max_batch_size),
             ),
-            checkpoint: state
-                .checkpoint
-                .take()
-                .map(|(offset, ack)| Checkpoint {
-                    offset: offset.to_map(),
-                    ack,
-                }),
+            checkpoint: state.checkpoint.take().map(|(offset, ack)| Checkpoint {
+                offset: offset.to_map(),
+                ack,
+            }),
         };
         self.batches
             .send(batch)

@@ -33,12 +33,18 @@ pub fn value(pg_type: &PgType, text: &str, options: &TypeOptions) -> Result<Valu
             let bytes = parse_bytea(text).ok_or_else(bad)?;
             match options.binary {
                 BinaryMode::Bytes => Value::Bytes(bytes),
-                BinaryMode::Base64 => {
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes).into())
-                }
-                BinaryMode::Hex => {
-                    Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into())
-                }
+                BinaryMode::Base64 => Value::String(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(bytes)
+                        .into(),
+                ),
+                BinaryMode::Hex => Value::String(
+                    bytes
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                        .into(),
+                ),
             }
         }
         PgType::Date => Value::Int32(match (text, options.snapshot) {
@@ -152,7 +158,9 @@ fn numeric(text: &str, spec: Option<(u32, u32)>, options: &TypeOptions) -> Resul
                 .ok_or_else(|| format!("cannot read {text:?} as a number"));
         }
         DecimalMode::String => {
-            return Ok(Value::String(if text == "NaN" { "NAN" } else { text }.into()));
+            return Ok(Value::String(
+                if text == "NaN" { "NAN" } else { text }.into(),
+            ));
         }
         DecimalMode::Precise if special => {
             tracing::warn!(
