@@ -37,6 +37,7 @@ fn second_load_comes_from_the_disk_cache_without_compiling() {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
+            condition: None,
         }],
     )
     .unwrap();
@@ -225,4 +226,53 @@ fn a_field_set_by_a_plugin_must_fit_its_schema_and_shows_in_the_record() {
         err.to_string().contains("does not fit schema type int32"),
         "{err}"
     );
+}
+
+#[test]
+fn a_predicate_limits_a_step_to_its_records_and_keeps_their_order() {
+    use tidemark::plugin::predicate::{Condition, Predicate};
+    let topic_is = |pattern: &str, negate: bool| Condition {
+        predicate: Predicate::TopicNameMatches(regex_of(pattern)),
+        negate,
+    };
+    let mut only_split = step(
+        "tagger",
+        &[
+            ("tag", "b"),
+            ("split.topic", "split"),
+            ("drop.topic", "gone"),
+        ],
+    );
+    only_split.condition = Some(topic_is("split|gone", false));
+    let mut not_split = step("tagger", &[("tag", "c")]);
+    not_split.condition = Some(topic_is("split", true));
+    let mut chain = chain(vec![step("tagger", &[("tag", "a")]), only_split, not_split]).unwrap();
+    let input = vec![
+        simple_record("one", "1"),
+        simple_record("split", "2"),
+        simple_record("gone", "3"),
+        simple_record("two", "4"),
+    ];
+    let out = chain.process(input).unwrap();
+    let summary: Vec<(String, Option<&str>, bool)> = out
+        .iter()
+        .map(|r| (r.topic.clone(), header(r, "trail"), r.is_tombstone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("one".to_owned(), Some("a,c"), false),
+            ("split".to_owned(), Some("a,b"), false),
+            ("split".to_owned(), Some("a,b"), true),
+            ("two".to_owned(), Some("a,c"), false),
+        ],
+        "b ran only on split and gone (dropping gone), c on everything but split"
+    );
+    // When no record is selected, the plugin is not called at all.
+    let out = chain.process(vec![simple_record("other", "5")]).unwrap();
+    assert_eq!(header(&out[0], "trail"), Some("a,c"));
+}
+
+fn regex_of(pattern: &str) -> regex::Regex {
+    regex::Regex::new(&format!("^(?:{pattern})$")).unwrap()
 }

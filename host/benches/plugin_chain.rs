@@ -154,6 +154,7 @@ fn chain(runtime: &Runtime, steps: &[(&str, &[(&str, &str)])]) -> Chain {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
+            condition: None,
         })
         .collect();
     Chain::new(runtime, steps).expect("chain builds")

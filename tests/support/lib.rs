@@ -87,6 +87,7 @@ pub fn step(name: &str, settings: &[(&str, &str)]) -> Step {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
+        condition: None,
     }
 }
 

@@ -80,7 +80,7 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
             let steps = loaded
                 .into_iter()
                 .zip(configs)
-                .map(|(plugin, config)| Step { plugin, config })
+                .map(|(plugin, config)| Step::new(plugin, config))
                 .collect();
             let mut chain = Chain::new(&runtime, steps)?;
             let options = JsonOptions {

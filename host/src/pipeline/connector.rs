@@ -2,6 +2,7 @@
 //! `connector.class`, the transforms of `transforms`, the sink and the offset store, joined
 //! by a [`Pipeline`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use tokio::sync::watch;
@@ -9,6 +10,7 @@ use tokio::sync::watch;
 use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings};
 use crate::config::{ConfigError, Properties, WorkerConfig};
 use crate::offsets::{FileOffsetStore, OffsetError, OffsetStore};
+use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::{Chain, PluginError, Runtime, RuntimeOptions, Step, resolve};
 use crate::sinks::SinkError;
 use crate::sinks::file::FileSink;
@@ -52,7 +54,25 @@ pub enum ConnectorError {
     Offsets(#[from] OffsetError),
 }
 
-/// The transform chain of `transforms`, with each plugin found and configured.
+/// The predicates of `predicates`, by name.
+fn predicates(props: &Properties) -> Result<BTreeMap<String, Predicate>, ConnectorError> {
+    let mut predicates = BTreeMap::new();
+    for name in props.list("predicates") {
+        let settings = props.with_prefix(&format!("predicates.{name}."));
+        let type_name = settings
+            .get("type")
+            .ok_or_else(|| ConnectorError::Transform {
+                transform: format!("predicates.{name}"),
+                problem: "has no type: set predicates.<name>.type".into(),
+            })?;
+        let predicate = Predicate::from_config(&name, type_name, |key| settings.get(key).cloned())?;
+        predicates.insert(name, predicate);
+    }
+    Ok(predicates)
+}
+
+/// The transform chain of `transforms`, with each plugin found and configured and each
+/// `predicate`/`negate` attached.
 fn transform_chain(
     props: &Properties,
     plugin_path: Option<&PathBuf>,
@@ -61,25 +81,49 @@ fn transform_chain(
     if names.is_empty() {
         return Ok(None);
     }
+    let predicates = predicates(props)?;
     let runtime = Runtime::new(RuntimeOptions::default())?;
     let dirs = resolve::search_dirs(plugin_path.map(PathBuf::as_path));
     let mut steps = Vec::with_capacity(names.len());
     for name in names {
         let mut config = props.with_prefix(&format!("transforms.{name}."));
-        let failed = |problem: &str| ConnectorError::Transform {
+        let failed = |problem: String| ConnectorError::Transform {
             transform: name.clone(),
-            problem: problem.to_owned(),
+            problem,
         };
         let type_name = config.remove("type").ok_or_else(|| {
-            failed("has no type: set transforms.<name>.type to a transform class or plugin name")
+            failed(
+                "has no type: set transforms.<name>.type to a transform class or plugin name"
+                    .into(),
+            )
         })?;
-        if config.contains_key("predicate") || config.contains_key("negate") {
-            return Err(failed(
-                "predicates are not available yet; remove predicate and negate",
-            ));
+        let negate = match config.remove("negate").as_deref().map(str::trim) {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(other) => return Err(failed(format!("negate={other:?}: expected true or false"))),
+        };
+        let condition = match config.remove("predicate") {
+            Some(predicate) => {
+                let predicate = predicates.get(predicate.trim()).cloned().ok_or_else(|| {
+                    failed(format!(
+                        "predicate '{predicate}' is not in the predicates list"
+                    ))
+                })?;
+                Some(Condition { predicate, negate })
+            }
+            None if negate => return Err(failed("negate is set but predicate is not".into())),
+            None => None,
+        };
+        let resolved = resolve::find_plugin(&type_name, &dirs)?;
+        let plugin = runtime.load_file(&resolved.path)?;
+        for (key, value) in resolved.implied {
+            config.entry(key).or_insert(value);
         }
-        let plugin = runtime.load_file(&resolve::find_plugin(&type_name, &dirs)?)?;
-        steps.push(Step { plugin, config });
+        steps.push(Step {
+            plugin,
+            config,
+            condition,
+        });
     }
     Ok(Some(Chain::new(&runtime, steps)?))
 }

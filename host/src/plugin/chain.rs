@@ -16,24 +16,39 @@ use super::batch::Batch;
 use super::bindings::{Emitted, Outcome, Transform};
 use super::convert;
 use super::limits::Limits;
+use super::predicate::Condition;
 use super::runtime::{EPOCH_TICK, Runtime, World};
 use super::state::{PluginContext, StoreState};
 use super::stderr::StderrTail;
 use super::{Plugin, PluginError};
 use crate::event::Record;
 
-/// One step of a chain: a plugin and its configuration (the `transforms.<name>.*` properties
-/// without the prefix, including the host's `plugin.*` limits and grants).
+/// One step of a chain: a plugin, its configuration (the `transforms.<name>.*` properties
+/// without the prefix, including the host's `plugin.*` limits and grants), and the predicate
+/// that selects the records it applies to.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub plugin: Arc<Plugin>,
     pub config: BTreeMap<String, String>,
+    pub condition: Option<Condition>,
+}
+
+impl Step {
+    /// A step that applies to every record.
+    pub fn new(plugin: Arc<Plugin>, config: BTreeMap<String, String>) -> Step {
+        Step {
+            plugin,
+            config,
+            condition: None,
+        }
+    }
 }
 
 struct Prepared {
     plugin: Arc<Plugin>,
     limits: Limits,
     config: Vec<(String, String)>,
+    condition: Option<Condition>,
 }
 
 struct Live {
@@ -67,6 +82,7 @@ impl Chain {
                     plugin: step.plugin,
                     limits,
                     config,
+                    condition: step.condition,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -152,40 +168,117 @@ impl Chain {
         result
     }
 
-    fn run(&self, live: &mut Live, records: Vec<Record>) -> Result<Vec<Record>, PluginError> {
-        let store = &mut live.store;
-        let handle = store
-            .data_mut()
-            .table
-            .push(Batch { records })
-            .map_err(|e| PluginError::Runtime(e.to_string()))?;
+    fn run(&self, live: &mut Live, mut records: Vec<Record>) -> Result<Vec<Record>, PluginError> {
         for (i, (instance, step)) in live.instances.iter().zip(&self.steps).enumerate() {
-            store.data_mut().current = i;
-            store.set_epoch_deadline(ticks(&step.limits));
-            let outcomes = instance
-                .tidemark_plugin_transformer()
-                .call_process(&mut *store, Resource::new_borrow(handle.rep()))
-                .map_err(|e| classify(store, i, &step.limits, e))?;
-            let batch = store
-                .data_mut()
-                .table
-                .get_mut(&handle)
-                .map_err(|e| PluginError::Runtime(e.to_string()))?;
-            apply(&mut batch.records, outcomes).map_err(|reason| PluginError::BadOutput {
-                plugin: step.plugin.name.clone(),
-                reason,
-            })?;
-            if batch.records.is_empty() {
+            records = match &step.condition {
+                None => call(&mut live.store, instance, i, step, records)?,
+                Some(condition) => {
+                    let selected: Vec<bool> =
+                        records.iter().map(|r| condition.applies(r)).collect();
+                    if selected.iter().all(|s| *s) {
+                        call(&mut live.store, instance, i, step, records)?
+                    } else if !selected.iter().any(|s| *s) {
+                        records
+                    } else {
+                        // Only the selected records go to the plugin; the others keep their
+                        // places around what it makes of the selected ones.
+                        let (chosen, others): (Vec<_>, Vec<_>) = records
+                            .into_iter()
+                            .zip(selected.iter().copied())
+                            .partition(|(_, s)| *s);
+                        let chosen = chosen.into_iter().map(|(r, _)| r).collect();
+                        let mut results =
+                            call_grouped(&mut live.store, instance, i, step, chosen)?.into_iter();
+                        let mut others = others.into_iter().map(|(r, _)| r);
+                        let mut merged = Vec::with_capacity(selected.len());
+                        for s in selected {
+                            if s {
+                                merged.extend(results.next().unwrap_or_default());
+                            } else {
+                                merged.extend(others.next());
+                            }
+                        }
+                        merged
+                    }
+                }
+            };
+            if records.is_empty() {
                 break;
             }
         }
-        let batch = store
-            .data_mut()
-            .table
-            .delete(handle)
-            .map_err(|e| PluginError::Runtime(e.to_string()))?;
-        Ok(batch.records)
+        Ok(records)
     }
+}
+
+/// Runs one plugin over a batch and applies its outcomes.
+fn call(
+    store: &mut Store<StoreState>,
+    instance: &Transform,
+    index: usize,
+    step: &Prepared,
+    records: Vec<Record>,
+) -> Result<Vec<Record>, PluginError> {
+    let (mut records, outcomes) = process(store, instance, index, step, records)?;
+    apply(&mut records, outcomes).map_err(|reason| PluginError::BadOutput {
+        plugin: step.plugin.name.clone(),
+        reason,
+    })?;
+    Ok(records)
+}
+
+/// Runs one plugin over a batch; returns what became of each input record, in order.
+fn call_grouped(
+    store: &mut Store<StoreState>,
+    instance: &Transform,
+    index: usize,
+    step: &Prepared,
+    records: Vec<Record>,
+) -> Result<Vec<Vec<Record>>, PluginError> {
+    let (records, outcomes) = process(store, instance, index, step, records)?;
+    check_count(&records, &outcomes).map_err(|reason| PluginError::BadOutput {
+        plugin: step.plugin.name.clone(),
+        reason,
+    })?;
+    records
+        .into_iter()
+        .zip(outcomes)
+        .enumerate()
+        .map(|(i, (record, outcome))| {
+            let mut out = Vec::new();
+            emit(&mut out, i, record, outcome).map_err(|reason| PluginError::BadOutput {
+                plugin: step.plugin.name.clone(),
+                reason,
+            })?;
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Puts the records in the store, calls the plugin, and takes them back with its outcomes.
+fn process(
+    store: &mut Store<StoreState>,
+    instance: &Transform,
+    index: usize,
+    step: &Prepared,
+    records: Vec<Record>,
+) -> Result<(Vec<Record>, Vec<Outcome>), PluginError> {
+    let handle = store
+        .data_mut()
+        .table
+        .push(Batch { records })
+        .map_err(|e| PluginError::Runtime(e.to_string()))?;
+    store.data_mut().current = index;
+    store.set_epoch_deadline(ticks(&step.limits));
+    let outcomes = instance
+        .tidemark_plugin_transformer()
+        .call_process(&mut *store, Resource::new_borrow(handle.rep()))
+        .map_err(|e| classify(store, index, &step.limits, e))?;
+    let batch = store
+        .data_mut()
+        .table
+        .delete(handle)
+        .map_err(|e| PluginError::Runtime(e.to_string()))?;
+    Ok((batch.records, outcomes))
 }
 
 /// Epoch ticks for a plugin's per-batch time limit (rounded up, plus one because the current
@@ -194,8 +287,7 @@ fn ticks(limits: &Limits) -> u64 {
     limits.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1
 }
 
-/// Applies one plugin's outcomes to the batch.
-fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String> {
+fn check_count(records: &[Record], outcomes: &[Outcome]) -> Result<(), String> {
     if outcomes.len() != records.len() {
         return Err(format!(
             "{} outcomes for {} records; process must return one outcome per record",
@@ -203,6 +295,12 @@ fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String
             records.len()
         ));
     }
+    Ok(())
+}
+
+/// Applies one plugin's outcomes to the batch.
+fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String> {
+    check_count(records, &outcomes)?;
     if outcomes.iter().all(|o| matches!(o, Outcome::Keep)) {
         return Ok(());
     }
@@ -212,26 +310,32 @@ fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String
         .zip(outcomes)
         .enumerate()
     {
-        match outcome {
-            Outcome::Keep => out.push(record),
-            Outcome::Drop => {}
-            Outcome::Emit(emitted) => {
-                let mut current = Some(record);
-                for e in emitted {
-                    match e {
-                        Emitted::Current => out.push(current.take().ok_or_else(|| {
-                            format!("outcome {i} emits the current record more than once")
-                        })?),
-                        Emitted::Created(data) => out.push(
-                            convert::record_from_wit(data)
-                                .map_err(|e| format!("record created for input {i}: {e}"))?,
-                        ),
-                    }
+        emit(&mut out, i, record, outcome)?;
+    }
+    *records = out;
+    Ok(())
+}
+
+/// Appends what one outcome makes of input record `i`.
+fn emit(out: &mut Vec<Record>, i: usize, record: Record, outcome: Outcome) -> Result<(), String> {
+    match outcome {
+        Outcome::Keep => out.push(record),
+        Outcome::Drop => {}
+        Outcome::Emit(emitted) => {
+            let mut current = Some(record);
+            for e in emitted {
+                match e {
+                    Emitted::Current => out.push(current.take().ok_or_else(|| {
+                        format!("outcome {i} emits the current record more than once")
+                    })?),
+                    Emitted::Created(data) => out.push(
+                        convert::record_from_wit(data)
+                            .map_err(|e| format!("record created for input {i}: {e}"))?,
+                    ),
                 }
             }
         }
     }
-    *records = out;
     Ok(())
 }
 

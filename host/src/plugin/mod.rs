@@ -14,6 +14,7 @@ mod chain;
 mod convert;
 mod error;
 pub mod limits;
+pub mod predicate;
 pub mod resolve;
 mod runtime;
 mod state;

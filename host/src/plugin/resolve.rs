@@ -6,11 +6,71 @@ use std::path::{Path, PathBuf};
 
 use super::PluginError;
 
-/// Java class names and the bundled plugins that implement them.
-const BUNDLED: &[(&str, &str)] = &[(
-    "org.apache.kafka.connect.transforms.RegexRouter",
-    "regex-router",
-)];
+/// A Java transform class and the bundled plugin that implements it, with the settings the
+/// class implies (which half of the record a `$Key`/`$Value` variant works on).
+struct Bundled {
+    class: &'static str,
+    plugin: &'static str,
+    implied: &'static [(&'static str, &'static str)],
+}
+
+const KEY: &[(&str, &str)] = &[("part", "key")];
+const VALUE: &[(&str, &str)] = &[("part", "value")];
+const KAFKA: &str = "org.apache.kafka.connect.transforms.";
+
+const fn bundled(
+    class: &'static str,
+    plugin: &'static str,
+    implied: &'static [(&'static str, &'static str)],
+) -> Bundled {
+    Bundled {
+        class,
+        plugin,
+        implied,
+    }
+}
+
+/// The bundled transforms, by Java class name (Kafka Connect's without their package).
+const BUNDLED: &[Bundled] = &[
+    bundled(
+        "io.debezium.transforms.ExtractNewRecordState",
+        "extract-new-record-state",
+        &[],
+    ),
+    bundled("io.debezium.transforms.Filter", "filter", &[]),
+    bundled(
+        "io.debezium.transforms.outbox.EventRouter",
+        "event-router",
+        &[],
+    ),
+    bundled(
+        "io.debezium.transforms.ByLogicalTableRouter",
+        "by-logical-table-router",
+        &[],
+    ),
+    bundled("RegexRouter", "regex-router", &[]),
+    bundled("Filter", "filter", &[]),
+    bundled("ValueToKey", "value-to-key", &[]),
+    bundled("MaskField$Key", "mask-field", KEY),
+    bundled("MaskField$Value", "mask-field", VALUE),
+    bundled("InsertField$Key", "insert-field", KEY),
+    bundled("InsertField$Value", "insert-field", VALUE),
+    bundled("ReplaceField$Key", "replace-field", KEY),
+    bundled("ReplaceField$Value", "replace-field", VALUE),
+    bundled("ExtractField$Key", "extract-field", KEY),
+    bundled("ExtractField$Value", "extract-field", VALUE),
+    bundled("TimestampConverter$Key", "timestamp-converter", KEY),
+    bundled("TimestampConverter$Value", "timestamp-converter", VALUE),
+    bundled("HeaderFrom$Key", "header-from", KEY),
+    bundled("HeaderFrom$Value", "header-from", VALUE),
+];
+
+/// The plugin file a transform type resolves to, and the settings its class implies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub path: PathBuf,
+    pub implied: Vec<(String, String)>,
+}
 
 /// Directories searched for plugins, in order: the plugin directory, then the bundled
 /// plugins next to the binary (`<bin>/plugins`, and `<bin>/../plugins` as in a cargo
@@ -29,10 +89,10 @@ pub fn search_dirs(plugin_path: Option<&Path>) -> Vec<PathBuf> {
     dirs
 }
 
-/// The file of the plugin a transform type names.
-pub fn find_plugin(type_name: &str, dirs: &[PathBuf]) -> Result<PathBuf, PluginError> {
+/// The plugin a transform type names.
+pub fn find_plugin(type_name: &str, dirs: &[PathBuf]) -> Result<Resolved, PluginError> {
     let type_name = type_name.trim();
-    if type_name.ends_with(".wasm") || type_name.contains('/') {
+    let (candidates, implied) = if type_name.ends_with(".wasm") || type_name.contains('/') {
         let path = Path::new(type_name);
         let candidates: Vec<PathBuf> = if path.is_absolute() {
             vec![path.to_owned()]
@@ -43,31 +103,37 @@ pub fn find_plugin(type_name: &str, dirs: &[PathBuf]) -> Result<PathBuf, PluginE
                 .chain([path.to_owned()])
                 .collect()
         };
-        return candidates
+        (candidates, Vec::new())
+    } else {
+        let short = type_name.strip_prefix(KAFKA).unwrap_or(type_name);
+        let bundled = BUNDLED
             .iter()
-            .find(|p| p.is_file())
-            .cloned()
-            .ok_or_else(|| PluginError::NotFound {
-                name: type_name.to_owned(),
-                searched: candidates,
-            });
-    }
-    let name = BUNDLED
-        .iter()
-        .find(|(class, _)| *class == type_name)
-        .map_or(type_name, |(_, plugin)| plugin);
-    let candidates: Vec<PathBuf> = dirs
-        .iter()
-        .map(|d| d.join(format!("{name}.wasm")))
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| PluginError::NotFound {
+            .find(|b| b.class == short || b.class == type_name);
+        let name = bundled.map_or(type_name, |b| b.plugin);
+        let implied = bundled
+            .map(|b| {
+                b.implied
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let candidates = dirs
+            .iter()
+            .map(|d| d.join(format!("{name}.wasm")))
+            .collect();
+        (candidates, implied)
+    };
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(path) => Ok(Resolved {
+            path: path.clone(),
+            implied,
+        }),
+        None => Err(PluginError::NotFound {
             name: type_name.to_owned(),
             searched: candidates,
-        })
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -79,20 +145,19 @@ mod tests {
         let first = tempfile::tempdir().unwrap();
         let second = tempfile::tempdir().unwrap();
         std::fs::write(second.path().join("regex-router.wasm"), b"").unwrap();
+        std::fs::write(second.path().join("mask-field.wasm"), b"").unwrap();
         std::fs::write(first.path().join("mine.wasm"), b"").unwrap();
         let dirs = vec![first.path().to_owned(), second.path().to_owned()];
+        let path = |t: &str| find_plugin(t, &dirs).unwrap().path;
         assert_eq!(
-            find_plugin("org.apache.kafka.connect.transforms.RegexRouter", &dirs).unwrap(),
+            path("org.apache.kafka.connect.transforms.RegexRouter"),
             second.path().join("regex-router.wasm")
         );
-        assert_eq!(
-            find_plugin("mine", &dirs).unwrap(),
-            first.path().join("mine.wasm")
-        );
-        assert_eq!(
-            find_plugin("mine.wasm", &dirs).unwrap(),
-            first.path().join("mine.wasm")
-        );
+        let mask = find_plugin("org.apache.kafka.connect.transforms.MaskField$Key", &dirs).unwrap();
+        assert_eq!(mask.path, second.path().join("mask-field.wasm"));
+        assert_eq!(mask.implied, vec![("part".to_owned(), "key".to_owned())]);
+        assert_eq!(path("mine"), first.path().join("mine.wasm"));
+        assert_eq!(path("mine.wasm"), first.path().join("mine.wasm"));
         let err = find_plugin("com.example.Missing", &dirs)
             .unwrap_err()
             .to_string();
