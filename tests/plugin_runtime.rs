@@ -38,6 +38,7 @@ fn second_load_comes_from_the_disk_cache_without_compiling() {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             condition: None,
+            name: None,
         }],
     )
     .unwrap();

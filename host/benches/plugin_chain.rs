@@ -155,6 +155,7 @@ fn chain(runtime: &Runtime, steps: &[(&str, &[(&str, &str)])]) -> Chain {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
             condition: None,
+            name: None,
         })
         .collect();
     Chain::new(runtime, steps).expect("chain builds")

@@ -88,6 +88,7 @@ pub fn step(name: &str, settings: &[(&str, &str)]) -> Step {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         condition: None,
+        name: None,
     }
 }
 

@@ -123,6 +123,7 @@ fn transform_chain(
             plugin,
             config,
             condition,
+            name: Some(name.clone()),
         });
     }
     Ok(Some(Chain::new(&runtime, steps)?))

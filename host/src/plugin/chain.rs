@@ -31,6 +31,8 @@ pub struct Step {
     pub plugin: Arc<Plugin>,
     pub config: BTreeMap<String, String>,
     pub condition: Option<Condition>,
+    /// The transform's name in the configuration (`transforms.<name>`), for messages.
+    pub name: Option<String>,
 }
 
 impl Step {
@@ -40,12 +42,15 @@ impl Step {
             plugin,
             config,
             condition: None,
+            name: None,
         }
     }
 }
 
 struct Prepared {
     plugin: Arc<Plugin>,
+    /// How messages name the step: the plugin, and the transform when it has a name.
+    label: String,
     limits: Limits,
     config: Vec<(String, String)>,
     condition: Option<Condition>,
@@ -69,17 +74,22 @@ impl Chain {
         let steps = steps
             .into_iter()
             .map(|step| {
+                let label = match &step.name {
+                    Some(name) => format!("{} (transforms.{name})", step.plugin.name),
+                    None => step.plugin.name.clone(),
+                };
                 if step.plugin.world != World::Transform {
                     return Err(PluginError::WrongWorld {
-                        plugin: step.plugin.name.clone(),
+                        plugin: label,
                         found: format!("{} plugin", step.plugin.world.name()),
                         expected: "transform",
                         wanted: super::bindings::exports::TRANSFORMER,
                     });
                 }
-                let (limits, config) = Limits::from_config(&step.plugin.name, &step.config)?;
+                let (limits, config) = Limits::from_config(&label, &step.config)?;
                 Ok(Prepared {
                     plugin: step.plugin,
+                    label,
                     limits,
                     config,
                     condition: step.condition,
@@ -105,7 +115,7 @@ impl Chain {
         store.limiter(|s| s);
         let mut instances = Vec::with_capacity(self.steps.len());
         for (i, step) in self.steps.iter().enumerate() {
-            let name = &step.plugin.name;
+            let name = &step.label;
             let stderr = StderrTail::new();
             let wasi = step
                 .limits
@@ -220,7 +230,7 @@ fn call(
 ) -> Result<Vec<Record>, PluginError> {
     let (mut records, outcomes) = process(store, instance, index, step, records)?;
     apply(&mut records, outcomes).map_err(|reason| PluginError::BadOutput {
-        plugin: step.plugin.name.clone(),
+        plugin: step.label.clone(),
         reason,
     })?;
     Ok(records)
@@ -236,7 +246,7 @@ fn call_grouped(
 ) -> Result<Vec<Vec<Record>>, PluginError> {
     let (records, outcomes) = process(store, instance, index, step, records)?;
     check_count(&records, &outcomes).map_err(|reason| PluginError::BadOutput {
-        plugin: step.plugin.name.clone(),
+        plugin: step.label.clone(),
         reason,
     })?;
     records
@@ -246,7 +256,7 @@ fn call_grouped(
         .map(|(i, (record, outcome))| {
             let mut out = Vec::new();
             emit(&mut out, i, record, outcome).map_err(|reason| PluginError::BadOutput {
-                plugin: step.plugin.name.clone(),
+                plugin: step.label.clone(),
                 reason,
             })?;
             Ok(out)
