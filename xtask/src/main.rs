@@ -5,6 +5,8 @@
 //! - `test`: builds the plugins, then runs the whole test suite.
 //! - `demo`: builds the plugins and the binary, then runs the demo pipeline.
 //! - `bench`: builds the plugins, then runs the benchmarks and prints their figures.
+//! - `dist`: a release binary with the bundled plugins next to it, in `target/dist/`
+//!   (`tidemark` and `plugins/*.wasm`): what a user installs, needing no other download.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,8 +43,37 @@ fn main() -> anyhow::Result<()> {
                 .args(["bench", "-p", "tidemark"])
                 .args(&args[1..]))
         }
-        _ => bail!("usage: cargo xtask plugins|test|demo|bench [args for cargo]"),
+        Some("dist") => dist(&root),
+        _ => bail!("usage: cargo xtask plugins|test|demo|bench|dist [args for cargo]"),
     }
+}
+
+/// Builds `target/dist/`: the release binary and, next to it, the bundled plugins, where
+/// the binary looks for them.
+fn dist(root: &Path) -> anyhow::Result<()> {
+    build_plugins(root)?;
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args(["build", "--release", "-p", "tidemark"]))?;
+    let dist = root.join("target").join("dist");
+    let plugins = dist.join("plugins");
+    std::fs::create_dir_all(&plugins)?;
+    std::fs::copy(
+        root.join("target").join("release").join("tidemark"),
+        dist.join("tidemark"),
+    )?;
+    for entry in std::fs::read_dir(root.join("target").join("plugins"))? {
+        let path = entry?.path();
+        // noop exists for benchmarks only.
+        if path.extension().is_some_and(|e| e == "wasm")
+            && path.file_stem().is_some_and(|s| s != "noop")
+            && let Some(name) = path.file_name()
+        {
+            std::fs::copy(&path, plugins.join(name))?;
+        }
+    }
+    println!("{}", dist.display());
+    Ok(())
 }
 
 fn workspace_root() -> PathBuf {
