@@ -11,7 +11,8 @@ use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings};
 use crate::config::{ConfigError, Properties, WorkerConfig};
 use crate::offsets::{FileOffsetStore, OffsetError, OffsetStore};
 use crate::plugin::predicate::{Condition, Predicate};
-use crate::plugin::{Chain, PluginError, Runtime, RuntimeOptions, Step, resolve};
+use crate::plugin::reload::{self, Reloading};
+use crate::plugin::{Chain, PluginDirectory, PluginError, Runtime, RuntimeOptions, Step, resolve};
 use crate::sinks::SinkError;
 use crate::sinks::file::FileSink;
 use crate::sources::postgres::{self, PostgresConfig, PostgresError};
@@ -72,18 +73,22 @@ fn predicates(props: &Properties) -> Result<BTreeMap<String, Predicate>, Connect
 }
 
 /// The transform chain of `transforms`, with each plugin found and configured and each
-/// `predicate`/`negate` attached.
+/// `predicate`/`negate` attached; and, when a plugin comes from the plugin directory, the
+/// hot reload of the chain.
 fn transform_chain(
     props: &Properties,
     plugin_path: Option<&PathBuf>,
-) -> Result<Option<Chain>, ConnectorError> {
+    connector: &str,
+) -> Result<(Option<Chain>, Option<Reloading>), ConnectorError> {
     let names = props.list("transforms");
     if names.is_empty() {
-        return Ok(None);
+        return Ok((None, None));
     }
     let predicates = predicates(props)?;
     let runtime = Runtime::new(RuntimeOptions::default())?;
     let dirs = resolve::search_dirs(plugin_path.map(PathBuf::as_path));
+    let directory = plugin_path.map(|dir| PluginDirectory::new(dir, runtime.clone()));
+    let mut watched = false;
     let mut steps = Vec::with_capacity(names.len());
     for name in names {
         let mut config = props.with_prefix(&format!("transforms.{name}."));
@@ -115,7 +120,13 @@ fn transform_chain(
             None => None,
         };
         let resolved = resolve::find_plugin(&type_name, &dirs)?;
-        let plugin = runtime.load_file(&resolved.path)?;
+        let plugin = match directory.as_ref().filter(|d| d.contains(&resolved.path)) {
+            Some(directory) => {
+                watched = true;
+                directory.load(&resolved.path, connector)?
+            }
+            None => runtime.load_file(&resolved.path)?,
+        };
         for (key, value) in resolved.implied {
             config.entry(key).or_insert(value);
         }
@@ -126,7 +137,14 @@ fn transform_chain(
             name: Some(name.clone()),
         });
     }
-    Ok(Some(Chain::new(&runtime, steps)?))
+    let chain = Chain::new(&runtime, steps.clone())?;
+    let reloading = match directory {
+        Some(directory) if watched => {
+            Some(reload::start(&directory, Chain::new(&runtime, steps)?)?)
+        }
+        _ => None,
+    };
+    Ok((Some(chain), reloading))
 }
 
 /// Runs the connector the properties describe until `shutdown` turns true, the source ends
@@ -141,7 +159,7 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
     }
     let source = PostgresConfig::from_properties(&props)?;
     let worker = WorkerConfig::from_properties(&props)?;
-    let chain = transform_chain(&props, worker.plugin_path.as_ref())?;
+    let (chain, reloading) = transform_chain(&props, worker.plugin_path.as_ref(), &source.name)?;
     let unknown = props.unread(IGNORED);
     if !unknown.is_empty() {
         tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
@@ -153,6 +171,7 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
     let sink = FileSink::open(worker.sink_file.as_deref(), worker.json)?;
     let (pipeline, input) = Pipeline::start(
         chain,
+        reloading,
         Box::new(sink),
         Box::new(store),
         PipelineSettings {

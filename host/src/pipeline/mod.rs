@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::event::Record;
 use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
+use crate::plugin::reload::{CANARY_RECORDS, Reloading};
 use crate::plugin::{Chain, PluginError};
 use crate::sinks::{Sink, SinkError};
 
@@ -90,6 +91,7 @@ impl Pipeline {
     /// Starts the pipeline thread.
     pub fn start(
         chain: Option<Chain>,
+        reloading: Option<Reloading>,
         sink: Box<dyn Sink>,
         store: Box<dyn OffsetStore>,
         settings: PipelineSettings,
@@ -99,6 +101,7 @@ impl Pipeline {
         let stats = Arc::new(PipelineStats::default());
         let worker = Worker {
             chain,
+            reloading,
             sink,
             store,
             settings,
@@ -127,6 +130,8 @@ impl Pipeline {
 
 struct Worker {
     chain: Option<Chain>,
+    /// New chains from hot reload, taken between batches.
+    reloading: Option<Reloading>,
     sink: Box<dyn Sink>,
     store: Box<dyn OffsetStore>,
     settings: PipelineSettings,
@@ -167,6 +172,19 @@ impl Worker {
             records,
             checkpoint,
         } = batch;
+        if let Some(reloading) = &self.reloading {
+            // A swap happens here, between two batches: every record of a batch goes through
+            // one version of each plugin.
+            while let Ok(chain) = reloading.swaps.try_recv() {
+                self.chain = Some(chain);
+            }
+            if !records.is_empty()
+                && let Ok(mut canary) = reloading.canary.lock()
+            {
+                canary.clear();
+                canary.extend(records.iter().take(CANARY_RECORDS).cloned());
+            }
+        }
         if !records.is_empty() {
             self.stats
                 .records_in
@@ -275,6 +293,7 @@ mod tests {
     async fn commits_only_after_the_sink_flushed() {
         let log = Log::default();
         let (pipeline, input) = Pipeline::start(
+            None,
             None,
             Box::new(LogSink(log.clone())),
             Box::new(LogStore(log.clone())),

@@ -64,6 +64,8 @@ struct Live {
 /// Transform plugins applied in order to batches of records.
 pub struct Chain {
     runtime: Runtime,
+    /// The steps as given, to build the chain again with another version of a plugin.
+    spec: Vec<Step>,
     steps: Vec<Prepared>,
     live: Option<Live>,
 }
@@ -71,6 +73,7 @@ pub struct Chain {
 impl Chain {
     /// Instantiates and configures every step; configuration errors surface here.
     pub fn new(runtime: &Runtime, steps: Vec<Step>) -> Result<Chain, PluginError> {
+        let spec = steps.clone();
         let steps = steps
             .into_iter()
             .map(|step| {
@@ -98,11 +101,35 @@ impl Chain {
             .collect::<Result<Vec<_>, _>>()?;
         let mut chain = Chain {
             runtime: runtime.clone(),
+            spec,
             steps,
             live: None,
         };
         chain.live = Some(chain.instantiate()?);
         Ok(chain)
+    }
+
+    /// Whether a step of the chain runs the plugin of this name.
+    pub fn uses(&self, plugin: &str) -> bool {
+        self.spec.iter().any(|s| s.plugin.name == plugin)
+    }
+
+    /// A new chain, instantiated and configured, with `plugin` in place of every step that
+    /// runs a plugin of its name.
+    pub fn with_plugin(&self, plugin: &Arc<Plugin>) -> Result<Chain, PluginError> {
+        let steps = self
+            .spec
+            .iter()
+            .map(|s| Step {
+                plugin: if s.plugin.name == plugin.name {
+                    plugin.clone()
+                } else {
+                    s.plugin.clone()
+                },
+                ..s.clone()
+            })
+            .collect();
+        Chain::new(&self.runtime, steps)
     }
 
     /// The names of the chain's plugins, in order.

@@ -12,14 +12,17 @@ mod bindings;
 mod cache;
 mod chain;
 mod convert;
+mod directory;
 mod error;
 pub mod limits;
 pub mod predicate;
+pub mod reload;
 pub mod resolve;
 mod runtime;
 mod state;
 mod stderr;
 
 pub use chain::{Chain, Step};
+pub use directory::{PluginDirectory, PluginState, Version, read_state};
 pub use error::PluginError;
 pub use runtime::{Origin, Plugin, Runtime, RuntimeOptions, World};

@@ -120,6 +120,11 @@ impl<'a> Record<'a> {
         Record { batch, index }
     }
 
+    /// The record's position in its batch (0 for the first).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
     /// The record's topic.
     pub fn topic(&self) -> String {
         self.batch.topic(self.index).unwrap_or_default()
