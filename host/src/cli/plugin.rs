@@ -44,6 +44,15 @@ pub enum PluginCommand {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Lists the plugins of a plugin directory: world, size, content hash, and what running
+    /// connectors recorded (load times, versions, users, reloads, the last rejected version).
+    List {
+        /// The plugin directory (default: $TIDEMARK_PLUGIN_PATH, else ./plugins).
+        dir: Option<PathBuf>,
+        /// Directory for compiled plugins (default: the user's cache directory).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
     /// Prints a plugin's world, exports, imports, size and content hash.
     Inspect {
         /// The plugin file.
@@ -57,6 +66,12 @@ pub enum PluginCommand {
 /// Runs a `plugin` subcommand.
 pub fn run(command: PluginCommand) -> anyhow::Result<()> {
     match command {
+        PluginCommand::List { dir, cache_dir } => {
+            let dir = dir
+                .or_else(|| std::env::var_os("TIDEMARK_PLUGIN_PATH").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("plugins"));
+            list(&dir, cache_dir)
+        }
         PluginCommand::Test {
             plugins,
             config,
@@ -102,6 +117,57 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Prints the plugins of a directory with what running connectors recorded about them.
+fn list(dir: &std::path::Path, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    let state = tidemark::plugin::read_state(dir);
+    let runtime = runtime(cache_dir)?;
+    for file in files {
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match runtime.load_file(&file) {
+            Ok(p) => println!(
+                "{name}: {} plugin, {} bytes, sha256 {}",
+                p.world.name(),
+                p.size,
+                &p.hash[..16]
+            ),
+            Err(error) => println!("{name}: not loadable: {error}"),
+        }
+        let Some(known) = state.get(&name) else {
+            println!("  not used by a running connector");
+            continue;
+        };
+        let users: Vec<&str> = known.users.iter().map(String::as_str).collect();
+        println!("  used by: {}", users.join(", "));
+        println!("  reloads: {}", known.reloads);
+        for v in &known.versions {
+            let status = match v.accepted {
+                Some(true) => "live or was live",
+                Some(false) => "rejected",
+                None => "being validated",
+            };
+            println!(
+                "  version {} loaded at {} ms (in {:.1} ms): {status}",
+                &v.hash[..16],
+                v.loaded_at_ms,
+                v.load_ms
+            );
+        }
+        if let Some(error) = &known.last_error {
+            println!("  last rejection: {error}");
+        }
+    }
+    Ok(())
 }
 
 fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {

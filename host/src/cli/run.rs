@@ -23,7 +23,18 @@ pub struct RunArgs {
 /// Runs the connector until it ends, fails, or SIGINT/SIGTERM asks it to stop (after
 /// which it flushes the sink and commits its offsets).
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let props = Properties::load(&args.configs, &args.sets)?;
+    let mut props = Properties::load(&args.configs, &args.sets)?;
+    // The plugin directory: `plugin.path`, else $TIDEMARK_PLUGIN_PATH, else `plugins/` next
+    // to the first config file when there is one.
+    if let Some(dir) = std::env::var_os("TIDEMARK_PLUGIN_PATH") {
+        props.set_default("plugin.path", dir.to_string_lossy());
+    } else if let Some(dir) = args.configs[0]
+        .parent()
+        .map(|p| p.join("plugins"))
+        .filter(|d| d.is_dir())
+    {
+        props.set_default("plugin.path", dir.to_string_lossy());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

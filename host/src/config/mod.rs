@@ -75,6 +75,13 @@ impl Properties {
         })
     }
 
+    /// Sets a property unless it is set already.
+    pub fn set_default(&mut self, key: &str, value: impl Into<String>) {
+        self.entries
+            .entry(key.to_owned())
+            .or_insert_with(|| value.into());
+    }
+
     fn mark(&self, key: &str) {
         self.read.borrow_mut().insert(key.to_owned());
     }

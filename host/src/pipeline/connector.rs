@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use tokio::sync::watch;
 
+use super::errors::ErrorPolicy;
 use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings};
 use crate::config::{ConfigError, Properties, WorkerConfig};
 use crate::offsets::{FileOffsetStore, OffsetError, OffsetStore};
@@ -178,6 +179,7 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
             connector: source.name.clone(),
             partition,
             flush_interval: worker.flush_interval,
+            errors: ErrorPolicy::from_properties(&props)?,
         },
     )?;
     let PipelineInput { batches, committed } = input;

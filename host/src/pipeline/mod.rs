@@ -7,17 +7,19 @@
 //! Memory is bounded by the channel's capacity times the batch size.
 
 pub mod connector;
+pub mod errors;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::event::Record;
 use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
 use crate::plugin::reload::{CANARY_RECORDS, Reloading};
 use crate::plugin::{Chain, PluginError};
 use crate::sinks::{Sink, SinkError};
+use errors::ErrorPolicy;
 
 /// Batches waiting between the source and the pipeline.
 pub const CHANNEL_BATCHES: usize = 4;
@@ -63,6 +65,8 @@ pub struct PipelineSettings {
     pub partition: OffsetMap,
     /// `offset.flush.interval.ms`.
     pub flush_interval: Duration,
+    /// `errors.tolerance` and the dead-letter queue.
+    pub errors: ErrorPolicy,
 }
 
 /// Counters of a pipeline, readable while it runs.
@@ -76,7 +80,7 @@ pub struct PipelineStats {
 /// The source's ends of a running pipeline.
 pub struct PipelineInput {
     /// Send batches here; dropping it ends the pipeline after a final flush and commit.
-    pub batches: mpsc::Sender<Batch>,
+    pub batches: flume::Sender<Batch>,
     /// The `ack` of the newest committed checkpoint; closed once the pipeline ended.
     pub committed: watch::Receiver<Option<u64>>,
 }
@@ -96,7 +100,7 @@ impl Pipeline {
         store: Box<dyn OffsetStore>,
         settings: PipelineSettings,
     ) -> Result<(Pipeline, PipelineInput), PipelineError> {
-        let (batches, receiver) = mpsc::channel(CHANNEL_BATCHES);
+        let (batches, receiver) = flume::bounded(CHANNEL_BATCHES);
         let (committed_tx, committed) = watch::channel(None);
         let stats = Arc::new(PipelineStats::default());
         let worker = Worker {
@@ -142,28 +146,21 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, mut receiver: mpsc::Receiver<Batch>) -> Result<(), PipelineError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|e| PipelineError::Thread(e.to_string()))?;
-        runtime.block_on(async {
-            let mut next_commit = Instant::now() + self.settings.flush_interval;
-            loop {
-                let deadline = tokio::time::Instant::from_std(next_commit);
-                tokio::select! {
-                    batch = receiver.recv() => match batch {
-                        Some(batch) => self.process(batch)?,
-                        None => break,
-                    },
-                    () = tokio::time::sleep_until(deadline) => {
-                        self.commit()?;
-                        next_commit = Instant::now() + self.settings.flush_interval;
-                    }
+    /// Processes batches until every sender is gone, committing every flush interval. No
+    /// async runtime runs on this thread: WASI calls from plugins must not find one.
+    fn run(mut self, receiver: flume::Receiver<Batch>) -> Result<(), PipelineError> {
+        let mut next_commit = Instant::now() + self.settings.flush_interval;
+        loop {
+            match receiver.recv_deadline(next_commit) {
+                Ok(batch) => self.process(batch)?,
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    self.commit()?;
+                    next_commit = Instant::now() + self.settings.flush_interval;
                 }
+                Err(flume::RecvTimeoutError::Disconnected) => break,
             }
-            self.commit()
-        })
+        }
+        self.commit()
     }
 
     fn process(&mut self, batch: Batch) -> Result<(), PipelineError> {
@@ -189,15 +186,20 @@ impl Worker {
             self.stats
                 .records_in
                 .fetch_add(records.len() as u64, Relaxed);
-            let records = match &mut self.chain {
-                Some(chain) => chain.process(records)?,
-                None => records,
+            let outcome = match &mut self.chain {
+                Some(chain) => errors::run(chain, records, &self.settings.errors)?,
+                None => errors::Outcome {
+                    records,
+                    dead_letters: Vec::new(),
+                },
             };
-            if !records.is_empty() {
-                self.sink.write(&records)?;
-                self.stats
-                    .records_out
-                    .fetch_add(records.len() as u64, Relaxed);
+            for records in [outcome.records, outcome.dead_letters] {
+                if !records.is_empty() {
+                    self.sink.write(&records)?;
+                    self.stats
+                        .records_out
+                        .fetch_add(records.len() as u64, Relaxed);
+                }
             }
         }
         if checkpoint.is_some() {
@@ -301,6 +303,7 @@ mod tests {
                 connector: "c".into(),
                 partition: OffsetMap::new(),
                 flush_interval: Duration::from_secs(3600),
+                errors: ErrorPolicy::default(),
             },
         )
         .unwrap();
@@ -310,7 +313,7 @@ mod tests {
         } = input;
         for (topic, n) in [("a", 1), ("b", 2)] {
             batches
-                .send(Batch {
+                .send_async(Batch {
                     records: vec![record(topic)],
                     checkpoint: checkpoint(n),
                 })
@@ -318,7 +321,7 @@ mod tests {
                 .unwrap();
         }
         batches
-            .send(Batch {
+            .send_async(Batch {
                 records: vec![record("c")],
                 checkpoint: None,
             })

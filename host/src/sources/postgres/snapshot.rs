@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::changes::{ChangeBuilder, Position};
@@ -39,7 +38,7 @@ pub struct Snapshot<'a> {
     pub client: &'a Client,
     /// Source position of every snapshot event (snapshot start time, txId, consistent LSN).
     pub at: Position,
-    pub batches: &'a mpsc::Sender<Batch>,
+    pub batches: &'a flume::Sender<Batch>,
 }
 
 impl Snapshot<'_> {
@@ -148,7 +147,7 @@ impl Snapshot<'_> {
     ) -> Result<(), PostgresError> {
         let records = std::mem::replace(batch, Vec::with_capacity(self.config.max_batch_size));
         self.batches
-            .send(Batch {
+            .send_async(Batch {
                 records,
                 checkpoint,
             })

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig, TlsConfig};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::catalog::{self, SESSION_OPTIONS, TypeRegistry};
 use super::changes::Position;
@@ -24,7 +24,7 @@ use crate::pipeline::{Batch, Checkpoint};
 pub struct SourceContext {
     /// The last committed offset of this connector, if any.
     pub stored: Option<OffsetMap>,
-    pub batches: mpsc::Sender<Batch>,
+    pub batches: flume::Sender<Batch>,
     /// The `ack` (LSN) of the newest committed checkpoint.
     pub committed: watch::Receiver<Option<u64>>,
     /// Becomes true when the connector should stop.
@@ -218,7 +218,7 @@ async fn take_snapshot(
     tables: &[Arc<Table>],
     exported: Option<&(String, u64)>,
     slot: Option<&SlotState>,
-    batches: &mpsc::Sender<Batch>,
+    batches: &flume::Sender<Batch>,
 ) -> Result<ResumePoint, PostgresError> {
     let client = catalog::connect(config).await?;
     let what = "starting the snapshot transaction";

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_postgres::Client;
 
 use super::catalog::{self, TypeRegistry};
@@ -46,7 +46,7 @@ pub struct Stream<'a> {
     /// Management connection, for catalog reads when a relation (re)appears.
     pub catalog: &'a Client,
     pub types: TypeRegistry,
-    pub batches: mpsc::Sender<Batch>,
+    pub batches: flume::Sender<Batch>,
     pub committed: watch::Receiver<Option<u64>>,
     pub shutdown: watch::Receiver<bool>,
     /// Changes at or before this point were delivered before a restart.
@@ -406,7 +406,7 @@ impl Stream<'_> {
             }),
         };
         self.batches
-            .send(batch)
+            .send_async(batch)
             .await
             .map_err(|_| PostgresError::PipelineClosed)
     }
