@@ -2,7 +2,7 @@
 # Postgres throughput: Tidemark beside pg_recvlogical (the walsender's own decode rate on the
 # same data) and Debezium 3.6.3 (/work/shared/dbz/bench-pg.sh), in one run on this machine.
 #
-#   bench/pg.sh [stream|snapshot|all]
+#   bench/pg.sh [stream|snapshot|all|chain]
 #
 # Env: N (rows, 1000000), SCHEMAS ("true false": JsonConverter schemas on, off), REPEAT
 # (Tidemark and pg_recvlogical measurements per case, 3; the table shows medians), DBZ (1
@@ -16,6 +16,12 @@
 # rows into (id bigint primary key, v text, n int); rate = N / (first → last event), from the
 # events' own ts_ms, as Debezium's runner measures it. Snapshot: N rows read by
 # snapshot.mode=initial_only. Peak RSS: /usr/bin/time's maximum resident set size.
+#
+# chain (not part of all): the same streaming case with and without the Wasm chain
+# unwrap + route + mask + filter (ExtractNewRecordState, RegexRouter, MaskField$Value,
+# io.debezium.transforms.Filter with a CEL condition), alternating, REPEAT times each; rate =
+# N / (commit of the insert -> last record in the file), wall clock, since the chain runs after
+# the events' ts_ms is taken. Plugins come from target/plugins (cargo xtask plugins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -145,6 +151,48 @@ tidemark_stream() { # tidemark_stream <schemas>
   recv bench_recv_stream "$endpos" "stream-$schemas"
 }
 
+chain_stream() { # chain_stream <schemas> <label> [key=value...]: wall-clock rate of one stream
+  local schemas=$1 label=$2 out=$W/tm-chain.jsonl; shift 2
+  P -c "TRUNCATE bench_stream"
+  drop_slot bench_tm_stream
+  rm -f "$out" "$W/offsets-stream.json"
+  config "$W/chain.properties" "$schemas" slot.name=bench_tm_stream snapshot.mode=no_data \
+    table.include.list=public.bench_stream "sink.file=$out" "offset.storage.file.filename=$W/offsets-stream.json" \
+    "plugin.path=$ROOT/target/plugins" "$@"
+  /usr/bin/time -v "$TIDEMARK" run "$W/chain.properties" 2> "$W/tm-chain-$label.log" &
+  local pid=$!
+  for _ in $(seq 1 600); do
+    [ "$(P -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name='bench_tm_stream' AND active")" = 1 ] && break
+    sleep 0.1
+  done
+  sleep 1
+  local cms lms; cms=$(now_ms)
+  P -c "INSERT INTO bench_stream SELECT g, md5(g::text), g::int FROM generate_series(1,$N) g"
+  # the last row's key ends the file: a cheap check of the tail instead of counting lines
+  until tail -c 4096 "$out" 2>/dev/null | tail -n 1 | grep -q "\"id\":$N}"; do sleep 0.05; done
+  lms=$(now_ms)
+  kill -TERM $(pgrep -P $pid tidemark || echo $pid) 2>/dev/null || true
+  wait $pid || true
+  result "tidemark chain=$label rows=$N schemas=$schemas commit_to_last_s=$(awk "BEGIN{printf \"%.3f\", ($lms-$cms)/1000}") rows_per_s=$(awk "BEGIN{printf \"%.0f\", $N/(($lms-$cms)/1000)}") peak_rss_kb=$(rss_of "$W/tm-chain-$label.log") out_bytes=$(stat -c %s "$out")"
+  rm -f "$out"
+  drop_slot bench_tm_stream
+}
+
+# The chain of the issue: unwrap + route + mask + filter, every step a Wasm plugin.
+CHAIN=(
+  transforms=unwrap,route,mask,filter
+  transforms.unwrap.type=io.debezium.transforms.ExtractNewRecordState
+  transforms.unwrap.add.fields=op,source.ts_ms
+  transforms.route.type=org.apache.kafka.connect.transforms.RegexRouter
+  'transforms.route.regex=bench\\.public\\.(.*)'
+  'transforms.route.replacement=cdc.$1'
+  'transforms.mask.type=org.apache.kafka.connect.transforms.MaskField$Value'
+  transforms.mask.fields=v
+  transforms.filter.type=io.debezium.transforms.Filter
+  transforms.filter.language=jsr223.groovy
+  "transforms.filter.condition=value.n >= 0 && value.__op != 'd'"
+)
+
 tidemark_snapshot() { # tidemark_snapshot <schemas>
   local schemas=$1 out=$W/tm-snapshot-$1.jsonl t0 t1
   rm -f "$out" "$W/offsets-snapshot.json"
@@ -196,6 +244,17 @@ fi
 [ -x "$TIDEMARK" ] || cargo build --release -p tidemark
 start_pg
 setup_tables
+if [ "$what" = chain ]; then
+  for _ in $(seq 1 "$REPEAT"); do
+    for schemas in $SCHEMAS_LIST; do
+      chain_stream "$schemas" none
+      chain_stream "$schemas" unwrap+route+mask+filter "${CHAIN[@]}"
+    done
+  done
+  as_pg "$BIN/pg_ctl" -D "$W/pg" -m fast -w stop >/dev/null
+  python3 "$ROOT/bench/summary.py" "$RESULTS"
+  exit 0
+fi
 for _ in $(seq 1 "$REPEAT"); do
   for schemas in $SCHEMAS_LIST; do
     case "$what" in stream|all) tidemark_stream "$schemas" ;; esac

@@ -35,8 +35,29 @@ def cell(value, fmt):
     return fmt.format(value) if value is not None else "–"
 
 
+def chain_table(rows):
+    """The chain mode: the same stream with and without the Wasm transform chain."""
+    print("| schemas | chain | runs | rows/s (median) | peak RSS | throughput vs no transforms |")
+    print("|---|---|---:|---:|---:|---:|")
+    for schemas in ("true", "false"):
+        base = median(pick(rows, "tidemark", "chain=none", schemas), "rows_per_s")
+        for phase in sorted({p for t, p, f in rows if t == "tidemark" and p.startswith("chain=")}, key=lambda p: p != "chain=none"):
+            found = pick(rows, "tidemark", phase, schemas)
+            if not found:
+                continue
+            rate = median(found, "rows_per_s")
+            print("| {} | {} | {} | {} | {} | {} |".format(
+                schemas, phase[len("chain="):], len(found), cell(rate, "{:,.0f}"),
+                cell(peak(found), "{:,} kB"),
+                cell(rate / base - 1 if base and phase != "chain=none" else None, "{:+.1%}"),
+            ))
+
+
 def main():
     rows = parse(sys.argv[1])
+    if any(p.startswith("chain=") for t, p, f in rows):
+        chain_table(rows)
+        return
     print("| phase | schemas | Tidemark rows/s | Tidemark peak RSS | pg_recvlogical rows/s | Tidemark / pg_recvlogical | Debezium rows/s | Debezium peak RSS | Tidemark / Debezium rows/s | Debezium / Tidemark RSS |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for phase in ("stream", "snapshot"):

@@ -138,6 +138,21 @@ fn plugin_crates(root: &Path) -> anyhow::Result<Vec<PluginCrate>> {
         let Ok(relative) = manifest.strip_prefix(root) else {
             continue;
         };
+        // Plugin crates build a component (a cdylib); libraries they share do not.
+        let is_component = package["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| {
+                t["crate_types"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c == "cdylib")
+            });
+        if !is_component {
+            continue;
+        }
         let out_dir = if relative.starts_with("plugins") {
             "plugins"
         } else if relative.starts_with("tests/plugins") {

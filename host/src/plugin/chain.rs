@@ -189,7 +189,8 @@ impl Chain {
     }
 
     /// Runs a batch through every plugin. On error the batch is not returned; the caller
-    /// decides (stop, or retry, or dead-letter) and the next call starts from fresh instances.
+    /// decides (stop, or retry, or dead-letter). After a trap or a limit the next call starts
+    /// from fresh instances; a record a plugin refused (`fail`) leaves its instance usable.
     pub fn process(&mut self, records: Vec<Record>) -> Result<Vec<Record>, PluginError> {
         if records.is_empty() || self.steps.is_empty() {
             return Ok(records);
@@ -199,7 +200,7 @@ impl Chain {
             None => self.instantiate()?,
         };
         let result = self.run(&mut live, records);
-        if result.is_ok() {
+        if matches!(result, Ok(_) | Err(PluginError::RecordFailed { .. })) {
             self.live = Some(live);
         }
         result
@@ -256,10 +257,7 @@ fn call(
     records: Vec<Record>,
 ) -> Result<Vec<Record>, PluginError> {
     let (mut records, outcomes) = process(store, instance, index, step, records)?;
-    apply(&mut records, outcomes).map_err(|reason| PluginError::BadOutput {
-        plugin: step.label.clone(),
-        reason,
-    })?;
+    apply(&mut records, outcomes, &step.label)?;
     Ok(records)
 }
 
@@ -272,20 +270,14 @@ fn call_grouped(
     records: Vec<Record>,
 ) -> Result<Vec<Vec<Record>>, PluginError> {
     let (records, outcomes) = process(store, instance, index, step, records)?;
-    check_count(&records, &outcomes).map_err(|reason| PluginError::BadOutput {
-        plugin: step.label.clone(),
-        reason,
-    })?;
+    check_count(&records, &outcomes, &step.label)?;
     records
         .into_iter()
         .zip(outcomes)
         .enumerate()
         .map(|(i, (record, outcome))| {
             let mut out = Vec::new();
-            emit(&mut out, i, record, outcome).map_err(|reason| PluginError::BadOutput {
-                plugin: step.label.clone(),
-                reason,
-            })?;
+            emit(&mut out, i, record, outcome, &step.label)?;
             Ok(out)
         })
         .collect()
@@ -324,20 +316,27 @@ fn ticks(limits: &Limits) -> u64 {
     limits.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1
 }
 
-fn check_count(records: &[Record], outcomes: &[Outcome]) -> Result<(), String> {
+fn check_count(records: &[Record], outcomes: &[Outcome], label: &str) -> Result<(), PluginError> {
     if outcomes.len() != records.len() {
-        return Err(format!(
-            "{} outcomes for {} records; process must return one outcome per record",
-            outcomes.len(),
-            records.len()
-        ));
+        return Err(PluginError::BadOutput {
+            plugin: label.to_owned(),
+            reason: format!(
+                "{} outcomes for {} records; process must return one outcome per record",
+                outcomes.len(),
+                records.len()
+            ),
+        });
     }
     Ok(())
 }
 
 /// Applies one plugin's outcomes to the batch.
-fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String> {
-    check_count(records, &outcomes)?;
+fn apply(
+    records: &mut Vec<Record>,
+    outcomes: Vec<Outcome>,
+    label: &str,
+) -> Result<(), PluginError> {
+    check_count(records, &outcomes, label)?;
     if outcomes.iter().all(|o| matches!(o, Outcome::Keep)) {
         return Ok(());
     }
@@ -347,27 +346,46 @@ fn apply(records: &mut Vec<Record>, outcomes: Vec<Outcome>) -> Result<(), String
         .zip(outcomes)
         .enumerate()
     {
-        emit(&mut out, i, record, outcome)?;
+        emit(&mut out, i, record, outcome, label)?;
     }
     *records = out;
     Ok(())
 }
 
-/// Appends what one outcome makes of input record `i`.
-fn emit(out: &mut Vec<Record>, i: usize, record: Record, outcome: Outcome) -> Result<(), String> {
+/// Appends what one outcome makes of input record `i`; a `fail` outcome is the record's error.
+fn emit(
+    out: &mut Vec<Record>,
+    i: usize,
+    record: Record,
+    outcome: Outcome,
+    label: &str,
+) -> Result<(), PluginError> {
+    let bad = |reason: String| PluginError::BadOutput {
+        plugin: label.to_owned(),
+        reason,
+    };
     match outcome {
         Outcome::Keep => out.push(record),
         Outcome::Drop => {}
+        Outcome::Fail(reason) => {
+            return Err(PluginError::RecordFailed {
+                plugin: label.to_owned(),
+                topic: record.topic,
+                reason,
+            });
+        }
         Outcome::Emit(emitted) => {
             let mut current = Some(record);
             for e in emitted {
                 match e {
                     Emitted::Current => out.push(current.take().ok_or_else(|| {
-                        format!("outcome {i} emits the current record more than once")
+                        bad(format!(
+                            "outcome {i} emits the current record more than once"
+                        ))
                     })?),
                     Emitted::Created(data) => out.push(
                         convert::record_from_wit(data)
-                            .map_err(|e| format!("record created for input {i}: {e}"))?,
+                            .map_err(|e| bad(format!("record created for input {i}: {e}")))?,
                     ),
                 }
             }

@@ -61,6 +61,14 @@ pub enum PluginError {
         trap: String,
         stderr: String,
     },
+    #[error(
+        "plugin '{plugin}' failed on a record of topic '{topic}': {reason} (errors.tolerance=all skips such records, to the dead-letter queue when errors.deadletterqueue.topic.name is set)"
+    )]
+    RecordFailed {
+        plugin: String,
+        topic: String,
+        reason: String,
+    },
     #[error("plugin '{plugin}' returned a bad result: {reason}")]
     BadOutput { plugin: String, reason: String },
     #[error("plugin cache at {path}: {reason}")]

@@ -64,6 +64,9 @@ pub enum Outcome {
     Drop,
     /// Replace it by these records, in order.
     Emit(Vec<Emit>),
+    /// It cannot be transformed, for this reason: the host applies `errors.tolerance` (stop
+    /// the connector, or send the original record to the dead-letter queue).
+    Fail(String),
 }
 
 /// One record emitted in place of the input record.
@@ -88,6 +91,7 @@ impl Outcome {
         match self {
             Outcome::Keep => wit_out::Outcome::Keep,
             Outcome::Drop => wit_out::Outcome::Drop,
+            Outcome::Fail(reason) => wit_out::Outcome::Fail(reason),
             Outcome::Emit(items) => wit_out::Outcome::Emit(
                 items
                     .into_iter()

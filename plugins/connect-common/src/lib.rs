@@ -1,0 +1,25 @@
+//! `connect-common`: what Tidemark's Kafka Connect transforms (`MaskField`, `InsertField`,
+//! `ReplaceField`, `ValueToKey`, `ExtractField`, `TimestampConverter`, `HeaderFrom`) share.
+//!
+//! - [`settings`]: Kafka `ConfigDef` parsing (booleans, lists) and the `part` setting that a
+//!   `$Key`/`$Value` class implies.
+//! - [`cache`]: per-schema caches keyed by the host's schema id.
+//! - [`operand`]: reading the key or value a transform works on, schema cached.
+//! - [`structs`]: struct field access with Connect's default-value rule, schema building as
+//!   `SchemaUtil.copySchemaBasics` does, schemaless map helpers.
+//! - [`logical`]: Connect's logical types (`Decimal`, `Date`, `Time`, `Timestamp`).
+//! - [`decimal`]: `BigDecimal` text and unscaled-bytes conversions.
+//! - [`calendar`]: Java's `GregorianCalendar` day arithmetic (Julian before 1582-10-15).
+//! - [`javafmt`]: Java's `Double.toString` / `Float.toString`.
+//! - [`values`]: Connect's `Values.convertToString` (what `SimpleHeaderConverter` writes) and
+//!   the string-to-number conversions `MaskField` uses for replacements.
+
+pub mod cache;
+pub mod calendar;
+pub mod decimal;
+pub mod javafmt;
+pub mod logical;
+pub mod operand;
+pub mod settings;
+pub mod structs;
+pub mod values;

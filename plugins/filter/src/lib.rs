@@ -1,0 +1,292 @@
+//! `filter`: Kafka Connect's `org.apache.kafka.connect.transforms.Filter` and Debezium's
+//! `io.debezium.transforms.Filter`.
+//!
+//! **Kafka Connect's Filter** (none of the settings below) drops every record it is applied
+//! to; it is meant to be used with a predicate, which the host evaluates before calling the
+//! plugin.
+//!
+//! **Debezium's Filter** keeps the records for which `condition` is true and drops those for
+//! which it is false. Settings:
+//! - `language` (required): `cel`, `jsr223.groovy` or `jsr223.graal.js` (also `jsr223.js`,
+//!   `jsr223.javascript`). Every condition is evaluated with CEL (Common Expression Language);
+//!   a Groovy or JavaScript condition must be CEL-compatible, which the usual ones are
+//!   (`value.op == 'u' && value.after.id > 5`, `topic.startsWith('dbz')`,
+//!   `value.op in ['c', 'u']`, `header.h.value == 'x'`). One that is not fails configuration
+//!   with an error that names it.
+//! - `condition` (required): the expression.
+//! - `topic.regex`: only records whose whole topic matches are evaluated; others pass.
+//! - `null.handling.mode`: `keep` (default) passes records with a null value, `drop` drops
+//!   them, `evaluate` evaluates the condition with `value` null.
+//!
+//! Variables, as Debezium binds them: `value` and `key` (structs as maps by field name, so
+//! `value.after.id` and `value['op']` work; integers are `int`, floats and `Decimal`s
+//! `double`, other logical types their physical value, bytes `bytes`, arrays lists, maps
+//! maps, leaving out keys that are not strings, integers or booleans), `valueSchema` and
+//! `keySchema` (maps with `name`, `type` such as `'STRUCT'`, `optional`, `version`, `doc`,
+//! `parameters`, `fields`), `topic` and `header` (header name to `{value}`, where the value is
+//! a string: `header.h.value == '1'`). Only the parts a condition names are read.
+//!
+//! Functions: CEL's `size`, `contains`, `startsWith`, `endsWith`, `matches`, `string`, `int`,
+//! `uint`, `double`, `bytes`, `max`, `min` and macros `has`, `all`, `exists`, `exists_one`,
+//! `map`, `filter`; plus `x.get(name)` (Java's `Struct.get`, as in `value.get('op')`).
+//!
+//! Differences from Groovy and JavaScript, beyond syntax: for those languages `s.matches(re)`
+//! has Java's meaning (the whole string must match; with `cel` a match anywhere), and in
+//! Groovy conditions `<`, `<=`, `>`, `>=` order null before everything, as Groovy does
+//! (`value.after.amount > 100` is false for a null amount). Otherwise CEL's rules hold:
+//! integer division truncates, an `int` and a `double` cannot be added, a missing field is an
+//! error (also in schemaless maps, where Groovy would give null), and in JavaScript comparing
+//! null with `<` is an error. Unsupported CEL syntax: triple-quoted strings, raw bytes,
+//! backquoted names, leading-dot names, message construction, optional syntax (`a.?b`) and a
+//! repeated `!` or `-` (write `!(!x)`).
+//!
+//! Where Debezium would fail the task (the condition throws, e.g. it reads a field of a null
+//! `before`, or returns something other than a boolean) the record fails with an error naming
+//! the condition: the host applies `errors.tolerance` (stop, or dead-letter queue).
+
+mod condition;
+mod convert;
+mod functions;
+mod record;
+mod syntax;
+
+use regex::Regex;
+use tidemark_sdk::{Config, Outcome, Part, Record, Transform, export_transform};
+
+use condition::{Condition, Language};
+use record::PartReader;
+
+/// The settings of Debezium's Filter; Kafka Connect's has none.
+const DEBEZIUM_SETTINGS: [&str; 4] = ["condition", "language", "topic.regex", "null.handling.mode"];
+
+/// The Filter transform.
+pub enum Filter {
+    /// Kafka Connect's Filter: drops every record.
+    DropAll,
+    /// Debezium's Filter: keeps the records a condition accepts.
+    Condition(Box<ConditionFilter>),
+}
+
+/// What becomes of a record whose value is null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NullHandling {
+    Keep,
+    Drop,
+    Evaluate,
+}
+
+/// Debezium's Filter, configured.
+pub struct ConditionFilter {
+    condition: Condition,
+    topic: Option<Regex>,
+    nulls: NullHandling,
+    key: PartReader,
+    value: PartReader,
+}
+
+impl Transform for Filter {
+    fn configure(config: Config) -> Result<Self, String> {
+        if DEBEZIUM_SETTINGS.iter().all(|s| config.get(s).is_none()) {
+            return Ok(Filter::DropAll);
+        }
+        let language = language(config.require("language")?)?;
+        let condition = config
+            .get("condition")
+            .filter(|c| !c.trim().is_empty())
+            .ok_or("missing required setting 'condition'")?;
+        let condition = Condition::compile(condition, language)?;
+        let topic = match config.get("topic.regex").filter(|r| !r.is_empty()) {
+            None => None,
+            Some(pattern) => Some(Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+                format!("setting 'topic.regex' is not a valid regular expression {pattern:?}: {e}")
+            })?),
+        };
+        let nulls = null_handling(config.get("null.handling.mode"))?;
+        Ok(Filter::Condition(Box::new(ConditionFilter {
+            condition,
+            topic,
+            nulls,
+            key: PartReader::default(),
+            value: PartReader::default(),
+        })))
+    }
+
+    fn apply(&mut self, record: &mut Record<'_>) -> Outcome {
+        match self {
+            Filter::DropAll => Outcome::Drop,
+            Filter::Condition(filter) => filter.apply(record),
+        }
+    }
+}
+
+impl ConditionFilter {
+    fn apply(&mut self, record: &Record<'_>) -> Outcome {
+        let needs_topic = self.topic.is_some() || self.condition.uses("topic");
+        let topic = needs_topic.then(|| record.topic());
+        if let (Some(regex), Some(topic)) = (&self.topic, &topic)
+            && !regex.is_match(topic)
+        {
+            return Outcome::Keep;
+        }
+        let value = self
+            .condition
+            .uses("value")
+            .then(|| PartReader::data(record, Part::Value));
+        let value_is_null = match &value {
+            Some(data) => data.is_none(),
+            None => record.is_tombstone(),
+        };
+        if value_is_null {
+            match self.nulls {
+                NullHandling::Keep => return Outcome::Keep,
+                NullHandling::Drop => return Outcome::Drop,
+                NullHandling::Evaluate => {}
+            }
+        }
+        let mut bindings = Vec::new();
+        if let Some(data) = &value {
+            let cel = self.value.value(record, Part::Value, data.as_ref());
+            bindings.push(("value", cel));
+        }
+        if self.condition.uses("valueSchema") {
+            bindings.push(("valueSchema", self.value.schema_cel(record, Part::Value)));
+        }
+        if self.condition.uses("key") {
+            let data = PartReader::data(record, Part::Key);
+            bindings.push(("key", self.key.value(record, Part::Key, data.as_ref())));
+        }
+        if self.condition.uses("keySchema") {
+            bindings.push(("keySchema", self.key.schema_cel(record, Part::Key)));
+        }
+        if let Some(topic) = &topic {
+            bindings.push(("topic", convert::string(topic)));
+        }
+        if self.condition.uses("header") {
+            bindings.push(("header", convert::headers(&record.headers())));
+        }
+        match self.condition.evaluate(bindings) {
+            Ok(true) => Outcome::Keep,
+            Ok(false) => Outcome::Drop,
+            Err(error) => Outcome::Fail(format!(
+                "condition {:?} cannot be evaluated: {error}",
+                self.condition.source()
+            )),
+        }
+    }
+}
+
+/// The language setting: Debezium's `jsr223.<engine>` names for Groovy and JavaScript, or
+/// `cel`.
+fn language(text: &str) -> Result<Language, String> {
+    match text.trim() {
+        "cel" => Ok(Language::Cel),
+        "jsr223.groovy" | "jsr223.Groovy" => Ok(Language::Groovy),
+        "jsr223.graal.js" | "jsr223.js" | "jsr223.javascript" | "jsr223.JavaScript" => {
+            Ok(Language::JavaScript)
+        }
+        other if other.starts_with("wasm.") => Err(format!(
+            "setting 'language' {other:?} is not supported: Debezium's Wasm filters do not run \
+             here; write the filter as a Tidemark transform plugin, or use cel"
+        )),
+        other => Err(format!(
+            "setting 'language' has an unsupported value {other:?}: use cel, jsr223.groovy or \
+             jsr223.graal.js (conditions are evaluated as CEL)"
+        )),
+    }
+}
+
+/// The `null.handling.mode` setting (case-insensitive, default `keep`).
+fn null_handling(text: Option<&str>) -> Result<NullHandling, String> {
+    match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("keep") => Ok(NullHandling::Keep),
+        Some("drop") => Ok(NullHandling::Drop),
+        Some("evaluate") => Ok(NullHandling::Evaluate),
+        Some(_) => Err(format!(
+            "setting 'null.handling.mode' has an invalid value {:?}: use keep, drop or evaluate",
+            text.unwrap_or_default()
+        )),
+    }
+}
+
+export_transform!(Filter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configure(entries: &[(&str, &str)]) -> Result<Filter, String> {
+        Filter::configure(Config::new(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+
+    fn condition_filter(entries: &[(&str, &str)]) -> Box<ConditionFilter> {
+        match configure(entries) {
+            Ok(Filter::Condition(f)) => f,
+            Ok(Filter::DropAll) => panic!("configured as Kafka Connect's Filter"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn without_debezium_settings_it_is_kafka_connects_filter() {
+        assert!(matches!(configure(&[]), Ok(Filter::DropAll)));
+    }
+
+    #[test]
+    fn debezium_settings_are_read_and_checked() {
+        let f = condition_filter(&[
+            ("language", "jsr223.groovy"),
+            ("condition", "value.op != 'd' || value.before.id != 2"),
+            ("topic.regex", "dum.*"),
+            ("null.handling.mode", " DROP "),
+        ]);
+        assert_eq!(f.nulls, NullHandling::Drop);
+        let regex = f
+            .topic
+            .as_ref()
+            .map(|r| (r.is_match("dummy"), r.is_match("xdummy")));
+        assert_eq!(regex, Some((true, false)));
+        let f = condition_filter(&[
+            ("language", "cel"),
+            ("condition", "true"),
+            ("topic.regex", ""),
+        ]);
+        assert_eq!(f.nulls, NullHandling::Keep);
+        assert!(f.topic.is_none());
+
+        let err = |entries: &[(&str, &str)]| configure(entries).err().unwrap_or_default();
+        assert_eq!(
+            err(&[("condition", "true")]),
+            "missing required setting 'language'"
+        );
+        assert_eq!(
+            err(&[("language", "jsr223.groovy")]),
+            "missing required setting 'condition'"
+        );
+        assert!(
+            err(&[("language", "jsr223.jython"), ("condition", "true")]).contains("'language'")
+        );
+        assert!(err(&[("language", "wasm.chicory"), ("condition", "true")]).contains("Wasm"));
+        let bad_mode = [
+            ("language", "cel"),
+            ("condition", "true"),
+            ("null.handling.mode", "x"),
+        ];
+        assert!(err(&bad_mode).contains("'null.handling.mode'"));
+        let bad_regex = [
+            ("language", "cel"),
+            ("condition", "true"),
+            ("topic.regex", "("),
+        ];
+        assert!(err(&bad_regex).contains("'topic.regex'"));
+        let groovy_only = [
+            ("language", "jsr223.groovy"),
+            ("condition", "value?.op == 'u'"),
+        ];
+        assert!(err(&groovy_only).contains("setting 'condition'"));
+    }
+}

@@ -1,0 +1,211 @@
+//! `mask-field`: Kafka Connect's `org.apache.kafka.connect.transforms.MaskField$Key` and
+//! `$Value` (the host passes `part=key` or `part=value`; without it, the value).
+//!
+//! Settings: `fields` (names of top-level fields to mask), `replacement` (optional, non-empty:
+//! read as the field's type; only numbers, decimals and strings take one), and
+//! `replace.null.with.default` (default true: a null field with a default is read as its
+//! default before masking, and unmasked null fields take their defaults, as `Struct.get`
+//! does). Schemaless maps are masked too; a masked key missing from a map is added as null.
+//!
+//! Differences from Connect: a null key or value (a tombstone) passes unchanged, where Connect
+//! fails the record. A `Decimal` masks to zero at the field's scale and a decimal replacement
+//! is rescaled to the field's scale when no rounding is needed (Connect builds a scale-0 zero,
+//! or the replacement's own scale, which its `JsonConverter` then refuses for other scales).
+//! Where Connect fails a record (bytes or struct fields, a replacement of the wrong type), the
+//! record fails: the host applies `errors.tolerance` (stop, or dead-letter queue).
+
+mod mask;
+
+use std::rc::Rc;
+
+use connect_common::cache::IdCache;
+use connect_common::operand::{self, Rewrite};
+use connect_common::settings;
+use connect_common::structs::{
+    check_put, field_value, map_get, map_put, require_map, require_struct,
+};
+use tidemark_sdk::{
+    Config, Data, Outcome, Part, Record, Schema, Transform, Value, export_transform,
+};
+
+pub use mask::mask;
+
+const PURPOSE: &str = "mask fields";
+
+/// The MaskField transform.
+#[derive(Debug)]
+pub struct MaskField {
+    part: Part,
+    /// Field names, each once, in the order given.
+    fields: Vec<String>,
+    replacement: Option<String>,
+    replace_null_with_default: bool,
+    schemas: IdCache<Rc<Schema>>,
+}
+
+impl MaskField {
+    /// The masked values of a struct whose schema is `schema`.
+    pub fn mask_struct(&self, schema: &Schema, values: &[Value]) -> Result<Vec<Value>, String> {
+        schema
+            .fields
+            .iter()
+            .zip(values)
+            .map(|((name, field_schema), value)| {
+                let value = field_value(value, field_schema, self.replace_null_with_default);
+                let out = if self.fields.contains(name) {
+                    mask(&value, Some(field_schema), self.replacement.as_deref())?
+                } else {
+                    value
+                };
+                check_put(name, field_schema, &out)?;
+                Ok(out)
+            })
+            .collect()
+    }
+
+    /// The masked entries of a schemaless map.
+    pub fn mask_map(&self, entries: &[(Value, Value)]) -> Result<Vec<(Value, Value)>, String> {
+        let mut out = entries.to_vec();
+        for field in &self.fields {
+            let original = map_get(entries, field).unwrap_or(&Value::Null);
+            map_put(
+                &mut out,
+                field,
+                mask(original, None, self.replacement.as_deref())?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn rewrite(&mut self, record: &Record<'_>) -> Result<Rewrite, String> {
+        let read =
+            operand::read_non_null(record, self.part, &mut self.schemas, |s| Ok(Rc::new(s)))?;
+        let Some((derived, value)) = read else {
+            return Ok(Rewrite::Unchanged);
+        };
+        let data = match derived {
+            None => Data {
+                schema: None,
+                value: Value::Map(self.mask_map(require_map(&value, PURPOSE)?)?),
+            },
+            Some(schema) => Data {
+                value: Value::Struct(self.mask_struct(&schema, require_struct(&value, PURPOSE)?)?),
+                schema: Some(Schema::clone(&schema)),
+            },
+        };
+        Ok(Rewrite::Replace(Some(data)))
+    }
+}
+
+impl Transform for MaskField {
+    fn configure(config: Config) -> Result<Self, String> {
+        let mut fields: Vec<String> = Vec::new();
+        for field in settings::non_empty_list(&config, "fields")? {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        let replacement = config.get("replacement").map(str::to_owned);
+        if replacement.as_deref() == Some("") {
+            return Err("setting 'replacement' must be a non-empty string when set".into());
+        }
+        Ok(MaskField {
+            part: settings::part(&config)?,
+            fields,
+            replacement,
+            replace_null_with_default: settings::boolean(
+                &config,
+                "replace.null.with.default",
+                true,
+            )?,
+            schemas: IdCache::default(),
+        })
+    }
+
+    fn apply(&mut self, record: &mut Record<'_>) -> Outcome {
+        let rewrite = self.rewrite(record);
+        operand::commit(record, self.part, rewrite)
+    }
+}
+
+export_transform!(MaskField);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidemark_sdk::SchemaType;
+
+    fn masker(entries: &[(&str, &str)]) -> Result<MaskField, String> {
+        MaskField::configure(Config::new(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+
+    fn schema() -> Schema {
+        let mut with_default = Schema::new(SchemaType::Int32).optional();
+        with_default.default = Some(Value::Int32(7));
+        Schema::new(SchemaType::Struct)
+            .field("id", Schema::new(SchemaType::Int32))
+            .field("email", Schema::optional_string())
+            .field("score", with_default.clone())
+            .field("other", with_default)
+    }
+
+    #[test]
+    fn masks_named_fields_and_applies_defaults() {
+        let m = masker(&[("fields", "email,score")]).unwrap();
+        let values = [Value::Int32(1), "a@b".into(), Value::Null, Value::Null];
+        assert_eq!(
+            m.mask_struct(&schema(), &values).unwrap(),
+            vec![Value::Int32(1), "".into(), Value::Int32(0), Value::Int32(7)]
+        );
+        let m = masker(&[
+            ("fields", "score,other"),
+            ("replace.null.with.default", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            m.mask_struct(&schema(), &values).unwrap(),
+            vec![Value::Int32(1), "a@b".into(), Value::Null, Value::Null]
+        );
+    }
+
+    #[test]
+    fn replacement_errors_fail_the_record() {
+        let m = masker(&[("fields", "id"), ("replacement", "x")]).unwrap();
+        let values = [Value::Int32(1), Value::Null, Value::Null, Value::Null];
+        assert!(m.mask_struct(&schema(), &values).is_err());
+    }
+
+    #[test]
+    fn schemaless_maps_gain_missing_fields_as_null() {
+        let m = masker(&[("fields", "email,missing"), ("replacement", "***")]).unwrap();
+        let entries = vec![
+            ("email".into(), "a@b".into()),
+            ("n".into(), Value::Int64(3)),
+        ];
+        assert_eq!(
+            m.mask_map(&entries).unwrap(),
+            vec![
+                ("email".into(), "***".into()),
+                ("n".into(), Value::Int64(3)),
+                ("missing".into(), Value::Null),
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(masker(&[]).unwrap_err().contains("'fields'"));
+        assert!(
+            masker(&[("fields", "a"), ("replacement", "")])
+                .unwrap_err()
+                .contains("'replacement'")
+        );
+        assert!(masker(&[("fields", "a"), ("part", "x")]).is_err());
+        assert_eq!(masker(&[("fields", "a,a")]).unwrap().fields, vec!["a"]);
+    }
+}
