@@ -276,4 +276,10 @@ fn a_record_a_transform_refuses_follows_errors_tolerance() {
     assert_eq!(letter["value"]["before"]["id"], 1);
     let message = header(letter, "__connect.errors.exception.message").unwrap();
     assert!(message.contains("value.after.n > 0"), "{message}");
+    let class = header(letter, "__connect.errors.class.name").unwrap();
+    assert!(class.contains("transforms.positive"), "{class}");
+    assert_eq!(
+        header(letter, "__connect.errors.exception.class.name"),
+        Some("tidemark.plugin.RecordFailed")
+    );
 }

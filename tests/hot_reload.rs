@@ -61,24 +61,55 @@ fn writer(server: &Postgres, batches: u32) -> std::thread::JoinHandle<bool> {
     })
 }
 
-fn connector(server: &Postgres, dir: &Path, plugins: &Path) -> Capture {
+fn connector(server: &Postgres, dir: &Path, plugins: &Path, extra: &[(&str, &str)]) -> Capture {
     let plugin_dir = plugins.display().to_string();
+    let mut settings = vec![
+        ("transforms", "s"),
+        ("transforms.s.type", "stamp"),
+        ("plugin.path", plugin_dir.as_str()),
+        ("key.converter.schemas.enable", "false"),
+        ("value.converter.schemas.enable", "false"),
+        ("offset.flush.interval.ms", "200"),
+    ];
+    settings.extend_from_slice(extra);
     Capture::start(
         dir.to_owned(),
-        pg_properties(
-            server,
-            "shop",
-            dir,
-            &[
-                ("transforms", "s"),
-                ("transforms.s.type", "stamp"),
-                ("plugin.path", plugin_dir.as_str()),
-                ("key.converter.schemas.enable", "false"),
-                ("value.converter.schemas.enable", "false"),
-                ("offset.flush.interval.ms", "200"),
-            ],
-        ),
+        pg_properties(server, "shop", dir, &settings),
     )
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` from the REST API: the status code and the body.
+fn get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// The value of the sample of `metric` whose labels contain `labels`.
+fn sample(metrics: &str, metric: &str, labels: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{metric}{{")) && l.contains(labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
 
 #[test]
@@ -90,7 +121,7 @@ fn swapping_a_plugin_100_times_mid_stream_keeps_every_record_in_order() {
     let plugins = tempfile::tempdir().unwrap();
     let (v1, v2) = (plugin_path("stamp-v1"), plugin_path("stamp-v2"));
     deploy(&v1, plugins.path(), "stamp");
-    let mut capture = connector(&server, dir.path(), plugins.path());
+    let mut capture = connector(&server, dir.path(), plugins.path(), &[]);
     server.wait_slot_active("shop", "tidemark_slot");
 
     const BATCHES: u32 = 1000;
@@ -159,7 +190,14 @@ fn broken_versions_are_refused_and_the_running_one_continues() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = tempfile::tempdir().unwrap();
     deploy(&plugin_path("stamp-v1"), plugins.path(), "stamp");
-    let mut capture = connector(&server, dir.path(), plugins.path());
+    let port = free_port();
+    let listeners = format!("http://127.0.0.1:{port}");
+    let mut capture = connector(
+        &server,
+        dir.path(),
+        plugins.path(),
+        &[("listeners", listeners.as_str())],
+    );
     server.wait_slot_active("shop", "tidemark_slot");
     server.psql("shop", "INSERT INTO t VALUES (1)");
     capture.wait_lines(1, TIMEOUT);
@@ -188,6 +226,44 @@ fn broken_versions_are_refused_and_the_running_one_continues() {
     // A component whose configure refuses the running configuration.
     deploy(&plugin_path("regex-router"), plugins.path(), "stamp");
     wait_for_error("rejected its configuration");
+    // The REST API shows the rejections as metrics and in the plugin list.
+    let (status, metrics) = get(port, "/metrics");
+    assert_eq!(status, 200);
+    let failures = sample(
+        &metrics,
+        "tidemark_plugin_reload_failures_total",
+        "plugin=\"stamp\"",
+    );
+    assert_eq!(failures, Some(2.0), "{metrics}");
+    assert_eq!(
+        sample(
+            &metrics,
+            "tidemark_plugin_reloads_total",
+            "plugin=\"stamp\""
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
+    let error = sample(
+        &metrics,
+        "tidemark_plugin_last_reload_error",
+        "rejected its configuration",
+    );
+    assert_eq!(error, Some(1.0), "{metrics}");
+    assert!(
+        sample(&metrics, "tidemark_records_in_total", "test-connector").unwrap() >= 1.0,
+        "{metrics}"
+    );
+    let (_, plugins_json) = get(port, "/plugins");
+    let listed: Json = serde_json::from_str(&plugins_json).unwrap();
+    // the first version and the one configure refused (the garbage never loaded)
+    assert_eq!(listed["stamp"]["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["stamp"]["rejected"], 2);
+    let (_, status) = get(port, "/connectors/test-connector/status");
+    let status: Json = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["connector"]["state"], "RUNNING");
+    assert_eq!(get(port, "/connectors/other/status").0, 404);
+
     // The file disappears: the running version is in memory and goes on.
     std::fs::remove_file(plugins.path().join("stamp.wasm")).unwrap();
 

@@ -289,6 +289,14 @@ fn main() {
             &mut |r| c.process(r).expect("usual chain"),
         );
     }
+    // Its prefixes, so each step's cost is the difference between two rows.
+    let names = ["unwrap", "unwrap + route", "unwrap + route + mask"];
+    for (n, name) in names.iter().enumerate() {
+        let mut c = chain(&runtime, &usual[..=n]);
+        run(&format!("{name} (wasm)"), 1024, true, &mut |r| {
+            c.process(r).expect("chain prefix")
+        });
+    }
 
     let mut c = chain(
         &runtime,

@@ -10,7 +10,8 @@
 //! "cold": a version never seen before (a unique custom section makes its content new), so
 //! it is compiled; "warm": a version compiled before (a rollback), read from the cache.
 //!
-//! Run with `cargo xtask bench reload` (it builds the plugins first). Prints a Markdown table.
+//! Run with `cargo xtask bench --bench reload` (it builds the plugins first). Prints a Markdown
+//! table.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,8 @@ fn pipeline(
 struct Reload {
     latency: Duration,
     longest_gap: Duration,
+    /// Of the latency, loading the new version (compiling it, or reading the cache).
+    load: Duration,
 }
 
 /// Waits for the first batch run by `version` after `written`; returns the latency and the
@@ -144,6 +147,7 @@ fn wait_live(
             return Reload {
                 latency: batch.started - written,
                 longest_gap,
+                load: Duration::ZERO,
             };
         }
     }
@@ -187,6 +191,9 @@ fn main() {
     };
 
     let mut batch_times = Vec::new();
+    // The longest gap between batch ends in each steady 300 ms between reloads: what the
+    // machine does to the loop without any reload, to compare the reload gaps with.
+    let mut steady_gaps = Vec::new();
     let mut table: Vec<(&str, Vec<Reload>)> = Vec::new();
     let mut current = 0;
     for kind in ["cold", "warm"] {
@@ -194,11 +201,18 @@ fn main() {
         for round in 0..ROUNDS {
             // steady state between reloads, which also gives the batch-time baseline
             let until = Instant::now() + Duration::from_millis(300);
+            let mut last_end: Option<Instant> = None;
+            let mut longest = Duration::ZERO;
             while Instant::now() < until {
                 if let Ok(batch) = ran.recv_timeout(Duration::from_millis(50)) {
                     batch_times.push(batch.ended - batch.started);
+                    if let Some(last) = last_end {
+                        longest = longest.max(batch.ended.saturating_duration_since(last));
+                    }
+                    last_end = Some(batch.ended);
                 }
             }
+            steady_gaps.push(longest);
             current = 1 - current;
             let (version, bytes) = &versions[current];
             let bytes = match kind {
@@ -206,7 +220,11 @@ fn main() {
                 _ => bytes.clone(),
             };
             let written = replace(&file, &bytes);
-            reloads.push(wait_live(&ran, written, version, &mut batch_times));
+            let mut reload = wait_live(&ran, written, version, &mut batch_times);
+            let state = directory.state();
+            let load_ms = state["stamp"].versions.last().map_or(0.0, |v| v.load_ms);
+            reload.load = Duration::from_secs_f64(load_ms / 1000.0);
+            reloads.push(reload);
         }
         table.push((kind, reloads));
     }
@@ -217,20 +235,27 @@ fn main() {
 
     let median_batch = percentile(batch_times, 0.5);
     println!("median batch time ({BATCH} records): {}", ms(median_batch));
+    println!(
+        "longest gap between batches in 300 ms without a reload: p50 {}, max {}",
+        ms(percentile(steady_gaps.clone(), 0.5)),
+        ms(percentile(steady_gaps, 1.0))
+    );
     println!();
     println!(
-        "| version | reloads | latency p50 | latency p95 | latency max | longest gap between batches (max) |"
+        "| version | reloads | latency p50 | latency p95 | latency max | of which loading (p50) | longest gap between batches (max) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (kind, reloads) in &table {
         let latencies: Vec<Duration> = reloads.iter().map(|r| r.latency).collect();
         let gaps: Vec<Duration> = reloads.iter().map(|r| r.longest_gap).collect();
+        let loads: Vec<Duration> = reloads.iter().map(|r| r.load).collect();
         println!(
-            "| {kind} | {} | {} | {} | {} | {} |",
+            "| {kind} | {} | {} | {} | {} | {} | {} |",
             reloads.len(),
             ms(percentile(latencies.clone(), 0.5)),
             ms(percentile(latencies.clone(), 0.95)),
             ms(percentile(latencies, 1.0)),
+            ms(percentile(loads, 0.5)),
             ms(percentile(gaps, 1.0)),
         );
     }

@@ -11,9 +11,11 @@
 //!   commits once the sink has flushed.
 //! - [`sinks`]: where records go (JSON lines to a file or stdout).
 //! - [`offsets`]: durable source positions.
+//! - [`api`]: the REST API (connector status, plugins, Prometheus metrics).
 //! - [`config`]: connector and worker properties (Debezium/Kafka Connect names), merged;
 //!   [`pipeline::connector`] runs a connector from them.
 
+pub mod api;
 pub mod config;
 pub mod event;
 pub mod offsets;

@@ -149,7 +149,10 @@ fn list(dir: &std::path::Path, cache_dir: Option<PathBuf>) -> anyhow::Result<()>
         };
         let users: Vec<&str> = known.users.iter().map(String::as_str).collect();
         println!("  used by: {}", users.join(", "));
-        println!("  reloads: {}", known.reloads);
+        println!(
+            "  reloads: {}, rejected versions: {}",
+            known.reloads, known.rejected
+        );
         for v in &known.versions {
             let status = match v.accepted {
                 Some(true) => "live or was live",

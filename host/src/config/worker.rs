@@ -1,6 +1,7 @@
 //! Worker settings: what Kafka Connect's standalone worker (or Debezium Server) configures
 //! around a connector — offsets, plugins, converters and, in Tidemark, the embedded sink.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct WorkerConfig {
     /// `key.converter.schemas.enable`, `value.converter.schemas.enable`,
     /// `value.converter.replace.null.with.default`.
     pub json: JsonOptions,
+    /// Where the REST API listens: Kafka Connect's `listeners` (`http://host:port`, the
+    /// first entry), else `rest.port` with `rest.host.name`; `None` runs no API.
+    pub rest_address: Option<SocketAddr>,
 }
 
 impl WorkerConfig {
@@ -38,6 +42,7 @@ impl WorkerConfig {
             flush_interval: Duration::from_millis(flush_ms.max(1)),
             plugin_path: props.get("plugin.path").map(PathBuf::from),
             sink_file: props.get("sink.file").map(str::to_owned),
+            rest_address: rest_address(props)?,
             json: JsonOptions {
                 key_schemas: props.parse("key.converter.schemas.enable", true, "true or false")?,
                 value_schemas: props.parse(
@@ -52,6 +57,55 @@ impl WorkerConfig {
                 )?,
             },
         })
+    }
+}
+
+/// The REST API's address from `listeners` or `rest.port` / `rest.host.name`.
+fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
+    if let Some(listeners) = props.get("listeners") {
+        let first = listeners.split(',').next().unwrap_or("").trim();
+        let invalid = |problem: &str| ConfigError::Invalid {
+            key: "listeners".into(),
+            value: listeners.to_owned(),
+            problem: problem.to_owned(),
+        };
+        let rest = first
+            .strip_prefix("http://")
+            .ok_or_else(|| invalid("expected http://host:port (https is not supported)"))?;
+        let (host, port) = rest
+            .trim_end_matches('/')
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("expected http://host:port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| invalid("the port must be a number from 0 to 65535"))?;
+        let ip = host_ip(host).ok_or_else(|| {
+            invalid("the host must be an IP address, localhost, or empty for every address")
+        })?;
+        return Ok(Some(SocketAddr::new(ip, port)));
+    }
+    let Some(port) = props.get("rest.port") else {
+        return Ok(None);
+    };
+    let port: u16 = port.trim().parse().map_err(|_| ConfigError::Invalid {
+        key: "rest.port".into(),
+        value: port.to_owned(),
+        problem: "expected a port number from 0 to 65535".into(),
+    })?;
+    let host = props.get_or("rest.host.name", "");
+    let ip = host_ip(host).ok_or_else(|| ConfigError::Invalid {
+        key: "rest.host.name".into(),
+        value: host.to_owned(),
+        problem: "expected an IP address or localhost".into(),
+    })?;
+    Ok(Some(SocketAddr::new(ip, port)))
+}
+
+fn host_ip(host: &str) -> Option<IpAddr> {
+    match host.trim_matches(['[', ']']) {
+        "" | "0.0.0.0" => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        "localhost" => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        other => other.parse().ok(),
     }
 }
 
@@ -83,5 +137,30 @@ mod tests {
             err.to_string().contains("key.converter.schemas.enable"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rest_listener_from_connect_keys() {
+        let address = |pairs: &[(&str, &str)]| {
+            WorkerConfig::from_properties(&Properties::from_pairs(pairs.iter().copied()))
+                .map(|w| w.rest_address.map(|a| a.to_string()))
+        };
+        assert_eq!(address(&[]).unwrap(), None);
+        assert_eq!(
+            address(&[("listeners", "http://localhost:8083")]).unwrap(),
+            Some("127.0.0.1:8083".into())
+        );
+        assert_eq!(
+            address(&[("listeners", "http://:8083,http://127.0.0.1:9000")]).unwrap(),
+            Some("0.0.0.0:8083".into())
+        );
+        assert_eq!(
+            address(&[("rest.port", "8084"), ("rest.host.name", "127.0.0.1")]).unwrap(),
+            Some("127.0.0.1:8084".into())
+        );
+        let err = address(&[("listeners", "https://:8443")]).unwrap_err();
+        assert!(err.to_string().contains("listeners"), "{err}");
+        let err = address(&[("rest.port", "eighty")]).unwrap_err();
+        assert!(err.to_string().contains("rest.port"), "{err}");
     }
 }

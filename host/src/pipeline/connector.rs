@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use super::errors::ErrorPolicy;
 use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings};
+use crate::api::{self, ApiError, ApiState};
 use crate::config::{ConfigError, Properties, WorkerConfig};
 use crate::offsets::{FileOffsetStore, OffsetError, OffsetStore};
 use crate::plugin::predicate::{Condition, Predicate};
@@ -54,6 +55,8 @@ pub enum ConnectorError {
     Sink(#[from] SinkError),
     #[error(transparent)]
     Offsets(#[from] OffsetError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 /// The predicates of `predicates`, by name.
@@ -73,6 +76,15 @@ fn predicates(props: &Properties) -> Result<BTreeMap<String, Predicate>, Connect
     Ok(predicates)
 }
 
+/// A connector's transforms: the chain, its hot reload when a plugin comes from the plugin
+/// directory, and that directory.
+#[derive(Default)]
+struct Transforms {
+    chain: Option<Chain>,
+    reloading: Option<Reloading>,
+    directory: Option<PluginDirectory>,
+}
+
 /// The transform chain of `transforms`, with each plugin found and configured and each
 /// `predicate`/`negate` attached; and, when a plugin comes from the plugin directory, the
 /// hot reload of the chain.
@@ -80,10 +92,10 @@ fn transform_chain(
     props: &Properties,
     plugin_path: Option<&PathBuf>,
     connector: &str,
-) -> Result<(Option<Chain>, Option<Reloading>), ConnectorError> {
+) -> Result<Transforms, ConnectorError> {
     let names = props.list("transforms");
     if names.is_empty() {
-        return Ok((None, None));
+        return Ok(Transforms::default());
     }
     let predicates = predicates(props)?;
     let runtime = Runtime::new(RuntimeOptions::default())?;
@@ -139,13 +151,15 @@ fn transform_chain(
         });
     }
     let chain = Chain::new(&runtime, steps.clone())?;
-    let reloading = match directory {
-        Some(directory) if watched => {
-            Some(reload::start(&directory, Chain::new(&runtime, steps)?)?)
-        }
+    let reloading = match &directory {
+        Some(directory) if watched => Some(reload::start(directory, Chain::new(&runtime, steps)?)?),
         _ => None,
     };
-    Ok((Some(chain), reloading))
+    Ok(Transforms {
+        chain: Some(chain),
+        reloading,
+        directory,
+    })
 }
 
 /// Runs the connector the properties describe until `shutdown` turns true, the source ends
@@ -160,7 +174,7 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
     }
     let source = PostgresConfig::from_properties(&props)?;
     let worker = WorkerConfig::from_properties(&props)?;
-    let (chain, reloading) = transform_chain(&props, worker.plugin_path.as_ref(), &source.name)?;
+    let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &source.name)?;
     let unknown = props.unread(IGNORED);
     if !unknown.is_empty() {
         tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
@@ -171,8 +185,8 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
     let stored = store.load(&source.name, &partition)?;
     let sink = FileSink::open(worker.sink_file.as_deref(), worker.json)?;
     let (pipeline, input) = Pipeline::start(
-        chain,
-        reloading,
+        transforms.chain,
+        transforms.reloading,
         Box::new(sink),
         Box::new(store),
         PipelineSettings {
@@ -182,6 +196,21 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
             errors: ErrorPolicy::from_properties(&props)?,
         },
     )?;
+    // Kept alive while the connector runs; dropping it stops the server.
+    let _api = match worker.rest_address {
+        Some(address) => Some(
+            api::serve(
+                address,
+                ApiState {
+                    connector: source.name.clone(),
+                    stats: pipeline.stats.clone(),
+                    plugins: transforms.directory,
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let PipelineInput { batches, committed } = input;
     let context = postgres::SourceContext {
         stored,

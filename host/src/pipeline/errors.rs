@@ -93,6 +93,7 @@ fn dead_letter(mut record: Record, topic: &str, error: &PluginError) -> Record {
         | PluginError::StackOverflow { plugin }
         | PluginError::Trap { plugin, .. }
         | PluginError::BadOutput { plugin, .. }
+        | PluginError::RecordFailed { plugin, .. }
         | PluginError::Configure { plugin, .. } => plugin.clone(),
         _ => String::new(),
     };
@@ -121,6 +122,7 @@ fn error_kind(error: &PluginError) -> &'static str {
         PluginError::StackOverflow { .. } => "tidemark.plugin.StackOverflow",
         PluginError::Trap { .. } => "tidemark.plugin.Trap",
         PluginError::BadOutput { .. } => "tidemark.plugin.BadOutput",
+        PluginError::RecordFailed { .. } => "tidemark.plugin.RecordFailed",
         _ => "tidemark.plugin.Error",
     }
 }

@@ -45,6 +45,10 @@ pub struct PluginState {
     pub users: BTreeSet<String>,
     /// Versions swapped in while running.
     pub reloads: u64,
+    /// New versions rejected while running (unreadable, invalid, wrong world, configure
+    /// error or canary failure).
+    #[serde(default)]
+    pub rejected: u64,
     /// Why the last rejected version was rejected.
     pub last_error: Option<String>,
 }
@@ -137,7 +141,10 @@ impl PluginDirectory {
             }
             match outcome {
                 Ok(()) => entry.reloads += 1,
-                Err(error) => entry.last_error = Some(error),
+                Err(error) => {
+                    entry.rejected += 1;
+                    entry.last_error = Some(error);
+                }
             }
         }
         self.save();
@@ -263,6 +270,7 @@ impl PluginDirectory {
                 {
                     let mut state = self.lock_state();
                     if let Some(entry) = state.get_mut(&name) {
+                        entry.rejected += 1;
                         entry.last_error = Some(error.to_string());
                     }
                 }

@@ -1,0 +1,155 @@
+//! Prometheus text exposition of a connector's counters and its plugins' reload history.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::pipeline::PipelineStats;
+use crate::plugin::PluginState;
+
+/// Renders the metrics of `connector` and of the plugins in `plugins`.
+pub fn render(
+    connector: &str,
+    stats: &PipelineStats,
+    plugins: &BTreeMap<String, PluginState>,
+) -> String {
+    let mut out = String::new();
+    let c = [("connector", connector)];
+    counter(
+        &mut out,
+        "tidemark_records_in_total",
+        "Records the source handed to the pipeline.",
+        &[(&c, stats.records_in.load(Relaxed))],
+    );
+    counter(
+        &mut out,
+        "tidemark_records_out_total",
+        "Records written to the sink (dead letters included).",
+        &[(&c, stats.records_out.load(Relaxed))],
+    );
+    counter(
+        &mut out,
+        "tidemark_offset_commits_total",
+        "Offset commits after a sink flush.",
+        &[(&c, stats.commits.load(Relaxed))],
+    );
+
+    let names: Vec<[(&str, &str); 1]> = plugins.keys().map(|n| [("plugin", n.as_str())]).collect();
+    let per_plugin = |value: &dyn Fn(&PluginState) -> u64| -> Vec<(&[(&str, &str)], u64)> {
+        names
+            .iter()
+            .zip(plugins.values())
+            .map(|(labels, state)| (labels.as_slice(), value(state)))
+            .collect()
+    };
+    counter(
+        &mut out,
+        "tidemark_plugin_reloads_total",
+        "New plugin versions swapped in while running.",
+        &per_plugin(&|s| s.reloads),
+    );
+    counter(
+        &mut out,
+        "tidemark_plugin_reload_failures_total",
+        "New plugin versions rejected (invalid, wrong world, configure error or canary failure).",
+        &per_plugin(&|s| s.rejected),
+    );
+    gauge(
+        &mut out,
+        "tidemark_plugin_versions",
+        "Versions of the plugin seen since the start.",
+        &per_plugin(&|s| s.versions.len() as u64),
+    );
+    let errors: Vec<[(&str, &str); 2]> = plugins
+        .iter()
+        .filter_map(|(name, s)| {
+            s.last_error
+                .as_deref()
+                .map(|e| [("plugin", name.as_str()), ("error", e)])
+        })
+        .collect();
+    gauge(
+        &mut out,
+        "tidemark_plugin_last_reload_error",
+        "Why the plugin's last rejected version was rejected (1 while there is one).",
+        &errors.iter().map(|l| (l.as_slice(), 1)).collect::<Vec<_>>(),
+    );
+    out
+}
+
+fn counter(out: &mut String, name: &str, help: &str, samples: &[(&[(&str, &str)], u64)]) {
+    family(out, name, "counter", help, samples);
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, samples: &[(&[(&str, &str)], u64)]) {
+    family(out, name, "gauge", help, samples);
+}
+
+fn family(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(&[(&str, &str)], u64)],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+    }
+}
+
+/// A label value as the exposition format wants it: backslash, quote and newline escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Version;
+
+    #[test]
+    fn renders_counters_and_escaped_errors() {
+        let stats = PipelineStats::default();
+        stats.records_in.store(7, Relaxed);
+        let mut plugins = BTreeMap::new();
+        plugins.insert(
+            "stamp".to_owned(),
+            PluginState {
+                versions: vec![
+                    Version {
+                        hash: "a".into(),
+                        loaded_at_ms: 0,
+                        load_ms: 1.0,
+                        accepted: Some(true),
+                    },
+                    Version {
+                        hash: "b".into(),
+                        loaded_at_ms: 0,
+                        load_ms: 1.0,
+                        accepted: Some(false),
+                    },
+                ],
+                users: Default::default(),
+                reloads: 3,
+                rejected: 1,
+                last_error: Some("bad \"world\"\nline".into()),
+            },
+        );
+        let text = render("c1", &stats, &plugins);
+        assert!(text.contains("tidemark_records_in_total{connector=\"c1\"} 7\n"));
+        assert!(text.contains("tidemark_plugin_reloads_total{plugin=\"stamp\"} 3\n"));
+        assert!(text.contains("tidemark_plugin_reload_failures_total{plugin=\"stamp\"} 1\n"));
+        assert!(text.contains(
+            "tidemark_plugin_last_reload_error{plugin=\"stamp\",error=\"bad \\\"world\\\"\\nline\"} 1\n"
+        ));
+    }
+}
