@@ -18,7 +18,6 @@
 //! fail on (a schemaless or non-struct key, …) fails: the host applies `errors.tolerance`.
 
 mod adjuster;
-mod java_regex;
 mod rewrite;
 mod settings;
 

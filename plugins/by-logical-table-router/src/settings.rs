@@ -3,7 +3,7 @@
 use tidemark_sdk::Config;
 
 use crate::adjuster::Mode;
-use crate::java_regex::JavaRegex;
+use connect_common::java_regex::JavaRegex;
 
 /// The key field Debezium adds by default.
 pub const DEFAULT_KEY_FIELD: &str = "__dbz__physicalTableIdentifier";

@@ -1,5 +1,7 @@
-//! `connect-common`: what Tidemark's Kafka Connect transforms (`MaskField`, `InsertField`,
-//! `ReplaceField`, `ValueToKey`, `ExtractField`, `TimestampConverter`, `HeaderFrom`) share.
+//! `connect-common`: what Tidemark's transforms share — the Kafka Connect ones (`MaskField`,
+//! `InsertField`, `ReplaceField`, `ValueToKey`, `ExtractField`, `TimestampConverter`,
+//! `HeaderFrom`) and Debezium's (`ExtractNewRecordState`, `EventRouter`,
+//! `ByLogicalTableRouter`).
 //!
 //! - [`settings`]: Kafka `ConfigDef` parsing (booleans, lists) and the `part` setting that a
 //!   `$Key`/`$Value` class implies.
@@ -13,10 +15,13 @@
 //! - [`javafmt`]: Java's `Double.toString` / `Float.toString`.
 //! - [`values`]: Connect's `Values.convertToString` (what `SimpleHeaderConverter` writes) and
 //!   the string-to-number conversions `MaskField` uses for replacements.
+//! - [`java_regex`]: Java's whole-match-then-`replaceFirst` with Java's replacement syntax,
+//!   as Debezium's routers use it.
 
 pub mod cache;
 pub mod calendar;
 pub mod decimal;
+pub mod java_regex;
 pub mod javafmt;
 pub mod logical;
 pub mod operand;

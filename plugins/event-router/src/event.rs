@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use tidemark_sdk::{Data, Header, Schema, SchemaType, Value};
 
 use crate::field_namer::FieldNamer;
-use crate::header_value::header_text;
 use crate::json_schema::{self, Expansion};
 use crate::settings::{Placement, Settings};
+use connect_common::values::convert_to_string as header_text;
 
 /// How many value schemas are remembered before starting over.
 const CACHE_SIZE: usize = 10_000;

@@ -22,8 +22,6 @@
 
 mod event;
 mod field_namer;
-mod header_value;
-mod java_regex;
 mod json_schema;
 mod settings;
 

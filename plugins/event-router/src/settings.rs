@@ -3,8 +3,8 @@
 use tidemark_sdk::Config;
 
 use crate::field_namer::Mode;
-use crate::java_regex::JavaRegex;
 use crate::json_schema::NullBehavior;
+use connect_common::java_regex::JavaRegex;
 
 /// Where an additional outbox column goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

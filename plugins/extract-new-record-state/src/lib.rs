@@ -26,7 +26,6 @@
 
 mod drop_fields;
 mod field_ref;
-mod header_value;
 mod java;
 mod settings;
 mod unwrap;

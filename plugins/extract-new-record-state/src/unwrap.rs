@@ -5,9 +5,9 @@ use tidemark_sdk::{Data, Header, Schema, Value};
 
 use crate::drop_fields;
 use crate::field_ref::Resolved;
-use crate::header_value::header_text;
 use crate::java;
 use crate::settings::{Deletes, Settings};
+use connect_common::values::convert_to_string as header_text;
 
 /// The field the rewrite modes add to every row.
 pub const DELETED_FIELD: &str = "__deleted";
