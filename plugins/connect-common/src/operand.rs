@@ -77,6 +77,10 @@ pub enum Rewrite {
     Unchanged,
     /// The part becomes this schema and value (`None`: null).
     Replace(Option<Data>),
+    /// The part keeps its schema; these top-level fields of its struct take these values.
+    /// Much cheaper than `Replace` (no schema crosses the boundary); only for field names
+    /// without a `.`, which the host would read as a path.
+    Set(Vec<(String, Value)>),
 }
 
 /// Applies `rewrite` to `part` of the record. An error (the transform's, or the host's refusal
@@ -88,6 +92,14 @@ pub fn commit(record: &mut Record<'_>, part: Part, rewrite: Result<Rewrite, Stri
         Rewrite::Replace(data) => record
             .replace(part, data)
             .map_err(|e| format!("the new {} was refused: {e:?}", part_name(part))),
+        Rewrite::Set(fields) => fields.iter().try_for_each(|(name, value)| {
+            record.set(part, name, value).map_err(|e| {
+                format!(
+                    "the new {} field '{name}' was refused: {e:?}",
+                    part_name(part)
+                )
+            })
+        }),
     });
     match outcome {
         Ok(()) => Outcome::Keep,

@@ -88,10 +88,27 @@ impl MaskField {
                 schema: None,
                 value: Value::Map(self.mask_map(require_map(&value, PURPOSE)?)?),
             },
-            Some(schema) => Data {
-                value: Value::Struct(self.mask_struct(&schema, require_struct(&value, PURPOSE)?)?),
-                schema: Some(Schema::clone(&schema)),
-            },
+            Some(schema) => {
+                let fields = require_struct(&value, PURPOSE)?;
+                let masked = self.mask_struct(&schema, fields)?;
+                // Connect keeps the struct's schema, so only the fields that changed (masked,
+                // or null taking their default) need to cross back, unless a name holds a dot
+                // (the host reads names as paths).
+                if schema.fields.iter().all(|(name, _)| !name.contains('.')) {
+                    let changed = schema
+                        .fields
+                        .iter()
+                        .zip(fields.iter().zip(masked))
+                        .filter(|(_, (before, after))| *before != after)
+                        .map(|((name, _), (_, after))| (name.clone(), after))
+                        .collect();
+                    return Ok(Rewrite::Set(changed));
+                }
+                Data {
+                    value: Value::Struct(masked),
+                    schema: Some(Schema::clone(&schema)),
+                }
+            }
         };
         Ok(Rewrite::Replace(Some(data)))
     }
