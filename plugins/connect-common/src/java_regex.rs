@@ -1,6 +1,7 @@
 //! Java's `Pattern` / `Matcher` as Debezium's routers use them: the whole topic must match
 //! (`matches()`), then `replaceFirst(replacement)` rewrites the first match, with Java's
-//! replacement syntax (`$1`, `${name}`, `\$`).
+//! replacement syntax (`$1`, `${name}`, `\$`). [`Replacement`] alone is that syntax, for
+//! Kafka Connect's `RegexRouter`.
 
 use regex::{Captures, Regex};
 
@@ -51,15 +52,16 @@ enum Piece {
     Named(String),
 }
 
-/// A parsed replacement string.
+/// A parsed replacement string, in Java's `Matcher` replacement syntax.
 #[derive(Debug, Clone, PartialEq)]
-struct Replacement(Vec<Piece>);
+pub struct Replacement(Vec<Piece>);
 
 impl Replacement {
     /// Parses `text` as Java does for a pattern with `regex`'s groups: after `$`, digits are
     /// taken while the group number stays within the pattern's groups; `${name}` names a
     /// group; a backslash escapes the next character.
-    fn parse(text: &str, regex: &Regex) -> Result<Replacement, String> {
+    pub fn parse(text: &str, regex: &Regex) -> Result<Replacement, String> {
+        // Group 0 of `regex` is the whole match; user groups are counted without it.
         let group_count = regex.captures_len() - 1;
         let mut pieces = Vec::new();
         let mut literal = String::new();
@@ -121,7 +123,7 @@ impl Replacement {
     }
 
     /// Appends the replacement for one match; groups that did not take part are empty.
-    fn expand(&self, captures: &Captures<'_>, out: &mut String) {
+    pub fn expand(&self, captures: &Captures<'_>, out: &mut String) {
         for piece in &self.0 {
             match piece {
                 Piece::Text(t) => out.push_str(t),
@@ -168,5 +170,37 @@ mod tests {
         );
         assert!(JavaRegex::new("(a)", "x$").is_err());
         assert!(JavaRegex::new("(a)", "${nope}").is_err());
+    }
+
+    fn expand(pattern: &str, replacement: &str, input: &str) -> Result<String, String> {
+        let regex = Regex::new(&format!("^(?:{pattern})$")).unwrap();
+        let r = Replacement::parse(replacement, &regex)?;
+        let mut out = String::new();
+        r.expand(&regex.captures(input).unwrap(), &mut out);
+        Ok(out)
+    }
+
+    #[test]
+    fn java_group_references() {
+        assert_eq!(expand("(a)(b)", "$2$1", "ab").unwrap(), "ba");
+        // Only one group: "$12" is group 1 followed by "2", as in Java.
+        assert_eq!(expand("(a)b", "$12", "ab").unwrap(), "a2");
+        assert_eq!(expand("(?<t>x+)", "${t}!", "xx").unwrap(), "xx!");
+        assert_eq!(expand("a", r"\$1\\", "a").unwrap(), r"$1\");
+        assert_eq!(expand("(a)|(b)", "[$2]", "a").unwrap(), "[]");
+    }
+
+    #[test]
+    fn bad_references_are_errors() {
+        assert_eq!(expand("(a)", "$2", "a").unwrap_err(), "no group 2");
+        assert_eq!(
+            expand("(a)", "x$", "a").unwrap_err(),
+            "illegal group reference"
+        );
+        assert!(
+            expand("(a)", "${nope}", "a")
+                .unwrap_err()
+                .contains("no group with name")
+        );
     }
 }

@@ -4,12 +4,9 @@
 //! syntax: `$1` or `${name}` insert a group, `\$` and `\\` are a literal `$` and `\`.
 //! Topics that do not match pass unchanged.
 
-mod replacement;
-
+use connect_common::java_regex::Replacement;
 use regex::Regex;
 use tidemark_sdk::{Config, Outcome, Record, Transform, export_transform};
-
-use replacement::Replacement;
 
 /// The RegexRouter transform.
 pub struct RegexRouter {
@@ -21,7 +18,9 @@ impl RegexRouter {
     /// The new topic for `topic`, or `None` when the regex does not match all of it.
     pub fn route(&self, topic: &str) -> Option<String> {
         let captures = self.regex.captures(topic)?;
-        Some(self.replacement.expand(&captures))
+        let mut routed = String::new();
+        self.replacement.expand(&captures, &mut routed);
+        Some(routed)
     }
 }
 
