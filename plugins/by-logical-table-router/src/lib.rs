@@ -17,7 +17,6 @@
 //! (heartbeats, schema changes, schemaless values) keep their value. A record Debezium would
 //! fail on (a schemaless or non-struct key, …) fails: the host applies `errors.tolerance`.
 
-mod adjuster;
 mod rewrite;
 mod settings;
 
@@ -27,7 +26,7 @@ use tidemark_sdk::{
     Config, Data, LogLevel, Outcome, Part, Record, Schema, Transform, Value, export_transform,
 };
 
-use adjuster::Adjuster;
+use connect_common::avro_names::{Kind, NameAdjuster};
 use settings::Settings;
 
 /// Entries each cache keeps before it starts over.
@@ -39,7 +38,7 @@ type EnvelopeSchemas = Option<(Schema, Schema)>;
 /// The ByLogicalTableRouter transform.
 pub struct ByLogicalTableRouter {
     settings: Settings,
-    adjuster: Adjuster,
+    adjuster: NameAdjuster,
     /// New topic by original topic (`None`: the regex does not match).
     topics: HashMap<String, Option<String>>,
     /// New key schema by original key schema id and new topic.
@@ -52,7 +51,7 @@ impl Transform for ByLogicalTableRouter {
     fn configure(config: Config) -> Result<Self, String> {
         let settings = Settings::parse(&config)?;
         Ok(ByLogicalTableRouter {
-            adjuster: Adjuster::new(settings.mode),
+            adjuster: NameAdjuster::new(settings.mode, Kind::Schema),
             settings,
             topics: HashMap::new(),
             key_schemas: HashMap::new(),

@@ -2,7 +2,7 @@
 
 use tidemark_sdk::Config;
 
-use crate::adjuster::Mode;
+use connect_common::avro_names::Mode;
 use connect_common::java_regex::JavaRegex;
 
 /// The key field Debezium adds by default.

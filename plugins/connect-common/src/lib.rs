@@ -17,7 +17,9 @@
 //!   the string-to-number conversions `MaskField` uses for replacements.
 //! - [`java_regex`]: Java's whole-match-then-`replaceFirst` with Java's replacement syntax,
 //!   as Debezium's routers use it.
+//! - [`avro_names`]: Debezium's Avro schema and field name adjustment.
 
+pub mod avro_names;
 pub mod cache;
 pub mod calendar;
 pub mod decimal;

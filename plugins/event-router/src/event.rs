@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use tidemark_sdk::{Data, Header, Schema, SchemaType, Value};
 
-use crate::field_namer::FieldNamer;
 use crate::json_schema::{self, Expansion};
 use crate::settings::{Placement, Settings};
+use connect_common::avro_names::{Kind, NameAdjuster};
 use connect_common::values::convert_to_string as header_text;
 
 /// How many value schemas are remembered before starting over.
@@ -79,7 +79,7 @@ impl<'a> Row<'a> {
 /// The outbox router's state: settings, the field namer and the value schema caches.
 pub struct Router {
     settings: Settings,
-    namer: FieldNamer,
+    namer: NameAdjuster,
     /// Value schemas by payload schema (Debezium's cache ignores the routed topic).
     value_schemas: HashMap<String, Schema>,
     /// Value schemas by event schema version.
@@ -90,7 +90,7 @@ impl Router {
     /// A router with these settings.
     pub fn new(settings: Settings) -> Router {
         Router {
-            namer: FieldNamer::new(settings.field_names),
+            namer: NameAdjuster::new(settings.field_names, Kind::Field),
             settings,
             value_schemas: HashMap::new(),
             versioned: HashMap::new(),

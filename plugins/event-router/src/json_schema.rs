@@ -13,7 +13,7 @@
 use serde_json::Value as Json;
 use tidemark_sdk::{Schema, SchemaType, Value};
 
-use crate::field_namer::FieldNamer;
+use connect_common::avro_names::NameAdjuster;
 
 /// What becomes of JSON nulls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub enum Expansion {
 }
 
 /// Expands a JSON string; `field` (the payload column) names the root struct.
-pub fn expand(text: &str, field: &str, nulls: NullBehavior, namer: &mut FieldNamer) -> Expansion {
+pub fn expand(text: &str, field: &str, nulls: NullBehavior, namer: &mut NameAdjuster) -> Expansion {
     let Some(first) = text.chars().next() else {
         return Expansion::Kept("the payload is empty".into());
     };
@@ -117,7 +117,7 @@ fn number_kind(n: &serde_json::Number) -> SchemaType {
 
 struct Inference<'a> {
     nulls: NullBehavior,
-    namer: &'a mut FieldNamer,
+    namer: &'a mut NameAdjuster,
 }
 
 impl Inference<'_> {
@@ -141,7 +141,7 @@ impl Inference<'_> {
                 let mut schema = Schema::new(SchemaType::Struct).optional();
                 schema.name = key.map(str::to_owned);
                 for (member, value) in members {
-                    let name = self.namer.name(member)?;
+                    let name = self.namer.adjust(member)?;
                     let path = match key.filter(|k| !k.trim().is_empty()) {
                         Some(k) => format!("{k}.{name}"),
                         None => name.clone(),
@@ -314,10 +314,15 @@ fn validate(name: &str, value: &Value, schema: &Schema) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::field_namer::Mode;
+    use connect_common::avro_names::{Kind, Mode};
 
     fn run(text: &str, nulls: NullBehavior) -> Expansion {
-        expand(text, "payload", nulls, &mut FieldNamer::new(Mode::None))
+        expand(
+            text,
+            "payload",
+            nulls,
+            &mut NameAdjuster::new(Mode::None, Kind::Field),
+        )
     }
 
     fn expanded(text: &str) -> (Schema, Value) {

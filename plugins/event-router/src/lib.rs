@@ -21,7 +21,6 @@
 //! fails (the host applies `errors.tolerance`), and so does an update with `fatal`.
 
 mod event;
-mod field_namer;
 mod json_schema;
 mod settings;
 

@@ -2,8 +2,8 @@
 
 use tidemark_sdk::Config;
 
-use crate::field_namer::Mode;
 use crate::json_schema::NullBehavior;
+use connect_common::avro_names::Mode;
 use connect_common::java_regex::JavaRegex;
 
 /// Where an additional outbox column goes.
