@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use cel_interpreter::Value as Cel;
 use cel_interpreter::objects::{Key, Map};
-use tidemark_sdk::{Header, Schema, SchemaType, Value};
+use connect_common::structs::type_name;
+use tidemark_sdk::{Header, Schema, Value};
 
 /// The logical name of Kafka Connect's `Decimal`, carried as unscaled big-endian bytes.
 const DECIMAL: &str = "org.apache.kafka.connect.data.Decimal";
@@ -155,26 +156,10 @@ fn decimal(bytes: &[u8], scale: i32) -> f64 {
     unscaled / 10f64.powi(scale)
 }
 
-fn type_name(kind: SchemaType) -> &'static str {
-    match kind {
-        SchemaType::Int8 => "INT8",
-        SchemaType::Int16 => "INT16",
-        SchemaType::Int32 => "INT32",
-        SchemaType::Int64 => "INT64",
-        SchemaType::Float32 => "FLOAT32",
-        SchemaType::Float64 => "FLOAT64",
-        SchemaType::Boolean => "BOOLEAN",
-        SchemaType::String => "STRING",
-        SchemaType::Bytes => "BYTES",
-        SchemaType::Array => "ARRAY",
-        SchemaType::Map => "MAP",
-        SchemaType::Struct => "STRUCT",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tidemark_sdk::SchemaType;
 
     fn get<'a>(cel: &'a Cel, name: &str) -> &'a Cel {
         match cel {
