@@ -149,10 +149,7 @@ fn plugins_run_in_chain_order() {
         simple_record("two", "4"),
     ];
     let out = chain.process(input).unwrap();
-    let summary: Vec<(String, Option<&str>, bool)> = out
-        .iter()
-        .map(|r| (r.topic.clone(), header(r, "trail"), r.is_tombstone()))
-        .collect();
+    let summary = trails(&out);
     assert_eq!(
         summary,
         vec![
@@ -255,10 +252,7 @@ fn a_predicate_limits_a_step_to_its_records_and_keeps_their_order() {
         simple_record("two", "4"),
     ];
     let out = chain.process(input).unwrap();
-    let summary: Vec<(String, Option<&str>, bool)> = out
-        .iter()
-        .map(|r| (r.topic.clone(), header(r, "trail"), r.is_tombstone()))
-        .collect();
+    let summary = trails(&out);
     assert_eq!(
         summary,
         vec![
@@ -276,4 +270,12 @@ fn a_predicate_limits_a_step_to_its_records_and_keeps_their_order() {
 
 fn regex_of(pattern: &str) -> regex::Regex {
     regex::Regex::new(&format!("^(?:{pattern})$")).unwrap()
+}
+
+/// Each record's topic, `trail` header (which tagger steps ran, in order) and tombstone flag.
+fn trails(records: &[Record]) -> Vec<(String, Option<&str>, bool)> {
+    records
+        .iter()
+        .map(|r| (r.topic.clone(), header(r, "trail"), r.is_tombstone()))
+        .collect()
 }
