@@ -22,6 +22,12 @@ pub fn part_name(part: Part) -> &'static str {
     }
 }
 
+/// `replace.null.with.default` (default true): whether a null field with a schema default is
+/// read as that default, as Connect's `Struct.get` does.
+pub fn replace_null_with_default(config: &Config) -> Result<bool, String> {
+    boolean(config, "replace.null.with.default", true)
+}
+
 /// A `BOOLEAN` setting: `true` or `false` in any case, surrounding blanks ignored.
 pub fn boolean(config: &Config, key: &str, default: bool) -> Result<bool, String> {
     match config.get(key) {

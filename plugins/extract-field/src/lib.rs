@@ -132,11 +132,7 @@ impl Transform for ExtractField {
             extraction: Extraction {
                 path,
                 original,
-                replace_null_with_default: settings::boolean(
-                    &config,
-                    "replace.null.with.default",
-                    true,
-                )?,
+                replace_null_with_default: settings::replace_null_with_default(&config)?,
             },
             plans: IdCache::default(),
         })

@@ -222,11 +222,7 @@ impl Transform for HeaderFrom {
                 fields,
                 headers,
                 operation,
-                replace_null_with_default: settings::boolean(
-                    &config,
-                    "replace.null.with.default",
-                    true,
-                )?,
+                replace_null_with_default: settings::replace_null_with_default(&config)?,
             },
             plans: IdCache::default(),
         })

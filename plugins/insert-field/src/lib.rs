@@ -216,11 +216,7 @@ impl Transform for InsertField {
             partition: spec("partition.field"),
             timestamp: spec("timestamp.field"),
             static_field,
-            replace_null_with_default: settings::boolean(
-                &config,
-                "replace.null.with.default",
-                true,
-            )?,
+            replace_null_with_default: settings::replace_null_with_default(&config)?,
         };
         if insertions.topic.is_none()
             && insertions.partition.is_none()

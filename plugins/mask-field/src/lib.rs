@@ -130,11 +130,7 @@ impl Transform for MaskField {
             part: settings::part(&config)?,
             fields,
             replacement,
-            replace_null_with_default: settings::boolean(
-                &config,
-                "replace.null.with.default",
-                true,
-            )?,
+            replace_null_with_default: settings::replace_null_with_default(&config)?,
             schemas: IdCache::default(),
         })
     }

@@ -209,11 +209,7 @@ impl Transform for ReplaceField {
                 exclude: either("exclude", "blacklist"),
                 include: either("include", "whitelist"),
                 renames,
-                replace_null_with_default: settings::boolean(
-                    &config,
-                    "replace.null.with.default",
-                    true,
-                )?,
+                replace_null_with_default: settings::replace_null_with_default(&config)?,
             },
             plans: IdCache::default(),
         })

@@ -270,11 +270,7 @@ impl Transform for TimestampConverter {
                     precision,
                     century_start: century_start(),
                 },
-                replace_null_with_default: settings::boolean(
-                    &config,
-                    "replace.null.with.default",
-                    true,
-                )?,
+                replace_null_with_default: settings::replace_null_with_default(&config)?,
             },
             plans: IdCache::default(),
         })

@@ -116,11 +116,7 @@ impl Transform for ValueToKey {
     fn configure(config: Config) -> Result<Self, String> {
         Ok(ValueToKey {
             fields: settings::non_empty_list(&config, "fields")?,
-            replace_null_with_default: settings::boolean(
-                &config,
-                "replace.null.with.default",
-                true,
-            )?,
+            replace_null_with_default: settings::replace_null_with_default(&config)?,
             plans: IdCache::default(),
         })
     }
