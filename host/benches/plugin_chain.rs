@@ -238,12 +238,7 @@ fn main() {
     let mut native_noop = |records: Vec<Record>| black_box(records);
     run("noop (native Rust)", 1024, false, &mut native_noop);
     let native_router = <regex_router::RegexRouter as tidemark_sdk::Transform>::configure(
-        tidemark_sdk::Config::new(
-            ROUTE
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ),
+        tidemark_sdk::Config::from_pairs(ROUTE),
     )
     .expect("router config");
     run(

@@ -95,12 +95,7 @@ mod tests {
     use super::*;
 
     fn parse(entries: &[(&str, &str)]) -> Result<Settings, String> {
-        Settings::parse(&Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
+        Settings::parse(&Config::from_pairs(entries))
     }
 
     const BASE: [(&str, &str); 2] = [("topic.regex", "a(.*)"), ("topic.replacement", "b$1")];

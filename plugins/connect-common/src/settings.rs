@@ -89,12 +89,7 @@ mod tests {
     use super::*;
 
     fn config(entries: &[(&str, &str)]) -> Config {
-        Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Config::from_pairs(entries)
     }
 
     #[test]

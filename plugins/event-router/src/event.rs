@@ -382,12 +382,7 @@ mod tests {
     use tidemark_sdk::Config;
 
     fn router(entries: &[(&str, &str)]) -> Router {
-        let config = Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
+        let config = Config::from_pairs(entries);
         Router::new(Settings::parse(&config).unwrap().0)
     }
 

@@ -208,12 +208,7 @@ mod tests {
     use super::*;
 
     fn parse(entries: &[(&str, &str)]) -> Result<(Settings, Vec<String>), String> {
-        Settings::parse(&Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
+        Settings::parse(&Config::from_pairs(entries))
     }
 
     #[test]

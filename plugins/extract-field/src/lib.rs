@@ -152,13 +152,7 @@ mod tests {
     use tidemark_sdk::SchemaType;
 
     fn extraction(entries: &[(&str, &str)]) -> Result<Extraction, String> {
-        ExtractField::configure(Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-        .map(|t| t.extraction)
+        ExtractField::configure(Config::from_pairs(entries)).map(|t| t.extraction)
     }
 
     fn schema() -> Schema {

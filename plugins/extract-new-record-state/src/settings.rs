@@ -222,12 +222,7 @@ mod tests {
     use super::*;
 
     fn parse(entries: &[(&str, &str)]) -> Result<(Settings, Vec<String>), String> {
-        Settings::parse(&Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
+        Settings::parse(&Config::from_pairs(entries))
     }
 
     fn handling_of(entries: &[(&str, &str)]) -> Handling {

@@ -364,14 +364,7 @@ mod tests {
     use tidemark_sdk::{Config, SchemaType};
 
     fn settings(entries: &[(&str, &str)]) -> Settings {
-        Settings::parse(&Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-        .unwrap()
-        .0
+        Settings::parse(&Config::from_pairs(entries)).unwrap().0
     }
 
     fn row_schema() -> Schema {

@@ -215,12 +215,7 @@ mod tests {
     use super::*;
 
     fn configure(entries: &[(&str, &str)]) -> Result<Filter, String> {
-        Filter::configure(Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
+        Filter::configure(Config::from_pairs(entries))
     }
 
     fn condition_filter(entries: &[(&str, &str)]) -> Box<ConditionFilter> {

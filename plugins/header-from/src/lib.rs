@@ -254,13 +254,7 @@ mod tests {
     use tidemark_sdk::SchemaType;
 
     fn hoist(entries: &[(&str, &str)]) -> Result<Hoist, String> {
-        HeaderFrom::configure(Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-        .map(|t| t.hoist)
+        HeaderFrom::configure(Config::from_pairs(entries)).map(|t| t.hoist)
     }
 
     fn schema() -> Schema {

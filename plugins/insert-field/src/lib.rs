@@ -250,13 +250,7 @@ mod tests {
     use connect_common::logical::TIMESTAMP;
 
     fn inserter(entries: &[(&str, &str)]) -> Result<Insertions, String> {
-        InsertField::configure(Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-        .map(|t| t.insertions)
+        InsertField::configure(Config::from_pairs(entries)).map(|t| t.insertions)
     }
 
     fn meta() -> Meta {

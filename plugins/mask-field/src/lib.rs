@@ -149,12 +149,7 @@ mod tests {
     use tidemark_sdk::SchemaType;
 
     fn masker(entries: &[(&str, &str)]) -> Result<MaskField, String> {
-        MaskField::configure(Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
+        MaskField::configure(Config::from_pairs(entries))
     }
 
     fn schema() -> Schema {

@@ -229,13 +229,7 @@ mod tests {
     use tidemark_sdk::SchemaType;
 
     fn replacer(entries: &[(&str, &str)]) -> Result<Replacement, String> {
-        ReplaceField::configure(Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-        .map(|t| t.replacement)
+        ReplaceField::configure(Config::from_pairs(entries)).map(|t| t.replacement)
     }
 
     fn schema() -> Schema {

@@ -291,13 +291,7 @@ mod tests {
     use tidemark_sdk::SchemaType;
 
     fn conversion(entries: &[(&str, &str)]) -> Result<Conversion, String> {
-        TimestampConverter::configure(Config::new(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-        .map(|t| t.conversion)
+        TimestampConverter::configure(Config::from_pairs(entries)).map(|t| t.conversion)
     }
 
     fn row_schema() -> Schema {

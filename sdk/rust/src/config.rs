@@ -14,6 +14,16 @@ impl Config {
         Config { entries }
     }
 
+    /// Configuration from `(key, value)` string pairs, as tests and native callers write it.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Config {
+        Config::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// A setting's value, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries
