@@ -111,6 +111,14 @@ setup_tables() {
     -c "CREATE PUBLICATION bench_pub FOR TABLE bench_stream, bench_snap"
 }
 
+wait_slot_active() { # wait_slot_active <slot>: until a connector streams from it, then 1 s more
+  for _ in $(seq 1 600); do
+    [ "$(P -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name='$1' AND active")" = 1 ] && break
+    sleep 0.1
+  done
+  sleep 1
+}
+
 recv() { # recv <slot> <endpos> <label>: pg_recvlogical decoding the same WAL
   local slot=$1 endpos=$2 label=$3 t0 t1
   t0=$(now_ms)
@@ -133,11 +141,7 @@ tidemark_stream() { # tidemark_stream <schemas>
     table.include.list=public.bench_stream "sink.file=$out" "offset.storage.file.filename=$W/offsets-stream.json"
   /usr/bin/time -v "$TIDEMARK" run "$W/stream.properties" 2> "$W/tm-stream-$schemas.log" &
   local pid=$!
-  for _ in $(seq 1 600); do
-    [ "$(P -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name='bench_tm_stream' AND active")" = 1 ] && break
-    sleep 0.1
-  done
-  sleep 1
+  wait_slot_active bench_tm_stream
   P -c "INSERT INTO bench_stream SELECT g, md5(g::text), g::int FROM generate_series(1,$N) g"
   local cms endpos; cms=$(now_ms); endpos=$(P -c "SELECT pg_current_wal_lsn()")
   while [ "$(wc -l < "$out" 2>/dev/null || echo 0)" -lt "$N" ]; do sleep 0.5; done
@@ -161,11 +165,7 @@ chain_stream() { # chain_stream <schemas> <label> [key=value...]: wall-clock rat
     "plugin.path=$ROOT/target/plugins" "$@"
   /usr/bin/time -v "$TIDEMARK" run "$W/chain.properties" 2> "$W/tm-chain-$label.log" &
   local pid=$!
-  for _ in $(seq 1 600); do
-    [ "$(P -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name='bench_tm_stream' AND active")" = 1 ] && break
-    sleep 0.1
-  done
-  sleep 1
+  wait_slot_active bench_tm_stream
   local cms lms; cms=$(now_ms)
   P -c "INSERT INTO bench_stream SELECT g, md5(g::text), g::int FROM generate_series(1,$N) g"
   # the last row's key ends the file: a cheap check of the tail instead of counting lines
