@@ -20,10 +20,11 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// The built `.wasm` of a plugin, from `target/plugins/` or `target/test-plugins/`.
+/// The built `.wasm` of a plugin, from `target/plugins/`, `target/test-plugins/` or
+/// `target/example-plugins/`.
 pub fn plugin_path(name: &str) -> PathBuf {
     let target = workspace_root().join("target");
-    for dir in ["plugins", "test-plugins"] {
+    for dir in ["plugins", "test-plugins", "example-plugins"] {
         let path = target.join(dir).join(format!("{name}.wasm"));
         if path.exists() {
             return path;

@@ -1,10 +1,12 @@
 //! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! - `plugins`: builds every plugin crate for wasm32-wasip2 into `target/plugins/<name>.wasm`
-//!   (crates under `plugins/`) and `target/test-plugins/<name>.wasm` (under `tests/plugins/`).
+//!   (crates under `plugins/`), `target/test-plugins/<name>.wasm` (under `tests/plugins/`) and
+//!   `target/example-plugins/<name>.wasm` (the Rust crates under `examples/plugins/`).
 //! - `test`: builds the plugins, then runs the whole test suite.
 //! - `demo`: builds the plugins and the binary, then runs the demo pipeline.
-//! - `bench`: builds the plugins, then runs the benchmarks and prints their figures.
+//! - `bench`: builds the plugins and the other languages' examples, then runs the benchmarks
+//!   and prints their figures.
 //! - `dist`: a release binary with the bundled plugins next to it, in `target/dist/`
 //!   (`tidemark` and `plugins/*.wasm`): what a user installs, needing no other download.
 
@@ -38,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("bench") => {
             build_plugins(&root)?;
+            build_examples(&root);
             run(Command::new(cargo())
                 .current_dir(&root)
                 .args(["bench", "-p", "tidemark"])
@@ -45,6 +48,36 @@ fn main() -> anyhow::Result<()> {
         }
         Some("dist") => dist(&root),
         _ => bail!("usage: cargo xtask plugins|test|demo|bench|dist [args for cargo]"),
+    }
+}
+
+/// Builds the Python, JavaScript and C examples (`examples/plugins/<lang>`) into
+/// `target/example-plugins/mask-email-<lang>.wasm` with `tidemark plugin build`, for the
+/// language benchmark; a language whose toolchain is missing is reported and left out.
+fn build_examples(root: &Path) {
+    for lang in ["python", "js", "c"] {
+        let out = root
+            .join("target")
+            .join("example-plugins")
+            .join(format!("mask-email-{lang}.wasm"));
+        let built = run(Command::new(cargo())
+            .current_dir(root)
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "tidemark",
+                "--",
+                "plugin",
+                "build",
+            ])
+            .arg(root.join("examples").join("plugins").join(lang))
+            .arg("-o")
+            .arg(&out));
+        if let Err(e) = built {
+            eprintln!("example {lang} not built, so not benchmarked: {e:#}");
+        }
     }
 }
 
@@ -118,7 +151,8 @@ struct PluginCrate {
     out_dir: &'static str,
 }
 
-/// Plugin crates are the workspace members under `plugins/` and `tests/plugins/`.
+/// Plugin crates are the workspace members under `plugins/`, `tests/plugins/` and
+/// `examples/plugins/`.
 fn plugin_crates(root: &Path) -> anyhow::Result<Vec<PluginCrate>> {
     let output = Command::new(cargo())
         .current_dir(root)
@@ -157,6 +191,8 @@ fn plugin_crates(root: &Path) -> anyhow::Result<Vec<PluginCrate>> {
             "plugins"
         } else if relative.starts_with("tests/plugins") {
             "test-plugins"
+        } else if relative.starts_with("examples/plugins") {
+            "example-plugins"
         } else {
             continue;
         };

@@ -1,7 +1,9 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod build;
 mod plugin;
 mod run;
+mod scaffold;
 
 use clap::{Parser, Subcommand};
 

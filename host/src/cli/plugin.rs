@@ -1,5 +1,5 @@
-//! `tidemark plugin …`: run a chain of transform plugins over JSON-lines records, and
-//! inspect plugin files.
+//! `tidemark plugin …`: run a chain of transform plugins over JSON-lines records, inspect
+//! plugin files, and start (`new`) and build (`build`) plugin projects.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -53,6 +53,34 @@ pub enum PluginCommand {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Writes a ready-to-build plugin project: source, SDK, WIT and tidemark-plugin.json.
+    New {
+        /// The plugin's name (lower-case letters, digits, '-'): the component is `<name>.wasm`.
+        name: String,
+        /// The language: rust, python, js or c.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// What the plugin is: transform or sink.
+        #[arg(long, default_value = "transform")]
+        kind: String,
+        /// Where to write the project (default: ./<name>).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Builds a plugin project (a directory with tidemark-plugin.json) into a component,
+    /// with its language's toolchain.
+    Build {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the component (default: DIR/build/<name>.wasm).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Only check that the language's toolchain is installed (the error says what is
+        /// missing and how to install it).
+        #[arg(long)]
+        check: bool,
+    },
     /// Prints a plugin's world, exports, imports, size and content hash.
     Inspect {
         /// The plugin file.
@@ -66,6 +94,32 @@ pub enum PluginCommand {
 /// Runs a `plugin` subcommand.
 pub fn run(command: PluginCommand) -> anyhow::Result<()> {
     match command {
+        PluginCommand::New {
+            name,
+            lang,
+            kind,
+            dir,
+        } => {
+            let dir = super::scaffold::new(&name, &lang, &kind, dir)?;
+            println!(
+                "wrote the {lang} {kind} plugin '{name}' to {}; build it with `tidemark plugin build {}`",
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+        PluginCommand::Build {
+            dir, check: true, ..
+        } => {
+            let lang = super::build::check(&dir)?;
+            println!("the {lang} toolchain is installed");
+            Ok(())
+        }
+        PluginCommand::Build { dir, output, .. } => {
+            let built = super::build::build(&dir, output)?;
+            println!("{}", built.display());
+            Ok(())
+        }
         PluginCommand::List { dir, cache_dir } => {
             let dir = dir
                 .or_else(|| std::env::var_os("TIDEMARK_PLUGIN_PATH").map(PathBuf::from))

@@ -16,7 +16,6 @@ use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::reload::{self, Reloading};
 use crate::plugin::{Chain, PluginDirectory, PluginError, Runtime, RuntimeOptions, Step, resolve};
 use crate::sinks::SinkError;
-use crate::sinks::file::FileSink;
 use crate::sources::postgres::{self, PostgresConfig, PostgresError};
 
 /// Properties that Kafka Connect or Debezium accept and that mean nothing to Tidemark; they
@@ -175,6 +174,7 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
     let source = PostgresConfig::from_properties(&props)?;
     let worker = WorkerConfig::from_properties(&props)?;
     let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &source.name)?;
+    let sink = crate::sinks::open(&props, &worker)?;
     let unknown = props.unread(IGNORED);
     if !unknown.is_empty() {
         tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
@@ -183,11 +183,10 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
     let partition = postgres::offset::partition(&source.topic_prefix);
     let store = FileOffsetStore::open(&worker.offset_file)?;
     let stored = store.load(&source.name, &partition)?;
-    let sink = FileSink::open(worker.sink_file.as_deref(), worker.json)?;
     let (pipeline, input) = Pipeline::start(
         transforms.chain,
         transforms.reloading,
-        Box::new(sink),
+        sink,
         Box::new(store),
         PipelineSettings {
             connector: source.name.clone(),

@@ -16,12 +16,28 @@ mod generated {
     });
 }
 
+/// The `sink` world, sharing the interfaces (and so the host's implementations) of the
+/// `transform` world.
+mod generated_sink {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sink",
+        with: {
+            "tidemark:plugin/records": super::generated::tidemark::plugin::records,
+            "tidemark:plugin/types": super::generated::tidemark::plugin::types,
+            "tidemark:plugin/host": super::generated::tidemark::plugin::host,
+        },
+    });
+}
+
 pub use generated::Transform;
 pub use generated::TransformPre;
 pub use generated::exports::tidemark::plugin::transformer::{Emitted, Outcome};
 pub use generated::tidemark::plugin::host;
 pub use generated::tidemark::plugin::records;
 pub use generated::tidemark::plugin::types;
+pub use generated_sink::exports::tidemark::plugin::destination::SinkError;
+pub use generated_sink::{Sink, SinkPre};
 
 /// The fully qualified names of the interfaces a plugin exports to be of a given kind.
 pub mod exports {

@@ -153,12 +153,10 @@ impl Chain {
                     value: String::new(),
                     reason,
                 })?;
-            store.data_mut().plugins.push(PluginContext {
-                name: name.clone(),
-                wasi,
-                stderr,
-                memory_limit: step.limits.memory_limit,
-            });
+            store
+                .data_mut()
+                .plugins
+                .push(PluginContext::new(name, wasi, stderr, &step.limits));
             store.data_mut().current = i;
             store.set_epoch_deadline(ticks(&step.limits));
             let pre = step
@@ -312,7 +310,7 @@ fn process(
 
 /// Epoch ticks for a plugin's per-batch time limit (rounded up, plus one because the current
 /// tick may be nearly over).
-fn ticks(limits: &Limits) -> u64 {
+pub(super) fn ticks(limits: &Limits) -> u64 {
     limits.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1
 }
 
@@ -395,7 +393,7 @@ fn emit(
 }
 
 /// Turns a wasmtime error from a call into plugin `index` into the error the user sees.
-fn classify(
+pub(super) fn classify(
     store: &mut Store<StoreState>,
     index: usize,
     limits: &Limits,

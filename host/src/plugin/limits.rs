@@ -27,6 +27,9 @@ pub const DIRS_KEY: &str = "plugin.allow.dirs";
 /// Comma-separated `host:port` addresses the plugin may open TCP connections to
 /// (`plugin.allow.connect`).
 pub const CONNECT_KEY: &str = "plugin.allow.connect";
+/// Comma-separated authorities (`host:port`, or `host` for any port) the plugin may send
+/// wasi:http requests to (`plugin.allow.http`).
+pub const HTTP_KEY: &str = "plugin.allow.http";
 
 /// The default per-batch time limit: generous for real transforms, short enough that a stuck
 /// plugin is noticed.
@@ -48,6 +51,7 @@ pub struct Limits {
     pub clock: bool,
     pub dirs: Vec<(PathBuf, String)>,
     pub connect: Vec<SocketAddr>,
+    pub http: HttpGrants,
 }
 
 impl Default for Limits {
@@ -59,6 +63,7 @@ impl Default for Limits {
             clock: false,
             dirs: Vec::new(),
             connect: Vec::new(),
+            http: HttpGrants::default(),
         }
     }
 }
@@ -116,9 +121,10 @@ impl Limits {
                         limits.connect.extend(addrs);
                     }
                 }
+                HTTP_KEY => limits.http = HttpGrants::parse(value).map_err(bad)?,
                 other if other.starts_with("plugin.") => {
                     return Err(bad(format!(
-                        "unknown host setting; known ones are {TIMEOUT_KEY}, {MEMORY_KEY}, {ENV_KEY}, {CLOCK_KEY}, {DIRS_KEY}, {CONNECT_KEY}"
+                        "unknown host setting; known ones are {TIMEOUT_KEY}, {MEMORY_KEY}, {ENV_KEY}, {CLOCK_KEY}, {DIRS_KEY}, {CONNECT_KEY}, {HTTP_KEY}"
                     )));
                 }
                 _ => rest.push((key.clone(), value.clone())),
@@ -163,6 +169,57 @@ impl Limits {
         });
         Ok(builder.build())
     }
+}
+
+/// The authorities a plugin may send wasi:http requests to; empty denies every request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpGrants {
+    /// `(host, port)`; `None` allows any port of the host.
+    allowed: Vec<(String, Option<u16>)>,
+}
+
+impl HttpGrants {
+    /// Parses `host:port` / `host` entries (IPv6 in brackets: `[::1]:8080`).
+    pub fn parse(value: &str) -> Result<HttpGrants, String> {
+        let mut allowed = Vec::new();
+        for entry in list(value) {
+            if entry.contains("://") || entry.contains('/') {
+                return Err(format!(
+                    "{entry:?} is not an authority: give host:port (or host), without scheme or path"
+                ));
+            }
+            allowed.push(split_authority(entry).ok_or_else(|| {
+                format!("{entry:?} is not host:port (the port must be a number)")
+            })?);
+        }
+        Ok(HttpGrants { allowed })
+    }
+
+    /// Whether a request to `host` on `port` is allowed.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        self.allowed.iter().any(|(h, p)| {
+            h.eq_ignore_ascii_case(host.trim_matches(['[', ']'])) && p.is_none_or(|p| p == port)
+        })
+    }
+
+    /// True when nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.allowed.is_empty()
+    }
+}
+
+/// `host:port` or `host` (IPv6 literals in brackets) into its parts, the host lower-cased.
+fn split_authority(entry: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = match entry.rsplit_once(':') {
+        Some((host, port))
+            if !host.ends_with(':') && (!host.contains(':') || host.ends_with(']')) =>
+        {
+            (host, Some(port.parse().ok()?))
+        }
+        _ => (entry, None),
+    };
+    let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+    (!host.is_empty()).then_some((host, port))
 }
 
 fn list(value: &str) -> impl Iterator<Item = &str> {
@@ -248,8 +305,23 @@ mod tests {
         );
         let err = Limits::from_config("p", &config(&[("plugin.memroy", "1")])).unwrap_err();
         assert!(err.to_string().contains("unknown host setting"));
+        let err =
+            Limits::from_config("p", &config(&[("plugin.allow.http", "http://x/y")])).unwrap_err();
+        assert!(err.to_string().contains("not an authority"), "{err}");
         let err = Limits::from_config("p", &config(&[("plugin.memory.limit.bytes", "3 parsecs")]))
             .unwrap_err();
         assert!(err.to_string().contains("unknown unit"));
+    }
+
+    #[test]
+    fn http_grants_match_host_and_port() {
+        let grants = HttpGrants::parse("127.0.0.1:8080, Example.com, [::1]:9000").unwrap();
+        assert!(grants.allows("127.0.0.1", 8080));
+        assert!(!grants.allows("127.0.0.1", 8081));
+        assert!(grants.allows("example.com", 443));
+        assert!(grants.allows("[::1]", 9000));
+        assert!(!grants.allows("127.0.0.2", 8080));
+        assert!(HttpGrants::default().is_empty());
+        assert!(HttpGrants::parse("host:port").is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! - [`Runtime`]: one per process; the engine, linker and compiled-component caches.
 //! - [`Plugin`]: a loaded component, checked against its world.
 //! - [`Chain`]: transform plugins run in order over batches, in one store per pipeline.
+//! - [`sink::SinkPlugin`]: a sink plugin, in a store of its own.
 //!
 //! Plugins import only `tidemark:plugin` and WASI 0.2, and get no capability (files,
 //! sockets, environment, clocks) unless their configuration grants it (see [`limits`]).
@@ -14,11 +15,13 @@ mod chain;
 mod convert;
 mod directory;
 mod error;
+mod http;
 pub mod limits;
 pub mod predicate;
 pub mod reload;
 pub mod resolve;
 mod runtime;
+pub mod sink;
 mod state;
 mod stderr;
 

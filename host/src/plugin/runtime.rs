@@ -14,7 +14,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::PluginError;
-use super::bindings::{self, TransformPre, exports};
+use super::bindings::{self, SinkPre, TransformPre, exports};
 use super::cache::DiskCache;
 use super::state::StoreState;
 
@@ -82,6 +82,7 @@ pub struct Plugin {
     pub origin: Origin,
     pub load_time: Duration,
     pub(super) transform: Option<TransformPre<StoreState>>,
+    pub(super) sink: Option<SinkPre<StoreState>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -97,6 +98,7 @@ impl std::fmt::Debug for Plugin {
 
 struct Loaded {
     transform: Option<TransformPre<StoreState>>,
+    sink: Option<SinkPre<StoreState>>,
     world: World,
     exports: Vec<String>,
     imports: Vec<String>,
@@ -134,6 +136,9 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| PluginError::Runtime(e.to_string()))?;
+        // Requests go only to the authorities a plugin was granted (plugin.allow.http).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
             .map_err(|e| PluginError::Runtime(e.to_string()))?;
         bindings::Transform::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Runtime(e.to_string()))?;
@@ -210,6 +215,7 @@ impl Runtime {
             origin,
             load_time: started.elapsed(),
             transform: loaded.transform.clone(),
+            sink: loaded.sink.clone(),
         }))
     }
 
@@ -267,25 +273,24 @@ impl Runtime {
                 ),
             });
         };
-        let transform = match world {
-            World::Transform => {
-                let pre = self
-                    .inner
-                    .linker
-                    .instantiate_pre(&component)
-                    .map_err(|e| PluginError::Link {
-                        plugin: name.to_owned(),
-                        reason: format!("{e:#} (plugins may import only tidemark:plugin and wasi:cli/clocks/filesystem/io/random/sockets 0.2)"),
-                    })?;
-                Some(TransformPre::new(pre).map_err(|e| PluginError::Link {
-                    plugin: name.to_owned(),
-                    reason: format!("{e:#}"),
-                })?)
-            }
-            World::Sink => None,
+        let link = |e: wasmtime::Error| PluginError::Link {
+            plugin: name.to_owned(),
+            reason: format!(
+                "{e:#} (plugins may import only tidemark:plugin and wasi:cli/clocks/filesystem/http/io/random/sockets 0.2)"
+            ),
+        };
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link)?;
+        let (transform, sink) = match world {
+            World::Transform => (Some(TransformPre::new(pre).map_err(link)?), None),
+            World::Sink => (None, Some(SinkPre::new(pre).map_err(link)?)),
         };
         Ok(Loaded {
             transform,
+            sink,
             world,
             exports,
             imports,

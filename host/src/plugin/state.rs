@@ -4,8 +4,11 @@
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::host::{self, Level};
+use super::http::HttpHooks;
+use super::limits::Limits;
 use super::stderr::StderrTail;
 
 /// Per-plugin context inside a store.
@@ -16,6 +19,23 @@ pub struct PluginContext {
     pub stderr: StderrTail,
     /// The most linear memory one of the plugin's memories may grow to, in bytes.
     pub memory_limit: usize,
+    pub http: WasiHttpCtx,
+    /// Sends the plugin's wasi:http requests to the authorities it was granted, only.
+    pub http_hooks: HttpHooks,
+}
+
+impl PluginContext {
+    /// The context of a plugin with these limits and grants.
+    pub fn new(name: &str, wasi: WasiCtx, stderr: StderrTail, limits: &Limits) -> PluginContext {
+        PluginContext {
+            name: name.to_owned(),
+            wasi,
+            stderr,
+            memory_limit: limits.memory_limit,
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks::new(name, limits.http.clone()),
+        }
+    }
 }
 
 /// The data of one pipeline's store. Calls into a plugin first set `current` to it, so WASI
@@ -53,6 +73,17 @@ impl WasiView for StoreState {
         WasiCtxView {
             ctx: &mut plugin.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let plugin = &mut self.plugins[self.current];
+        WasiHttpCtxView {
+            ctx: &mut plugin.http,
+            table: &mut self.table,
+            hooks: &mut plugin.http_hooks,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! them durable on `flush`; the pipeline commits offsets only after a flush succeeded.
 
 pub mod file;
+pub mod wasm;
 
+use crate::config::{Properties, WorkerConfig};
 use crate::event::Record;
 
 /// What went wrong delivering records.
@@ -12,6 +14,45 @@ pub enum SinkError {
     Open { target: String, reason: String },
     #[error("cannot write to {target}: {reason}")]
     Write { target: String, reason: String },
+    #[error(transparent)]
+    Plugin(Box<crate::plugin::PluginError>),
+    #[error("sink plugin '{plugin}' refused the {call} (fatal): {message}")]
+    Rejected {
+        plugin: String,
+        call: String,
+        message: String,
+    },
+    #[error(
+        "sink plugin '{plugin}' kept failing the {call}: {attempts} attempts in {timeout_ms} ms (errors.retry.timeout); last error: {message}"
+    )]
+    RetriesExhausted {
+        plugin: String,
+        call: String,
+        attempts: u32,
+        timeout_ms: u64,
+        message: String,
+    },
+}
+
+/// Opens the sink that `sink.type` names: `file` (the default: `sink.file`, JSON lines) or
+/// `wasm` (a sink plugin, see [`wasm`]).
+pub fn open(props: &Properties, worker: &WorkerConfig) -> Result<Box<dyn Sink>, SinkError> {
+    let kind = props
+        .choice("sink.type", "file", &["file", "wasm"])
+        .map_err(|e| SinkError::Open {
+            target: "sink.type".into(),
+            reason: e.to_string(),
+        })?;
+    Ok(match kind.as_str() {
+        "wasm" => Box::new(wasm::WasmSink::from_properties(
+            props,
+            worker.plugin_path.as_deref(),
+        )?),
+        _ => Box::new(file::FileSink::open(
+            worker.sink_file.as_deref(),
+            worker.json,
+        )?),
+    })
 }
 
 /// A destination for records.

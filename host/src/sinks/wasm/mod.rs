@@ -1,0 +1,163 @@
+//! A custom sink written as a WebAssembly component (world `sink`), selected with
+//! `sink.type=wasm`:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `sink.plugin` | the plugin: a name in the plugin directory (`plugin.path`), or a path to a `.wasm` file |
+//! | `sink.config.<key>` | the plugin's own settings (`<key>` without the prefix), and the host's `plugin.*` limits and grants, e.g. `sink.config.plugin.allow.http=host:port` |
+//! | `sink.retry.backoff.ms` | first wait before retrying a `retriable` failure (default 100); it doubles up to… |
+//! | `errors.retry.delay.max.ms` | …this longest wait between retries (Kafka Connect's key; default 60000) |
+//! | `errors.retry.timeout` | give up retrying after this many ms and stop the connector (Kafka Connect's key; default -1: retry until it works, as Connect does for a sink's `RetriableException`) |
+//!
+//! The plugin is called on the pipeline thread: `write` for every batch, `flush` before each
+//! offset commit. A `retriable` answer is retried with the same records after a backoff (so a
+//! batch may reach the destination more than once: at-least-once); a `fatal` answer, a trap
+//! or a limit stops the connector with the plugin's message, before any offset past the
+//! last flush is committed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{Sink, SinkError};
+use crate::config::{ConfigError, Properties};
+use crate::event::Record;
+use crate::plugin::sink::{Delivery, SinkPlugin};
+use crate::plugin::{Runtime, RuntimeOptions, resolve};
+
+/// How `retriable` failures are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The first wait.
+    pub initial: Duration,
+    /// The longest wait.
+    pub max_delay: Duration,
+    /// Give up after this long; `None` retries until it works.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            initial: Duration::from_millis(100),
+            max_delay: Duration::from_secs(60),
+            timeout: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Reads `sink.retry.backoff.ms`, `errors.retry.delay.max.ms` and `errors.retry.timeout`.
+    pub fn from_properties(props: &Properties) -> Result<RetryPolicy, ConfigError> {
+        let initial: u64 = props.parse("sink.retry.backoff.ms", 100, "milliseconds")?;
+        let max: u64 = props.parse("errors.retry.delay.max.ms", 60_000, "milliseconds")?;
+        let timeout: i64 = props.parse("errors.retry.timeout", -1, "milliseconds, or -1")?;
+        Ok(RetryPolicy {
+            initial: Duration::from_millis(initial.max(1)),
+            max_delay: Duration::from_millis(max.max(initial.max(1))),
+            timeout: u64::try_from(timeout).ok().map(Duration::from_millis),
+        })
+    }
+}
+
+/// A sink plugin behind the [`Sink`] trait, with retries.
+pub struct WasmSink {
+    plugin: SinkPlugin,
+    retry: RetryPolicy,
+}
+
+impl WasmSink {
+    /// Loads and configures the plugin that `sink.plugin` names, with the `sink.config.*`
+    /// settings; `plugin_path` is the plugin directory.
+    pub fn from_properties(
+        props: &Properties,
+        plugin_path: Option<&Path>,
+    ) -> Result<WasmSink, SinkError> {
+        let bad = |reason: String| SinkError::Open {
+            target: "sink.plugin".into(),
+            reason,
+        };
+        let name = props.get("sink.plugin").ok_or_else(|| {
+            bad(
+                "sink.type=wasm needs sink.plugin: a plugin name in plugin.path, or a .wasm file"
+                    .into(),
+            )
+        })?;
+        let dirs = resolve::search_dirs(plugin_path);
+        let found = resolve::find_plugin(name, &dirs).map_err(|e| bad(e.to_string()))?;
+        let config = props.with_prefix("sink.config.");
+        let retry = RetryPolicy::from_properties(props).map_err(|e| bad(e.to_string()))?;
+        let runtime = Runtime::new(RuntimeOptions::default()).map_err(|e| bad(e.to_string()))?;
+        WasmSink::open(&runtime, &found.path, &config, retry)
+    }
+
+    /// Loads and configures a sink plugin file.
+    pub fn open(
+        runtime: &Runtime,
+        path: &Path,
+        config: &BTreeMap<String, String>,
+        retry: RetryPolicy,
+    ) -> Result<WasmSink, SinkError> {
+        let plugin = runtime
+            .load_file(path)
+            .map_err(|e| SinkError::Plugin(Box::new(e)))?;
+        let plugin =
+            SinkPlugin::new(runtime, plugin, config).map_err(|e| SinkError::Plugin(Box::new(e)))?;
+        Ok(WasmSink { plugin, retry })
+    }
+
+    /// Calls the plugin until it answers done, a fatal failure, or the retry timeout passes.
+    fn deliver(
+        &mut self,
+        what: &str,
+        mut call: impl FnMut(&mut SinkPlugin) -> Result<Delivery, crate::plugin::PluginError>,
+    ) -> Result<(), SinkError> {
+        let started = Instant::now();
+        let mut delay = self.retry.initial;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let answer = call(&mut self.plugin).map_err(|e| SinkError::Plugin(Box::new(e)))?;
+            let message = match answer {
+                Delivery::Done => return Ok(()),
+                Delivery::Fatal(message) => {
+                    return Err(SinkError::Rejected {
+                        plugin: self.plugin.name().to_owned(),
+                        call: what.to_owned(),
+                        message,
+                    });
+                }
+                Delivery::Retriable(message) => message,
+            };
+            if let Some(timeout) = self.retry.timeout
+                && started.elapsed() + delay > timeout
+            {
+                return Err(SinkError::RetriesExhausted {
+                    plugin: self.plugin.name().to_owned(),
+                    call: what.to_owned(),
+                    attempts,
+                    timeout_ms: timeout.as_millis() as u64,
+                    message,
+                });
+            }
+            tracing::warn!(
+                plugin = self.plugin.name(),
+                attempt = attempts,
+                retry_in_ms = delay.as_millis() as u64,
+                "sink {what} failed, will retry: {message}"
+            );
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(self.retry.max_delay);
+        }
+    }
+}
+
+impl Sink for WasmSink {
+    fn write(&mut self, records: &[Record]) -> Result<(), SinkError> {
+        self.deliver("write", |plugin| plugin.write(records))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.deliver("flush", SinkPlugin::flush)
+    }
+}
