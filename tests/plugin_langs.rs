@@ -62,6 +62,16 @@ macro_rules! attempt {
 }
 
 fn main() {
+    // Compiled components are cached where the other tests keep theirs, also for the
+    // connector's own runtime and the `tidemark` subprocesses: a Python component takes
+    // minutes to compile in a debug build, so it must be compiled once, not once per use.
+    // SAFETY: no other thread runs yet.
+    unsafe {
+        std::env::set_var(
+            "TIDEMARK_CACHE_DIR",
+            workspace_root().join("target").join("test-plugin-cache"),
+        );
+    }
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
