@@ -1,7 +1,8 @@
-//! Sinks: where records go after the transforms. Each sink writes records in order and makes
+//! Sinks: where records go after the transforms: [`file`] (JSON lines) or [`kafka`]. Each sink writes records in order and makes
 //! them durable on `flush`; the pipeline commits offsets only after a flush succeeded.
 
 pub mod file;
+pub mod kafka;
 
 use crate::event::Record;
 
