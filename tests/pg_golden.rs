@@ -3,6 +3,7 @@
 //! Postgres per test, the snapshot part loaded first, the streaming part run once streaming
 //! started.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -177,4 +178,72 @@ fn edge_values_match_debezium_in_snapshot_and_stream() {
             }
         }
     });
+}
+
+/// Blanks the run-dependent parts of transaction metadata (ids hold an LSN, BEGIN and END
+/// carry the commit time), after checking that our ids are `<txId>:<lsn>` with the txId of
+/// the events they belong to.
+fn blank_transaction_ids(event: &mut Json, tx_ids: &mut Vec<String>) {
+    let blank = |v: Option<&mut Json>| {
+        if let Some(v) = v {
+            *v = Json::String("<X>".into());
+        }
+    };
+    if event["topic"] == "dbz.transaction" {
+        let id = event
+            .pointer("/value/payload/id")
+            .and_then(Json::as_str)
+            .unwrap_or("");
+        tx_ids.push(id.split(':').next().unwrap_or("").to_owned());
+        blank(event.pointer_mut("/key/payload/id"));
+        blank(event.pointer_mut("/value/payload/id"));
+        blank(event.pointer_mut("/value/payload/ts_ms"));
+    } else if let Some(Json::Object(block)) = event.pointer_mut("/value/payload/transaction") {
+        let id = block["id"].as_str().unwrap_or("").to_owned();
+        tx_ids.push(id.split(':').next().unwrap_or("").to_owned());
+        block.insert("id".into(), Json::String("<X>".into()));
+    }
+}
+
+#[test]
+fn transaction_metadata_matches_debezium() {
+    let (ours, theirs) = capture(
+        "pg-txn.sql",
+        Some("pg-txn-stream.sql"),
+        "dbz/pg-txn.jsonl",
+        &[
+            ("provide.transaction.metadata", "true"),
+            ("table.include.list", "public.customers,public.orders"),
+        ],
+    );
+    let ids = std::cell::RefCell::new(Vec::new());
+    assert_same_events_except(&ours, &theirs, |mine, dbz| {
+        blank_transaction_ids(mine, &mut ids.borrow_mut());
+        blank_transaction_ids(dbz, &mut Vec::new());
+    });
+    let ids = ids.into_inner();
+    // Each transaction id starts with the txId of the events inside it.
+    let mut tx_of_events = BTreeSet::new();
+    for line in &ours {
+        let event: Json = serde_json::from_str(line).unwrap();
+        if let (Some(block), Some(tx)) = (
+            event
+                .pointer("/value/payload/transaction/id")
+                .and_then(Json::as_str),
+            event
+                .pointer("/value/payload/source/txId")
+                .and_then(Json::as_i64),
+        ) {
+            assert!(
+                block.starts_with(&format!("{tx}:")),
+                "{block} in a txId {tx} event"
+            );
+            tx_of_events.insert(tx.to_string());
+        }
+    }
+    let metadata: BTreeSet<String> = ids.into_iter().collect();
+    assert!(
+        tx_of_events.is_subset(&metadata),
+        "{tx_of_events:?} {metadata:?}"
+    );
 }

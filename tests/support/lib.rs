@@ -3,6 +3,7 @@
 //! ([`postgres`]) and connectors run against them ([`capture`]).
 
 pub mod capture;
+pub mod kafka;
 pub mod postgres;
 
 use std::collections::BTreeMap;

@@ -93,6 +93,9 @@ pub fn transaction_schema() -> Schema {
         .field("data_collection_order", Schema::new(SchemaType::Int64))
 }
 
+/// The position of the `transaction` block among an envelope's fields.
+pub const TRANSACTION_FIELD: usize = 3;
+
 /// The envelope schema `<topic>.Envelope` around a row schema and a source schema.
 pub fn envelope_schema(topic: &str, row: &Arc<Schema>, source: &Arc<Schema>) -> Schema {
     let int64 = || Schema::new(SchemaType::Int64).optional();
@@ -144,8 +147,8 @@ impl Timestamp {
     }
 }
 
-/// The value of an envelope: `before`, `after`, `source`, no transaction block, `op`, and the
-/// processing time `at`.
+/// The value of an envelope: `before`, `after`, `source`, no transaction block (at
+/// [`TRANSACTION_FIELD`]; see [`super::transaction`]), `op`, and the processing time `at`.
 pub fn envelope_value(op: Op, before: Value, after: Value, source: Value, at: Timestamp) -> Value {
     Value::Struct(vec![
         before,

@@ -85,6 +85,25 @@ pub fn payload_json(data: &Data) -> String {
     out
 }
 
+/// Appends a key or value as Kafka Connect's JsonConverter serialises it into a Kafka record.
+/// Returns false, having written nothing, when the converter gives no bytes at all: no data,
+/// or a null without a schema (a tombstone value, a null key).
+pub fn write_converted(
+    out: &mut String,
+    data: Option<&Data>,
+    with_schema: bool,
+    options: JsonOptions,
+) -> bool {
+    match data {
+        None => false,
+        Some(d) if d.schema.is_none() && d.value.is_null() => false,
+        Some(d) => {
+            write_data(out, Some(d), with_schema, options.replace_null_with_default);
+            true
+        }
+    }
+}
+
 /// Appends a key or value as the JsonConverter writes it.
 fn write_data(out: &mut String, data: Option<&Data>, with_schema: bool, replace_null: bool) {
     let Some(data) = data else {

@@ -6,8 +6,10 @@
 //! `lsn`, `lsn_proc`, `lsn_commit`, `txId`, `ts_usec`, …), so a Connect user recognises them.
 
 mod file;
+mod kafka;
 
 pub use file::FileOffsetStore;
+pub use kafka::{KafkaOffsetSettings, KafkaOffsetStore};
 
 /// An offset or a source partition: a JSON object, as Connect stores them.
 pub type OffsetMap = serde_json::Map<String, serde_json::Value>;

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use tokio::sync::watch;
 
 use super::errors::ErrorPolicy;
-use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings};
+use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings, outputs};
 use crate::api::{self, ApiError, ApiState};
 use crate::config::{ConfigError, Properties, WorkerConfig};
-use crate::offsets::{FileOffsetStore, OffsetError, OffsetStore};
+use crate::offsets::OffsetError;
 use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::reload::{self, Reloading};
 use crate::plugin::{Chain, PluginDirectory, PluginError, Runtime, RuntimeOptions, Step, resolve};
@@ -174,20 +174,18 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
     let source = PostgresConfig::from_properties(&props)?;
     let worker = WorkerConfig::from_properties(&props)?;
     let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &source.name)?;
-    let sink = crate::sinks::open(&props, &worker)?;
+    let partition = postgres::offset::partition(&source.topic_prefix);
+    let outputs::Outputs { sink, store } = outputs::open(&props, &worker, &source.name)?;
     let unknown = props.unread(IGNORED);
     if !unknown.is_empty() {
         tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
     }
-
-    let partition = postgres::offset::partition(&source.topic_prefix);
-    let store = FileOffsetStore::open(&worker.offset_file)?;
     let stored = store.load(&source.name, &partition)?;
     let (pipeline, input) = Pipeline::start(
         transforms.chain,
         transforms.reloading,
         sink,
-        Box::new(store),
+        store,
         PipelineSettings {
             connector: source.name.clone(),
             partition,

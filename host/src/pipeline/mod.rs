@@ -8,6 +8,7 @@
 
 pub mod connector;
 pub mod errors;
+pub mod outputs;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

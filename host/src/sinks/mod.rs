@@ -1,7 +1,9 @@
-//! Sinks: where records go after the transforms. Each sink writes records in order and makes
+//! Sinks: where records go after the transforms: [`file`] (JSON lines), [`kafka`] or [`wasm`]
+//! (a sink plugin). Each sink writes records in order and makes
 //! them durable on `flush`; the pipeline commits offsets only after a flush succeeded.
 
 pub mod file;
+pub mod kafka;
 pub mod wasm;
 
 use crate::config::{Properties, WorkerConfig};

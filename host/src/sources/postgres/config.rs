@@ -158,6 +158,9 @@ pub struct PostgresConfig {
     pub max_batch_size: usize,
     /// `event.converting.failure.handling.mode`.
     pub convert_failure: ConvertFailure,
+    /// With `provide.transaction.metadata=true`, the topic of the BEGIN/END events:
+    /// `<topic.prefix>.<topic.transaction>` (`transaction` by default).
+    pub transaction_topic: Option<String>,
 }
 
 fn regexes(props: &Properties, key: &str) -> Result<Vec<Regex>, ConfigError> {
@@ -344,6 +347,15 @@ impl PostgresConfig {
                 "skip" => ConvertFailure::Skip,
                 _ => ConvertFailure::Warn,
             },
+            transaction_topic: props
+                .parse("provide.transaction.metadata", false, "true or false")?
+                .then(|| {
+                    format!(
+                        "{}.{}",
+                        props.get_or("topic.prefix", ""),
+                        props.get_or("topic.transaction", "transaction")
+                    )
+                }),
             max_batch_size: match props.parse("max.batch.size", 2048usize, "a positive number")? {
                 0 => {
                     return Err(ConfigError::Invalid {

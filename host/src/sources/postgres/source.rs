@@ -17,6 +17,7 @@ use super::stream::Stream;
 use super::table::Table;
 use super::types::TypeOptions;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
+use crate::event::transaction::TransactionMetadata;
 use crate::offsets::OffsetMap;
 use crate::pipeline::{Batch, Checkpoint};
 
@@ -91,6 +92,13 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
             config.filters.snapshot_rank(&t.schema, &t.name),
             format!("{}.{}", t.schema, t.name),
         )
+    });
+    let transactions = config.transaction_topic.as_ref().map(|topic| {
+        let mut metadata = TransactionMetadata::new(topic.clone());
+        if let Some(stored) = &stored {
+            metadata.resume(stored);
+        }
+        metadata
     });
     let stored = stored.as_ref().and_then(offset::read);
     let tables = || -> Vec<Arc<Table>> {
@@ -206,6 +214,7 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
         shutdown,
         resume,
         last_commit: None,
+        transactions,
     }
     .run()
     .await

@@ -22,6 +22,8 @@ use super::pgoutput::{self, Message};
 use super::table::Table;
 use crate::event::Record;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
+use crate::event::transaction::TransactionMetadata;
+use crate::offsets::OffsetMap;
 use crate::pipeline::{Batch, Checkpoint};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
@@ -37,6 +39,19 @@ struct Txn {
     /// LSN of the commit record (from Begin).
     final_lsn: u64,
     commit_micros: i64,
+    /// Its BEGIN metadata event is emitted (or was delivered before a restart).
+    begun: bool,
+}
+
+impl Txn {
+    fn commit_time(&self) -> Timestamp {
+        Timestamp::from_micros(self.commit_micros + PG_EPOCH_MICROS)
+    }
+
+    /// Debezium's id of the transaction at a position: `<xid>:<lsn>`.
+    fn id_at(&self, lsn: u64) -> String {
+        format!("{}:{lsn}", self.xid)
+    }
 }
 
 /// One streaming session.
@@ -53,6 +68,9 @@ pub struct Stream<'a> {
     pub resume: Option<ResumePoint>,
     /// The commit LSN of the last transaction completed before this session.
     pub last_commit: Option<u64>,
+    /// Transaction metadata (`provide.transaction.metadata`), resumed from the stored
+    /// offset when it was committed inside a transaction.
+    pub transactions: Option<TransactionMetadata>,
 }
 
 struct State {
@@ -60,8 +78,9 @@ struct State {
     txn: Option<Txn>,
     last_commit: Option<u64>,
     records: Vec<Record>,
-    /// The position after the records gathered so far, and what may then be acknowledged.
-    checkpoint: Option<(PgOffset, u64)>,
+    /// The position after the records gathered so far, what may then be acknowledged, and
+    /// the open transaction's metadata state to store with it.
+    checkpoint: Option<(PgOffset, u64, OffsetMap)>,
     /// The end LSN of the last transaction whose every change is in a sent batch.
     completed_end: u64,
     /// A heartbeat is due at the next transaction boundary.
@@ -202,15 +221,20 @@ impl Stream<'_> {
                     xid,
                     final_lsn: final_lsn.as_u64(),
                     commit_micros: commit_time_micros,
+                    begun: false,
                 });
             }
             Some(ReplicationEvent::XLogData {
                 wal_start, data, ..
             }) => {
                 let message = pgoutput::decode(&data)?;
+                // The transaction's first message carries its first LSN, Debezium's BEGIN id.
+                self.begin_transaction(state, wal_start.as_u64());
                 self.message(state, message, wal_start.as_u64()).await?;
             }
             Some(ReplicationEvent::Commit { lsn, end_lsn, .. }) => {
+                self.begin_transaction(state, lsn.as_u64());
+                self.end_transaction(state, end_lsn.as_u64());
                 let txn = state.txn.take();
                 state.last_commit = Some(end_lsn.as_u64());
                 let tx_id = txn.map(|t| t.xid as i64);
@@ -226,6 +250,7 @@ impl Stream<'_> {
                         message_type: Some("COMMIT"),
                     },
                     end_lsn.as_u64(),
+                    OffsetMap::new(),
                 ));
             }
             Some(ReplicationEvent::KeepAlive { wal_end, .. }) => {
@@ -244,6 +269,7 @@ impl Stream<'_> {
                             message_type: None,
                         },
                         end,
+                        OffsetMap::new(),
                     ));
                 }
             }
@@ -293,15 +319,18 @@ impl Stream<'_> {
             }
             Message::Insert { relation, new } => {
                 if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                    let start = state.records.len();
                     ChangeBuilder {
                         config: self.config,
                     }
                     .insert(&table, &new, &at, &mut state.records)?;
+                    self.tag(state, start, &table, lsn);
                     self.note_change(state, lsn, "INSERT");
                 }
             }
             Message::Update { relation, old, new } => {
                 if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                    let start = state.records.len();
                     ChangeBuilder {
                         config: self.config,
                     }
@@ -312,15 +341,18 @@ impl Stream<'_> {
                         &at,
                         &mut state.records,
                     )?;
+                    self.tag(state, start, &table, lsn);
                     self.note_change(state, lsn, "UPDATE");
                 }
             }
             Message::Delete { relation, old } => {
                 if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                    let start = state.records.len();
                     ChangeBuilder {
                         config: self.config,
                     }
                     .delete(&table, &old, &at, &mut state.records)?;
+                    self.tag(state, start, &table, lsn);
                     self.note_change(state, lsn, "DELETE");
                 }
             }
@@ -328,10 +360,12 @@ impl Stream<'_> {
                 let mut noted = false;
                 for relation in relations {
                     if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
+                        let start = state.records.len();
                         ChangeBuilder {
                             config: self.config,
                         }
                         .truncate(&table, &at, &mut state.records);
+                        self.tag(state, start, &table, lsn);
                         noted = true;
                     }
                 }
@@ -372,10 +406,67 @@ impl Stream<'_> {
         ))
     }
 
+    /// Whether a position of the transaction committing at `final_lsn` was delivered
+    /// before a restart.
+    fn delivered(&self, final_lsn: u64, lsn: u64) -> bool {
+        self.resume.is_some_and(|r| r.covers(final_lsn, lsn))
+    }
+
+    /// Emits the open transaction's BEGIN event at its first message (`lsn`), unless it was
+    /// delivered before a restart.
+    fn begin_transaction(&mut self, state: &mut State, lsn: u64) {
+        let Some(txn) = state.txn.as_mut().filter(|t| !t.begun) else {
+            return;
+        };
+        txn.begun = true;
+        let txn = *txn;
+        if self.delivered(txn.final_lsn, lsn) {
+            return;
+        }
+        if let Some(transactions) = self.transactions.as_mut() {
+            let begin = transactions.begin(txn.id_at(lsn), txn.commit_time());
+            state.records.push(begin);
+        }
+    }
+
+    /// Emits the open transaction's END event (`end_lsn`: its end), unless it was
+    /// delivered before a restart.
+    fn end_transaction(&mut self, state: &mut State, end_lsn: u64) {
+        let Some(txn) = state.txn else {
+            return;
+        };
+        if self.delivered(txn.final_lsn, end_lsn) {
+            return;
+        }
+        if let Some(end) = self
+            .transactions
+            .as_mut()
+            .and_then(|t| t.end(&txn.id_at(end_lsn), txn.commit_time()))
+        {
+            state.records.push(end);
+        }
+    }
+
+    /// Fills the `transaction` block of the change records from `start` on.
+    fn tag(&mut self, state: &mut State, start: usize, table: &Table, lsn: u64) {
+        let (Some(transactions), Some(txn)) = (self.transactions.as_mut(), state.txn) else {
+            return;
+        };
+        let collection = format!("{}.{}", table.schema, table.name);
+        let id = txn.id_at(lsn);
+        for record in &mut state.records[start..] {
+            transactions.event(&collection, &id, record);
+        }
+    }
+
     /// Records that the batch now holds a change at `lsn`, so a checkpoint sent with it
     /// resumes right after it.
     fn note_change(&self, state: &mut State, lsn: u64, message_type: &'static str) {
         if let Some(txn) = state.txn {
+            let mut context = OffsetMap::new();
+            if let Some(transactions) = &self.transactions {
+                transactions.store(&mut context);
+            }
             state.checkpoint = Some((
                 PgOffset {
                     lsn,
@@ -386,6 +477,7 @@ impl Stream<'_> {
                     message_type: Some(message_type),
                 },
                 state.completed_end,
+                context,
             ));
         }
     }
@@ -400,9 +492,10 @@ impl Stream<'_> {
                 &mut state.records,
                 Vec::with_capacity(self.config.max_batch_size),
             ),
-            checkpoint: state.checkpoint.take().map(|(offset, ack)| Checkpoint {
-                offset: offset.to_map(),
-                ack,
+            checkpoint: state.checkpoint.take().map(|(offset, ack, context)| {
+                let mut offset = offset.to_map();
+                offset.extend(context);
+                Checkpoint { offset, ack }
             }),
         };
         self.batches

@@ -1,0 +1,107 @@
+//! Reads a topic of Debezium change events as they arrive and reports, as one JSON line, how
+//! many arrived, the end-to-end rate and the commit-to-Kafka latency of each (the time it was
+//! readable from Kafka minus `source.ts_ms`, its transaction's commit time). Used by
+//! `bench/kafka.sh`.
+//!
+//!     kafka_latency BOOTSTRAP TOPIC ROWS [TIMEOUT_S]
+//!
+//! Stops after ROWS change events or TIMEOUT_S (default 300) seconds.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        return Err("usage: kafka_latency BOOTSTRAP TOPIC ROWS [TIMEOUT_S]".into());
+    }
+    let (bootstrap, topic) = (&args[1], &args[2]);
+    let rows: usize = args[3].parse()?;
+    let timeout = Duration::from_secs(args.get(4).map(|t| t.parse()).transpose()?.unwrap_or(300));
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "tidemark-bench")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "5")
+        .set("fetch.min.bytes", "1")
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create()?;
+    let deadline = Instant::now() + timeout;
+    // Wait for the topic, then read all of its partitions from the beginning.
+    let partitions = loop {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+        let n = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
+        if n > 0 {
+            break n;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("topic {topic} never appeared").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        assignment.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    let mut latencies = Vec::with_capacity(rows);
+    let mut first_event_ms = i64::MAX;
+    let mut last_seen_ms = 0;
+    while latencies.len() < rows && Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let message = message?;
+        let seen = now_ms();
+        let Some(payload) = message.payload() else {
+            continue;
+        };
+        let value: serde_json::Value = serde_json::from_slice(payload)?;
+        let value = value.get("payload").unwrap_or(&value);
+        let (Some(commit), Some(processed)) = (
+            value.pointer("/source/ts_ms").and_then(|v| v.as_i64()),
+            value.get("ts_ms").and_then(|v| v.as_i64()),
+        ) else {
+            continue;
+        };
+        first_event_ms = first_event_ms.min(processed);
+        last_seen_ms = seen;
+        latencies.push(seen - commit);
+    }
+    latencies.sort_unstable();
+    let span_ms = (last_seen_ms - first_event_ms).max(1);
+    println!(
+        "{}",
+        serde_json::json!({
+            "rows": latencies.len(),
+            "rows_per_s": (latencies.len() as f64 * 1000.0 / span_ms as f64).round(),
+            "p50_ms": percentile(&latencies, 50.0),
+            "p99_ms": percentile(&latencies, 99.0),
+            "max_ms": latencies.last().copied().unwrap_or(0),
+        })
+    );
+    Ok(())
+}

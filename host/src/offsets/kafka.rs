@@ -1,0 +1,239 @@
+//! Offsets in a compacted Kafka topic (`offset.storage.topic`), as Kafka Connect's
+//! `KafkaOffsetBackingStore` keeps them: the key is `["<connector>",{source partition}]` and
+//! the value the offset's JSON, both as the JsonConverter without schemas writes them; a null
+//! value deletes an offset. The whole topic is read once at start (`read_committed`); each
+//! commit is a record the broker acknowledged, or, with exactly-once, the last record of the
+//! transaction that carries the records it covers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::BaseRecord;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::{OffsetError, OffsetMap, OffsetStore, connect_key};
+use crate::config::{ConfigError, Properties};
+use crate::sinks::kafka::KafkaConfig;
+use crate::sinks::kafka::config::TopicSettings;
+use crate::sinks::kafka::producer::Shared;
+use crate::sinks::kafka::topics::Admin;
+
+/// How long reading the offsets topic at start may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `offset.storage.topic` and how it is created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaOffsetSettings {
+    pub topic: String,
+    /// `offset.storage.partitions` (Connect: 25) and `offset.storage.replication.factor`
+    /// (Connect: 3; here -1, the broker's default), always compacted.
+    pub creation: TopicSettings,
+}
+
+impl KafkaOffsetSettings {
+    /// Reads `offset.storage.topic` and its creation settings.
+    pub fn from_properties(props: &Properties) -> Result<KafkaOffsetSettings, ConfigError> {
+        let topic = props
+            .require(
+                "offset.storage.topic",
+                "the compacted topic that holds the offsets (Connect's connect-offsets)",
+            )?
+            .trim()
+            .to_owned();
+        let positive = |key: &str, default: i32| -> Result<i32, ConfigError> {
+            let n: i32 = props.parse(key, default, "a positive number, or -1")?;
+            if n == 0 || n < -1 {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    value: n.to_string(),
+                    problem: "expected a positive number, or -1 for the broker's default".into(),
+                });
+            }
+            Ok(n)
+        };
+        let mut configs = std::collections::BTreeMap::new();
+        configs.insert("cleanup.policy".to_owned(), "compact".to_owned());
+        Ok(KafkaOffsetSettings {
+            topic,
+            creation: TopicSettings {
+                partitions: positive("offset.storage.partitions", 25)?,
+                replication_factor: positive("offset.storage.replication.factor", -1)?,
+                configs,
+            },
+        })
+    }
+}
+
+/// Offsets kept in a Kafka topic.
+pub struct KafkaOffsetStore {
+    topic: String,
+    producer: Arc<Shared>,
+    entries: HashMap<String, OffsetMap>,
+}
+
+impl KafkaOffsetStore {
+    /// Creates the topic unless it exists and reads every offset in it. With `transactional`
+    /// (the sink's exactly-once producer) commits go in the sink's transactions; otherwise
+    /// the store has an idempotent producer of its own.
+    pub fn open(
+        kafka: &KafkaConfig,
+        settings: &KafkaOffsetSettings,
+        transactional: Option<Arc<Shared>>,
+    ) -> Result<KafkaOffsetStore, OffsetError> {
+        let topic = settings.topic.clone();
+        let read_error = |reason: String| OffsetError::Read {
+            path: format!("Kafka topic {topic}"),
+            reason,
+        };
+        let admin = Admin::new(&kafka.client(&[("allow.auto.create.topics", "false")]))
+            .map_err(read_error)?;
+        admin
+            .create_topic(&topic, &settings.creation)
+            .map_err(read_error)?;
+        let producer = match transactional {
+            Some(shared) => shared,
+            None => Shared::create(&kafka.client(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("message.timeout.ms", "0"),
+                ("partitioner", "murmur2_random"),
+            ]))
+            .map_err(read_error)?,
+        };
+        let entries = read_all(kafka, &topic).map_err(read_error)?;
+        tracing::info!(topic = %topic, offsets = entries.len(), "offsets read from Kafka");
+        Ok(KafkaOffsetStore {
+            topic,
+            producer,
+            entries,
+        })
+    }
+}
+
+/// Reads the topic from the beginning to its end, keeping the last value of each key.
+fn read_all(kafka: &KafkaConfig, topic: &str) -> Result<HashMap<String, OffsetMap>, String> {
+    let consumer: BaseConsumer = kafka
+        .client(&[
+            ("group.id", "tidemark-offset-reader"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("isolation.level", "read_committed"),
+            ("enable.partition.eof", "true"),
+            ("auto.offset.reset", "earliest"),
+        ])
+        .create()
+        .map_err(|e| format!("cannot create a consumer: {e}"))?;
+    let deadline = Instant::now() + READ_TIMEOUT;
+    let partitions = loop {
+        match consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) {
+            Ok(metadata) => {
+                let count = metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic)
+                    .map(|t| t.partitions().len())
+                    .unwrap_or(0);
+                if count > 0 {
+                    break count as i32;
+                }
+            }
+            Err(error) => tracing::warn!(%error, topic, "waiting for the offsets topic's metadata"),
+        }
+        if Instant::now() > deadline {
+            return Err("the topic has no partitions".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| format!("cannot read the topic: {e}"))?;
+    let mut entries = HashMap::new();
+    let mut at_end = HashSet::new();
+    while at_end.len() < partitions as usize {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the topic was not read to its end within {READ_TIMEOUT:?} ({} of {partitions} partitions)",
+                at_end.len()
+            ));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            None => {}
+            Some(Ok(message)) => {
+                let Some(key) = message.key() else { continue };
+                let key = String::from_utf8_lossy(key).into_owned();
+                match message.payload() {
+                    None => {
+                        entries.remove(&key);
+                    }
+                    Some(value) => match serde_json::from_slice::<serde_json::Value>(value) {
+                        Ok(serde_json::Value::Object(offset)) => {
+                            entries.insert(key, offset);
+                        }
+                        Ok(serde_json::Value::Null) => {
+                            entries.remove(&key);
+                        }
+                        _ => {
+                            return Err(format!(
+                                "the offset of {key} (partition {}, offset {}) is not a JSON object",
+                                message.partition(),
+                                message.offset()
+                            ));
+                        }
+                    },
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+            }
+            Some(Err(error)) => tracing::warn!(%error, topic, "reading offsets"),
+        }
+    }
+    Ok(entries)
+}
+
+impl OffsetStore for KafkaOffsetStore {
+    fn load(
+        &self,
+        connector: &str,
+        partition: &OffsetMap,
+    ) -> Result<Option<OffsetMap>, OffsetError> {
+        Ok(self
+            .entries
+            .get(&connect_key(connector, partition))
+            .cloned())
+    }
+
+    fn commit(
+        &mut self,
+        connector: &str,
+        partition: &OffsetMap,
+        offset: &OffsetMap,
+    ) -> Result<(), OffsetError> {
+        let write_error = |reason: String| OffsetError::Write {
+            path: format!("Kafka topic {}", self.topic),
+            reason,
+        };
+        let key = connect_key(connector, partition);
+        let value = serde_json::Value::Object(offset.clone()).to_string();
+        self.producer.ensure_transaction().map_err(write_error)?;
+        self.producer
+            .send(BaseRecord::to(&self.topic).key(&key).payload(&value))
+            .map_err(write_error)?;
+        if self.producer.transactional {
+            self.producer.commit_transaction().map_err(write_error)?;
+        } else {
+            self.producer.flush().map_err(write_error)?;
+        }
+        self.entries.insert(key, offset.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,419 @@
+//! The Kafka sink's settings, under Kafka Connect's names: `bootstrap.servers`, `producer.*`
+//! (any librdkafka producer property), `topic.creation.*` and `exactly.once.support`.
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use regex::Regex;
+
+use crate::config::{ConfigError, Properties};
+use crate::event::JsonOptions;
+
+/// Producer settings Tidemark sets unless `producer.*` overrides them: Kafka Connect's
+/// guarantees for source connectors (idempotent, every replica acknowledges, a record is
+/// retried until the broker takes it, so an outage pauses instead of losing data) and a
+/// bounded queue of unacknowledged records (Connect's `buffer.memory` is 32 MiB).
+const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("message.timeout.ms", "0"),
+    ("queue.buffering.max.kbytes", "32768"),
+    ("queue.buffering.max.messages", "100000"),
+    // Java's partitioner: a key lands in the partition Kafka Connect would choose.
+    ("partitioner", "murmur2_random"),
+];
+
+/// How a topic that does not exist yet is created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSettings {
+    /// `partitions`; -1 is the broker's default.
+    pub partitions: i32,
+    /// `replication.factor`; -1 is the broker's default.
+    pub replication_factor: i32,
+    /// Every other `topic.creation.<group>.<config>`: topic configs such as `cleanup.policy`.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// A `topic.creation.groups` entry: its settings apply to topics its `include` matches and
+/// its `exclude` does not.
+#[derive(Debug, Clone)]
+pub struct TopicGroup {
+    pub name: String,
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+    pub settings: TopicSettings,
+}
+
+/// Connect's topic creation (`topic.creation.enable`, `topic.creation.default.*`,
+/// `topic.creation.groups`).
+#[derive(Debug, Clone)]
+pub struct TopicCreation {
+    pub enabled: bool,
+    pub default: TopicSettings,
+    pub groups: Vec<TopicGroup>,
+}
+
+impl TopicCreation {
+    /// The settings for a new topic: those of the first group that matches it, else the
+    /// default group's.
+    pub fn settings_for(&self, topic: &str) -> &TopicSettings {
+        self.groups
+            .iter()
+            .find(|g| {
+                g.include.iter().any(|r| r.is_match(topic))
+                    && !g.exclude.iter().any(|r| r.is_match(topic))
+            })
+            .map(|g| &g.settings)
+            .unwrap_or(&self.default)
+    }
+}
+
+/// Settings of the Kafka sink.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// The librdkafka properties of the producer: `bootstrap.servers`, Tidemark's defaults,
+    /// then every `producer.*` with the prefix removed.
+    pub producer: BTreeMap<String, String>,
+    /// Properties every client (producer, admin, offset consumer) shares: the bootstrap
+    /// servers and the connection and security settings.
+    pub common: BTreeMap<String, String>,
+    pub topics: TopicCreation,
+    /// `exactly.once.support=required` (or `requested`): records and offsets go in one
+    /// Kafka transaction per offset commit.
+    pub exactly_once: bool,
+    /// The JsonConverter settings for keys and values.
+    pub json: JsonOptions,
+}
+
+/// Worker properties that every Kafka client gets, as a Connect worker passes them to its
+/// producers, consumers and admin client.
+const COMMON_PREFIXES: &[&str] = &["security.protocol", "ssl.", "sasl.", "client.dns.lookup"];
+
+impl KafkaConfig {
+    /// The sink's settings, or `None` when `bootstrap.servers` is not set (the file sink).
+    pub fn from_properties(
+        props: &Properties,
+        connector: &str,
+        json: JsonOptions,
+    ) -> Result<Option<KafkaConfig>, ConfigError> {
+        let Some(servers) = props.get("bootstrap.servers") else {
+            return Ok(None);
+        };
+        let mut common = BTreeMap::new();
+        common.insert("bootstrap.servers".to_owned(), servers.trim().to_owned());
+        for prefix in COMMON_PREFIXES {
+            for (rest, value) in props.with_prefix(prefix) {
+                common.insert(format!("{prefix}{rest}"), value);
+            }
+        }
+        let exactly_once = props.choice(
+            "exactly.once.support",
+            "disabled",
+            &["disabled", "requested", "required"],
+        )? != "disabled";
+        let mut producer = common.clone();
+        producer.insert("client.id".into(), format!("tidemark-{connector}"));
+        for (key, value) in PRODUCER_DEFAULTS {
+            producer.insert((*key).into(), (*value).into());
+        }
+        if exactly_once {
+            producer.insert("transactional.id".into(), format!("tidemark-{connector}"));
+        }
+        let mut overridden = Vec::new();
+        for (key, value) in props.with_prefix("producer.") {
+            let (key, value) = java_producer_property(&key, value)?;
+            overridden.push(key.clone());
+            producer.insert(key, value);
+        }
+        check_client_config(&producer, |key| {
+            if overridden.iter().any(|k| k == key) {
+                format!("producer.{key}")
+            } else {
+                key.to_owned()
+            }
+        })?;
+        if exactly_once && !producer.contains_key("transactional.id") {
+            return Err(ConfigError::Invalid {
+                key: "producer.transactional.id".into(),
+                value: String::new(),
+                problem: "exactly.once.support needs a transactional id".into(),
+            });
+        }
+        Ok(Some(KafkaConfig {
+            producer,
+            common,
+            topics: topic_creation(props)?,
+            exactly_once,
+            json,
+        }))
+    }
+
+    /// A librdkafka config with the shared client settings and `extra`.
+    pub fn client(&self, extra: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        for (k, v) in &self.common {
+            config.set(k, v);
+        }
+        for (k, v) in extra {
+            config.set(*k, *v);
+        }
+        config
+    }
+
+    /// The producer's librdkafka config.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        for (k, v) in &self.producer {
+            config.set(k, v);
+        }
+        config
+    }
+}
+
+/// Translates the Java producer properties that librdkafka names differently.
+fn java_producer_property(key: &str, value: String) -> Result<(String, String), ConfigError> {
+    match key {
+        // Bytes in Java, kilobytes in librdkafka.
+        "buffer.memory" => {
+            let bytes: u64 = value.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "producer.buffer.memory".into(),
+                value: value.clone(),
+                problem: "expected a number of bytes".into(),
+            })?;
+            Ok((
+                "queue.buffering.max.kbytes".into(),
+                bytes.div_ceil(1024).max(1).to_string(),
+            ))
+        }
+        "key.serializer" | "value.serializer" => Err(ConfigError::Invalid {
+            key: format!("producer.{key}"),
+            value,
+            problem: "keys and values are serialised by the JsonConverter; remove this property"
+                .into(),
+        }),
+        _ => Ok((key.to_owned(), value)),
+    }
+}
+
+/// Checks librdkafka accepts every property (names and values), without connecting.
+/// `property` gives the name the user wrote for a librdkafka property.
+pub(crate) fn check_client_config(
+    properties: &BTreeMap<String, String>,
+    property: impl Fn(&str) -> String,
+) -> Result<(), ConfigError> {
+    let mut config = ClientConfig::new();
+    for (k, v) in properties {
+        config.set(k, v);
+    }
+    match config.create_native_config() {
+        Ok(_) => Ok(()),
+        Err(KafkaError::ClientConfig(_, description, key, value)) => Err(ConfigError::Invalid {
+            key: property(&key),
+            value,
+            problem: description,
+        }),
+        Err(other) => Err(ConfigError::Invalid {
+            key: "producer.*".into(),
+            value: String::new(),
+            problem: other.to_string(),
+        }),
+    }
+}
+
+fn number(props: &Properties, key: &str, default: i32) -> Result<i32, ConfigError> {
+    let n: i32 = props.parse(key, default, "a whole number (-1 for the broker's default)")?;
+    if n == 0 || n < -1 {
+        return Err(ConfigError::Invalid {
+            key: key.into(),
+            value: n.to_string(),
+            problem: "expected a positive number, or -1 for the broker's default".into(),
+        });
+    }
+    Ok(n)
+}
+
+/// One group's settings under `topic.creation.<group>.`.
+fn topic_settings(props: &Properties, group: &str) -> Result<TopicSettings, ConfigError> {
+    let prefix = format!("topic.creation.{group}.");
+    let partitions = number(props, &format!("{prefix}partitions"), -1)?;
+    let replication_factor = number(props, &format!("{prefix}replication.factor"), -1)?;
+    let mut configs: BTreeMap<String, String> = props
+        .with_prefix(&prefix)
+        .into_iter()
+        .filter(|(k, _)| {
+            !["partitions", "replication.factor", "include", "exclude"].contains(&k.as_str())
+        })
+        .collect();
+    if group == "default" {
+        // Change events are keyed by row: compaction keeps each row's latest state.
+        configs
+            .entry("cleanup.policy".into())
+            .or_insert_with(|| "compact".into());
+    }
+    Ok(TopicSettings {
+        partitions,
+        replication_factor,
+        configs,
+    })
+}
+
+fn topic_creation(props: &Properties) -> Result<TopicCreation, ConfigError> {
+    let enabled = props.parse("topic.creation.enable", true, "true or false")?;
+    let default = topic_settings(props, "default")?;
+    let mut groups = Vec::new();
+    for name in props.list("topic.creation.groups") {
+        let patterns = |key: &str| -> Result<Vec<Regex>, ConfigError> {
+            props
+                .list(&format!("topic.creation.{name}.{key}"))
+                .into_iter()
+                .map(|p| {
+                    Regex::new(&format!("^(?:{p})$")).map_err(|e| ConfigError::Invalid {
+                        key: format!("topic.creation.{name}.{key}"),
+                        value: p.clone(),
+                        problem: format!("not a valid regular expression: {e}"),
+                    })
+                })
+                .collect()
+        };
+        let include = patterns("include")?;
+        if include.is_empty() {
+            return Err(ConfigError::Missing {
+                key: format!("topic.creation.{name}.include"),
+                hint: "the topics (regular expressions) this topic creation group applies to"
+                    .into(),
+            });
+        }
+        let exclude = patterns("exclude")?;
+        let mut settings = topic_settings(props, &name)?;
+        // Unset values come from the default group, as in Connect.
+        for (k, v) in &default.configs {
+            settings
+                .configs
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        if props
+            .get(&format!("topic.creation.{name}.partitions"))
+            .is_none()
+        {
+            settings.partitions = default.partitions;
+        }
+        if props
+            .get(&format!("topic.creation.{name}.replication.factor"))
+            .is_none()
+        {
+            settings.replication_factor = default.replication_factor;
+        }
+        groups.push(TopicGroup {
+            name,
+            include,
+            exclude,
+            settings,
+        });
+    }
+    Ok(TopicCreation {
+        enabled,
+        default,
+        groups,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Option<KafkaConfig>, ConfigError> {
+        KafkaConfig::from_properties(
+            &Properties::from_pairs(pairs.iter().copied()),
+            "inv",
+            JsonOptions::default(),
+        )
+    }
+
+    #[test]
+    fn without_bootstrap_servers_there_is_no_kafka_sink() {
+        assert!(config(&[("sink.file", "x")]).unwrap().is_none());
+    }
+
+    #[test]
+    fn connect_guarantees_by_default_and_producer_overrides() {
+        let c = config(&[("bootstrap.servers", "k:9092")]).unwrap().unwrap();
+        assert_eq!(c.producer["enable.idempotence"], "true");
+        assert_eq!(c.producer["acks"], "all");
+        assert_eq!(c.producer["bootstrap.servers"], "k:9092");
+        assert!(!c.exactly_once);
+        assert!(!c.producer.contains_key("transactional.id"));
+        let c = config(&[
+            ("bootstrap.servers", "k:9092"),
+            ("producer.compression.type", "lz4"),
+            ("producer.buffer.memory", "1048576"),
+            ("exactly.once.support", "required"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.producer["compression.type"], "lz4");
+        assert_eq!(c.producer["queue.buffering.max.kbytes"], "1024");
+        assert!(c.exactly_once);
+        assert_eq!(c.producer["transactional.id"], "tidemark-inv");
+    }
+
+    #[test]
+    fn bad_producer_properties_name_the_property() {
+        let err = config(&[("bootstrap.servers", "k"), ("producer.no.such.thing", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("producer.no.such.thing"), "{err}");
+        let err = config(&[
+            ("bootstrap.servers", "k"),
+            ("producer.compression.type", "brotli"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("compression.type"), "{err}");
+        let err = config(&[
+            ("bootstrap.servers", "k"),
+            ("exactly.once.support", "maybe"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("exactly.once.support"), "{err}");
+    }
+
+    #[test]
+    fn topic_creation_groups_follow_connect() {
+        let c = config(&[
+            ("bootstrap.servers", "k"),
+            ("topic.creation.default.partitions", "3"),
+            ("topic.creation.default.replication.factor", "1"),
+            ("topic.creation.default.retention.ms", "1000"),
+            ("topic.creation.groups", "orders"),
+            ("topic.creation.orders.include", "dbz\\.public\\.orders.*"),
+            ("topic.creation.orders.partitions", "6"),
+            ("topic.creation.orders.cleanup.policy", "delete"),
+        ])
+        .unwrap()
+        .unwrap();
+        let default = c.topics.settings_for("dbz.public.customers");
+        assert_eq!(default.partitions, 3);
+        assert_eq!(default.replication_factor, 1);
+        assert_eq!(default.configs["cleanup.policy"], "compact");
+        assert_eq!(default.configs["retention.ms"], "1000");
+        let orders = c.topics.settings_for("dbz.public.orders");
+        assert_eq!(orders.partitions, 6);
+        assert_eq!(orders.replication_factor, 1);
+        assert_eq!(orders.configs["cleanup.policy"], "delete");
+        assert_eq!(orders.configs["retention.ms"], "1000");
+        let err = config(&[
+            ("bootstrap.servers", "k"),
+            ("topic.creation.default.partitions", "0"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("topic.creation.default.partitions"), "{err}");
+        let err = config(&[("bootstrap.servers", "k"), ("topic.creation.groups", "g")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("topic.creation.g.include"), "{err}");
+    }
+}
