@@ -10,6 +10,7 @@ use tidemark::config::Properties;
 use tidemark::pipeline::connector::{self, ConnectorError};
 use tokio::sync::watch;
 
+use crate::mariadb::MariaDb;
 use crate::postgres::Postgres;
 
 /// A connector running in the background.
@@ -58,6 +59,50 @@ pub fn pg_properties(
         "offset.storage.file.filename".into(),
         dir.join("offsets.json").display().to_string(),
     ));
+    for (k, v) in extra {
+        props.retain(|(key, _)| key != k);
+        props.push((k.to_string(), v.to_string()));
+    }
+    props
+}
+
+/// MariaDB connector properties for a test server, capturing database `dbz` with the sink,
+/// offsets and schema history in `dir`; `extra` overrides and adds.
+pub fn maria_properties(
+    server: &MariaDb,
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut props: Vec<(String, String)> = [
+        ("name", "test-connector"),
+        (
+            "connector.class",
+            "io.debezium.connector.mariadb.MariaDbConnector",
+        ),
+        ("database.hostname", "127.0.0.1"),
+        ("database.user", "root"),
+        ("database.password", crate::mariadb::PASSWORD),
+        ("database.server.id", "5401"),
+        ("topic.prefix", "dbz"),
+        ("database.include.list", "dbz"),
+        ("include.schema.changes", "false"),
+        (
+            "schema.history.internal",
+            "io.debezium.storage.file.history.FileSchemaHistory",
+        ),
+        ("offset.flush.interval.ms", "100"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    props.push(("database.port".into(), server.port.to_string()));
+    for (key, file) in [
+        ("sink.file", "out.jsonl"),
+        ("offset.storage.file.filename", "offsets.json"),
+        ("schema.history.internal.file.filename", "history.jsonl"),
+    ] {
+        props.push((key.into(), dir.join(file).display().to_string()));
+    }
     for (k, v) in extra {
         props.retain(|(key, _)| key != k);
         props.push((k.to_string(), v.to_string()));

@@ -1,9 +1,10 @@
 //! Helpers shared by the end-to-end tests: where the built plugins and golden files are,
 //! a plugin runtime shared by the tests of one test binary, throwaway database servers
-//! ([`postgres`]) and connectors run against them ([`capture`]).
+//! ([`postgres`], [`mariadb`]) and connectors run against them ([`capture`]).
 
 pub mod capture;
 pub mod kafka;
+pub mod mariadb;
 pub mod postgres;
 
 use std::collections::BTreeMap;

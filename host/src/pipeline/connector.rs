@@ -16,6 +16,8 @@ use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::reload::{self, Reloading};
 use crate::plugin::{Chain, PluginDirectory, PluginError, Runtime, RuntimeOptions, Step, resolve};
 use crate::sinks::SinkError;
+use crate::sources::SourceContext;
+use crate::sources::mysql::{self, Flavor, MySqlConfig, MySqlError};
 use crate::sources::postgres::{self, PostgresConfig, PostgresError};
 
 /// Properties that Kafka Connect or Debezium accept and that mean nothing to Tidemark; they
@@ -39,7 +41,7 @@ pub enum ConnectorError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(
-        "connector.class '{0}' is not supported: use io.debezium.connector.postgresql.PostgresConnector (or postgres)"
+        "connector.class '{0}' is not supported: use io.debezium.connector.postgresql.PostgresConnector (or postgres), io.debezium.connector.mysql.MySqlConnector (or mysql) or io.debezium.connector.mariadb.MariaDbConnector (or mariadb)"
     )]
     UnknownConnector(String),
     #[error("transforms.{transform}: {problem}")]
@@ -48,6 +50,8 @@ pub enum ConnectorError {
     Plugin(#[from] PluginError),
     #[error(transparent)]
     Source(#[from] PostgresError),
+    #[error(transparent)]
+    MySql(#[from] MySqlError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
@@ -161,6 +165,12 @@ fn transform_chain(
     })
 }
 
+/// The source `connector.class` selects, with its settings.
+enum Source {
+    Postgres(PostgresConfig),
+    MySql(MySqlConfig),
+}
+
 /// Runs the connector the properties describe until `shutdown` turns true, the source ends
 /// (`snapshot.mode=initial_only`) or something fails.
 pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(), ConnectorError> {
@@ -168,26 +178,34 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
         "connector.class",
         "io.debezium.connector.postgresql.PostgresConnector",
     )?;
-    if !postgres::config::CLASSES.contains(&class) {
+    let source = if postgres::config::CLASSES.contains(&class) {
+        Source::Postgres(PostgresConfig::from_properties(&props)?)
+    } else if let Some(flavor) = Flavor::from_class(class) {
+        Source::MySql(MySqlConfig::from_properties(&props, flavor)?)
+    } else {
         return Err(ConnectorError::UnknownConnector(class.to_owned()));
-    }
-    let source = PostgresConfig::from_properties(&props)?;
+    };
+    let (name, topic_prefix) = match &source {
+        Source::Postgres(c) => (c.name.clone(), c.topic_prefix.clone()),
+        Source::MySql(c) => (c.name.clone(), c.topic_prefix.clone()),
+    };
     let worker = WorkerConfig::from_properties(&props)?;
-    let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &source.name)?;
-    let partition = postgres::offset::partition(&source.topic_prefix);
-    let outputs::Outputs { sink, store } = outputs::open(&props, &worker, &source.name)?;
+    let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &name)?;
+    // Both sources use Debezium's partition `{"server": <topic.prefix>}`.
+    let partition = postgres::offset::partition(&topic_prefix);
+    let outputs::Outputs { sink, store } = outputs::open(&props, &worker, &name)?;
     let unknown = props.unread(IGNORED);
     if !unknown.is_empty() {
         tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
     }
-    let stored = store.load(&source.name, &partition)?;
+    let stored = store.load(&name, &partition)?;
     let (pipeline, input) = Pipeline::start(
         transforms.chain,
         transforms.reloading,
         sink,
         store,
         PipelineSettings {
-            connector: source.name.clone(),
+            connector: name.clone(),
             partition,
             flush_interval: worker.flush_interval,
             errors: ErrorPolicy::from_properties(&props)?,
@@ -199,7 +217,7 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
             api::serve(
                 address,
                 ApiState {
-                    connector: source.name.clone(),
+                    connector: name.clone(),
                     stats: pipeline.stats.clone(),
                     plugins: transforms.directory,
                 },
@@ -209,20 +227,31 @@ pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(
         None => None,
     };
     let PipelineInput { batches, committed } = input;
-    let context = postgres::SourceContext {
+    let context = SourceContext {
         stored,
         batches,
         committed,
         shutdown,
     };
-    let source_result = postgres::run(&source, context).await;
+    let (source_result, closed) = match &source {
+        Source::Postgres(config) => {
+            let result = postgres::run(config, context).await;
+            let closed = matches!(result, Err(PostgresError::PipelineClosed));
+            (result.map_err(ConnectorError::from), closed)
+        }
+        Source::MySql(config) => {
+            let result = mysql::run(config, context).await;
+            let closed = matches!(result, Err(MySqlError::PipelineClosed));
+            (result.map_err(ConnectorError::from), closed)
+        }
+    };
     let pipeline_result = tokio::task::spawn_blocking(move || pipeline.join())
         .await
         .map_err(|e| PipelineError::Thread(e.to_string()))?;
     match (source_result, pipeline_result) {
         // The pipeline's own failure is the cause when the source saw it stop.
-        (Err(PostgresError::PipelineClosed), Err(e)) => Err(e.into()),
-        (Err(e), _) => Err(e.into()),
+        (Err(_), Err(e)) if closed => Err(e.into()),
+        (Err(e), _) => Err(e),
         (Ok(()), result) => Ok(result?),
     }
 }

@@ -5,6 +5,7 @@ use regex::Regex;
 
 use super::types::{BinaryMode, DecimalMode, TimeMode, TypeOptions};
 use crate::config::{ConfigError, Properties};
+pub use crate::sources::options::{ConvertFailure, SkippedOps, regexes};
 
 /// `connector.class` values that select this connector.
 pub const CLASSES: &[&str] = &[
@@ -24,59 +25,12 @@ pub enum SnapshotMode {
     WhenNeeded,
 }
 
-/// `event.converting.failure.handling.mode`: what a value that cannot be converted does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConvertFailure {
-    /// Stop the connector with an error naming the column.
-    Fail,
-    /// Write the field as null and log a warning (Debezium's default).
-    Warn,
-    /// Write the field as null.
-    Skip,
-}
-
 /// `publication.autocreate.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicationMode {
     AllTables,
     Filtered,
     Disabled,
-}
-
-/// `skipped.operations`: change kinds not emitted (Debezium's default skips truncates).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SkippedOps {
-    pub create: bool,
-    pub update: bool,
-    pub delete: bool,
-    pub truncate: bool,
-}
-
-impl SkippedOps {
-    fn parse(props: &Properties) -> Result<SkippedOps, ConfigError> {
-        let mut skipped = SkippedOps::default();
-        for op in props
-            .get_or("skipped.operations", "t")
-            .split(',')
-            .map(str::trim)
-        {
-            match op {
-                "c" => skipped.create = true,
-                "u" => skipped.update = true,
-                "d" => skipped.delete = true,
-                "t" => skipped.truncate = true,
-                "none" | "" => {}
-                other => {
-                    return Err(ConfigError::Invalid {
-                        key: "skipped.operations".into(),
-                        value: other.into(),
-                        problem: "expected a comma-separated list of c, u, d, t, or none".into(),
-                    });
-                }
-            }
-        }
-        Ok(skipped)
-    }
 }
 
 /// Include/exclude filters over `schema`, `schema.table` and `schema.table.column`, each a
@@ -161,20 +115,6 @@ pub struct PostgresConfig {
     /// With `provide.transaction.metadata=true`, the topic of the BEGIN/END events:
     /// `<topic.prefix>.<topic.transaction>` (`transaction` by default).
     pub transaction_topic: Option<String>,
-}
-
-fn regexes(props: &Properties, key: &str) -> Result<Vec<Regex>, ConfigError> {
-    props
-        .list(key)
-        .into_iter()
-        .map(|pattern| {
-            Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| ConfigError::Invalid {
-                key: key.to_owned(),
-                value: pattern.clone(),
-                problem: format!("not a valid regular expression: {e}"),
-            })
-        })
-        .collect()
 }
 
 impl PostgresConfig {

@@ -12,7 +12,6 @@ pub mod catalog;
 pub mod changes;
 pub mod config;
 pub mod error;
-pub mod heartbeat;
 pub mod offset;
 pub mod pgoutput;
 pub mod setup;
@@ -23,6 +22,7 @@ pub mod stream;
 pub mod table;
 pub mod types;
 
+pub use crate::sources::SourceContext;
 pub use config::PostgresConfig;
 pub use error::PostgresError;
-pub use source::{SourceContext, run};
+pub use source::run;

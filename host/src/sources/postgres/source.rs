@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig, TlsConfig};
-use tokio::sync::watch;
 
 use super::catalog::{self, SESSION_OPTIONS, TypeRegistry};
 use super::changes::Position;
@@ -18,19 +17,8 @@ use super::table::Table;
 use super::types::TypeOptions;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
-use crate::offsets::OffsetMap;
 use crate::pipeline::{Batch, Checkpoint};
-
-/// The channels between the source and its pipeline.
-pub struct SourceContext {
-    /// The last committed offset of this connector, if any.
-    pub stored: Option<OffsetMap>,
-    pub batches: flume::Sender<Batch>,
-    /// The `ack` (LSN) of the newest committed checkpoint.
-    pub committed: watch::Receiver<Option<u64>>,
-    /// Becomes true when the connector should stop.
-    pub shutdown: watch::Receiver<bool>,
-}
+use crate::sources::SourceContext;
 
 /// Whether this start takes a snapshot.
 fn wants_snapshot(

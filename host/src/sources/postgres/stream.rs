@@ -16,7 +16,6 @@ use super::catalog::{self, TypeRegistry};
 use super::changes::{ChangeBuilder, Position};
 use super::config::PostgresConfig;
 use super::error::{PostgresError, describe};
-use super::heartbeat;
 use super::offset::{PgOffset, ResumePoint};
 use super::pgoutput::{self, Message};
 use super::table::Table;
@@ -25,6 +24,7 @@ use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
 use crate::offsets::OffsetMap;
 use crate::pipeline::{Batch, Checkpoint};
+use crate::sources::heartbeat;
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;

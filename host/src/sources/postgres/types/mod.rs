@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::catalog::TypeRegistry;
 use crate::event::{Schema, SchemaType, Value};
+pub use crate::sources::options::{BinaryMode, DecimalMode, TimeMode};
 
 /// How Debezium represents some types (`decimal.handling.mode`, `time.precision.mode`,
 /// `binary.handling.mode`).
@@ -34,30 +35,6 @@ impl Default for TypeOptions {
             snapshot: false,
         }
     }
-}
-
-/// `decimal.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecimalMode {
-    Precise,
-    Double,
-    String,
-}
-
-/// `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeMode {
-    Adaptive,
-    AdaptiveTimeMicroseconds,
-    Connect,
-}
-
-/// `binary.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryMode {
-    Bytes,
-    Base64,
-    Hex,
 }
 
 /// The placeholder Debezium writes for an unchanged TOAST value it was not sent.

@@ -6,16 +6,7 @@ pub const TIMESTAMP_INFINITY_MICROS: i64 = 9_223_372_036_825_200_000;
 /// `timestamp '-infinity'` as Debezium writes it.
 pub const TIMESTAMP_NEG_INFINITY_MICROS: i64 = -9_223_372_036_832_400_000;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use crate::sources::calendar::{civil_from_days, days_from_civil};
 
 /// `YYYY-MM-DD` (with ` BC` for years before 1) as days since the epoch.
 pub fn parse_date(text: &str) -> Option<i64> {
@@ -82,19 +73,6 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
     let m: i64 = parts.next().map(str::parse).transpose().ok()?.unwrap_or(0);
     let s: i64 = parts.next().map(str::parse).transpose().ok()?.unwrap_or(0);
     Some((time, sign * (h * 3600 + m * 60 + s)))
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// A `timestamptz` in UTC text (`2024-01-02 03:04:05.123456+00`) as Debezium's

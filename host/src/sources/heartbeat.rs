@@ -1,4 +1,4 @@
-//! Heartbeats (`heartbeat.interval.ms`): a record on `__debezium-heartbeat.<prefix>` at most
+//! Heartbeats (`heartbeat.interval.ms`) of every source: a record on `__debezium-heartbeat.<prefix>` at most
 //! once per interval while streaming, so consumers see the connector alive and, with
 //! `heartbeat.action.query`, so the server has traffic to confirm on quiet databases.
 

@@ -1,0 +1,475 @@
+//! The MySQL/MariaDB connector's settings, read from Debezium's property names and checked
+//! before anything connects.
+
+use std::path::PathBuf;
+
+use regex::Regex;
+
+use crate::config::{ConfigError, Properties};
+use crate::sources::options::{
+    BinaryMode, ConvertFailure, DecimalMode, SkippedOps, TimeMode, regexes,
+};
+
+/// `connector.class` values that select the MySQL flavour.
+pub const MYSQL_CLASSES: &[&str] = &["io.debezium.connector.mysql.MySqlConnector", "mysql"];
+/// `connector.class` values that select the MariaDB flavour.
+pub const MARIADB_CLASSES: &[&str] = &["io.debezium.connector.mariadb.MariaDbConnector", "mariadb"];
+
+/// Which server family the connector is for: it decides the source block's name, the GTID
+/// format and a few statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    MySql,
+    MariaDb,
+}
+
+impl Flavor {
+    /// The flavour a `connector.class` selects, if it is one of this connector's.
+    pub fn from_class(class: &str) -> Option<Flavor> {
+        if MYSQL_CLASSES.contains(&class) {
+            Some(Flavor::MySql)
+        } else if MARIADB_CLASSES.contains(&class) {
+            Some(Flavor::MariaDb)
+        } else {
+            None
+        }
+    }
+
+    /// `source.connector`.
+    pub fn connector(self) -> &'static str {
+        match self {
+            Flavor::MySql => "mysql",
+            Flavor::MariaDb => "mariadb",
+        }
+    }
+}
+
+/// `snapshot.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Snapshot when there is no offset, then stream.
+    Initial,
+    /// Snapshot when there is no offset, then stop.
+    InitialOnly,
+    /// Capture the schemas but no rows, then stream (`no_data`, formerly `schema_only`).
+    NoData,
+    /// Never snapshot: stream from the stored offset or the start of the binlog.
+    Never,
+    /// Snapshot at every start.
+    Always,
+    /// Snapshot when there is no offset or the binlog it names is gone.
+    WhenNeeded,
+}
+
+/// `snapshot.locking.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockingMode {
+    /// Without a consistent-snapshot position from the server, a global read lock is held
+    /// only while the binlog position is read.
+    Minimal,
+    /// Never lock.
+    None,
+}
+
+/// `bigint.unsigned.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BigintUnsignedMode {
+    /// An int64 (values above `i64::MAX` wrap, as Debezium's `long`).
+    Long,
+    /// A Decimal with scale 0.
+    Precise,
+}
+
+/// How values are represented (`decimal.handling.mode`, `time.precision.mode`,
+/// `bigint.unsigned.handling.mode`, `binary.handling.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeModes {
+    pub decimal: DecimalMode,
+    pub time: TimeMode,
+    pub bigint_unsigned: BigintUnsignedMode,
+    pub binary: BinaryMode,
+}
+
+impl Default for TypeModes {
+    fn default() -> TypeModes {
+        TypeModes {
+            decimal: DecimalMode::Precise,
+            time: TimeMode::AdaptiveTimeMicroseconds,
+            bigint_unsigned: BigintUnsignedMode::Long,
+            binary: BinaryMode::Bytes,
+        }
+    }
+}
+
+/// A comma-separated list of whole-name regular expressions, with its exclude twin.
+#[derive(Debug, Clone, Default)]
+pub struct NameFilter {
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl NameFilter {
+    fn read(props: &Properties, include: &str, exclude: &str) -> Result<NameFilter, ConfigError> {
+        if props.get(include).is_some() && props.get(exclude).is_some() {
+            return Err(ConfigError::Invalid {
+                key: exclude.into(),
+                value: props.get_or(exclude, "").to_owned(),
+                problem: format!("set either {include} or {exclude}, not both"),
+            });
+        }
+        Ok(NameFilter {
+            include: regexes(props, include)?,
+            exclude: regexes(props, exclude)?,
+        })
+    }
+
+    /// Whether a name passes the filter.
+    pub fn allows(&self, name: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|r| r.is_match(name)))
+            && !self.exclude.iter().any(|r| r.is_match(name))
+    }
+
+    /// The position of the first include entry matching `name` (snapshot order).
+    pub fn rank(&self, name: &str) -> usize {
+        self.include
+            .iter()
+            .position(|r| r.is_match(name))
+            .unwrap_or(0)
+    }
+}
+
+/// Include/exclude filters of databases (`db`), tables (`db.table`) and columns
+/// (`db.table.column`).
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub databases: NameFilter,
+    pub tables: NameFilter,
+    pub columns: NameFilter,
+}
+
+/// Databases no connector captures.
+const SYSTEM_DATABASES: &[&str] = &["mysql", "sys", "performance_schema", "information_schema"];
+
+impl Filters {
+    /// Whether a database's changes may be captured at all.
+    pub fn database(&self, db: &str) -> bool {
+        !SYSTEM_DATABASES.contains(&db) && self.databases.allows(db)
+    }
+
+    /// Whether a table is captured.
+    pub fn table(&self, db: &str, table: &str) -> bool {
+        self.database(db) && self.tables.allows(&format!("{db}.{table}"))
+    }
+
+    /// Whether a column is captured.
+    pub fn column(&self, db: &str, table: &str, column: &str) -> bool {
+        self.columns.allows(&format!("{db}.{table}.{column}"))
+    }
+}
+
+/// `schema.history.internal`: where the connector records the DDL it has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryStore {
+    /// `io.debezium.storage.file.history.FileSchemaHistory` with its file.
+    File(PathBuf),
+    /// No history store configured: DDL is still applied in memory.
+    None,
+}
+
+/// Settings of one MySQL or MariaDB connector.
+#[derive(Debug, Clone)]
+pub struct MySqlConfig {
+    /// The connector's name (`name`), used in offsets.
+    pub name: String,
+    pub flavor: Flavor,
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// `database.server.id`: the replica id this connector registers with.
+    pub server_id: u32,
+    /// `topic.prefix`: the logical server name, first part of every topic.
+    pub topic_prefix: String,
+    pub filters: Filters,
+    /// `table.include.list` as written, to check that literal entries name real tables.
+    pub table_include_list: Vec<String>,
+    /// `gtid.source.includes` / `gtid.source.excludes`: which GTID sources (MySQL server
+    /// UUIDs, MariaDB `domain-server`) the stored GTID set keeps.
+    pub gtid_sources: NameFilter,
+    pub snapshot_mode: SnapshotMode,
+    pub locking_mode: LockingMode,
+    /// `include.schema.changes`: emit schema change events on the `<prefix>` topic.
+    pub include_schema_changes: bool,
+    pub history: HistoryStore,
+    pub types: TypeModes,
+    pub tombstones_on_delete: bool,
+    pub skipped: SkippedOps,
+    /// `max.batch.size`: records per batch handed to the pipeline.
+    pub max_batch_size: usize,
+    /// `snapshot.fetch.size`: rows read per query of a table's snapshot (primary-key chunks).
+    pub snapshot_fetch_size: usize,
+    /// `heartbeat.interval.ms`; 0 disables heartbeats.
+    pub heartbeat_interval_ms: u64,
+    /// The heartbeat topic: `topic.heartbeat.name`, else `__debezium-heartbeat.<prefix>`.
+    pub heartbeat_topic: String,
+    pub convert_failure: ConvertFailure,
+}
+
+/// A positive number property.
+fn positive(props: &Properties, key: &str, default: usize) -> Result<usize, ConfigError> {
+    match props.parse(key, default, "a positive number")? {
+        0 => Err(ConfigError::Invalid {
+            key: key.into(),
+            value: "0".into(),
+            problem: "expected a positive number".into(),
+        }),
+        n => Ok(n),
+    }
+}
+
+impl MySqlConfig {
+    /// Reads and checks the connector's properties for the flavour `flavor`.
+    pub fn from_properties(props: &Properties, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
+        let filters = Filters {
+            databases: NameFilter::read(props, "database.include.list", "database.exclude.list")?,
+            tables: NameFilter::read(props, "table.include.list", "table.exclude.list")?,
+            columns: NameFilter::read(props, "column.include.list", "column.exclude.list")?,
+        };
+        let snapshot_mode = match props
+            .choice(
+                "snapshot.mode",
+                "initial",
+                &[
+                    "initial",
+                    "initial_only",
+                    "no_data",
+                    "schema_only",
+                    "never",
+                    "always",
+                    "when_needed",
+                ],
+            )?
+            .as_str()
+        {
+            "initial" => SnapshotMode::Initial,
+            "initial_only" => SnapshotMode::InitialOnly,
+            "no_data" | "schema_only" => SnapshotMode::NoData,
+            "never" => SnapshotMode::Never,
+            "always" => SnapshotMode::Always,
+            _ => SnapshotMode::WhenNeeded,
+        };
+        let locking_mode = match props
+            .choice("snapshot.locking.mode", "minimal", &["minimal", "none"])?
+            .as_str()
+        {
+            "minimal" => LockingMode::Minimal,
+            _ => LockingMode::None,
+        };
+        let history = match props.get("schema.history.internal") {
+            None => HistoryStore::None,
+            Some("io.debezium.storage.file.history.FileSchemaHistory") => {
+                HistoryStore::File(PathBuf::from(props.require(
+                    "schema.history.internal.file.filename",
+                    "the file FileSchemaHistory writes the schema history to",
+                )?))
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "schema.history.internal".into(),
+                    value: other.into(),
+                    problem: "only io.debezium.storage.file.history.FileSchemaHistory is available (with schema.history.internal.file.filename); the Kafka history is not implemented yet".into(),
+                });
+            }
+        };
+        let types = TypeModes {
+            decimal: match props
+                .choice(
+                    "decimal.handling.mode",
+                    "precise",
+                    &["precise", "double", "string"],
+                )?
+                .as_str()
+            {
+                "precise" => DecimalMode::Precise,
+                "double" => DecimalMode::Double,
+                _ => DecimalMode::String,
+            },
+            time: match props
+                .choice(
+                    "time.precision.mode",
+                    "adaptive_time_microseconds",
+                    &["adaptive_time_microseconds", "connect"],
+                )?
+                .as_str()
+            {
+                "connect" => TimeMode::Connect,
+                _ => TimeMode::AdaptiveTimeMicroseconds,
+            },
+            bigint_unsigned: match props
+                .choice(
+                    "bigint.unsigned.handling.mode",
+                    "long",
+                    &["long", "precise"],
+                )?
+                .as_str()
+            {
+                "precise" => BigintUnsignedMode::Precise,
+                _ => BigintUnsignedMode::Long,
+            },
+            binary: match props
+                .choice("binary.handling.mode", "bytes", &["bytes", "base64", "hex"])?
+                .as_str()
+            {
+                "bytes" => BinaryMode::Bytes,
+                "base64" => BinaryMode::Base64,
+                _ => BinaryMode::Hex,
+            },
+        };
+        let name = props.get_or("name", "tidemark").to_owned();
+        // Debezium picks a random id in 5400..6400; a stable one keeps restarts recognisable.
+        let default_server_id = 5400
+            + name
+                .bytes()
+                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+                % 1000;
+        let server_id = props.parse("database.server.id", default_server_id, "a number")?;
+        if server_id == 0 {
+            return Err(ConfigError::Invalid {
+                key: "database.server.id".into(),
+                value: "0".into(),
+                problem: "expected a positive number that no other server or replica uses".into(),
+            });
+        }
+        Ok(MySqlConfig {
+            name,
+            flavor,
+            hostname: props
+                .require("database.hostname", "the database server's host name")?
+                .to_owned(),
+            port: props.parse("database.port", 3306, "a port number")?,
+            user: props
+                .require(
+                    "database.user",
+                    "the user to connect as (needs REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD)",
+                )?
+                .to_owned(),
+            password: props.get_or("database.password", "").to_owned(),
+            server_id,
+            topic_prefix: props
+                .require(
+                    "topic.prefix",
+                    "the logical server name, first part of every topic",
+                )?
+                .to_owned(),
+            filters,
+            table_include_list: props.list("table.include.list"),
+            gtid_sources: NameFilter::read(props, "gtid.source.includes", "gtid.source.excludes")?,
+            snapshot_mode,
+            locking_mode,
+            include_schema_changes: props.parse(
+                "include.schema.changes",
+                true,
+                "true or false",
+            )?,
+            history,
+            types,
+            tombstones_on_delete: props.parse("tombstones.on.delete", true, "true or false")?,
+            skipped: SkippedOps::parse(props)?,
+            max_batch_size: positive(props, "max.batch.size", 2048)?,
+            snapshot_fetch_size: positive(props, "snapshot.fetch.size", 10_000)?,
+            heartbeat_interval_ms: props.parse("heartbeat.interval.ms", 0, "milliseconds")?,
+            heartbeat_topic: match props.get("topic.heartbeat.name") {
+                Some(name) => name.to_owned(),
+                None => format!(
+                    "{}.{}",
+                    props.get_or("topic.heartbeat.prefix", "__debezium-heartbeat"),
+                    props.get_or("topic.prefix", "")
+                ),
+            },
+            convert_failure: match props
+                .choice(
+                    "event.converting.failure.handling.mode",
+                    "warn",
+                    &["fail", "warn", "skip"],
+                )?
+                .as_str()
+            {
+                "fail" => ConvertFailure::Fail,
+                "skip" => ConvertFailure::Skip,
+                _ => ConvertFailure::Warn,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "root"),
+            ("topic.prefix", "dbz"),
+        ]
+    }
+
+    fn config(extra: &[(&'static str, &'static str)]) -> Result<MySqlConfig, ConfigError> {
+        let mut p = base();
+        p.extend_from_slice(extra);
+        MySqlConfig::from_properties(&Properties::from_pairs(p), Flavor::MariaDb)
+    }
+
+    #[test]
+    fn defaults_follow_debezium() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 3306);
+        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert_eq!(c.locking_mode, LockingMode::Minimal);
+        assert!(c.include_schema_changes);
+        assert_eq!(c.types, TypeModes::default());
+        assert!((5400..6400).contains(&c.server_id));
+        assert!(c.filters.table("shop", "orders"));
+        assert!(!c.filters.table("mysql", "user"));
+        assert_eq!(Flavor::from_class("mariadb"), Some(Flavor::MariaDb));
+        assert_eq!(
+            Flavor::from_class("io.debezium.connector.mysql.MySqlConnector"),
+            Some(Flavor::MySql)
+        );
+    }
+
+    #[test]
+    fn filters_match_whole_names() {
+        let c = config(&[
+            ("database.include.list", "tenant_.*"),
+            ("table.exclude.list", ".*\\.audit"),
+            ("gtid.source.includes", "0-1"),
+        ])
+        .unwrap();
+        assert!(c.filters.table("tenant_7", "orders"));
+        assert!(!c.filters.table("tenant_7", "audit"));
+        assert!(!c.filters.table("other", "orders"));
+        assert!(c.gtid_sources.allows("0-1"));
+        assert!(!c.gtid_sources.allows("0-12"));
+    }
+
+    #[test]
+    fn invalid_values_fail_before_connecting() {
+        let err = config(&[("snapshot.locking.mode", "extended")]).unwrap_err();
+        assert!(err.to_string().contains("snapshot.locking.mode"), "{err}");
+        let err = config(&[(
+            "schema.history.internal",
+            "io.debezium.storage.kafka.history.KafkaSchemaHistory",
+        )])
+        .unwrap_err();
+        assert!(err.to_string().contains("FileSchemaHistory"), "{err}");
+        let err = config(&[
+            ("database.include.list", "a"),
+            ("database.exclude.list", "b"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        let err = config(&[("database.server.id", "0")]).unwrap_err();
+        assert!(err.to_string().contains("database.server.id"), "{err}");
+    }
+}

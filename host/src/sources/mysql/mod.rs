@@ -1,0 +1,27 @@
+//! The MySQL/MariaDB source: a consistent snapshot (without a global lock where the server
+//! allows), then the binlog read as a replica, emitting Debezium's MySQL/MariaDB change
+//! events. One connector captures every database of a server that its filters admit.
+//!
+//! - [`config`]: the connector's settings, under Debezium's property names.
+//! - [`source`]: one run: checks, snapshot, streaming, re-snapshot when needed.
+//! - [`catalog`]: what is read from the server outside the binlog.
+//! - [`snapshot`], [`binlog`]: the two phases; [`changes`] builds their events.
+//! - [`types`], [`table`], [`source_info`], [`offset`], [`history`]: type mapping, table
+//!   schemas, the `source` block, the offset format, schema changes and their history.
+
+pub mod binlog;
+pub mod catalog;
+pub mod changes;
+pub mod config;
+pub mod error;
+pub mod history;
+pub mod offset;
+pub mod snapshot;
+pub mod source;
+pub mod source_info;
+pub mod table;
+pub mod types;
+
+pub use config::{Flavor, MySqlConfig};
+pub use error::MySqlError;
+pub use source::run;

@@ -1,0 +1,292 @@
+//! The initial snapshot. On MariaDB it takes no lock: `START TRANSACTION WITH CONSISTENT
+//! SNAPSHOT` and the `binlog_snapshot_file`/`binlog_snapshot_position` status give the
+//! binlog position the transaction sees. Elsewhere (MySQL) `snapshot.locking.mode=minimal`
+//! holds a global read lock only while the transaction starts and the position is read.
+//! Tables are read in primary-key order, one streamed query each (rows are read from the
+//! socket as the pipeline takes them), and emitted as `op` r events with Debezium's markers.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Row};
+
+use super::catalog::{self, BinlogPosition, quote_ident, text};
+use super::changes::{ChangeBuilder, Position};
+use super::config::{Flavor, LockingMode, MySqlConfig};
+use super::error::MySqlError;
+use super::offset::BinlogOffset;
+use super::table::Table;
+use super::types::{Cell, parse_text};
+use crate::event::envelope::{SnapshotMarker, Timestamp};
+use crate::event::{Record, Value};
+use crate::pipeline::{Batch, Checkpoint};
+
+/// Where a snapshot's transaction sits in the binlog.
+#[derive(Debug, Clone)]
+pub struct SnapshotPoint {
+    pub position: BinlogPosition,
+    pub gtids: Option<String>,
+    pub started: Timestamp,
+}
+
+/// Starts the snapshot transaction on `conn` and reads the binlog position it sees.
+pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoint, MySqlError> {
+    let what = "starting the snapshot transaction";
+    for sql in [
+        "SET NAMES utf8mb4",
+        "SET SESSION time_zone = '+00:00'",
+        "SET SESSION net_write_timeout = 3600",
+        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    ] {
+        conn.query_drop(sql)
+            .await
+            .map_err(|e| MySqlError::query(what, e))?;
+    }
+    let started = Timestamp::now();
+    if config.flavor == Flavor::MariaDb {
+        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            .await
+            .map_err(|e| MySqlError::query(what, e))?;
+        let status: Vec<Row> = conn
+            .query("SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')")
+            .await
+            .map_err(|e| MySqlError::query(what, e))?;
+        let get = |name: &str| {
+            status
+                .iter()
+                .find(|r| text(r, 0).as_deref() == Some(name))
+                .and_then(|r| text(r, 1))
+        };
+        if let (Some(file), Some(pos)) =
+            (get("binlog_snapshot_file"), get("binlog_snapshot_position"))
+            && !file.is_empty()
+        {
+            let pos: u64 = pos.parse().unwrap_or(4);
+            let gtids: Vec<Row> = conn
+                .query(format!(
+                    "SELECT BINLOG_GTID_POS('{}', {pos})",
+                    file.replace('\'', "''")
+                ))
+                .await
+                .map_err(|e| MySqlError::query(what, e))?;
+            let gtids = gtids
+                .first()
+                .and_then(|r| text(r, 0))
+                .filter(|g| !g.is_empty());
+            tracing::info!(%file, pos, gtids = ?gtids, "consistent snapshot without a lock");
+            return Ok(SnapshotPoint {
+                position: BinlogPosition { file, pos },
+                gtids,
+                started,
+            });
+        }
+        conn.query_drop("ROLLBACK")
+            .await
+            .map_err(|e| MySqlError::query(what, e))?;
+    }
+    let lock = config.locking_mode == LockingMode::Minimal;
+    if lock {
+        conn.query_drop("FLUSH TABLES WITH READ LOCK")
+            .await
+            .map_err(|e| MySqlError::query("taking the global read lock for the snapshot (grant RELOAD, or set snapshot.locking.mode=none)", e))?;
+    } else {
+        tracing::warn!(
+            "snapshot.locking.mode=none on a server without a consistent-snapshot position: changes made while the snapshot starts may be missed or repeated"
+        );
+    }
+    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await
+        .map_err(|e| MySqlError::query(what, e))?;
+    let position = catalog::current_position(conn).await?;
+    let gtids = catalog::executed_gtids(conn, config.flavor).await?;
+    if lock {
+        conn.query_drop("UNLOCK TABLES")
+            .await
+            .map_err(|e| MySqlError::query(what, e))?;
+    }
+    Ok(SnapshotPoint {
+        position,
+        gtids,
+        started,
+    })
+}
+
+/// Reads the rows of every table in the snapshot transaction of `conn`.
+pub struct Snapshot<'a> {
+    pub config: &'a MySqlConfig,
+    pub point: &'a SnapshotPoint,
+    pub batches: &'a flume::Sender<Batch>,
+}
+
+/// Sets the `source.snapshot` marker of a change event.
+fn set_marker(record: &mut Record, marker: SnapshotMarker) {
+    if let Some(data) = record.value.as_mut()
+        && let Value::Struct(envelope) = &mut data.value
+        && let Some(Value::Struct(source)) = envelope.get_mut(2)
+        && let Some(slot) = source.get_mut(4)
+    {
+        *slot = Value::String(marker.as_str().into());
+    }
+}
+
+impl Snapshot<'_> {
+    /// Emits every row of every table, the last batch carrying `done` as its checkpoint.
+    /// Returns the number of rows read.
+    pub async fn run(
+        &self,
+        conn: &mut Conn,
+        tables: &[Arc<Table>],
+        done: &BinlogOffset,
+    ) -> Result<u64, MySqlError> {
+        let builder = ChangeBuilder {
+            config: self.config,
+        };
+        let at = Position {
+            ts: self.point.started,
+            snapshot: SnapshotMarker::Yes,
+            server_id: 0,
+            gtid: None,
+            file: &self.point.position.file,
+            pos: self.point.position.pos,
+            row: 0,
+            thread: None,
+        };
+        let mut batch = Vec::with_capacity(self.config.max_batch_size);
+        // The previous row: its marker depends on what follows it.
+        let mut pending: Option<(Record, usize, bool)> = None;
+        let mut rows = 0u64;
+        let count = tables.len();
+        for (index, table) in tables.iter().enumerate() {
+            tracing::info!(table = %table.full_name(), "snapshot of table");
+            let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            let order = if table.key.is_empty() {
+                String::new()
+            } else {
+                let key: Vec<String> = table
+                    .key
+                    .iter()
+                    .map(|&i| quote_ident(&table.columns[i].name))
+                    .collect();
+                format!(" ORDER BY {}", key.join(", "))
+            };
+            let sql = format!(
+                "SELECT {} FROM {}.{}{order}",
+                columns.join(", "),
+                quote_ident(&table.db),
+                quote_ident(&table.name)
+            );
+            let what = || format!("reading the snapshot of {}", table.full_name());
+            let mut result = conn
+                .query_iter(sql)
+                .await
+                .map_err(|e| MySqlError::query(what(), e))?;
+            let mut first_in_table = true;
+            while let Some(row) = result
+                .next()
+                .await
+                .map_err(|e| MySqlError::query(what(), e))?
+            {
+                let cells = (0..table.columns.len())
+                    .map(|i| match row.as_ref(i) {
+                        Some(mysql_async::Value::Bytes(bytes)) => {
+                            parse_text(&table.columns[i].kind, bytes).map_err(|reason| {
+                                MySqlError::Value {
+                                    table: table.full_name(),
+                                    column: table.columns[i].name.clone(),
+                                    reason,
+                                }
+                            })
+                        }
+                        _ => Ok(Cell::Null),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let record = builder.read(table, &cells, &at)?;
+                rows += 1;
+                if let Some((mut previous, previous_index, previous_first)) =
+                    pending.replace((record, index, first_in_table))
+                {
+                    let last_in_table = previous_index != index;
+                    set_marker(
+                        &mut previous,
+                        marker(previous_index, count, previous_first, last_in_table, false),
+                    );
+                    batch.push(previous);
+                    if batch.len() >= self.config.max_batch_size {
+                        self.send(&mut batch, None).await?;
+                    }
+                }
+                first_in_table = false;
+            }
+        }
+        if let Some((mut last, index, first)) = pending {
+            set_marker(&mut last, marker(index, count, first, true, true));
+            batch.push(last);
+        }
+        self.send(
+            &mut batch,
+            Some(Checkpoint {
+                offset: done.snapshot_completed(),
+                ack: 0,
+            }),
+        )
+        .await?;
+        Ok(rows)
+    }
+
+    async fn send(
+        &self,
+        batch: &mut Vec<Record>,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<(), MySqlError> {
+        let records = std::mem::replace(batch, Vec::with_capacity(self.config.max_batch_size));
+        self.batches
+            .send_async(Batch {
+                records,
+                checkpoint,
+            })
+            .await
+            .map_err(|_| MySqlError::PipelineClosed)
+    }
+}
+
+/// Debezium's marker of a snapshot row: `last` for the very last row, `first` for the first
+/// row of the first table, then `last_in_data_collection`, `first_in_data_collection`, `true`.
+fn marker(
+    table_index: usize,
+    table_count: usize,
+    first_in_table: bool,
+    last_in_table: bool,
+    final_row: bool,
+) -> SnapshotMarker {
+    if final_row || (last_in_table && table_index + 1 == table_count) {
+        SnapshotMarker::Last
+    } else if first_in_table && table_index == 0 {
+        SnapshotMarker::First
+    } else if last_in_table {
+        SnapshotMarker::LastInDataCollection
+    } else if first_in_table {
+        SnapshotMarker::FirstInDataCollection
+    } else {
+        SnapshotMarker::Yes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_follow_debezium() {
+        assert_eq!(marker(0, 2, true, false, false), SnapshotMarker::First);
+        assert_eq!(
+            marker(0, 2, false, true, false),
+            SnapshotMarker::LastInDataCollection
+        );
+        assert_eq!(
+            marker(1, 2, true, false, false),
+            SnapshotMarker::FirstInDataCollection
+        );
+        assert_eq!(marker(1, 2, false, true, true), SnapshotMarker::Last);
+        assert_eq!(marker(1, 3, false, false, false), SnapshotMarker::Yes);
+    }
+}
