@@ -49,6 +49,61 @@ fn an_endless_loop_is_stopped_by_the_time_limit() {
 }
 
 #[test]
+fn an_endless_loop_runs_out_of_fuel_long_before_its_time_limit() {
+    let started = std::time::Instant::now();
+    let err = contained(&[
+        ("mode", "loop"),
+        ("plugin.fuel", "20000000"),
+        ("plugin.timeout.ms", "60000"),
+    ]);
+    assert_eq!(
+        err.to_string(),
+        "plugin 'hostile' used up its fuel of 20000000 units for one batch (raise plugin.fuel if the work is legitimate)"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn fuel_is_a_budget_per_batch() {
+    // Enough fuel for one batch of two records; ten such batches in a row still pass, because
+    // every batch starts with the full budget.
+    let mut metered = chain(vec![step(
+        "tagger",
+        &[("tag", "metered"), ("plugin.fuel", "5000000")],
+    )])
+    .unwrap();
+    for n in 0..10 {
+        let out = metered
+            .process(vec![
+                simple_record("t", &n.to_string()),
+                simple_record("t", "x"),
+            ])
+            .expect("the budget suffices for a batch");
+        assert_eq!(header(&out[0], "trail"), Some("metered"));
+    }
+    // The same plugin with a budget too small for anything is stopped (the budget also
+    // bounds start-up and configure), and named.
+    let err = chain(vec![step("tagger", &[("tag", "t"), ("plugin.fuel", "1")])])
+        .and_then(|mut chain| chain.process(vec![simple_record("t", "1")]))
+        .unwrap_err();
+    assert!(
+        matches!(err, PluginError::OutOfFuel { fuel: 1, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_bad_fuel_setting_names_the_key() {
+    let err = chain(vec![step("tagger", &[("plugin.fuel", "lots")])])
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "plugin 'tagger': setting plugin.fuel=\"lots\" is invalid: expected a whole number of fuel units"
+    );
+}
+
+#[test]
 fn a_memory_bomb_hits_the_memory_cap() {
     let err = contained(&[("mode", "alloc"), ("plugin.memory.limit.bytes", "32MiB")]);
     assert!(

@@ -90,6 +90,7 @@ fn dead_letter(mut record: Record, topic: &str, error: &PluginError) -> Record {
     let plugin = match error {
         PluginError::Timeout { plugin, .. }
         | PluginError::MemoryLimit { plugin, .. }
+        | PluginError::OutOfFuel { plugin, .. }
         | PluginError::StackOverflow { plugin }
         | PluginError::Trap { plugin, .. }
         | PluginError::BadOutput { plugin, .. }
@@ -119,6 +120,7 @@ fn error_kind(error: &PluginError) -> &'static str {
     match error {
         PluginError::Timeout { .. } => "tidemark.plugin.Timeout",
         PluginError::MemoryLimit { .. } => "tidemark.plugin.MemoryLimit",
+        PluginError::OutOfFuel { .. } => "tidemark.plugin.OutOfFuel",
         PluginError::StackOverflow { .. } => "tidemark.plugin.StackOverflow",
         PluginError::Trap { .. } => "tidemark.plugin.Trap",
         PluginError::BadOutput { .. } => "tidemark.plugin.BadOutput",

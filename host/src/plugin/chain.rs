@@ -98,7 +98,22 @@ impl Chain {
                     condition: step.condition,
                 })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<Prepared>, _>>()?;
+        // One store runs the whole chain, so when any step has a fuel budget every step runs
+        // on the metered engine (the others with unlimited fuel).
+        let steps = if steps.iter().any(|s| s.limits.fuel.is_some()) {
+            steps
+                .into_iter()
+                .map(|s| {
+                    Ok(Prepared {
+                        plugin: runtime.metered(&s.plugin)?,
+                        ..s
+                    })
+                })
+                .collect::<Result<Vec<_>, PluginError>>()?
+        } else {
+            steps
+        };
         let mut chain = Chain {
             runtime: runtime.clone(),
             spec,
@@ -138,7 +153,11 @@ impl Chain {
     }
 
     fn instantiate(&self) -> Result<Live, PluginError> {
-        let mut store = Store::new(self.runtime.engine(), StoreState::new());
+        let engine = match self.steps.first() {
+            Some(step) => self.runtime.engine_for(&step.plugin)?,
+            None => self.runtime.engine().clone(),
+        };
+        let mut store = Store::new(&engine, StoreState::new());
         store.limiter(|s| s);
         let mut instances = Vec::with_capacity(self.steps.len());
         for (i, step) in self.steps.iter().enumerate() {
@@ -158,7 +177,7 @@ impl Chain {
                 .plugins
                 .push(PluginContext::new(name, wasi, stderr, &step.limits));
             store.data_mut().current = i;
-            store.set_epoch_deadline(ticks(&step.limits));
+            arm(&mut store, &step.limits);
             let pre = step
                 .plugin
                 .transform
@@ -172,7 +191,7 @@ impl Chain {
             let instance = pre
                 .instantiate(&mut store)
                 .map_err(|e| classify(&mut store, i, &step.limits, e))?;
-            store.set_epoch_deadline(ticks(&step.limits));
+            arm(&mut store, &step.limits);
             let configured = instance
                 .tidemark_plugin_transformer()
                 .call_configure(&mut store, &step.config)
@@ -295,7 +314,7 @@ fn process(
         .push(Batch { records })
         .map_err(|e| PluginError::Runtime(e.to_string()))?;
     store.data_mut().current = index;
-    store.set_epoch_deadline(ticks(&step.limits));
+    arm(store, &step.limits);
     let outcomes = instance
         .tidemark_plugin_transformer()
         .call_process(&mut *store, Resource::new_borrow(handle.rep()))
@@ -308,9 +327,19 @@ fn process(
     Ok((batch.records, outcomes))
 }
 
+/// Sets a store's budget for the next call into a plugin: its time limit and, on a metered
+/// store, its fuel (unlimited for a plugin without `plugin.fuel`).
+pub(super) fn arm(store: &mut Store<StoreState>, limits: &Limits) {
+    store.set_epoch_deadline(ticks(limits));
+    if store.get_fuel().is_ok() {
+        // Cannot fail: the store counts fuel, as get_fuel just showed.
+        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+    }
+}
+
 /// Epoch ticks for a plugin's per-batch time limit (rounded up, plus one because the current
 /// tick may be nearly over).
-pub(super) fn ticks(limits: &Limits) -> u64 {
+fn ticks(limits: &Limits) -> u64 {
     limits.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1
 }
 
@@ -417,6 +446,10 @@ pub(super) fn classify(
             limit_ms: limits.timeout.as_millis() as u64,
         },
         Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
+        Some(Trap::OutOfFuel) => PluginError::OutOfFuel {
+            plugin,
+            fuel: limits.fuel.unwrap_or(u64::MAX),
+        },
         Some(trap) => PluginError::Trap {
             plugin,
             trap: trap.to_string(),

@@ -194,7 +194,11 @@ impl PluginDirectory {
         let directory = self.clone();
         std::thread::Builder::new()
             .name("tidemark-plugin-watch".into())
-            .spawn(move || directory.watch_loop(rx))
+            .spawn(move || {
+                // Loading a new version compiles it: background work.
+                super::priority::lower_current_thread();
+                directory.watch_loop(rx)
+            })
             .map_err(|e| PluginError::Runtime(e.to_string()))?;
         Ok(())
     }

@@ -53,6 +53,10 @@ pub enum PluginError {
         limit_bytes: usize,
         stderr: String,
     },
+    #[error(
+        "plugin '{plugin}' used up its fuel of {fuel} units for one batch (raise plugin.fuel if the work is legitimate)"
+    )]
+    OutOfFuel { plugin: String, fuel: u64 },
     #[error("plugin '{plugin}' overflowed its stack (too deep recursion)")]
     StackOverflow { plugin: String },
     #[error("plugin '{plugin}' trapped: {trap}{}", stderr_suffix(stderr))]

@@ -16,6 +16,9 @@ use super::stderr::StderrTail;
 
 /// Time a plugin may spend on one batch (`plugin.timeout.ms`).
 pub const TIMEOUT_KEY: &str = "plugin.timeout.ms";
+/// Instructions' worth of fuel a plugin may burn per batch (`plugin.fuel`): a budget that,
+/// unlike the time limit, does not depend on how busy the machine is.
+pub const FUEL_KEY: &str = "plugin.fuel";
 /// Linear memory cap per plugin instance (`plugin.memory.limit.bytes`; suffixes KiB, MiB, GiB).
 pub const MEMORY_KEY: &str = "plugin.memory.limit.bytes";
 /// Comma-separated environment variable names passed through (`plugin.allow.env`).
@@ -47,6 +50,8 @@ pub const fn default_memory_limit() -> usize {
 pub struct Limits {
     pub timeout: Duration,
     pub memory_limit: usize,
+    /// Fuel per batch; `None` runs the plugin unmetered.
+    pub fuel: Option<u64>,
     pub env: Vec<String>,
     pub clock: bool,
     pub dirs: Vec<(PathBuf, String)>,
@@ -59,6 +64,7 @@ impl Default for Limits {
         Limits {
             timeout: default_timeout(),
             memory_limit: default_memory_limit(),
+            fuel: None,
             env: Vec::new(),
             clock: false,
             dirs: Vec::new(),
@@ -96,6 +102,16 @@ impl Limits {
                     limits.timeout = Duration::from_millis(ms);
                 }
                 MEMORY_KEY => limits.memory_limit = parse_size(value).map_err(bad)?,
+                FUEL_KEY => {
+                    let fuel: u64 = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("expected a whole number of fuel units".into()))?;
+                    if fuel == 0 {
+                        return Err(bad("must be at least 1".into()));
+                    }
+                    limits.fuel = Some(fuel);
+                }
                 ENV_KEY => limits.env = list(value).map(str::to_owned).collect(),
                 CLOCK_KEY => {
                     limits.clock = value
@@ -124,7 +140,7 @@ impl Limits {
                 HTTP_KEY => limits.http = HttpGrants::parse(value).map_err(bad)?,
                 other if other.starts_with("plugin.") => {
                     return Err(bad(format!(
-                        "unknown host setting; known ones are {TIMEOUT_KEY}, {MEMORY_KEY}, {ENV_KEY}, {CLOCK_KEY}, {DIRS_KEY}, {CONNECT_KEY}, {HTTP_KEY}"
+                        "unknown host setting; known ones are {TIMEOUT_KEY}, {MEMORY_KEY}, {FUEL_KEY}, {ENV_KEY}, {CLOCK_KEY}, {DIRS_KEY}, {CONNECT_KEY}, {HTTP_KEY}"
                     )));
                 }
                 _ => rest.push((key.clone(), value.clone())),

@@ -18,6 +18,7 @@ mod error;
 mod http;
 pub mod limits;
 pub mod predicate;
+mod priority;
 pub mod reload;
 pub mod resolve;
 mod runtime;

@@ -35,7 +35,11 @@ pub fn start(directory: &PluginDirectory, template: Chain) -> Result<Reloading, 
     };
     std::thread::Builder::new()
         .name("tidemark-reload".into())
-        .spawn(move || reloader.run(candidates))
+        .spawn(move || {
+            // Validating a version (instantiate, configure, canary) is background work.
+            super::priority::lower_current_thread();
+            reloader.run(candidates)
+        })
         .map_err(|e| PluginError::Runtime(e.to_string()))?;
     directory.watch()?;
     Ok(Reloading { swaps, canary })

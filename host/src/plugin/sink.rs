@@ -11,7 +11,7 @@ use wasmtime::component::Resource;
 
 use super::batch::Batch;
 use super::bindings::{Sink, SinkError};
-use super::chain::{classify, ticks};
+use super::chain::{arm, classify};
 use super::limits::{self, Limits};
 use super::runtime::{Runtime, World};
 use super::state::{PluginContext, StoreState};
@@ -68,6 +68,10 @@ impl SinkPlugin {
         if !config.contains_key(limits::TIMEOUT_KEY) {
             limits.timeout = DEFAULT_TIMEOUT;
         }
+        let plugin = match limits.fuel {
+            Some(_) => runtime.metered(&plugin)?,
+            None => plugin,
+        };
         let mut sink = SinkPlugin {
             runtime: runtime.clone(),
             plugin,
@@ -86,7 +90,8 @@ impl SinkPlugin {
 
     fn instantiate(&self) -> Result<Live, PluginError> {
         let name = &self.plugin.name;
-        let mut store = Store::new(self.runtime.engine(), StoreState::new());
+        let engine = self.runtime.engine_for(&self.plugin)?;
+        let mut store = Store::new(&engine, StoreState::new());
         store.limiter(|s| s);
         let stderr = StderrTail::new();
         let wasi = self
@@ -106,11 +111,11 @@ impl SinkPlugin {
             self.plugin.sink.as_ref().ok_or_else(|| {
                 PluginError::Runtime(format!("plugin '{name}' has no sink exports"))
             })?;
-        store.set_epoch_deadline(ticks(&self.limits));
+        arm(&mut store, &self.limits);
         let instance = pre
             .instantiate(&mut store)
             .map_err(|e| classify(&mut store, 0, &self.limits, e))?;
-        store.set_epoch_deadline(ticks(&self.limits));
+        arm(&mut store, &self.limits);
         instance
             .tidemark_plugin_destination()
             .call_configure(&mut store, &self.config)
@@ -162,7 +167,7 @@ impl SinkPlugin {
             Some(live) => live,
             None => self.instantiate()?,
         };
-        live.store.set_epoch_deadline(ticks(&self.limits));
+        arm(&mut live.store, &self.limits);
         match f(&mut live) {
             Ok(answer) => {
                 self.live = Some(live);
