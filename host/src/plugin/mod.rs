@@ -21,6 +21,7 @@ pub mod predicate;
 pub mod reload;
 pub mod resolve;
 mod runtime;
+mod schemas;
 pub mod sink;
 mod state;
 mod stderr;
