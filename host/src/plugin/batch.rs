@@ -391,3 +391,66 @@ impl HostBatch for StoreState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Data {
+        let row = Arc::new(
+            Schema::new(SchemaType::Struct)
+                .optional()
+                .field("id", Schema::new(SchemaType::Int32))
+                .field("v", Schema::new(SchemaType::String).optional()),
+        );
+        let schema = Schema::new(SchemaType::Struct)
+            .field("before", row.clone())
+            .field("after", row)
+            .field("op", Schema::new(SchemaType::String));
+        Data::new(
+            Arc::new(schema),
+            Value::Struct(vec![
+                Value::Null,
+                Value::Struct(vec![Value::Int32(7), "x".into()]),
+                "c".into(),
+            ]),
+        )
+    }
+
+    #[test]
+    fn pieces_take_fields_copies_and_values() {
+        let mut data = envelope();
+        let pieces = vec![
+            Piece::FieldsOf("after".into()),
+            Piece::Copy("op".into()),
+            Piece::Copy("before.id".into()),
+            Piece::Value(vec![ValueNode::Boolean(true)]),
+        ];
+        assert_eq!(
+            assemble(Some(&mut data), pieces, 5).unwrap(),
+            vec![
+                Value::Int32(7),
+                "x".into(),
+                "c".into(),
+                Value::Null,
+                Value::Boolean(true)
+            ]
+        );
+    }
+
+    #[test]
+    fn pieces_that_cannot_be_taken_are_errors() {
+        let mut data = envelope();
+        let err = assemble(Some(&mut data), vec![Piece::FieldsOf("before".into())], 1);
+        assert!(matches!(err, Err(AccessError::TypeMismatch(m)) if m.contains("\"before\"")));
+        let err = assemble(Some(&mut data), vec![Piece::Copy("nope".into())], 1);
+        assert!(matches!(err, Err(AccessError::NoSuchField(p)) if p == "nope"));
+        let err = assemble(None, vec![Piece::Copy("op".into())], 1);
+        assert!(matches!(err, Err(AccessError::NoSuchField(p)) if p == "op"));
+        // Values alone need no part.
+        assert_eq!(
+            assemble(None, vec![Piece::Value(vec![ValueNode::Int8(1)])], 1).unwrap(),
+            vec![Value::Int8(1)]
+        );
+    }
+}
