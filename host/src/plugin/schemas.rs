@@ -63,7 +63,9 @@ mod tests {
         assert!(table.get(id ^ 1).is_none());
         for n in 1..MAX_DEFINED_SCHEMAS {
             table
-                .define(Arc::new(Schema::new(SchemaType::Int32).named(n.to_string())))
+                .define(Arc::new(
+                    Schema::new(SchemaType::Int32).named(n.to_string()),
+                ))
                 .unwrap();
         }
         let err = table

@@ -121,8 +121,7 @@ impl ExtractNewRecordState {
             if self.layouts.len() >= LAYOUT_CACHE_SIZE {
                 self.layouts.clear();
             }
-            self.layouts
-                .insert(id, Cached::new(schema, &self.settings));
+            self.layouts.insert(id, Cached::new(schema, &self.settings));
         }
         let Some(Cached { layout, upsert }) = self.layouts.get_mut(&id) else {
             return Ok(Outcome::Keep);

@@ -591,7 +591,10 @@ mod tests {
         let s = settings(&[("add.fields", "op,source.ts_ms")]);
         let mut layout = Layout::new(envelope_schema(), &s);
         let (schema, pieces) = layout.host_upsert(&s).expect("a host plan");
-        assert_eq!(field_names(&schema), ["id", "tenant", "__op", "__source_ts_ms"]);
+        assert_eq!(
+            field_names(&schema),
+            ["id", "tenant", "__op", "__source_ts_ms"]
+        );
         assert_eq!(
             pieces,
             [
@@ -607,7 +610,11 @@ mod tests {
             &[("add.headers", "op")][..],
         ] {
             let s = settings(cfg);
-            assert_eq!(Layout::new(envelope_schema(), &s).host_upsert(&s), None, "{cfg:?}");
+            assert_eq!(
+                Layout::new(envelope_schema(), &s).host_upsert(&s),
+                None,
+                "{cfg:?}"
+            );
         }
         let s = settings(&[
             ("delete.tombstone.handling.mode", "rewrite"),

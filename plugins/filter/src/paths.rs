@@ -117,7 +117,10 @@ mod tests {
             paths("value.after.id > 5 && size(value.after) > 1 || value.op == 'u'"),
             Some(vec!["after".into(), "op".into()])
         );
-        assert_eq!(paths("value.after.get('id') == 1"), Some(vec!["after".into()]));
+        assert_eq!(
+            paths("value.after.get('id') == 1"),
+            Some(vec!["after".into()])
+        );
         assert_eq!(paths("has(value.after.id)"), Some(vec!["after".into()]));
         assert_eq!(paths("topic == 'x'"), Some(vec![]));
         // A comprehension variable named like the record's shadows it.
