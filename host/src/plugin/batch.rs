@@ -1,10 +1,12 @@
 //! The `batch` resource: host-owned records that plugins read and edit in place.
 
+use std::sync::Arc;
+
 use wasmtime::component::Resource;
 
 use super::bindings::records::{Host, HostBatch};
 use super::bindings::types::{
-    AccessError, Header, Part, Schema as WitSchema, TypedValue, ValueNode,
+    AccessError, Header, Part, Piece, Schema as WitSchema, TypedValue, ValueNode,
 };
 use super::convert;
 use super::state::StoreState;
@@ -32,6 +34,26 @@ impl StoreState {
             .records
             .get_mut(index as usize)
             .ok_or(AccessError::NoSuchRecord(index)))
+    }
+
+    /// The schema a plugin defined under `id`, or the error naming the unknown id.
+    fn defined_schema(&self, id: u64) -> Result<Arc<Schema>, AccessError> {
+        self.plugins
+            .get(self.current)
+            .and_then(|p| p.schemas.get(id))
+            .cloned()
+            .ok_or_else(|| {
+                AccessError::TypeMismatch(format!(
+                    "schema id {id:#x} was not defined by this plugin (define-schema)"
+                ))
+            })
+    }
+}
+
+fn part_name(part: Part) -> &'static str {
+    match part {
+        Part::Key => "key",
+        Part::Value => "value",
     }
 }
 
@@ -93,7 +115,53 @@ fn value_at<'a>(
     Ok(Some((value, schema)))
 }
 
-impl Host for StoreState {}
+impl Host for StoreState {
+    fn define_schema(&mut self, schema: WitSchema) -> wasmtime::Result<Result<u64, String>> {
+        let schema = match convert::schema_from_wit(schema) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(plugin) = self.plugins.get_mut(self.current) else {
+            return Ok(Err("no plugin is running".into()));
+        };
+        Ok(plugin.schemas.define(schema))
+    }
+}
+
+/// The struct fields `pieces` make of a part as it is (`current`; `None` when null).
+fn assemble(
+    mut current: Option<&mut Data>,
+    pieces: Vec<Piece>,
+    width: usize,
+) -> Result<Vec<Value>, AccessError> {
+    let mut values = Vec::with_capacity(width);
+    for piece in pieces {
+        let path = match piece {
+            Piece::Value(nodes) => {
+                let value = convert::value_from_wit(nodes).map_err(AccessError::TypeMismatch)?;
+                values.push(value);
+                continue;
+            }
+            Piece::Copy(ref path) | Piece::FieldsOf(ref path) => path.clone(),
+        };
+        let Some(data) = current.as_deref_mut() else {
+            return Err(AccessError::NoSuchField(path));
+        };
+        let found = value_at(&mut data.value, data.schema.as_deref(), &path)?;
+        match (piece, found) {
+            (Piece::Copy(_), found) => values.push(found.map_or(Value::Null, |(v, _)| v.clone())),
+            (Piece::FieldsOf(_), Some((Value::Struct(fields), _))) => {
+                values.extend(fields.iter().cloned())
+            }
+            _ => {
+                return Err(AccessError::TypeMismatch(format!(
+                    "{path:?} is not a struct (or it is null), so it has no fields to take"
+                )));
+            }
+        }
+    }
+    Ok(values)
+}
 
 impl super::bindings::types::Host for StoreState {}
 
@@ -235,11 +303,10 @@ impl HostBatch for StoreState {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
-        let at = match part {
-            Part::Key => "key",
-            Part::Value => "value",
-        };
-        let new = match value.map(|v| convert::data_from_wit(v, at)).transpose() {
+        let new = match value
+            .map(|v| convert::data_from_wit(v, part_name(part)))
+            .transpose()
+        {
             Ok(d) => d,
             Err(e) => return Ok(Err(AccessError::TypeMismatch(e))),
         };
@@ -247,8 +314,143 @@ impl HostBatch for StoreState {
         Ok(Ok(()))
     }
 
+    fn is_null(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        part: Part,
+        path: String,
+    ) -> Access<bool> {
+        let record = match self.record(&batch, index)? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(data) = part_of(record, part).as_mut() else {
+            return Ok(Ok(true));
+        };
+        Ok(value_at(&mut data.value, data.schema.as_deref(), &path)
+            .map(|found| found.is_none_or(|(v, _)| v.is_null())))
+    }
+
+    fn replace_with(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        part: Part,
+        schema: u64,
+        value: Vec<ValueNode>,
+    ) -> Access<()> {
+        let schema = match self.defined_schema(schema) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let record = match self.record(&batch, index)? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let value = match convert::value_from_wit(value)
+            .and_then(|v| convert::check(&v, &schema, part_name(part)).map(|()| v))
+        {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(AccessError::TypeMismatch(e))),
+        };
+        *part_of(record, part) = Some(Data::new(schema, value));
+        Ok(Ok(()))
+    }
+
+    fn rebuild(
+        &mut self,
+        batch: Resource<Batch>,
+        index: u32,
+        part: Part,
+        schema: u64,
+        pieces: Vec<Piece>,
+    ) -> Access<()> {
+        let schema = match self.defined_schema(schema) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let record = match self.record(&batch, index)? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let slot = part_of(record, part);
+        let value = match assemble(slot.as_mut(), pieces, schema.fields.len()) {
+            Ok(fields) => Value::Struct(fields),
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Err(e) = convert::check(&value, &schema, part_name(part)) {
+            return Ok(Err(AccessError::TypeMismatch(e)));
+        }
+        *slot = Some(Data::new(schema, value));
+        Ok(Ok(()))
+    }
+
     fn drop(&mut self, _batch: Resource<Batch>) -> wasmtime::Result<()> {
         // Plugins only ever borrow a batch; the host deletes it when the chain is done.
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Data {
+        let row = Arc::new(
+            Schema::new(SchemaType::Struct)
+                .optional()
+                .field("id", Schema::new(SchemaType::Int32))
+                .field("v", Schema::new(SchemaType::String).optional()),
+        );
+        let schema = Schema::new(SchemaType::Struct)
+            .field("before", row.clone())
+            .field("after", row)
+            .field("op", Schema::new(SchemaType::String));
+        Data::new(
+            Arc::new(schema),
+            Value::Struct(vec![
+                Value::Null,
+                Value::Struct(vec![Value::Int32(7), "x".into()]),
+                "c".into(),
+            ]),
+        )
+    }
+
+    #[test]
+    fn pieces_take_fields_copies_and_values() {
+        let mut data = envelope();
+        let pieces = vec![
+            Piece::FieldsOf("after".into()),
+            Piece::Copy("op".into()),
+            Piece::Copy("before.id".into()),
+            Piece::Value(vec![ValueNode::Boolean(true)]),
+        ];
+        assert_eq!(
+            assemble(Some(&mut data), pieces, 5).unwrap(),
+            vec![
+                Value::Int32(7),
+                "x".into(),
+                "c".into(),
+                Value::Null,
+                Value::Boolean(true)
+            ]
+        );
+    }
+
+    #[test]
+    fn pieces_that_cannot_be_taken_are_errors() {
+        let mut data = envelope();
+        let err = assemble(Some(&mut data), vec![Piece::FieldsOf("before".into())], 1);
+        assert!(matches!(err, Err(AccessError::TypeMismatch(m)) if m.contains("\"before\"")));
+        let err = assemble(Some(&mut data), vec![Piece::Copy("nope".into())], 1);
+        assert!(matches!(err, Err(AccessError::NoSuchField(p)) if p == "nope"));
+        let err = assemble(None, vec![Piece::Copy("op".into())], 1);
+        assert!(matches!(err, Err(AccessError::NoSuchField(p)) if p == "op"));
+        // Values alone need no part.
+        assert_eq!(
+            assemble(None, vec![Piece::Value(vec![ValueNode::Int8(1)])], 1).unwrap(),
+            vec![Value::Int8(1)]
+        );
     }
 }

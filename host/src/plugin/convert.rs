@@ -276,15 +276,44 @@ fn type_from_wit(kind: wit::SchemaType) -> SchemaType {
 
 /// Checks that a value fits a schema; `at` names the place for the error message.
 pub fn check(value: &Value, schema: &Schema, at: &str) -> Result<(), String> {
+    fits(value, schema).map_err(|mut m| {
+        m.steps.reverse();
+        format!("{at}{}: {}", m.steps.concat(), m.problem)
+    })
+}
+
+/// Where a value does not fit: the steps from the checked value down to it (innermost
+/// first, as they are found on the way back up) and what is wrong there. Built only on
+/// failure, so a value that fits costs no allocation.
+struct Misfit {
+    steps: Vec<String>,
+    problem: String,
+}
+
+impl Misfit {
+    fn new(problem: String) -> Misfit {
+        Misfit {
+            steps: Vec::new(),
+            problem,
+        }
+    }
+
+    fn at(mut self, step: String) -> Misfit {
+        self.steps.push(step);
+        self
+    }
+}
+
+fn fits(value: &Value, schema: &Schema) -> Result<(), Misfit> {
     let fits = match (value, schema.kind) {
         (Value::Null, _) => {
             return if schema.optional || schema.default.is_some() {
                 Ok(())
             } else {
-                Err(format!(
-                    "{at}: null for a required {}",
+                Err(Misfit::new(format!(
+                    "null for a required {}",
                     schema.kind.as_str()
-                ))
+                )))
             };
         }
         (Value::Boolean(_), SchemaType::Boolean)
@@ -299,7 +328,7 @@ pub fn check(value: &Value, schema: &Schema, at: &str) -> Result<(), String> {
         (Value::Array(items), SchemaType::Array) => {
             if let Some(items_schema) = &schema.values {
                 for (i, item) in items.iter().enumerate() {
-                    check(item, items_schema, &format!("{at}[{i}]"))?;
+                    fits(item, items_schema).map_err(|m| m.at(format!("[{i}]")))?;
                 }
             }
             true
@@ -307,22 +336,22 @@ pub fn check(value: &Value, schema: &Schema, at: &str) -> Result<(), String> {
         (Value::Map(entries), SchemaType::Map) => {
             if let (Some(ks), Some(vs)) = (&schema.keys, &schema.values) {
                 for (k, v) in entries {
-                    check(k, ks, &format!("{at} key"))?;
-                    check(v, vs, &format!("{at} value"))?;
+                    fits(k, ks).map_err(|m| m.at(" key".into()))?;
+                    fits(v, vs).map_err(|m| m.at(" value".into()))?;
                 }
             }
             true
         }
         (Value::Struct(values), SchemaType::Struct) => {
             if values.len() != schema.fields.len() {
-                return Err(format!(
-                    "{at}: struct has {} values but its schema has {} fields",
+                return Err(Misfit::new(format!(
+                    "struct has {} values but its schema has {} fields",
                     values.len(),
                     schema.fields.len()
-                ));
+                )));
             }
             for (v, f) in values.iter().zip(&schema.fields) {
-                check(v, &f.schema, &format!("{at}.{}", f.name))?;
+                fits(v, &f.schema).map_err(|m| m.at(format!(".{}", f.name)))?;
             }
             true
         }
@@ -331,11 +360,11 @@ pub fn check(value: &Value, schema: &Schema, at: &str) -> Result<(), String> {
     if fits {
         Ok(())
     } else {
-        Err(format!(
-            "{at}: a {} value does not fit schema type {}",
+        Err(Misfit::new(format!(
+            "a {} value does not fit schema type {}",
             value_kind(value),
             schema.kind.as_str()
-        ))
+        )))
     }
 }
 

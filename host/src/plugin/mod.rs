@@ -22,6 +22,7 @@ mod priority;
 pub mod reload;
 pub mod resolve;
 mod runtime;
+mod schemas;
 pub mod sink;
 mod state;
 mod stderr;

@@ -9,6 +9,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::bindings::host::{self, Level};
 use super::http::HttpHooks;
 use super::limits::Limits;
+use super::schemas::SchemaTable;
 use super::stderr::StderrTail;
 
 /// Per-plugin context inside a store.
@@ -22,6 +23,8 @@ pub struct PluginContext {
     pub http: WasiHttpCtx,
     /// Sends the plugin's wasi:http requests to the authorities it was granted, only.
     pub http_hooks: HttpHooks,
+    /// The schemas the plugin defined with `define-schema`.
+    pub schemas: SchemaTable,
 }
 
 impl PluginContext {
@@ -34,6 +37,7 @@ impl PluginContext {
             memory_limit: limits.memory_limit,
             http: WasiHttpCtx::new(),
             http_hooks: HttpHooks::new(name, limits.http.clone()),
+            schemas: SchemaTable::default(),
         }
     }
 }

@@ -32,10 +32,15 @@ impl JavaRegex {
     /// `None` when `text` does not match as a whole; else `text` with its first match
     /// replaced.
     pub fn replace_whole(&self, text: &str) -> Option<String> {
-        if !self.whole.is_match(text) {
+        let captures = self.first.captures(text);
+        let found = captures.as_ref().and_then(|c| c.get(0));
+        // A first match spanning the text is a whole match; otherwise ask the anchored form
+        // (`a|ab` finds `a` first in `ab`, yet `ab` matches as a whole).
+        let spans = found.is_some_and(|m| m.start() == 0 && m.end() == text.len());
+        if !spans && !self.whole.is_match(text) {
             return None;
         }
-        let captures = self.first.captures(text)?;
+        let captures = captures?;
         let found = captures.get(0)?;
         let mut out = String::with_capacity(text.len());
         out.push_str(&text[..found.start()]);

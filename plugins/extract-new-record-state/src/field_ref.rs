@@ -174,6 +174,31 @@ impl Resolved {
         }
     }
 
+    /// The field's dotted path in the envelope (`op`, `source.ts_ms`), when reading it there
+    /// gives [`value`](Resolved::value): not for a top-level field read only when a struct
+    /// is present, nor for names holding a dot.
+    pub fn path(&self, envelope: &Schema) -> Option<String> {
+        let name = |i: usize, schema: &Schema| {
+            schema
+                .fields
+                .get(i)
+                .map(|(n, _)| n.clone())
+                .filter(|n| !n.contains('.'))
+        };
+        match self.source {
+            Source::Top(f) => name(f, envelope),
+            Source::InParent { parent, field } => {
+                let parent_schema = &envelope.fields.get(parent)?.1;
+                Some(format!(
+                    "{}.{}",
+                    name(parent, envelope)?,
+                    name(field, parent_schema)?
+                ))
+            }
+            Source::TopIfParent { .. } => None,
+        }
+    }
+
     /// The value to store in the added field. A non-null struct or map cannot be stored:
     /// its copied schema has no fields (Connect fails the same way).
     pub fn field_value(&self, envelope: &[Value]) -> Result<Value, String> {

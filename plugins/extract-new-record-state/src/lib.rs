@@ -33,7 +33,8 @@ mod unwrap;
 use std::collections::HashMap;
 
 use tidemark_sdk::{
-    Config, Header, LogLevel, Outcome, Part, Record, Transform, Value, export_transform,
+    Config, Header, LogLevel, Outcome, Part, Piece, Pieces, Record, Schema, SchemaId, Transform,
+    Value, define_schema, export_transform,
 };
 
 use settings::{Settings, Tombstones};
@@ -46,7 +47,44 @@ const LAYOUT_CACHE_SIZE: usize = 64;
 pub struct ExtractNewRecordState {
     settings: Settings,
     /// Layouts by value schema id.
-    layouts: HashMap<u64, Layout>,
+    layouts: HashMap<u64, Cached>,
+}
+
+/// What one value schema gives: its layout, and how its inserts, updates and reads are
+/// unwrapped in the host when they can be.
+struct Cached {
+    layout: Layout,
+    upsert: Option<HostUpsert>,
+}
+
+/// An upsert unwrapped in the host: `after` is not null, so the row becomes a struct of
+/// `schema` built from `pieces`, and no value crosses the boundary.
+struct HostUpsert {
+    after: String,
+    schema: SchemaId,
+    pieces: Pieces,
+}
+
+impl Cached {
+    fn new(schema: Schema, settings: &Settings) -> Cached {
+        let mut layout = Layout::new(schema, settings);
+        let upsert = if layout.is_envelope {
+            layout.host_upsert(settings).and_then(|(schema, pieces)| {
+                let after = match pieces.first() {
+                    Some(Piece::FieldsOf(after)) => after.clone(),
+                    _ => return None,
+                };
+                Some(HostUpsert {
+                    after,
+                    schema: define_schema(&schema).ok()?,
+                    pieces: Pieces::new(pieces),
+                })
+            })
+        } else {
+            None
+        };
+        Cached { layout, upsert }
+    }
 }
 
 impl Transform for ExtractNewRecordState {
@@ -83,13 +121,24 @@ impl ExtractNewRecordState {
             if self.layouts.len() >= LAYOUT_CACHE_SIZE {
                 self.layouts.clear();
             }
-            self.layouts.insert(id, Layout::new(schema, &self.settings));
+            self.layouts.insert(id, Cached::new(schema, &self.settings));
         }
-        let Some(layout) = self.layouts.get_mut(&id) else {
+        let Some(Cached { layout, upsert }) = self.layouts.get_mut(&id) else {
             return Ok(Outcome::Keep);
         };
         if !layout.is_envelope {
             return Ok(Outcome::Keep);
+        }
+        if let Some(host) = upsert {
+            let after_is_null = record
+                .is_null(Part::Value, &host.after)
+                .map_err(|e| format!("cannot read the envelope: {e:?}"))?;
+            if !after_is_null {
+                record
+                    .rebuild(Part::Value, host.schema, &host.pieces)
+                    .map_err(|e| format!("the host refused the unwrapped value: {e:?}"))?;
+                return Ok(Outcome::Keep);
+            }
         }
         let envelope = match record.get(Part::Value, "") {
             Ok(Some(Value::Struct(fields))) => fields,

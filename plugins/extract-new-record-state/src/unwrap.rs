@@ -1,7 +1,7 @@
 //! The unwrapping itself: from a change event envelope to the row it carries, as
 //! Debezium's `ExtractNewRecordState` builds it.
 
-use tidemark_sdk::{Data, Header, Schema, Value};
+use tidemark_sdk::{Data, Header, Piece, Schema, SchemaType, Value};
 
 use crate::drop_fields;
 use crate::field_ref::Resolved;
@@ -277,6 +277,46 @@ impl Layout {
         shape
     }
 
+    /// What an insert, update or read becomes, as the row schema and the pieces that build
+    /// it in the host (the fields of `after`, `__deleted`, the `add.fields` fields), when
+    /// that needs none of the row's values: `None` with `route.by.field`, `add.headers` or
+    /// `drop.fields.header.name`, when rewriting would replace nulls by defaults, or when a
+    /// field cannot be read by path.
+    pub fn host_upsert(&mut self, settings: &Settings) -> Option<(Schema, Vec<Piece>)> {
+        if settings.route_by_field.is_some()
+            || settings.drop_fields.is_some()
+            || !self.headers.is_empty()
+        {
+            return None;
+        }
+        let (after_name, row) = self.envelope.fields.get(self.after?)?;
+        if row.kind != SchemaType::Struct || after_name.contains('.') {
+            return None;
+        }
+        let rewrite = settings.handling.rewrite();
+        if rewrite
+            && settings.replace_null_with_default
+            && row.fields.iter().any(|(_, f)| f.default.is_some())
+        {
+            return None;
+        }
+        let mut pieces = vec![Piece::FieldsOf(after_name.clone())];
+        if rewrite {
+            pieces.push(Piece::Value(Value::from("false")));
+        }
+        for resolved in &self.fields {
+            let Some(r) = resolved.as_ref().ok()? else {
+                continue;
+            };
+            if matches!(r.schema.kind, SchemaType::Struct | SchemaType::Map) {
+                return None;
+            }
+            pieces.push(Piece::Copy(r.path(&self.envelope)?));
+        }
+        let full = self.shape(Branch::Upsert, settings).ok()?.full;
+        Some((full, pieces))
+    }
+
     /// The values of the `add.fields` fields the envelope has.
     fn added_values(&self, envelope: &[Value]) -> Result<Vec<Value>, String> {
         let mut out = Vec::new();
@@ -348,7 +388,7 @@ fn route(settings: &Settings, row: &Schema, values: &[Value]) -> Result<Option<S
         .field_index(field)
         .ok_or_else(|| format!("route.by.field: the row has no field '{field}'"))?;
     let schema = &row.fields[index].1;
-    if schema.kind != tidemark_sdk::SchemaType::String {
+    if schema.kind != SchemaType::String {
         return Err(format!("route.by.field: field '{field}' is not a string"));
     }
     let value = java::with_default(values.get(index).unwrap_or(&Value::Null), schema);
@@ -361,7 +401,7 @@ fn route(settings: &Settings, row: &Schema, values: &[Value]) -> Result<Option<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tidemark_sdk::{Config, SchemaType};
+    use tidemark_sdk::Config;
 
     fn settings(entries: &[(&str, &str)]) -> Settings {
         Settings::parse(&Config::from_pairs(entries)).unwrap().0
@@ -544,6 +584,44 @@ mod tests {
             value.unwrap().value,
             Value::Struct(vec![Value::Int32(1), Value::Null, Value::from("false")])
         );
+    }
+
+    #[test]
+    fn upserts_are_built_in_the_host_when_no_value_is_needed() {
+        let s = settings(&[("add.fields", "op,source.ts_ms")]);
+        let mut layout = Layout::new(envelope_schema(), &s);
+        let (schema, pieces) = layout.host_upsert(&s).expect("a host plan");
+        assert_eq!(
+            field_names(&schema),
+            ["id", "tenant", "__op", "__source_ts_ms"]
+        );
+        assert_eq!(
+            pieces,
+            [
+                Piece::FieldsOf("after".into()),
+                Piece::Copy("op".into()),
+                Piece::Copy("source.ts_ms".into())
+            ]
+        );
+        // Rewriting with defaults to fill in, and routing by a row field, need the values.
+        for cfg in [
+            &[("delete.tombstone.handling.mode", "rewrite")][..],
+            &[("route.by.field", "tenant")][..],
+            &[("add.headers", "op")][..],
+        ] {
+            let s = settings(cfg);
+            assert_eq!(
+                Layout::new(envelope_schema(), &s).host_upsert(&s),
+                None,
+                "{cfg:?}"
+            );
+        }
+        let s = settings(&[
+            ("delete.tombstone.handling.mode", "rewrite"),
+            ("replace.null.with.default", "false"),
+        ]);
+        let (_, pieces) = Layout::new(envelope_schema(), &s).host_upsert(&s).unwrap();
+        assert_eq!(pieces[1], Piece::Value(Value::from("false")));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use cel_interpreter::{Context, Value as Cel};
 use cel_parser::Parser;
 use cel_parser::ast::{CallExpr, EntryExpr, Expr, IdedExpr, operators};
 
-use crate::{functions, syntax};
+use crate::{functions, paths, syntax};
 
 /// The variables Debezium binds for a condition, in the order they are documented.
 pub const VARIABLES: [&str; 6] = [
@@ -72,6 +72,10 @@ pub struct Condition {
     expr: IdedExpr,
     context: Context<'static>,
     variables: Vec<&'static str>,
+    /// The fields of `value` the condition reads (`None`: the whole value).
+    value_paths: Option<Vec<Vec<String>>>,
+    /// The fields of `key` the condition reads (`None`: the whole key).
+    key_paths: Option<Vec<Vec<String>>>,
 }
 
 impl Condition {
@@ -102,6 +106,8 @@ impl Condition {
         }
         Ok(Condition {
             source: source.to_owned(),
+            value_paths: paths::field_paths(&expr, "value"),
+            key_paths: paths::field_paths(&expr, "key"),
             expr,
             context,
             variables,
@@ -116,6 +122,15 @@ impl Condition {
     /// True when the condition reads `variable` (one of [`VARIABLES`]).
     pub fn uses(&self, variable: &str) -> bool {
         self.variables.contains(&variable)
+    }
+
+    /// The field paths of `value` (`key` for [`Part::Key`](tidemark_sdk::Part)) the
+    /// condition reads, none a prefix of another; `None` when it needs the whole part.
+    pub fn paths(&self, part: tidemark_sdk::Part) -> Option<&[Vec<String>]> {
+        match part {
+            tidemark_sdk::Part::Value => self.value_paths.as_deref(),
+            tidemark_sdk::Part::Key => self.key_paths.as_deref(),
+        }
     }
 
     /// Evaluates the condition with these variables bound; it must yield a boolean. Every

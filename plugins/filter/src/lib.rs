@@ -47,9 +47,11 @@
 mod condition;
 mod convert;
 mod functions;
+mod paths;
 mod record;
 mod syntax;
 
+use cel_interpreter::Value as Cel;
 use regex::Regex;
 use tidemark_sdk::{Config, Outcome, Part, Record, Transform, export_transform};
 
@@ -102,12 +104,14 @@ impl Transform for Filter {
             })?),
         };
         let nulls = null_handling(config.get("null.handling.mode"))?;
+        let key = PartReader::new(condition.paths(Part::Key));
+        let value = PartReader::new(condition.paths(Part::Value));
         Ok(Filter::Condition(Box::new(ConditionFilter {
             condition,
             topic,
             nulls,
-            key: PartReader::default(),
-            value: PartReader::default(),
+            key,
+            value,
         })))
     }
 
@@ -131,7 +135,7 @@ impl ConditionFilter {
         let value = self
             .condition
             .uses("value")
-            .then(|| PartReader::data(record, Part::Value));
+            .then(|| self.value.read(record, Part::Value));
         let value_is_null = match &value {
             Some(data) => data.is_none(),
             None => record.is_tombstone(),
@@ -144,16 +148,15 @@ impl ConditionFilter {
             }
         }
         let mut bindings = Vec::new();
-        if let Some(data) = &value {
-            let cel = self.value.value(record, Part::Value, data.as_ref());
-            bindings.push(("value", cel));
+        if let Some(data) = value {
+            bindings.push(("value", data.unwrap_or(Cel::Null)));
         }
         if self.condition.uses("valueSchema") {
             bindings.push(("valueSchema", self.value.schema_cel(record, Part::Value)));
         }
         if self.condition.uses("key") {
-            let data = PartReader::data(record, Part::Key);
-            bindings.push(("key", self.key.value(record, Part::Key, data.as_ref())));
+            let data = self.key.read(record, Part::Key);
+            bindings.push(("key", data.unwrap_or(Cel::Null)));
         }
         if self.condition.uses("keySchema") {
             bindings.push(("keySchema", self.key.schema_cel(record, Part::Key)));

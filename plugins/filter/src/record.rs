@@ -1,31 +1,60 @@
-//! Reading a record's key or value for a condition, with the schema cached per schema id.
+//! Reading a record's key or value for a condition, with the schema cached per schema id:
+//! only the fields the condition selects when it reads nothing else, else the whole part.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use cel_interpreter::Value as Cel;
-use tidemark_sdk::{Part, Record, Schema, Value};
+use cel_interpreter::objects::{Key, Map};
+use tidemark_sdk::{Part, Record, Schema, SchemaType, Value};
 
 use crate::convert;
 
-/// The last schema seen for one part (key or value), kept while records carry the same
-/// schema id, with its CEL form once a condition has asked for it.
+/// One part (key or value) as conditions read it: the fields they select, and the last
+/// schema seen, kept while records carry the same schema id, with its CEL form once a
+/// condition has asked for it and the fields' schemas.
 #[derive(Default)]
 pub struct PartReader {
+    /// The field paths the condition reads, `None` when it needs the whole part.
+    paths: Option<Vec<Vec<String>>>,
     id: Option<u64>,
     schema: Option<Schema>,
     schema_cel: Option<Cel>,
+    /// For the current schema: each path, dotted, with its segments and the schema of the
+    /// field it ends at. `None` when a path does not lead through struct fields.
+    fields: Option<Vec<Field>>,
+}
+
+struct Field {
+    path: String,
+    segments: Vec<String>,
+    schema: Schema,
 }
 
 impl PartReader {
-    /// The part's data (`None` when null), read whole from the host.
-    pub fn data(record: &Record<'_>, part: Part) -> Option<Value> {
-        record.get(part, "").ok().flatten()
+    /// A reader for a condition that reads these field paths of the part (`None`: all of it).
+    pub fn new(paths: Option<&[Vec<String>]>) -> PartReader {
+        PartReader {
+            paths: paths.map(<[_]>::to_vec),
+            ..PartReader::default()
+        }
     }
 
-    /// `data` as CEL, converted with the part's schema (`Null` when null).
-    pub fn value(&mut self, record: &Record<'_>, part: Part, data: Option<&Value>) -> Cel {
-        match data {
-            None => Cel::Null,
-            Some(data) => convert::value(data, self.schema(record, part)),
+    /// The part as CEL, `None` when it is null. With a schema whose structs lead to every
+    /// path the condition reads, only those fields are read, as a map of just them; else (or
+    /// when a struct on a path is null, so that the condition sees exactly what it would see
+    /// with the whole part) the whole part.
+    pub fn read(&mut self, record: &Record<'_>, part: Part) -> Option<Cel> {
+        if self.paths.is_some() {
+            self.schema(record, part);
+            if let Some(fields) = &self.fields
+                && let Some(cel) = read_fields(record, part, fields)
+            {
+                return Some(cel);
+            }
         }
+        let data = record.get(part, "").ok().flatten()?;
+        Some(convert::value(&data, self.schema(record, part)))
     }
 
     /// The part's schema as CEL (`Null` when schemaless or null).
@@ -41,12 +70,100 @@ impl PartReader {
 
     /// The part's schema, fetched only when its id differs from the last one seen.
     fn schema(&mut self, record: &Record<'_>, part: Part) -> Option<&Schema> {
-        let id = record.schema_id(part)?;
+        let Some(id) = record.schema_id(part) else {
+            self.id = None;
+            self.schema = None;
+            self.fields = None;
+            return None;
+        };
         if self.id != Some(id) || self.schema.is_none() {
             self.schema = record.schema(part, "").ok().flatten();
             self.schema_cel = None;
+            self.fields = match (&self.schema, &self.paths) {
+                (Some(schema), Some(paths)) => fields(schema, paths),
+                _ => None,
+            };
             self.id = Some(id);
         }
         self.schema.as_ref()
+    }
+}
+
+/// Where each path leads in `schema`, through struct fields only.
+fn fields(schema: &Schema, paths: &[Vec<String>]) -> Option<Vec<Field>> {
+    paths
+        .iter()
+        .map(|segments| {
+            let mut at = schema;
+            for segment in segments {
+                if at.kind != SchemaType::Struct {
+                    return None;
+                }
+                at = at.field_schema(segment)?;
+            }
+            Some(Field {
+                path: segments.join("."),
+                segments: segments.clone(),
+                schema: at.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The fields read one by one into nested maps; `None` when the part or a struct on a path
+/// is null (or the host cannot read a path).
+fn read_fields(record: &Record<'_>, part: Part, fields: &[Field]) -> Option<Cel> {
+    let mut root = Tree::default();
+    for field in fields {
+        let value: Value = record.get(part, &field.path).ok()??;
+        root.insert(&field.segments, convert::value(&value, Some(&field.schema)));
+    }
+    Some(root.into_cel())
+}
+
+/// Nested maps under construction.
+#[derive(Default)]
+struct Tree(Vec<(String, Node)>);
+
+enum Node {
+    Leaf(Cel),
+    Branch(Tree),
+}
+
+impl Tree {
+    /// Puts `cel` at `segments` (no path given is a prefix of another).
+    fn insert(&mut self, segments: &[String], cel: Cel) {
+        let Some((first, rest)) = segments.split_first() else {
+            return;
+        };
+        if rest.is_empty() {
+            self.0.push((first.clone(), Node::Leaf(cel)));
+            return;
+        }
+        let at = match self.0.iter().position(|(k, _)| k == first) {
+            Some(at) => at,
+            None => {
+                self.0.push((first.clone(), Node::Branch(Tree::default())));
+                self.0.len() - 1
+            }
+        };
+        if let Node::Branch(tree) = &mut self.0[at].1 {
+            tree.insert(rest, cel);
+        }
+    }
+
+    fn into_cel(self) -> Cel {
+        let map: HashMap<Key, Cel> = self
+            .0
+            .into_iter()
+            .map(|(k, node)| {
+                let cel = match node {
+                    Node::Leaf(cel) => cel,
+                    Node::Branch(tree) => tree.into_cel(),
+                };
+                (Key::String(Arc::new(k)), cel)
+            })
+            .collect();
+        Cel::Map(Map { map: Arc::new(map) })
     }
 }

@@ -40,7 +40,34 @@ pub struct MaskField {
     fields: Vec<String>,
     replacement: Option<String>,
     replace_null_with_default: bool,
-    schemas: IdCache<Rc<Schema>>,
+    plans: IdCache<Rc<Plan>>,
+}
+
+/// What masking needs from one schema of the part.
+#[derive(Debug)]
+struct Plan {
+    schema: Schema,
+    /// For a struct schema without dotted field names: the fields that can change, by
+    /// position (those to mask, and those with a default, which a null takes or must have);
+    /// the others pass as they are, so only these are read. `None`: read the whole part.
+    reads: Option<Vec<usize>>,
+}
+
+impl Plan {
+    fn new(schema: Schema, masked: &[String]) -> Plan {
+        let by_field = schema.kind == tidemark_sdk::SchemaType::Struct
+            && schema.fields.iter().all(|(name, _)| !name.contains('.'));
+        let reads = by_field.then(|| {
+            schema
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, (name, field))| masked.contains(name) || field.default.is_some())
+                .map(|(i, _)| i)
+                .collect()
+        });
+        Plan { schema, reads }
+    }
 }
 
 impl MaskField {
@@ -50,16 +77,7 @@ impl MaskField {
             .fields
             .iter()
             .zip(values)
-            .map(|((name, field_schema), value)| {
-                let value = field_value(value, field_schema, self.replace_null_with_default);
-                let out = if self.fields.contains(name) {
-                    mask(&value, Some(field_schema), self.replacement.as_deref())?
-                } else {
-                    value
-                };
-                check_put(name, field_schema, &out)?;
-                Ok(out)
-            })
+            .map(|((name, field_schema), value)| self.mask_field(name, field_schema, value))
             .collect()
     }
 
@@ -77,36 +95,79 @@ impl MaskField {
         Ok(out)
     }
 
+    /// The masked form of one field whose value (as read) is `value`.
+    fn mask_field(&self, name: &str, schema: &Schema, value: &Value) -> Result<Value, String> {
+        let value = field_value(value, schema, self.replace_null_with_default);
+        let out = if self.fields.iter().any(|f| f == name) {
+            mask(&value, Some(schema), self.replacement.as_deref())?
+        } else {
+            value
+        };
+        check_put(name, schema, &out)?;
+        Ok(out)
+    }
+
+    /// Masks a struct part reading and writing only the fields that can change.
+    fn rewrite_fields(
+        &self,
+        record: &Record<'_>,
+        schema: &Schema,
+        reads: &[usize],
+    ) -> Result<Rewrite, String> {
+        let part = settings::part_name(self.part);
+        if record
+            .is_null(self.part, "")
+            .map_err(|e| format!("cannot read the record's {part}: {e:?}"))?
+        {
+            return Ok(Rewrite::Unchanged);
+        }
+        let mut changed = Vec::new();
+        for &i in reads {
+            let (name, field_schema) = &schema.fields[i];
+            let value = record
+                .get(self.part, name)
+                .map_err(|e| format!("cannot read the {part} field '{name}': {e:?}"))?
+                .unwrap_or(Value::Null);
+            let out = self.mask_field(name, field_schema, &value)?;
+            if out != value {
+                changed.push((name.clone(), out));
+            }
+        }
+        Ok(Rewrite::Set(changed))
+    }
+
     fn rewrite(&mut self, record: &Record<'_>) -> Result<Rewrite, String> {
-        let read =
-            operand::read_non_null(record, self.part, &mut self.schemas, |s| Ok(Rc::new(s)))?;
+        let fields = &self.fields;
+        let derive = |s| Ok(Rc::new(Plan::new(s, fields)));
+        if let Some(id) = record.schema_id(self.part) {
+            let plan = self.plans.get_or_try_insert(id, || {
+                let schema = record
+                    .schema(self.part, "")
+                    .map_err(|e| format!("cannot read the schema: {e:?}"))?
+                    .ok_or("the part has a schema id but no schema")?;
+                derive(schema)
+            })?;
+            if let Some(reads) = &plan.reads {
+                return self.rewrite_fields(record, &plan.schema, reads);
+            }
+        }
+        let read = operand::read_non_null(record, self.part, &mut self.plans, derive)?;
         let Some((derived, value)) = read else {
             return Ok(Rewrite::Unchanged);
         };
+        // Structs whose field names hold no dot were masked field by field above; here are
+        // schemaless maps, and structs with dotted names (the host reads names as paths), whose
+        // whole value is replaced (Connect keeps the struct's schema).
         let data = match derived {
             None => Data {
                 schema: None,
                 value: Value::Map(self.mask_map(require_map(&value, PURPOSE)?)?),
             },
-            Some(schema) => {
+            Some(plan) => {
                 let fields = require_struct(&value, PURPOSE)?;
-                let masked = self.mask_struct(&schema, fields)?;
-                // Connect keeps the struct's schema, so only the fields that changed (masked,
-                // or null taking their default) need to cross back, unless a name holds a dot
-                // (the host reads names as paths).
-                if schema.fields.iter().all(|(name, _)| !name.contains('.')) {
-                    let changed = schema
-                        .fields
-                        .iter()
-                        .zip(fields.iter().zip(masked))
-                        .filter(|(_, (before, after))| *before != after)
-                        .map(|((name, _), (_, after))| (name.clone(), after))
-                        .collect();
-                    return Ok(Rewrite::Set(changed));
-                }
                 Data {
-                    value: Value::Struct(masked),
-                    schema: Some(Schema::clone(&schema)),
+                    value: Value::Struct(self.mask_struct(&plan.schema, fields)?),
+                    schema: Some(plan.schema.clone()),
                 }
             }
         };
@@ -131,7 +192,7 @@ impl Transform for MaskField {
             fields,
             replacement,
             replace_null_with_default: settings::replace_null_with_default(&config)?,
-            schemas: IdCache::default(),
+            plans: IdCache::default(),
         })
     }
 

@@ -2,25 +2,23 @@
 //!
 //! Settings: `regex` (must match the whole topic) and `replacement`, in Java's replacement
 //! syntax: `$1` or `${name}` insert a group, `\$` and `\\` are a literal `$` and `\`.
-//! Topics that do not match pass unchanged.
+//! Topics that do not match pass unchanged. As Connect does (`Matcher.matches()`, then
+//! `replaceFirst`), a topic that matches as a whole has its *first* match replaced: with
+//! `a|ab` the topic `ab` matches, its first match is `a`, so `X` routes it to `Xb`.
 
-use connect_common::java_regex::Replacement;
+use connect_common::java_regex::{JavaRegex, Replacement};
 use regex::Regex;
 use tidemark_sdk::{Config, Outcome, Record, Transform, export_transform};
 
 /// The RegexRouter transform.
 pub struct RegexRouter {
-    regex: Regex,
-    replacement: Replacement,
+    regex: JavaRegex,
 }
 
 impl RegexRouter {
     /// The new topic for `topic`, or `None` when the regex does not match all of it.
     pub fn route(&self, topic: &str) -> Option<String> {
-        let captures = self.regex.captures(topic)?;
-        let mut routed = String::new();
-        self.replacement.expand(&captures, &mut routed);
-        Some(routed)
+        self.regex.replace_whole(topic)
     }
 }
 
@@ -28,13 +26,14 @@ impl Transform for RegexRouter {
     fn configure(config: Config) -> Result<Self, String> {
         let pattern = config.require("regex")?;
         let replacement = config.require("replacement")?;
-        // Java's Matcher.matches(): the whole topic must match.
-        let regex = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+        let unanchored = Regex::new(pattern).map_err(|e| {
             format!("setting 'regex' is not a valid regular expression {pattern:?}: {e}")
         })?;
-        let replacement = Replacement::parse(replacement, &regex)
+        Replacement::parse(replacement, &unanchored)
             .map_err(|e| format!("setting 'replacement' {replacement:?}: {e}"))?;
-        Ok(RegexRouter { regex, replacement })
+        let regex = JavaRegex::new(pattern, replacement)
+            .map_err(|e| format!("setting 'regex' {pattern:?}: {e}"))?;
+        Ok(RegexRouter { regex })
     }
 
     fn apply(&mut self, record: &mut Record<'_>) -> Outcome {
@@ -68,6 +67,17 @@ mod tests {
         assert_eq!(r.route("xdbz.public.customers"), None);
         let r = router("cust", "c").unwrap();
         assert_eq!(r.route("customers"), None);
+    }
+
+    #[test]
+    fn a_whole_match_replaces_the_first_match_as_java_does() {
+        // `a|ab` matches `ab` as a whole (Matcher.matches()), but replaceFirst finds `a`.
+        let r = router("a|ab", "X").unwrap();
+        assert_eq!(r.route("ab").as_deref(), Some("Xb"));
+        assert_eq!(r.route("a").as_deref(), Some("X"));
+        assert_eq!(r.route("abc"), None);
+        let r = router("(db)|(db\\.public)", "[$1]").unwrap();
+        assert_eq!(r.route("db.public").as_deref(), Some("[db].public"));
     }
 
     #[test]

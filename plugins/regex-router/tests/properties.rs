@@ -45,3 +45,19 @@ proptest! {
         prop_assert_eq!(router(".*", "\\$\\\\$0").route(&t), Some(format!("$\\{t}")));
     }
 }
+
+proptest! {
+    /// A pattern that matches the topic as a whole, but whose first alternative matches only
+    /// a prefix, routes with the prefix replaced (Connect's matches() then replaceFirst).
+    #[test]
+    fn alternation_routes_on_whole_match_and_replaces_first(
+        head in "[a-z]{1,8}",
+        tail in "[a-z0-9._-]{1,12}",
+    ) {
+        let pattern = format!("{}|{}", regex::escape(&head), regex::escape(&format!("{head}{tail}")));
+        let r = router(&pattern, "R");
+        prop_assert_eq!(r.route(&format!("{head}{tail}")), Some(format!("R{tail}")));
+        prop_assert_eq!(r.route(&head), Some("R".to_owned()));
+        prop_assert_eq!(r.route(&format!("{head}{tail}!")), None);
+    }
+}

@@ -24,13 +24,20 @@
 //!
 //! Build with `cargo build --target wasm32-wasip2 --release`. Records stay in the host: a
 //! plugin reads and writes only the fields it asks for, by dotted path (`after.email`).
+//! A schema crosses the boundary once: [`Record::replace`] defines each distinct schema with
+//! the host on first use and then sends only values; [`define_schema`] with
+//! [`Record::replace_with`] and [`Record::rebuild`] let a plugin hold the id itself, and
+//! `rebuild` assembles a struct in the host from pieces of the record (the fields of
+//! `after`, the value of `op`) so that what is kept never leaves the host.
 
 mod config;
+mod defined;
 mod record;
 mod schema;
 mod value;
 
 pub use config::Config;
+pub use defined::{Piece, Pieces, SchemaId, define_schema};
 pub use record::{AccessError, Data, Emit, Header, NewRecord, Outcome, Part, Record};
 pub use schema::{Schema, SchemaType};
 pub use value::Value;

@@ -3,6 +3,7 @@
 use crate::bindings::exports::tidemark::plugin::transformer as wit_out;
 use crate::bindings::tidemark::plugin::records::Batch;
 use crate::bindings::tidemark::plugin::types as wit;
+use crate::defined::{self, Pieces, SchemaId};
 use crate::{Schema, Value};
 
 pub use wit::{AccessError, Part};
@@ -238,10 +239,50 @@ impl<'a> Record<'a> {
         Some(Data { schema, value })
     }
 
-    /// Replaces the whole key or value, schema included (`None` makes it null).
+    /// Replaces the whole key or value, schema included (`None` makes it null). Each
+    /// distinct schema crosses to the host once; after that only the value does.
     pub fn replace(&mut self, part: Part, data: Option<Data>) -> Result<(), AccessError> {
+        if let Some(Data {
+            schema: Some(schema),
+            value,
+        }) = &data
+            && let Some(id) = defined::id_of(schema)
+        {
+            return self.replace_with(part, id, value);
+        }
         let typed = data.as_ref().map(Data::to_wit);
         self.batch.replace(self.index, part, typed.as_ref())
+    }
+
+    /// Replaces the whole key or value by `value` under a schema defined with
+    /// [`define_schema`](crate::define_schema); the value must fit it.
+    pub fn replace_with(
+        &mut self,
+        part: Part,
+        schema: SchemaId,
+        value: &Value,
+    ) -> Result<(), AccessError> {
+        self.batch
+            .replace_with(self.index, part, schema.get(), &value.to_nodes())
+    }
+
+    /// Replaces the whole key or value by a struct under a defined schema, assembled in the
+    /// host from `pieces`: fields and values of the part as it is, and given values. What is
+    /// kept never crosses the boundary. The result must fit the schema.
+    pub fn rebuild(
+        &mut self,
+        part: Part,
+        schema: SchemaId,
+        pieces: &Pieces,
+    ) -> Result<(), AccessError> {
+        self.batch
+            .rebuild(self.index, part, schema.get(), &pieces.0)
+    }
+
+    /// True when the key or value is null, or its value at a dotted path is (or a struct on
+    /// the path is).
+    pub fn is_null(&self, part: Part, path: &str) -> Result<bool, AccessError> {
+        self.batch.is_null(self.index, part, path)
     }
 
     /// A tombstone for this record: same topic, key and headers, null value.
