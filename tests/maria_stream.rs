@@ -553,7 +553,7 @@ fn schema_history_goes_to_a_kafka_topic() {
     assert_eq!(columns[1]["name"], "note", "{alter}");
 
     // A restart appends to the existing topic.
-    let mut capture = Capture::start(dir.path().to_owned(), props);
+    let capture = Capture::start(dir.path().to_owned(), props);
     server.sql("dbz", "CREATE TABLE t2 (id int PRIMARY KEY)");
     let again = wait_for(
         &bootstrap,
