@@ -618,3 +618,66 @@ fn always_snapshots_at_every_start_and_when_needed_only_without_a_usable_offset(
     assert_eq!((ids_of(&lines, "r"), ids_of(&lines, "c")), (vec![], vec![5, 6]));
     capture.stop().unwrap();
 }
+
+#[test]
+fn a_restart_inside_a_transaction_continues_its_metadata() {
+    let server = MariaDb::start();
+    server.sql("", "CREATE DATABASE dbz");
+    server.sql_file("dbz", &tidemark_tests::workload("maria-txn.sql"));
+    let dir = tempfile::tempdir().unwrap();
+    let props = maria_properties(
+        &server,
+        dir.path(),
+        &[
+            ("provide.transaction.metadata", "true"),
+            ("table.include.list", "dbz.customers,dbz.orders"),
+        ],
+    );
+    let mut capture = Capture::start(dir.path().to_owned(), props.clone());
+    capture.wait_lines(4, TIMEOUT);
+    server.wait_binlog_dump();
+    server.sql_file("dbz", &tidemark_tests::workload("maria-txn-stream.sql"));
+    let lines = capture.wait_lines(33, TIMEOUT);
+    let last = parse(&lines).pop().unwrap();
+    assert_eq!(last["value"]["payload"]["status"], "END", "{last}");
+    let id = last["value"]["payload"]["id"].as_str().unwrap().to_owned();
+    wait_offset(&capture, "the offset after the last transaction", |o| {
+        o["gtids"] == id.as_str()
+    });
+    capture.stop().unwrap();
+
+    // An offset stored after two of the five rows of the last transaction (one rows event),
+    // as the connector stores it there.
+    let (domain_server, seq) = id.rsplit_once('-').unwrap();
+    let seq: u64 = seq.parse().unwrap();
+    let offsets_path = dir.path().join("offsets.json");
+    let mut offsets: Json =
+        serde_json::from_str(&std::fs::read_to_string(&offsets_path).unwrap()).unwrap();
+    let offset = offsets.as_object_mut().unwrap().values_mut().next().unwrap();
+    offset["gtids"] = Json::from(format!("{domain_server}-{}", seq - 1));
+    offset["row"] = Json::from(2);
+    offset["transaction_id"] = Json::from(id.as_str());
+    offset["transaction_data_collection_order_dbz.orders"] = Json::from(2);
+    std::fs::write(&offsets_path, offsets.to_string()).unwrap();
+
+    let mut capture = Capture::start(dir.path().to_owned(), props);
+    let lines = capture.wait_lines(37, TIMEOUT);
+    std::thread::sleep(Duration::from_millis(500));
+    let resumed = parse(&capture.lines()[33..]);
+    capture.stop().unwrap();
+    assert_eq!(resumed.len(), 4, "three rows and the END, no BEGIN: {lines:?}");
+    for (event, (row, order)) in resumed[..3].iter().zip([(102, 3), (103, 4), (104, 5)]) {
+        assert_eq!(after(event, "id"), &Json::from(row));
+        let block = &event["value"]["payload"]["transaction"];
+        assert_eq!(block["id"], id.as_str());
+        assert_eq!(block["total_order"], order);
+        assert_eq!(block["data_collection_order"], order);
+    }
+    let end = &resumed[3]["value"]["payload"];
+    assert_eq!(end["status"], "END");
+    assert_eq!(end["event_count"], 5);
+    assert_eq!(
+        end["data_collections"],
+        serde_json::json!([{"data_collection": "dbz.orders", "event_count": 5}])
+    );
+}
