@@ -415,7 +415,9 @@ fn a_binlog_purged_past_the_offset_is_a_clear_error() {
         .to_string();
     assert!(
         err.contains("the binlog position the connector must resume from is gone")
-            && err.contains(&format!("binlog file {file} is not among the server's binlogs"))
+            && err.contains(&format!(
+                "binlog file {file} is not among the server's binlogs"
+            ))
             && err.contains("set snapshot.mode=when_needed"),
         "{err}"
     );
@@ -445,7 +447,9 @@ fn when_needed_snapshots_again_after_a_purge() {
         streaming(o) && o["file"] == current.as_str()
     });
     assert!(
-        offset["gtids"].as_str().is_some_and(|g| g.starts_with("0-1-")),
+        offset["gtids"]
+            .as_str()
+            .is_some_and(|g| g.starts_with("0-1-")),
         "{offset}"
     );
     capture.stop().expect("the connector stops cleanly");
@@ -495,7 +499,10 @@ fn schema_history_goes_to_a_kafka_topic() {
             bootstrap.as_str(),
         ),
         // Debezium's recovery settings are accepted (the history is not read back).
-        ("schema.history.internal.kafka.recovery.poll.interval.ms", "500"),
+        (
+            "schema.history.internal.kafka.recovery.poll.interval.ms",
+            "500",
+        ),
     ];
     let mut props = maria_properties(&server, dir.path(), &history);
     props.retain(|(k, _)| k != "schema.history.internal.file.filename");
@@ -533,11 +540,13 @@ fn schema_history_goes_to_a_kafka_topic() {
             "{statement} in {ddl:?}"
         );
     }
-    assert!(ddl.iter().any(|d| d.starts_with("CREATE TABLE `t`")), "{ddl:?}");
+    assert!(
+        ddl.iter().any(|d| d.starts_with("CREATE TABLE `t`")),
+        "{ddl:?}"
+    );
     let alter = records.last().unwrap().value_json();
     assert_eq!(
-        alter["ddl"],
-        "ALTER TABLE t ADD COLUMN note varchar(10)",
+        alter["ddl"], "ALTER TABLE t ADD COLUMN note varchar(10)",
         "{alter}"
     );
     assert_eq!(alter["source"]["server"], "dbz");
@@ -561,7 +570,11 @@ fn schema_history_goes_to_a_kafka_topic() {
         false,
         TIMEOUT,
         "the CREATE TABLE after the restart",
-        |r| history_ddl(r).iter().any(|d| d.starts_with("CREATE TABLE t2")),
+        |r| {
+            history_ddl(r)
+                .iter()
+                .any(|d| d.starts_with("CREATE TABLE t2"))
+        },
     );
     assert_eq!(history_ddl(&again)[..ddl.len()], ddl[..]);
     assert_eq!(again.len(), ddl.len() + 1);
@@ -576,8 +589,7 @@ fn always_snapshots_at_every_start_and_when_needed_only_without_a_usable_offset(
         "CREATE DATABASE dbz; CREATE TABLE dbz.t (id int PRIMARY KEY); INSERT INTO dbz.t VALUES (1), (2)",
     );
     let dir = tempfile::tempdir().unwrap();
-    let with_mode =
-        |mode: &str| maria_properties(&server, dir.path(), &[("snapshot.mode", mode)]);
+    let with_mode = |mode: &str| maria_properties(&server, dir.path(), &[("snapshot.mode", mode)]);
 
     // when_needed without an offset: a snapshot, then the stream.
     let mut capture = Capture::start(dir.path().to_owned(), with_mode("when_needed"));
@@ -585,7 +597,10 @@ fn always_snapshots_at_every_start_and_when_needed_only_without_a_usable_offset(
     server.wait_binlog_dump();
     server.sql("dbz", "INSERT INTO t VALUES (3)");
     let lines = capture.wait_lines(3, TIMEOUT);
-    assert_eq!((ids_of(&lines, "r"), ids_of(&lines, "c")), (vec![1, 2], vec![3]));
+    assert_eq!(
+        (ids_of(&lines, "r"), ids_of(&lines, "c")),
+        (vec![1, 2], vec![3])
+    );
     wait_offset(&capture, "the streamed row's offset", |o| {
         streaming(o) && o["gtids"].is_string()
     });
@@ -615,7 +630,10 @@ fn always_snapshots_at_every_start_and_when_needed_only_without_a_usable_offset(
     let lines = capture.wait_lines(9, TIMEOUT).split_off(lines.len() - 1);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(capture.lines().len(), 9, "nothing else: no snapshot");
-    assert_eq!((ids_of(&lines, "r"), ids_of(&lines, "c")), (vec![], vec![5, 6]));
+    assert_eq!(
+        (ids_of(&lines, "r"), ids_of(&lines, "c")),
+        (vec![], vec![5, 6])
+    );
     capture.stop().unwrap();
 }
 
@@ -653,7 +671,12 @@ fn a_restart_inside_a_transaction_continues_its_metadata() {
     let offsets_path = dir.path().join("offsets.json");
     let mut offsets: Json =
         serde_json::from_str(&std::fs::read_to_string(&offsets_path).unwrap()).unwrap();
-    let offset = offsets.as_object_mut().unwrap().values_mut().next().unwrap();
+    let offset = offsets
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .next()
+        .unwrap();
     offset["gtids"] = Json::from(format!("{domain_server}-{}", seq - 1));
     offset["row"] = Json::from(2);
     offset["transaction_id"] = Json::from(id.as_str());
@@ -665,7 +688,11 @@ fn a_restart_inside_a_transaction_continues_its_metadata() {
     std::thread::sleep(Duration::from_millis(500));
     let resumed = parse(&capture.lines()[33..]);
     capture.stop().unwrap();
-    assert_eq!(resumed.len(), 4, "three rows and the END, no BEGIN: {lines:?}");
+    assert_eq!(
+        resumed.len(),
+        4,
+        "three rows and the END, no BEGIN: {lines:?}"
+    );
     for (event, (row, order)) in resumed[..3].iter().zip([(102, 3), (103, 4), (104, 5)]) {
         assert_eq!(after(event, "id"), &Json::from(row));
         let block = &event["value"]["payload"]["transaction"];

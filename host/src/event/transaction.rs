@@ -69,9 +69,9 @@ fn java_hash_map_order(entries: &[(String, i64)]) -> Vec<&(String, i64)> {
         capacity *= 2;
     }
     let bucket = |key: &str| {
-        let hash = key
-            .encode_utf16()
-            .fold(0u32, |h, unit| h.wrapping_mul(31).wrapping_add(u32::from(unit)));
+        let hash = key.encode_utf16().fold(0u32, |h, unit| {
+            h.wrapping_mul(31).wrapping_add(u32::from(unit))
+        });
         ((hash ^ (hash >> 16)) as usize) & (capacity - 1)
     };
     let mut ordered: Vec<&(String, i64)> = entries.iter().collect();
@@ -292,7 +292,9 @@ mod tests {
             .collect();
         assert_eq!(
             ordered,
-            ["t4", "t5", "t6", "t7", "t8", "t9", "t10", "t12", "t11", "t0", "t1", "t2", "t3"]
+            [
+                "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t12", "t11", "t0", "t1", "t2", "t3"
+            ]
         );
     }
 

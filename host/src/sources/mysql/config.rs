@@ -217,7 +217,10 @@ impl KafkaHistoryConfig {
             .to_owned();
         let mut producer = BTreeMap::new();
         producer.insert("bootstrap.servers".to_owned(), servers);
-        producer.insert("client.id".to_owned(), format!("{}-schemahistory", props.get_or("name", "tidemark")));
+        producer.insert(
+            "client.id".to_owned(),
+            format!("{}-schemahistory", props.get_or("name", "tidemark")),
+        );
         for (key, value) in HISTORY_PRODUCER_DEFAULTS {
             producer.insert((*key).to_owned(), (*value).to_owned());
         }
@@ -552,7 +555,10 @@ mod tests {
                 "io.debezium.storage.kafka.history.KafkaSchemaHistory",
             ),
             ("schema.history.internal.kafka.topic", "history"),
-            ("schema.history.internal.kafka.bootstrap.servers", "127.0.0.1:9092"),
+            (
+                "schema.history.internal.kafka.bootstrap.servers",
+                "127.0.0.1:9092",
+            ),
             ("schema.history.internal.producer.acks", "several"),
         ])
         .unwrap_err();
