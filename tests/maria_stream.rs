@@ -1,6 +1,8 @@
 //! Binlog streaming against a real mariadbd: a crash and a restart that resumes by GTID,
-//! 200 databases in one connector, `snapshot.mode` variants, and clear errors for servers it
-//! cannot read.
+//! 200 databases in one connector, `snapshot.mode` variants, a binlog purged past the stored
+//! offset (a clear error, or with `when_needed` a new snapshot), a restart inside a
+//! transaction with transaction metadata, the schema history in Kafka (a throwaway tansu
+//! broker), and clear errors for servers it cannot read. Every wait has a time limit.
 
 use std::collections::BTreeMap;
 use std::path::Path;
