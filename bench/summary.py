@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the RESULT lines of bench/pg.sh into a Markdown table with the ratios the targets
+"""Turns the RESULT lines of bench/pg.sh (or bench/maria.sh) into a Markdown table with the ratios the targets
 are about: Tidemark against pg_recvlogical (streaming) and against Debezium (rows/s, RSS).
 Repeated measurements are summarised by their median rate and their highest peak RSS."""
 import statistics
@@ -58,8 +58,14 @@ def main():
     if any(p.startswith("chain=") for t, p, f in rows):
         chain_table(rows)
         return
-    print("| phase | schemas | Tidemark rows/s | Tidemark peak RSS | pg_recvlogical rows/s | Tidemark / pg_recvlogical | Debezium rows/s | Debezium peak RSS | Tidemark / Debezium rows/s | Debezium / Tidemark RSS |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    # bench/maria.sh has no pg_recvlogical rows: those columns are left out.
+    recv_cols = any(t == "pg_recvlogical" for t, p, f in rows)
+    head = ["phase", "schemas", "Tidemark rows/s", "Tidemark peak RSS"]
+    if recv_cols:
+        head += ["pg_recvlogical rows/s", "Tidemark / pg_recvlogical"]
+    head += ["Debezium rows/s", "Debezium peak RSS", "Tidemark / Debezium rows/s", "Debezium / Tidemark RSS"]
+    print("| " + " | ".join(head) + " |")
+    print("|---|---|" + "---:|" * (len(head) - 2))
     for phase in ("stream", "snapshot"):
         for schemas in ("true", "false"):
             tm = pick(rows, "tidemark", phase, schemas)
@@ -70,15 +76,15 @@ def main():
             tm_rate, tm_rss = median(tm, "rows_per_s"), peak(tm)
             recv_rate = median(recv, "rows_per_s")
             dbz_rate, dbz_rss = median(dbz, "events_per_s"), peak(dbz)
-            print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-                phase, schemas,
-                cell(tm_rate, "{:,.0f}"), cell(tm_rss, "{:,} kB"),
-                cell(recv_rate, "{:,.0f}"),
-                cell(tm_rate / recv_rate if recv_rate else None, "{:.0%}"),
+            cells = [phase, schemas, cell(tm_rate, "{:,.0f}"), cell(tm_rss, "{:,} kB")]
+            if recv_cols:
+                cells += [cell(recv_rate, "{:,.0f}"), cell(tm_rate / recv_rate if recv_rate else None, "{:.0%}")]
+            cells += [
                 cell(dbz_rate, "{:,.0f}"), cell(dbz_rss, "{:,} kB"),
                 cell(tm_rate / dbz_rate if dbz_rate else None, "{:.1f}x"),
                 cell(dbz_rss / tm_rss if dbz_rss else None, "{:.0f}x"),
-            ))
+            ]
+            print("| " + " | ".join(cells) + " |")
     print()
     print(f"(medians of {len(pick(rows, 'tidemark', 'stream', 'true')) or len(pick(rows, 'tidemark', 'snapshot', 'true'))} runs per Tidemark case; peak RSS is the highest seen)")
 

@@ -136,3 +136,30 @@ fn schema_change_events_match_debezium() {
         }
     });
 }
+
+#[test]
+fn transaction_metadata_matches_debezium() {
+    // BEGIN at every GTID (also of a DDL statement, which has no END), END at XID with the
+    // per-table counts in Debezium's order; transactions of tables not captured too.
+    let golden = golden_lines("dbz/maria-txn.jsonl");
+    let server = server_with("maria-txn.sql");
+    let ours = capture(
+        &server,
+        Some("maria-txn-stream.sql"),
+        &golden,
+        &[
+            ("provide.transaction.metadata", "true"),
+            ("table.include.list", "dbz.customers,dbz.orders"),
+        ],
+    );
+    assert_same_events_except(&ours, &golden, |ours, theirs| {
+        // A BEGIN or END event's ts_ms is its binlog event's time.
+        for event in [ours, theirs] {
+            if event["topic"] == "dbz.transaction"
+                && let Some(ts) = event.pointer_mut("/value/payload/ts_ms")
+            {
+                *ts = Json::from("<X>");
+            }
+        }
+    });
+}

@@ -223,6 +223,23 @@ impl Capture {
         }
     }
 
+    /// Waits for the connector to end on its own within `timeout`; panics (leaving the
+    /// connector's thread behind, so the test does not hang) when it does not.
+    pub fn end_within(&mut self, timeout: Duration) -> Result<(), ConnectorError> {
+        let deadline = Instant::now() + timeout;
+        while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            if Instant::now() > deadline {
+                drop(self.thread.take());
+                panic!(
+                    "the connector did not end within {timeout:?}; {} lines written",
+                    self.lines().len()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.join()
+    }
+
     /// The committed offset of the test connector.
     pub fn offset(&self) -> Option<Json> {
         read_offset(&self.offsets)

@@ -203,6 +203,42 @@ impl MariaDb {
         &self.data
     }
 
+    /// The binlog file the server writes now.
+    pub fn current_binlog(&self) -> String {
+        let status = self.sql("", "SHOW MASTER STATUS");
+        status
+            .split('\t')
+            .next()
+            .filter(|f| !f.trim().is_empty())
+            .expect("the server writes a binlog")
+            .trim()
+            .to_owned()
+    }
+
+    /// Starts a new binlog file and deletes every earlier one (`FLUSH BINARY LOGS` then
+    /// `PURGE BINARY LOGS TO`); returns the file that is left.
+    ///
+    /// Right after the flush the server still needs the previous file (until its binlog
+    /// checkpoint reaches the new one) and `PURGE` silently keeps it, so the purge is
+    /// repeated until only the new file is listed.
+    pub fn purge_binlogs(&self) -> String {
+        self.sql("", "FLUSH BINARY LOGS");
+        let file = self.current_binlog();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.sql("", &format!("PURGE BINARY LOGS TO '{file}'"));
+            let listed = self.sql("", "SHOW BINARY LOGS");
+            if listed.lines().count() == 1 {
+                return file;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the binlogs before {file} were not purged within 30 s: {listed}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The replica connections (binlog dumps) the server is serving.
     pub fn binlog_dumps(&self) -> usize {
         self.sql(

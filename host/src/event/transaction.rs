@@ -58,6 +58,28 @@ fn value_schema() -> Arc<Schema> {
         .clone()
 }
 
+/// The entries of a `String`-keyed `java.util.HashMap` filled in this order, in the order it
+/// iterates them: Debezium keeps a transaction's per-table counts in one, so its END event
+/// lists the tables in this order. Buckets by the spread `String.hashCode()` (UTF-16) over
+/// the table size a map of that many entries grows to, insertion order within a bucket.
+/// (Bins of eight or more colliding keys, which Java turns into trees, are not modelled.)
+fn java_hash_map_order(entries: &[(String, i64)]) -> Vec<&(String, i64)> {
+    let mut capacity: usize = 16;
+    while entries.len() * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let bucket = |key: &str| {
+        let hash = key.encode_utf16().fold(0u32, |h, unit| {
+            h.wrapping_mul(31).wrapping_add(u32::from(unit))
+        });
+        ((hash ^ (hash >> 16)) as usize) & (capacity - 1)
+    };
+    let mut ordered: Vec<&(String, i64)> = entries.iter().collect();
+    // A stable sort keeps insertion order within a bucket.
+    ordered.sort_by_key(|(key, _)| bucket(key));
+    ordered
+}
+
 /// The transaction being counted.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Open {
@@ -93,14 +115,19 @@ impl TransactionMetadata {
         self.open.is_some()
     }
 
+    /// The id of the open transaction, if one is open.
+    pub fn open_id(&self) -> Option<&str> {
+        self.open.as_ref().map(|o| o.id.as_str())
+    }
+
     fn event_record(&self, status: &str, id: &str, at: Timestamp, counts: Option<&Open>) -> Record {
         let key = Value::Struct(vec![Value::from(id)]);
         let (event_count, collections) = match counts {
             Some(open) => (
                 Value::Int64(open.total),
                 Value::Array(
-                    open.per_collection
-                        .iter()
+                    java_hash_map_order(&open.per_collection)
+                        .into_iter()
                         .map(|(name, n)| {
                             Value::Struct(vec![Value::from(name.as_str()), Value::Int64(*n)])
                         })
@@ -231,6 +258,44 @@ mod tests {
             Value::Struct(fields) => fields[TRANSACTION_FIELD].clone(),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn end_lists_tables_in_java_hash_map_order() {
+        let names = |entries: &[(&str, i64)]| -> Vec<String> {
+            let owned: Vec<(String, i64)> =
+                entries.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+            java_hash_map_order(&owned)
+                .into_iter()
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        // As Debezium 3.6.3 wrote them (tests/golden/dbz/maria-txn.jsonl, pg-txn.jsonl).
+        assert_eq!(
+            names(&[("dbz.customers", 1), ("dbz.orders", 2)]),
+            ["dbz.orders", "dbz.customers"]
+        );
+        // One bucket: insertion order.
+        assert_eq!(
+            names(&[("public.orders", 1), ("public.customers", 1)]),
+            ["public.orders", "public.customers"]
+        );
+        assert_eq!(
+            names(&[("public.customers", 1), ("public.orders", 1)]),
+            ["public.customers", "public.orders"]
+        );
+        // Thirteen entries grow the table to 32 buckets.
+        let many: Vec<(String, i64)> = (0..13).map(|i| (format!("t{i}"), 1)).collect();
+        let ordered: Vec<&str> = java_hash_map_order(&many)
+            .into_iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            ordered,
+            [
+                "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t12", "t11", "t0", "t1", "t2", "t3"
+            ]
+        );
     }
 
     #[test]

@@ -172,7 +172,10 @@ impl KafkaConfig {
 }
 
 /// Translates the Java producer properties that librdkafka names differently.
-fn java_producer_property(key: &str, value: String) -> Result<(String, String), ConfigError> {
+pub(crate) fn java_producer_property(
+    key: &str,
+    value: String,
+) -> Result<(String, String), ConfigError> {
     match key {
         // Bytes in Java, kilobytes in librdkafka.
         "buffer.memory" => {

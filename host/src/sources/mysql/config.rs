@@ -1,11 +1,13 @@
 //! The MySQL/MariaDB connector's settings, read from Debezium's property names and checked
 //! before anything connects.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use regex::Regex;
 
 use crate::config::{ConfigError, Properties};
+use crate::sinks::kafka::config::{check_client_config, java_producer_property};
 use crate::sources::options::{
     BinaryMode, ConvertFailure, DecimalMode, SkippedOps, TimeMode, regexes,
 };
@@ -172,8 +174,73 @@ impl Filters {
 pub enum HistoryStore {
     /// `io.debezium.storage.file.history.FileSchemaHistory` with its file.
     File(PathBuf),
+    /// `io.debezium.storage.kafka.history.KafkaSchemaHistory` with its topic and brokers.
+    Kafka(KafkaHistoryConfig),
     /// No history store configured: DDL is still applied in memory.
     None,
+}
+
+/// Where `KafkaSchemaHistory` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaHistoryConfig {
+    /// `schema.history.internal.kafka.topic`.
+    pub topic: String,
+    /// The producer's librdkafka properties: `bootstrap.servers` from
+    /// `schema.history.internal.kafka.bootstrap.servers`, Tidemark's defaults, then every
+    /// `schema.history.internal.producer.*` without its prefix.
+    pub producer: BTreeMap<String, String>,
+}
+
+/// The history producer's defaults: acknowledged by every in-sync replica, in order, and
+/// retried through an outage instead of dropped.
+const HISTORY_PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("message.timeout.ms", "0"),
+];
+
+impl KafkaHistoryConfig {
+    fn from_properties(props: &Properties) -> Result<KafkaHistoryConfig, ConfigError> {
+        let topic = props
+            .require(
+                "schema.history.internal.kafka.topic",
+                "the topic KafkaSchemaHistory writes the schema history to",
+            )?
+            .trim()
+            .to_owned();
+        let servers = props
+            .require(
+                "schema.history.internal.kafka.bootstrap.servers",
+                "the Kafka brokers of the schema history topic",
+            )?
+            .trim()
+            .to_owned();
+        let mut producer = BTreeMap::new();
+        producer.insert("bootstrap.servers".to_owned(), servers);
+        producer.insert(
+            "client.id".to_owned(),
+            format!("{}-schemahistory", props.get_or("name", "tidemark")),
+        );
+        for (key, value) in HISTORY_PRODUCER_DEFAULTS {
+            producer.insert((*key).to_owned(), (*value).to_owned());
+        }
+        for (key, value) in props.with_prefix("schema.history.internal.producer.") {
+            let (key, value) = java_producer_property(&key, value)?;
+            producer.insert(key, value);
+        }
+        // The history is written, never read back (see docs/mysql.md): the consumer and
+        // recovery settings Debezium's configs carry have nothing to set.
+        props.with_prefix("schema.history.internal.consumer.");
+        props.with_prefix("schema.history.internal.kafka.");
+        check_client_config(&producer, |key| {
+            if key == "bootstrap.servers" {
+                "schema.history.internal.kafka.bootstrap.servers".to_owned()
+            } else {
+                format!("schema.history.internal.producer.{key}")
+            }
+        })?;
+        Ok(KafkaHistoryConfig { topic, producer })
+    }
 }
 
 /// Settings of one MySQL or MariaDB connector.
@@ -213,6 +280,9 @@ pub struct MySqlConfig {
     /// The heartbeat topic: `topic.heartbeat.name`, else `__debezium-heartbeat.<prefix>`.
     pub heartbeat_topic: String,
     pub convert_failure: ConvertFailure,
+    /// With `provide.transaction.metadata=true`, the topic of the BEGIN/END events:
+    /// `<topic.prefix>.<topic.transaction>` (`transaction` by default).
+    pub transaction_topic: Option<String>,
 }
 
 /// A positive number property.
@@ -273,11 +343,14 @@ impl MySqlConfig {
                     "the file FileSchemaHistory writes the schema history to",
                 )?))
             }
+            Some("io.debezium.storage.kafka.history.KafkaSchemaHistory") => {
+                HistoryStore::Kafka(KafkaHistoryConfig::from_properties(props)?)
+            }
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     key: "schema.history.internal".into(),
                     value: other.into(),
-                    problem: "only io.debezium.storage.file.history.FileSchemaHistory is available (with schema.history.internal.file.filename); the Kafka history is not implemented yet".into(),
+                    problem: "expected io.debezium.storage.file.history.FileSchemaHistory (with schema.history.internal.file.filename) or io.debezium.storage.kafka.history.KafkaSchemaHistory (with schema.history.internal.kafka.topic and schema.history.internal.kafka.bootstrap.servers)".into(),
                 });
             }
         };
@@ -398,6 +471,15 @@ impl MySqlConfig {
                 "skip" => ConvertFailure::Skip,
                 _ => ConvertFailure::Warn,
             },
+            transaction_topic: props
+                .parse("provide.transaction.metadata", false, "true or false")?
+                .then(|| {
+                    format!(
+                        "{}.{}",
+                        props.get_or("topic.prefix", ""),
+                        props.get_or("topic.transaction", "transaction")
+                    )
+                }),
         })
     }
 }
@@ -462,7 +544,35 @@ mod tests {
             "io.debezium.storage.kafka.history.KafkaSchemaHistory",
         )])
         .unwrap_err();
-        assert!(err.to_string().contains("FileSchemaHistory"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("schema.history.internal.kafka.topic"),
+            "{err}"
+        );
+        let err = config(&[
+            (
+                "schema.history.internal",
+                "io.debezium.storage.kafka.history.KafkaSchemaHistory",
+            ),
+            ("schema.history.internal.kafka.topic", "history"),
+            (
+                "schema.history.internal.kafka.bootstrap.servers",
+                "127.0.0.1:9092",
+            ),
+            ("schema.history.internal.producer.acks", "several"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("schema.history.internal.producer.acks"),
+            "{err}"
+        );
+        let err = config(&[(
+            "schema.history.internal",
+            "io.debezium.storage.redis.history.RedisSchemaHistory",
+        )])
+        .unwrap_err();
+        assert!(err.to_string().contains("KafkaSchemaHistory"), "{err}");
         let err = config(&[
             ("database.include.list", "a"),
             ("database.exclude.list", "b"),

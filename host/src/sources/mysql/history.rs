@@ -1,7 +1,6 @@
 //! Schema changes: the schema change events on the `<topic.prefix>` topic
-//! (`include.schema.changes`) and the schema history file
-//! (`schema.history.internal=io.debezium.storage.file.history.FileSchemaHistory`), both in
-//! Debezium's formats. A snapshot records the captured schema as Debezium does (the server
+//! (`include.schema.changes`) and the schema history (`schema.history.internal`, a file or a
+//! Kafka topic: [`super::history_store`]), both in Debezium's formats. A snapshot records the captured schema as Debezium does (the server
 //! character set, `DROP TABLE`/`DROP DATABASE`/`CREATE DATABASE`/`USE`, then each table's
 //! `SHOW CREATE TABLE`); streaming records each DDL statement with the tables it changed as
 //! `information_schema` describes them once it ran.
@@ -9,8 +8,6 @@
 //! Rows are always decoded with the table map that precedes them, so the history is a
 //! record for consumers and operators, not something the source reads back.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use mysql_async::Conn;
@@ -19,8 +16,9 @@ use serde_json::{Value as Json, json};
 
 use super::catalog::{self, CatalogColumn, CatalogTable, quote_ident, text};
 use super::changes::Position;
-use super::config::{Flavor, HistoryStore, MySqlConfig};
+use super::config::{Flavor, MySqlConfig};
 use super::error::MySqlError;
+use super::history_store::HistoryWriter;
 use super::offset::BinlogOffset;
 use super::source_info::{self, SourceInfo};
 use crate::event::envelope::Timestamp;
@@ -445,45 +443,6 @@ fn tokenize(sql: &str) -> Vec<String> {
     tokens
 }
 
-/// Appends history records to a file, one JSON object per line.
-struct HistoryFile {
-    path: PathBuf,
-    file: std::fs::File,
-}
-
-impl HistoryFile {
-    fn open(path: &Path) -> Result<HistoryFile, MySqlError> {
-        let failed = |e: std::io::Error| MySqlError::History {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(failed)?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(failed)?;
-        Ok(HistoryFile {
-            path: path.to_owned(),
-            file,
-        })
-    }
-
-    fn append(&mut self, record: &Json) -> Result<(), MySqlError> {
-        let mut line = record.to_string();
-        line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| MySqlError::History {
-                path: self.path.display().to_string(),
-                reason: e.to_string(),
-            })
-    }
-}
-
 /// One recorded statement.
 struct Statement<'a> {
     db: &'a str,
@@ -495,18 +454,15 @@ struct Statement<'a> {
 /// Where schema changes go: events, the history file, or both.
 pub struct SchemaChanges {
     emit: bool,
-    history: Option<HistoryFile>,
+    history: Option<HistoryWriter>,
 }
 
 impl SchemaChanges {
-    /// Opens the history file the configuration names, if any.
+    /// Opens the schema history the configuration names, if any.
     pub fn open(config: &MySqlConfig) -> Result<SchemaChanges, MySqlError> {
         Ok(SchemaChanges {
             emit: config.include_schema_changes,
-            history: match &config.history {
-                HistoryStore::File(path) => Some(HistoryFile::open(path)?),
-                HistoryStore::None => None,
-            },
+            history: HistoryWriter::open(&config.history)?,
         })
     }
 

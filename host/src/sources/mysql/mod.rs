@@ -6,8 +6,9 @@
 //! - [`source`]: one run: checks, snapshot, streaming, re-snapshot when needed.
 //! - [`catalog`]: what is read from the server outside the binlog.
 //! - [`snapshot`], [`binlog`]: the two phases; [`changes`] builds their events.
-//! - [`types`], [`table`], [`source_info`], [`offset`], [`history`]: type mapping, table
-//!   schemas, the `source` block, the offset format, schema changes and their history.
+//! - [`types`], [`table`], [`source_info`], [`offset`], [`history`], [`history_store`]: type
+//!   mapping, table schemas, the `source` block, the offset format, schema changes and where
+//!   their history is written.
 
 pub mod binlog;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod changes;
 pub mod config;
 pub mod error;
 pub mod history;
+pub mod history_store;
 pub mod offset;
 pub mod snapshot;
 pub mod source;

@@ -15,6 +15,7 @@ use super::offset::BinlogOffset;
 use super::snapshot::{self, Snapshot};
 use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
+use crate::event::transaction::TransactionMetadata;
 use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::SourceContext;
 
@@ -84,6 +85,17 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
         )
     });
     let mut schema_changes = SchemaChanges::open(config)?;
+    let fresh_transactions = || {
+        config
+            .transaction_topic
+            .as_ref()
+            .map(|topic| TransactionMetadata::new(topic.clone()))
+    };
+    // A restart inside a transaction continues its metadata counts.
+    let mut transactions = fresh_transactions();
+    if let (Some(metadata), Some(stored)) = (transactions.as_mut(), stored.as_ref()) {
+        metadata.resume(stored);
+    }
     let mut stored = stored.as_ref().and_then(BinlogOffset::read);
     if config.snapshot_mode == SnapshotMode::InitialOnly
         && stored.as_ref().is_some_and(|s| !s.snapshot_running)
@@ -121,6 +133,8 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
     let mut start = match stored {
         Some(offset) if !wants_snapshot(config.snapshot_mode, Some(&offset)) => offset,
         stored => {
+            // Streaming goes on from a new position: no transaction is open there.
+            transactions = fresh_transactions();
             if wants_snapshot(config.snapshot_mode, stored.as_ref()) {
                 take_snapshot(
                     config,
@@ -150,11 +164,12 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
             config,
             catalog: catalog::connect(config).await?,
             tables: tables(&captured),
-            schema_changes: SchemaChanges::open(config)?,
+            schema_changes: &mut schema_changes,
             batches: batches.clone(),
             committed: committed.clone(),
             shutdown: shutdown.clone(),
             start: start.clone(),
+            transactions: transactions.clone(),
         }
         .run()
         .await;
@@ -164,6 +179,7 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
             {
                 tracing::warn!(%reason, "snapshot.mode=when_needed: taking a new snapshot");
                 resnapshotted = true;
+                transactions = fresh_transactions();
                 captured = catalog::tables(&mut mgmt, None)
                     .await?
                     .into_iter()

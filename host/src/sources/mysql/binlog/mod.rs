@@ -32,6 +32,7 @@ use super::offset::BinlogOffset;
 use super::table::Table;
 use crate::event::Record;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
+use crate::event::transaction::TransactionMetadata;
 use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::heartbeat;
 
@@ -66,6 +67,18 @@ struct Txn {
     open: bool,
     /// Rows events of captured tables completely handled.
     rows_events: u64,
+    /// Its BEGIN was handled (for `provide.transaction.metadata`).
+    announced: bool,
+}
+
+impl Txn {
+    /// Debezium's transaction id: the GTID, else `file=<file>,pos=<pos>` of its start.
+    fn id(&self) -> String {
+        match &self.gtid {
+            Some(gtid) => gtid.clone(),
+            None => format!("file={},pos={}", self.file, self.pos),
+        }
+    }
 }
 
 /// One streaming session.
@@ -75,12 +88,15 @@ pub struct Stream<'a> {
     pub catalog: Conn,
     /// The captured tables known at the start, by `(db, table)`.
     pub tables: Vec<Arc<Table>>,
-    pub schema_changes: SchemaChanges,
+    pub schema_changes: &'a mut SchemaChanges,
     pub batches: flume::Sender<Batch>,
     pub committed: watch::Receiver<Option<u64>>,
     pub shutdown: watch::Receiver<bool>,
     /// Where to start, and how much of its first transaction was delivered before.
     pub start: BinlogOffset,
+    /// `provide.transaction.metadata`: BEGIN/END events and `transaction` blocks, resumed
+    /// from the stored offset.
+    pub transactions: Option<TransactionMetadata>,
 }
 
 struct State {
@@ -283,7 +299,10 @@ impl Stream<'_> {
                     thread: None,
                     open: !parsed.standalone,
                     rows_events: 0,
+                    announced: false,
                 });
+                // With capability 4 a MariaDB GTID event is the transaction's BEGIN.
+                self.begin_transaction(state, header.timestamp());
                 return Ok(());
             }
             gtid::MARIADB_GTID_LIST_EVENT
@@ -319,6 +338,7 @@ impl Stream<'_> {
                     thread: None,
                     open: false,
                     rows_events: 0,
+                    announced: false,
                 });
             }
             EventData::QueryEvent(q) => {
@@ -334,12 +354,15 @@ impl Stream<'_> {
                         thread: None,
                         open: true,
                         rows_events: 0,
+                        announced: false,
                     });
                     txn.open = true;
                     txn.thread = Some(q.thread_id());
+                    self.begin_transaction(state, header.timestamp());
                     return Ok(());
                 }
                 if statement == Statement::Commit {
+                    self.end_transaction(state, header.timestamp());
                     self.commit(state, end, header.server_id());
                     return Ok(());
                 }
@@ -371,14 +394,13 @@ impl Stream<'_> {
                         if let Some((d, t)) = history::truncated_table(&sql, &db)
                             && let Some(known) = state.known.get(&(d, t))
                         {
+                            let table = known.table.clone();
+                            let first = state.records.len();
                             ChangeBuilder {
                                 config: self.config,
                             }
-                            .truncate(
-                                &known.table,
-                                &at,
-                                &mut state.records,
-                            );
+                            .truncate(&table, &at, &mut state.records);
+                            self.tag(state, first, &table);
                         }
                     }
                     _ => {}
@@ -387,7 +409,10 @@ impl Stream<'_> {
                     self.commit(state, end, header.server_id());
                 }
             }
-            EventData::XidEvent(_) => self.commit(state, end, header.server_id()),
+            EventData::XidEvent(_) => {
+                self.end_transaction(state, header.timestamp());
+                self.commit(state, end, header.server_id());
+            }
             EventData::TableMapEvent(_) => {}
             EventData::RowsEvent(rows) => {
                 let Some(mapped) = self.mapped(state, stream, rows.table_id()).await? else {
@@ -529,6 +554,7 @@ impl Stream<'_> {
             thread: None,
             open: true,
             rows_events: 0,
+            announced: false,
         });
         // Rows events already delivered before a restart are skipped whole, then rows.
         let mut skip_rows = 0;
@@ -546,6 +572,7 @@ impl Stream<'_> {
         let builder = ChangeBuilder {
             config: self.config,
         };
+        let first = state.records.len();
         let mut reader = RowReader::new(rows.rows_data());
         let mut index: u64 = 0;
         while !reader.is_done() {
@@ -594,7 +621,57 @@ impl Stream<'_> {
         txn.rows_events += 1;
         state.skip = state.skip.map(|(events, _)| (events, 0));
         state.last_server_id = header.server_id();
+        self.tag(state, first, table);
         Ok(())
+    }
+
+    /// Emits the BEGIN event of the transaction being read, once, unless it is the
+    /// transaction the stored offset was inside of (its BEGIN was delivered before a
+    /// restart: its counts go on). `ts` is the event's time in seconds.
+    fn begin_transaction(&mut self, state: &mut State, ts: u32) {
+        let (Some(transactions), Some(txn)) = (self.transactions.as_mut(), state.txn.as_mut())
+        else {
+            return;
+        };
+        if txn.announced {
+            return;
+        }
+        txn.announced = true;
+        let id = txn.id();
+        if transactions.open_id() == Some(id.as_str()) {
+            return;
+        }
+        state
+            .records
+            .push(transactions.begin(id, Timestamp::from_micros(ts as i64 * 1_000_000)));
+    }
+
+    /// Emits the END event of the open transaction at its XID or COMMIT (a DDL statement's
+    /// transaction has none, as in Debezium). `ts` is the event's time in seconds.
+    fn end_transaction(&mut self, state: &mut State, ts: u32) {
+        let Some(transactions) = self.transactions.as_mut() else {
+            return;
+        };
+        let Some(id) = transactions.open_id().map(str::to_owned) else {
+            return;
+        };
+        if let Some(end) = transactions.end(&id, Timestamp::from_micros(ts as i64 * 1_000_000)) {
+            state.records.push(end);
+        }
+    }
+
+    /// Fills the `transaction` block of the change records of `table` from `first` on.
+    fn tag(&mut self, state: &mut State, first: usize, table: &Table) {
+        let Some(transactions) = self.transactions.as_mut() else {
+            return;
+        };
+        let Some(id) = transactions.open_id().map(str::to_owned) else {
+            return;
+        };
+        let collection = format!("{}.{}", table.db, table.name);
+        for record in &mut state.records[first..] {
+            transactions.event(&collection, &id, record);
+        }
     }
 
     /// The offset after an event ending at `end`, outside any transaction.
@@ -635,9 +712,14 @@ impl Stream<'_> {
                 &mut state.records,
                 Vec::with_capacity(self.config.max_batch_size),
             ),
-            checkpoint: state.checkpoint.take().map(|offset| Checkpoint {
-                offset: offset.to_map(),
-                ack: 0,
+            checkpoint: state.checkpoint.take().map(|offset| {
+                let mut offset = offset.to_map();
+                // The open transaction's counts so far, as Debezium stores them: every record
+                // counted is in this batch or an earlier one.
+                if let Some(transactions) = &self.transactions {
+                    transactions.store(&mut offset);
+                }
+                Checkpoint { offset, ack: 0 }
             }),
         };
         self.batches
