@@ -20,7 +20,8 @@
 # ~/.cache/dbz-3.6.3); DBZ=0 skips it.
 #
 # Env: N, D, LOADS, W (work dir, /tmp/tidemark-kafka-bench), PORT (55480), KPORT (55481),
-# FLUSH (offset.flush.interval.ms, 1000). Prints RESULT lines and a Markdown table.
+# FLUSH (offset.flush.interval.ms, 1000), STORAGE (tansu's storage engine, default SQLite in the
+# work dir; memory://tansu/ keeps everything in memory). Prints RESULT lines and a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -31,6 +32,7 @@ W=${W:-/tmp/tidemark-kafka-bench}
 PORT=${PORT:-55480}
 KPORT=${KPORT:-55481}
 FLUSH=${FLUSH:-1000}
+STORAGE=${STORAGE:-sqlite://tansu.db}
 DBZ=${DBZ:-1}
 DBZ_LIBS=${DBZ_CACHE:-$HOME/.cache/dbz-3.6.3}/libs
 BIN=/usr/lib/postgresql/15/bin
@@ -64,7 +66,7 @@ CONF
 as_pg "$BIN/pg_ctl" -D "$W/pg" -l "$W/pg.log" -w start >/dev/null
 "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qc "CREATE DATABASE bench"
 # tansu opens the SQLite file relative to its working directory.
-(cd "$W" && exec "$TANSU" broker --storage-engine "sqlite://tansu.db" \
+(cd "$W" && exec "$TANSU" broker --storage-engine "$STORAGE" \
   --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \
   >/dev/null 2>"$W/tansu.log") &
 TANSU_PID=$!
