@@ -33,6 +33,10 @@ const RUST_SDK: &[(&str, &str)] = &[
         "src/value.rs",
         include_str!("../../../sdk/rust/src/value.rs"),
     ),
+    (
+        "src/defined.rs",
+        include_str!("../../../sdk/rust/src/defined.rs"),
+    ),
 ];
 
 /// The SDK crate's manifest outside this repository's workspace.
@@ -207,6 +211,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_rust_sdk_copy_has_every_source_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/rust/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| format!("src/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut copied: Vec<String> = RUST_SDK.iter().map(|(f, _)| f.to_string()).collect();
+        copied.sort();
+        assert_eq!(
+            copied, on_disk,
+            "RUST_SDK must list every file of sdk/rust/src"
+        );
     }
 
     #[test]
