@@ -39,6 +39,40 @@ pub enum ConvertFailure {
     Skip,
 }
 
+impl ConvertFailure {
+    /// Reads `event.converting.failure.handling.mode` (default `warn`).
+    pub fn parse(props: &Properties) -> Result<ConvertFailure, ConfigError> {
+        Ok(
+            match props
+                .choice(
+                    "event.converting.failure.handling.mode",
+                    "warn",
+                    &["fail", "warn", "skip"],
+                )?
+                .as_str()
+            {
+                "fail" => ConvertFailure::Fail,
+                "skip" => ConvertFailure::Skip,
+                _ => ConvertFailure::Warn,
+            },
+        )
+    }
+}
+
+/// The transaction metadata topic (`<topic.prefix>.<topic.transaction>`) when
+/// `provide.transaction.metadata` is on.
+pub fn transaction_topic(props: &Properties) -> Result<Option<String>, ConfigError> {
+    Ok(props
+        .parse("provide.transaction.metadata", false, "true or false")?
+        .then(|| {
+            format!(
+                "{}.{}",
+                props.get_or("topic.prefix", ""),
+                props.get_or("topic.transaction", "transaction")
+            )
+        }))
+}
+
 /// `skipped.operations`: change kinds not emitted (Debezium's default skips truncates).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SkippedOps {

@@ -459,27 +459,8 @@ impl MySqlConfig {
                     props.get_or("topic.prefix", "")
                 ),
             },
-            convert_failure: match props
-                .choice(
-                    "event.converting.failure.handling.mode",
-                    "warn",
-                    &["fail", "warn", "skip"],
-                )?
-                .as_str()
-            {
-                "fail" => ConvertFailure::Fail,
-                "skip" => ConvertFailure::Skip,
-                _ => ConvertFailure::Warn,
-            },
-            transaction_topic: props
-                .parse("provide.transaction.metadata", false, "true or false")?
-                .then(|| {
-                    format!(
-                        "{}.{}",
-                        props.get_or("topic.prefix", ""),
-                        props.get_or("topic.transaction", "transaction")
-                    )
-                }),
+            convert_failure: ConvertFailure::parse(props)?,
+            transaction_topic: crate::sources::options::transaction_topic(props)?,
         })
     }
 }

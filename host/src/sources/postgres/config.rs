@@ -275,27 +275,8 @@ impl PostgresConfig {
                 ),
             },
             skipped: SkippedOps::parse(props)?,
-            convert_failure: match props
-                .choice(
-                    "event.converting.failure.handling.mode",
-                    "warn",
-                    &["fail", "warn", "skip"],
-                )?
-                .as_str()
-            {
-                "fail" => ConvertFailure::Fail,
-                "skip" => ConvertFailure::Skip,
-                _ => ConvertFailure::Warn,
-            },
-            transaction_topic: props
-                .parse("provide.transaction.metadata", false, "true or false")?
-                .then(|| {
-                    format!(
-                        "{}.{}",
-                        props.get_or("topic.prefix", ""),
-                        props.get_or("topic.transaction", "transaction")
-                    )
-                }),
+            convert_failure: ConvertFailure::parse(props)?,
+            transaction_topic: crate::sources::options::transaction_topic(props)?,
             max_batch_size: match props.parse("max.batch.size", 2048usize, "a positive number")? {
                 0 => {
                     return Err(ConfigError::Invalid {
