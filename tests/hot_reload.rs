@@ -6,10 +6,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use tidemark::plugin::read_state;
+use tidemark::plugin::{Tier, read_state};
 use tidemark_tests::capture::{Capture, pg_properties};
-use tidemark_tests::plugin_path;
 use tidemark_tests::postgres::{PASSWORD, PG_BIN, Postgres};
+use tidemark_tests::{never_seen_version, plugin_path};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -154,32 +154,103 @@ fn swapping_a_plugin_100_times_mid_stream_keeps_every_record_in_order() {
         "every row once, in order"
     );
     // Versions change only at batch boundaries: whenever the instance changes (another
-    // version, or the same version swapped in again after one that saw no batch), the first
-    // record is in the new instance's first batch; within an instance calls only grow.
-    let mut runs = 1;
-    let mut previous: Option<(&str, u64)> = None;
-    for event in &events {
-        let version = header(event, "version").expect("every record is stamped");
-        let call: u64 = header(event, "call").unwrap().parse().unwrap();
-        if let Some((last_version, last_call)) = previous
-            && (version != last_version || call < last_call)
-        {
-            runs += 1;
-            assert_eq!(call, 1, "a new instance starts with a new batch");
-        }
-        previous = Some((version, call));
-    }
+    // version, or the same version swapped in again after one that saw no batch, or its
+    // optimized code after its baseline code), the first record is in the new instance's
+    // first batch; within an instance calls only grow.
+    let runs = instances(&events).len();
     let state = read_state(plugins.path());
-    let reloads = state["stamp"].reloads;
+    let (reloads, upgrades) = (state["stamp"].reloads, state["stamp"].upgrades);
     assert!(
         runs >= 10,
         "swaps took effect while the stream ran ({runs} runs)"
     );
     assert!(
-        runs - 1 <= reloads as usize,
-        "{runs} runs from {reloads} reloads"
+        runs - 1 <= (reloads + upgrades) as usize,
+        "{runs} runs from {reloads} reloads and {upgrades} swaps to optimized code"
     );
     assert!(state["stamp"].users.contains("test-connector"));
+}
+
+/// The instances (version, number of batches) that stamped the events, in order: a new
+/// instance starts whenever the version changes or the batch counter starts again.
+fn instances(events: &[Json]) -> Vec<(String, u64)> {
+    let mut runs: Vec<(String, u64)> = Vec::new();
+    for event in events {
+        let version = header(event, "version").expect("every record is stamped");
+        let call: u64 = header(event, "call").unwrap().parse().unwrap();
+        match runs.last_mut() {
+            Some((v, calls)) if v == version && call >= *calls => *calls = call,
+            _ => {
+                assert_eq!(call, 1, "a new instance starts with a new batch");
+                runs.push((version.to_owned(), call));
+            }
+        }
+    }
+    runs
+}
+
+#[test]
+fn a_never_seen_version_goes_live_with_baseline_code_then_its_optimized_code() {
+    let server = Postgres::start();
+    server.create_database("shop");
+    server.psql("shop", "CREATE TABLE t (id int PRIMARY KEY)");
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    deploy(&plugin_path("stamp-v1"), plugins.path(), "stamp");
+    let mut capture = connector(&server, dir.path(), plugins.path(), &[]);
+    server.wait_slot_active("shop", "tidemark_slot");
+
+    const BATCHES: u32 = 300;
+    let rows = BATCHES as usize * 100;
+    let writing = writer(&server, BATCHES);
+    std::thread::sleep(Duration::from_millis(500));
+    // Version 2 with content no cache has seen: compiled by the baseline compiler first.
+    let fresh = dir.path().join("stamp-v2-fresh.wasm");
+    let tag = format!("{:?}", std::time::SystemTime::now());
+    let v2 = std::fs::read(plugin_path("stamp-v2")).unwrap();
+    std::fs::write(&fresh, never_seen_version(&v2, &tag)).unwrap();
+    deploy(&fresh, plugins.path(), "stamp");
+    let deadline = Instant::now() + TIMEOUT;
+    let state = loop {
+        let state = read_state(plugins.path());
+        let stamp = &state["stamp"];
+        if stamp.upgrades >= 1 {
+            break state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no swap to optimized code: {stamp:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(writing.join().unwrap(), "the workload ran");
+    let lines = capture.wait_lines(rows, TIMEOUT);
+    capture.stop().unwrap();
+
+    let stamp = &state["stamp"];
+    let version = stamp.versions.last().unwrap();
+    assert_eq!(version.tier, Tier::Optimized, "{stamp:?}");
+    assert_eq!(version.accepted, Some(true), "{stamp:?}");
+    assert_eq!((stamp.reloads, stamp.upgrades), (1, 1), "{stamp:?}");
+
+    let events: Vec<Json> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<i64> = events
+        .iter()
+        .map(|e| e["value"]["after"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=rows as i64).collect::<Vec<_>>(),
+        "every row once, in order"
+    );
+    // Version 1, then version 2 in two instances: its baseline code, then its optimized code,
+    // each swapped in between two batches.
+    let runs = instances(&events);
+    let versions: Vec<&str> = runs.iter().map(|(v, _)| v.as_str()).collect();
+    assert_eq!(versions, ["1", "2", "2"], "{runs:?}");
 }
 
 #[test]

@@ -1,8 +1,14 @@
 //! Loading, caching, configuration and chaining of transform plugins.
 
+use std::sync::Arc;
+
 use tidemark::event::Record;
-use tidemark::plugin::{Origin, PluginError, Runtime, RuntimeOptions, World};
-use tidemark_tests::{chain, golden_records, header, plugin_path, simple_record, step};
+use tidemark::plugin::{
+    Chain, Origin, Plugin, PluginError, Runtime, RuntimeOptions, Step, Tier, World,
+};
+use tidemark_tests::{
+    chain, golden_records, header, never_seen_version, plugin_path, simple_record, step,
+};
 
 #[test]
 fn second_load_comes_from_the_disk_cache_without_compiling() {
@@ -278,4 +284,60 @@ fn trails(records: &[Record]) -> Vec<(String, Option<&str>, bool)> {
         .iter()
         .map(|r| (r.topic.clone(), header(r, "trail"), r.is_tombstone()))
         .collect()
+}
+
+#[test]
+fn a_never_seen_version_loads_with_baseline_code_that_computes_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    // Unseen content: baseline code, compiled by Winch.
+    let bytes = std::fs::read(plugin_path("extract-new-record-state")).unwrap();
+    let file = dir.path().join("unwrap.wasm");
+    std::fs::write(&file, never_seen_version(&bytes, "baseline test")).unwrap();
+    let baseline = runtime.load_new_version(&file).unwrap();
+    assert_eq!(
+        (baseline.tier, baseline.origin),
+        (Tier::Baseline, Origin::Compiled)
+    );
+    let optimized = runtime.optimized(&baseline).unwrap();
+    assert_eq!(optimized.tier, Tier::Optimized);
+    assert_eq!(optimized.hash, baseline.hash);
+    // Once optimized code exists, the same version loads with it.
+    let again = runtime.load_new_version(&file).unwrap();
+    assert_eq!(
+        (again.tier, again.origin),
+        (Tier::Optimized, Origin::Memory)
+    );
+
+    // A chain with one baseline step runs every step on baseline code, with the same results,
+    // fuel budgets included.
+    let run = |plugin: Arc<Plugin>, fuel: Option<&str>| {
+        let mut unwrap = Step::new(plugin, [("add.fields".to_owned(), "op".to_owned())].into());
+        if let Some(fuel) = fuel {
+            unwrap.config.insert("plugin.fuel".into(), fuel.into());
+        }
+        let router = runtime.load_file(&plugin_path("regex-router")).unwrap();
+        let route = Step::new(
+            router,
+            [
+                ("regex".to_owned(), r"dbz\.public\.(.*)".to_owned()),
+                ("replacement".to_owned(), "cdc.$1".to_owned()),
+            ]
+            .into(),
+        );
+        Chain::new(&runtime, vec![unwrap, route])?.process(golden_records("dbz/pg-basic.jsonl"))
+    };
+    let expected = run(optimized, None).unwrap();
+    assert!(expected.iter().any(|r| r.topic == "cdc.customers"));
+    assert_eq!(run(baseline.clone(), None).unwrap(), expected);
+    assert_eq!(run(baseline.clone(), Some("100000000")).unwrap(), expected);
+    let starved = run(baseline, Some("1"));
+    assert!(
+        matches!(starved, Err(PluginError::OutOfFuel { .. })),
+        "{starved:?}"
+    );
 }

@@ -35,6 +35,31 @@ pub fn plugin_path(name: &str) -> PathBuf {
     panic!("plugin {name} is not built: run `cargo xtask plugins` (or `cargo xtask test`) first");
 }
 
+/// The component bytes with a custom section carrying `tag` appended: the same plugin, as a
+/// version never seen before (its content hash is new, so nothing has compiled it).
+pub fn never_seen_version(bytes: &[u8], tag: &str) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                return;
+            }
+        }
+    }
+    let name = b"tidemark-test";
+    let mut section = Vec::new();
+    leb128(name.len(), &mut section);
+    section.extend_from_slice(name);
+    section.extend_from_slice(tag.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section id
+    leb128(section.len(), &mut out);
+    out.extend_from_slice(&section);
+    out
+}
+
 /// A workload SQL file from `tests/workloads/`.
 pub fn workload(name: &str) -> PathBuf {
     workspace_root().join("tests").join("workloads").join(name)

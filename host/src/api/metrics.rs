@@ -50,6 +50,12 @@ pub fn render(
     );
     counter(
         &mut out,
+        "tidemark_plugin_upgrades_total",
+        "New plugin versions that went live with baseline code and were then swapped for their optimized code.",
+        &per_plugin(&|s| s.upgrades),
+    );
+    counter(
+        &mut out,
         "tidemark_plugin_reload_failures_total",
         "New plugin versions rejected (invalid, wrong world, configure error or canary failure).",
         &per_plugin(&|s| s.rejected),
@@ -130,24 +136,28 @@ mod tests {
                         loaded_at_ms: 0,
                         load_ms: 1.0,
                         accepted: Some(true),
+                        tier: Default::default(),
                     },
                     Version {
                         hash: "b".into(),
                         loaded_at_ms: 0,
                         load_ms: 1.0,
                         accepted: Some(false),
+                        tier: Default::default(),
                     },
                 ],
                 users: Default::default(),
                 reloads: 3,
                 rejected: 1,
                 last_error: Some("bad \"world\"\nline".into()),
+                upgrades: 2,
             },
         );
         let text = render("c1", &stats, &plugins);
         assert!(text.contains("tidemark_records_in_total{connector=\"c1\"} 7\n"));
         assert!(text.contains("tidemark_plugin_reloads_total{plugin=\"stamp\"} 3\n"));
         assert!(text.contains("tidemark_plugin_reload_failures_total{plugin=\"stamp\"} 1\n"));
+        assert!(text.contains("tidemark_plugin_upgrades_total{plugin=\"stamp\"} 2\n"));
         assert!(text.contains(
             "tidemark_plugin_last_reload_error{plugin=\"stamp\",error=\"bad \\\"world\\\"\\nline\"} 1\n"
         ));

@@ -204,8 +204,8 @@ fn list(dir: &std::path::Path, cache_dir: Option<PathBuf>) -> anyhow::Result<()>
         let users: Vec<&str> = known.users.iter().map(String::as_str).collect();
         println!("  used by: {}", users.join(", "));
         println!(
-            "  reloads: {}, rejected versions: {}",
-            known.reloads, known.rejected
+            "  reloads: {}, rejected versions: {}, swaps to optimized code: {}",
+            known.reloads, known.rejected, known.upgrades
         );
         for v in &known.versions {
             let status = match v.accepted {
@@ -214,10 +214,11 @@ fn list(dir: &std::path::Path, cache_dir: Option<PathBuf>) -> anyhow::Result<()>
                 None => "being validated",
             };
             println!(
-                "  version {} loaded at {} ms (in {:.1} ms): {status}",
+                "  version {} loaded at {} ms (in {:.1} ms, {} code): {status}",
                 &v.hash[..16],
                 v.loaded_at_ms,
-                v.load_ms
+                v.load_ms,
+                v.tier.name()
             );
         }
         if let Some(error) = &known.last_error {

@@ -49,12 +49,17 @@ impl DiskCache {
             .join(format!("{content_hash}-{}.cwasm", self.engine_hash))
     }
 
+    /// Whether the cache has a file for these component bytes.
+    pub fn contains(&self, content_hash: &str) -> bool {
+        self.path(content_hash).exists()
+    }
+
     /// A previously compiled component, if the cache has a usable one.
     pub fn get(&self, engine: &Engine, content_hash: &str) -> Option<Component> {
-        let path = self.path(content_hash);
-        if !path.exists() {
+        if !self.contains(content_hash) {
             return None;
         }
+        let path = self.path(content_hash);
         // SAFETY: files in this directory are written only by `put` below, from components
         // this engine configuration compiled; the engine hash in the name keeps other
         // configurations' files apart, and wasmtime checks the header again on load.

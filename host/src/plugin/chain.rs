@@ -17,7 +17,7 @@ use super::bindings::{Emitted, Outcome, Transform};
 use super::convert;
 use super::limits::Limits;
 use super::predicate::Condition;
-use super::runtime::{EPOCH_TICK, Runtime, World};
+use super::runtime::{EPOCH_TICK, Kind, Runtime, Tier, World};
 use super::state::{PluginContext, StoreState};
 use super::stderr::StderrTail;
 use super::{Plugin, PluginError};
@@ -99,21 +99,27 @@ impl Chain {
                 })
             })
             .collect::<Result<Vec<Prepared>, _>>()?;
-        // One store runs the whole chain, so when any step has a fuel budget every step runs
-        // on the metered engine (the others with unlimited fuel).
-        let steps = if steps.iter().any(|s| s.limits.fuel.is_some()) {
-            steps
-                .into_iter()
-                .map(|s| {
-                    Ok(Prepared {
-                        plugin: runtime.metered(&s.plugin)?,
-                        ..s
-                    })
-                })
-                .collect::<Result<Vec<_>, PluginError>>()?
-        } else {
-            steps
+        // One store runs the whole chain, so all steps run on one engine: the metered one
+        // when any step has a fuel budget (the others with unlimited fuel), and baseline code
+        // while any step's plugin has only that (a new version, until its optimized code is
+        // ready).
+        let kind = Kind {
+            tier: if steps.iter().any(|s| s.plugin.tier == Tier::Baseline) {
+                Tier::Baseline
+            } else {
+                Tier::Optimized
+            },
+            metered: steps.iter().any(|s| s.limits.fuel.is_some()),
         };
+        let steps = steps
+            .into_iter()
+            .map(|s| {
+                Ok(Prepared {
+                    plugin: runtime.compiled_for(&s.plugin, kind)?,
+                    ..s
+                })
+            })
+            .collect::<Result<Vec<_>, PluginError>>()?;
         let mut chain = Chain {
             runtime: runtime.clone(),
             spec,
@@ -145,6 +151,30 @@ impl Chain {
             })
             .collect();
         Chain::new(&self.runtime, steps)
+    }
+
+    /// Compiles the chain's plugins for its baseline engine ahead of need (errors are left for
+    /// when the code is needed), so that a new version arriving with baseline code runs
+    /// beside them without compiling them first.
+    pub fn warm_baseline(&self) {
+        let kind = Kind {
+            tier: Tier::Baseline,
+            metered: self.steps.iter().any(|s| s.limits.fuel.is_some()),
+        };
+        for step in &self.steps {
+            if let Err(error) = self.runtime.compiled_for(&step.plugin, kind) {
+                tracing::debug!(plugin = %step.label, %error, "no baseline code for the plugin");
+            }
+        }
+    }
+
+    /// The version (content hash) and code tier of the plugin of this name as the chain was
+    /// given it, if a step runs it.
+    pub fn version_of(&self, plugin: &str) -> Option<(&str, Tier)> {
+        self.spec
+            .iter()
+            .find(|s| s.plugin.name == plugin)
+            .map(|s| (s.plugin.hash.as_str(), s.plugin.tier))
     }
 
     /// The names of the chain's plugins, in order.

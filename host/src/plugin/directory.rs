@@ -1,26 +1,30 @@
 //! The plugin directory (`plugin.path`): every `*.wasm` file in it is a plugin named after
 //! its file. The directory is watched: a new version of a file is compiled off the hot path
 //! and offered to the pipelines that use it, which validate it and swap it in between two
-//! batches (see [`super::reload`]). Each plugin's versions, users, reload count and last
-//! reload error are kept and written to `.tidemark-plugins.json` in the directory, where
-//! `tidemark plugin list` reads them.
+//! batches (see [`super::reload`]). A version never seen before is compiled by the baseline
+//! compiler first, so that it goes live quickly; its optimized code is compiled next, on a
+//! thread of its own, and offered the same way. Each plugin's versions, users, reload count
+//! and last reload error are kept and written to `.tidemark-plugins.json` in the directory,
+//! where `tidemark plugin list` reads them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 use serde::{Deserialize, Serialize};
 
-use super::{Plugin, PluginError, Runtime};
+use super::{Plugin, PluginError, Runtime, Tier};
 
 /// The state file `tidemark plugin list` reads.
 pub const STATE_FILE: &str = ".tidemark-plugins.json";
 
-/// How long a file must stay unchanged before a new version is loaded: writers often touch a
-/// file several times (truncate, write, close).
+/// How long a file must stay unchanged before a new version is loaded, when nothing says that
+/// its writer is done: writers often touch a file several times (truncate, write, close). A
+/// file renamed into place, or closed after writing, is loaded at once.
 const SETTLE: Duration = Duration::from_millis(20);
 
 /// One loaded version of a plugin.
@@ -34,6 +38,18 @@ pub struct Version {
     pub load_ms: f64,
     /// Whether it went live: `None` while it is being validated or when nothing uses it.
     pub accepted: Option<bool>,
+    /// Which code of it is loaded: `baseline` until its optimized code is ready.
+    #[serde(default)]
+    pub tier: Tier,
+}
+
+/// What the directory offers the pipelines that use a plugin.
+#[derive(Debug, Clone)]
+pub enum Offer {
+    /// A new version of the plugin.
+    Version(Arc<Plugin>),
+    /// The optimized code of a version that was offered with baseline code.
+    Optimized(Arc<Plugin>),
 }
 
 /// What the directory knows of one plugin.
@@ -51,13 +67,16 @@ pub struct PluginState {
     pub rejected: u64,
     /// Why the last rejected version was rejected.
     pub last_error: Option<String>,
+    /// Swaps from a new version's baseline code to its optimized code while running.
+    #[serde(default)]
+    pub upgrades: u64,
 }
 
 struct Inner {
     dir: PathBuf,
     runtime: Runtime,
     state: Mutex<BTreeMap<String, PluginState>>,
-    subscribers: Mutex<Vec<Sender<Arc<Plugin>>>>,
+    subscribers: Mutex<Vec<Sender<Offer>>>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -84,6 +103,11 @@ impl PluginDirectory {
     /// The directory's path.
     pub fn path(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The runtime that loads the directory's plugins.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
     }
 
     /// Whether a file is in this directory.
@@ -113,8 +137,8 @@ impl PluginDirectory {
         Ok(plugin)
     }
 
-    /// New versions of plugins, as they are loaded.
-    pub fn subscribe(&self) -> Receiver<Arc<Plugin>> {
+    /// New versions of plugins, as they are loaded, and their optimized code.
+    pub fn subscribe(&self) -> Receiver<Offer> {
         let (tx, rx) = channel();
         self.inner
             .subscribers
@@ -150,6 +174,14 @@ impl PluginDirectory {
         self.save();
     }
 
+    /// Records that a pipeline swapped in the optimized code of a version.
+    pub fn report_upgrade(&self, plugin: &Plugin) {
+        if let Some(entry) = self.lock_state().get_mut(&plugin.name) {
+            entry.upgrades += 1;
+        }
+        self.save();
+    }
+
     /// What is known of every plugin.
     pub fn state(&self) -> BTreeMap<String, PluginState> {
         self.lock_state().clone()
@@ -172,14 +204,23 @@ impl PluginDirectory {
 
     /// Starts watching the directory for new versions of its plugins.
     pub fn watch(&self) -> Result<(), PluginError> {
-        let (tx, rx) = channel::<PathBuf>();
+        let (tx, rx) = channel::<Change>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
-                if matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_)) {
-                    for path in event.paths {
-                        let _ = tx.send(path);
-                    }
+                let complete = match event.kind {
+                    EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+                    | EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+                    EventKind::Create(_) | EventKind::Modify(_) => false,
+                    _ => return,
+                };
+                // A rename names the file it came from first.
+                let skip = usize::from(matches!(
+                    event.kind,
+                    EventKind::Modify(ModifyKind::Name(RenameMode::Both))
+                ));
+                for path in event.paths.into_iter().skip(skip) {
+                    let _ = tx.send(Change { path, complete });
                 }
             })
             .map_err(|e| watch_error(&self.inner.dir, e))?;
@@ -191,30 +232,56 @@ impl PluginDirectory {
             .watcher
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(watcher);
+        let (optimize_tx, optimize_rx) = channel();
         let directory = self.clone();
         std::thread::Builder::new()
             .name("tidemark-plugin-watch".into())
             .spawn(move || {
                 // Loading a new version compiles it: background work.
                 super::priority::lower_current_thread();
-                directory.watch_loop(rx)
+                directory.watch_loop(rx, optimize_tx)
+            })
+            .map_err(|e| PluginError::Runtime(e.to_string()))?;
+        let directory = self.clone();
+        std::thread::Builder::new()
+            .name("tidemark-plugin-optimize".into())
+            .spawn(move || {
+                super::priority::lowest_current_thread();
+                for plugin in optimize_rx {
+                    directory.optimize(&plugin);
+                }
             })
             .map_err(|e| PluginError::Runtime(e.to_string()))?;
         Ok(())
     }
 
-    /// Loads changed files once they settle and offers the new versions to subscribers.
-    fn watch_loop(&self, rx: Receiver<PathBuf>) {
+    /// Loads changed files, at once when their writer is done with them, else once they
+    /// settle, and offers the new versions to subscribers. Versions loaded with baseline
+    /// code go to the optimizer.
+    fn watch_loop(&self, rx: Receiver<Change>, optimize: Sender<Arc<Plugin>>) {
         let mut pending: BTreeSet<PathBuf> = BTreeSet::new();
+        // The file each path was when last looked at: one rename or write is often reported
+        // more than once (a rename as "to" and as "both"), and must be loaded only once.
+        let mut seen: HashMap<PathBuf, FileStamp> = HashMap::new();
+        let mut changed = |path: &Path| {
+            let stamp = FileStamp::of(path);
+            if stamp.is_some() && seen.get(path) == stamp.as_ref() {
+                return;
+            }
+            if let Some(stamp) = stamp {
+                seen.insert(path.to_owned(), stamp);
+            }
+            self.changed(path, &optimize);
+        };
         loop {
             let next = if pending.is_empty() {
                 rx.recv().ok()
             } else {
                 match rx.recv_timeout(SETTLE) {
-                    Ok(path) => Some(path),
+                    Ok(change) => Some(change),
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                         for path in std::mem::take(&mut pending) {
-                            self.changed(&path);
+                            changed(&path);
                         }
                         continue;
                     }
@@ -222,8 +289,13 @@ impl PluginDirectory {
                 }
             };
             match next {
-                Some(path) if path.extension().is_some_and(|e| e == "wasm") => {
-                    pending.insert(path);
+                Some(change) if change.path.extension().is_some_and(|e| e == "wasm") => {
+                    if change.complete {
+                        pending.remove(&change.path);
+                        changed(&change.path);
+                    } else {
+                        pending.insert(change.path);
+                    }
                 }
                 Some(_) => {}
                 None => return,
@@ -231,8 +303,54 @@ impl PluginDirectory {
         }
     }
 
+    /// Compiles the optimized code of a version loaded with baseline code and offers it,
+    /// unless a newer version came meanwhile.
+    fn optimize(&self, plugin: &Arc<Plugin>) {
+        let superseded = self
+            .lock_state()
+            .get(&plugin.name)
+            .and_then(|s| s.versions.last())
+            .is_none_or(|v| v.hash != plugin.hash);
+        if superseded {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let compile = || self.inner.runtime.optimized(plugin);
+        let optimized = match super::priority::lowest_pool() {
+            Some(pool) => pool.install(compile),
+            None => compile(),
+        };
+        match optimized {
+            Ok(optimized) => {
+                tracing::info!(plugin = %plugin.name, hash = %&plugin.hash[..12], compile_ms = started.elapsed().as_secs_f64() * 1000.0, "optimized code of the new plugin version compiled");
+                {
+                    let mut state = self.lock_state();
+                    if let Some(version) = state
+                        .get_mut(&plugin.name)
+                        .and_then(|s| s.versions.iter_mut().rev().find(|v| v.hash == plugin.hash))
+                    {
+                        version.tier = Tier::Optimized;
+                    }
+                }
+                self.offer(Offer::Optimized(optimized));
+                self.save();
+            }
+            Err(error) => {
+                tracing::error!(plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "the optimized code of the plugin version could not be compiled; it keeps running its baseline code");
+            }
+        }
+    }
+
+    fn offer(&self, offer: Offer) {
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|tx| tx.send(offer.clone()).is_ok());
+    }
+
     /// A plugin file changed: load it and, if it is a new version of a plugin in use, offer it.
-    fn changed(&self, path: &Path) {
+    fn changed(&self, path: &Path, optimize: &Sender<Arc<Plugin>>) {
         if !path.is_file() {
             return;
         }
@@ -250,10 +368,10 @@ impl PluginDirectory {
             tracing::info!(plugin = %name, "new plugin in the plugin directory");
             return;
         };
-        match self.inner.runtime.load_file(path) {
+        match self.inner.runtime.load_new_version(path) {
             Ok(plugin) if live_hash.as_deref() == Some(plugin.hash.as_str()) => {}
             Ok(plugin) => {
-                tracing::info!(plugin = %name, hash = %&plugin.hash[..12], load_ms = plugin.load_time.as_secs_f64() * 1000.0, "new version of a plugin loaded");
+                tracing::info!(plugin = %name, hash = %&plugin.hash[..12], load_ms = plugin.load_time.as_secs_f64() * 1000.0, tier = plugin.tier.name(), "new version of a plugin loaded");
                 {
                     let mut state = self.lock_state();
                     if let Some(entry) = state.get_mut(&name) {
@@ -261,13 +379,12 @@ impl PluginDirectory {
                     }
                 }
                 if used {
-                    self.inner
-                        .subscribers
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .retain(|tx| tx.send(plugin.clone()).is_ok());
+                    self.offer(Offer::Version(plugin.clone()));
                 }
                 self.save();
+                if used && plugin.tier == Tier::Baseline {
+                    let _ = optimize.send(plugin);
+                }
             }
             Err(error) => {
                 tracing::error!(plugin = %name, %error, "new version of the plugin rejected; the running version stays");
@@ -293,7 +410,36 @@ fn version(plugin: &Plugin, accepted: Option<bool>) -> Version {
             .unwrap_or(0),
         load_ms: plugin.load_time.as_secs_f64() * 1000.0,
         accepted,
+        tier: plugin.tier,
     }
+}
+
+/// What tells one version of a file from the next without reading it: a new file (renamed
+/// into place) has a new inode, a file written in place a new size or modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            inode: metadata.ino(),
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
+}
+
+/// A file of the directory that changed; `complete` when its writer is done with it (renamed
+/// into place, or closed after writing).
+struct Change {
+    path: PathBuf,
+    complete: bool,
 }
 
 fn watch_error(dir: &Path, error: notify::Error) -> PluginError {

@@ -28,6 +28,6 @@ mod state;
 mod stderr;
 
 pub use chain::{Chain, Step};
-pub use directory::{PluginDirectory, PluginState, Version, read_state};
+pub use directory::{Offer, PluginDirectory, PluginState, Version, read_state};
 pub use error::PluginError;
-pub use runtime::{Origin, Plugin, Runtime, RuntimeOptions, World};
+pub use runtime::{Origin, Plugin, Runtime, RuntimeOptions, Tier, World};

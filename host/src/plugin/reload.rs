@@ -4,11 +4,14 @@
 //! canary batch (a sample of the pipeline's latest records) through it, and only then hands
 //! a freshly instantiated chain to the pipeline, which takes it between two batches. A
 //! version that fails any check is rejected with one log line; the old one keeps running.
+//!
+//! A version that went live with baseline code is replaced the same way by its optimized
+//! code once that is compiled: the same plugin, faster, from the next batch on.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-use super::{Chain, Plugin, PluginDirectory, PluginError};
+use super::{Chain, Offer, Plugin, PluginDirectory, PluginError, Tier};
 use crate::event::Record;
 
 /// Records kept from each batch as the canary for new plugin versions.
@@ -24,7 +27,7 @@ pub struct Reloading {
 
 /// Starts the reloader of a pipeline whose chain is built like `template`.
 pub fn start(directory: &PluginDirectory, template: Chain) -> Result<Reloading, PluginError> {
-    let candidates = directory.subscribe();
+    let offers = directory.subscribe();
     let canary = Arc::new(Mutex::new(Vec::new()));
     let (swaps_tx, swaps) = channel();
     let reloader = Reloader {
@@ -38,7 +41,10 @@ pub fn start(directory: &PluginDirectory, template: Chain) -> Result<Reloading, 
         .spawn(move || {
             // Validating a version (instantiate, configure, canary) is background work.
             super::priority::lower_current_thread();
-            reloader.run(candidates)
+            // Compiled ahead, the chain's plugins are ready to run beside a new version's
+            // baseline code.
+            reloader.template.warm_baseline();
+            reloader.run(offers)
         })
         .map_err(|e| PluginError::Runtime(e.to_string()))?;
     directory.watch()?;
@@ -54,30 +60,80 @@ struct Reloader {
 }
 
 impl Reloader {
-    fn run(mut self, candidates: Receiver<Arc<Plugin>>) {
-        for plugin in candidates {
-            if !self.template.uses(&plugin.name) {
-                continue;
-            }
-            match self.validate(&plugin) {
-                Ok(live) => {
-                    if self.swaps.send(live).is_err() {
-                        return;
-                    }
-                    tracing::info!(plugin = %plugin.name, hash = %&plugin.hash[..12], "new plugin version live from the next batch");
-                    self.directory.report(&plugin, Ok(()));
-                }
-                Err(error) => {
-                    tracing::error!(plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "new plugin version rejected; the running version stays");
-                    self.directory.report(&plugin, Err(error.to_string()));
-                }
+    fn run(mut self, offers: Receiver<Offer>) {
+        for offer in offers {
+            let sent = match offer {
+                Offer::Version(plugin) => self.new_version(&plugin),
+                Offer::Optimized(plugin) => self.optimized(&plugin),
+            };
+            if !sent {
+                return;
             }
         }
     }
 
+    /// Validates a new version and hands the pipeline a chain with it; false once the
+    /// pipeline is gone.
+    fn new_version(&mut self, plugin: &Arc<Plugin>) -> bool {
+        if !self.template.uses(&plugin.name) {
+            return true;
+        }
+        match self.validate(plugin) {
+            Ok(live) => {
+                if self.swaps.send(live).is_err() {
+                    return false;
+                }
+                tracing::info!(plugin = %plugin.name, hash = %&plugin.hash[..12], tier = plugin.tier.name(), "new plugin version live from the next batch");
+                self.directory.report(plugin, Ok(()));
+            }
+            Err(error) => {
+                tracing::error!(plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "new plugin version rejected; the running version stays");
+                self.directory.report(plugin, Err(error.to_string()));
+            }
+        }
+        true
+    }
+
+    /// Swaps in the optimized code of the version the chain runs with baseline code (an offer
+    /// for any other version is stale and ignored); false once the pipeline is gone.
+    fn optimized(&mut self, plugin: &Arc<Plugin>) -> bool {
+        let runs_baseline = self
+            .template
+            .version_of(&plugin.name)
+            .is_some_and(|(hash, tier)| hash == plugin.hash && tier == Tier::Baseline);
+        if !runs_baseline {
+            return true;
+        }
+        match self.validate(plugin) {
+            Ok(live) => {
+                if self.swaps.send(live).is_err() {
+                    return false;
+                }
+                tracing::info!(plugin = %plugin.name, hash = %&plugin.hash[..12], "plugin version runs its optimized code from the next batch");
+                self.directory.report_upgrade(plugin);
+            }
+            Err(error) => {
+                tracing::error!(plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "the optimized code of the plugin version failed its checks; the baseline code keeps running");
+            }
+        }
+        true
+    }
+
     /// Checks a new version against the running configuration and the canary, and returns a
-    /// fresh chain with it for the pipeline.
+    /// fresh chain with it for the pipeline. A version with baseline code that cannot run
+    /// beside the chain's other plugins (the baseline compiler cannot compile one of them) is
+    /// tried again with its optimized code.
     fn validate(&mut self, plugin: &Arc<Plugin>) -> Result<Chain, PluginError> {
+        match self.try_validate(plugin) {
+            Err(PluginError::Invalid { .. }) if plugin.tier == Tier::Baseline => {
+                let optimized = self.directory.runtime().optimized(plugin)?;
+                self.try_validate(&optimized)
+            }
+            result => result,
+        }
+    }
+
+    fn try_validate(&mut self, plugin: &Arc<Plugin>) -> Result<Chain, PluginError> {
         let mut trial = self.template.with_plugin(plugin)?;
         let canary = self
             .canary

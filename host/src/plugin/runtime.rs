@@ -2,10 +2,15 @@
 //! interruption), one linker with exactly the host interfaces plugins may import, and the
 //! compiled-component caches (in memory by content hash, and on disk).
 //!
-//! Chains with a fuel budget (`plugin.fuel`) run on a second, *metered* engine, created the
-//! first time one is needed: fuel accounting costs every instruction, so plugins without a
-//! budget never pay for it. A plugin is compiled for the metered engine only when a metered
-//! chain uses it.
+//! Other engines are created the first time one is needed, each with its own caches:
+//! - Chains with a fuel budget (`plugin.fuel`) run on a *metered* engine: fuel accounting
+//!   costs every instruction, so plugins without a budget never pay for it.
+//! - A new version of a plugin arriving by hot reload is first compiled by Winch, wasmtime's
+//!   single-pass *baseline* compiler, which compiles several times faster than Cranelift but
+//!   produces slower code; it goes live at once while Cranelift compiles it in the background,
+//!   and the optimized code replaces it between two batches (see [`Tier`]).
+//!
+//! A plugin is compiled for another engine only when a chain on that engine uses it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,10 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+};
 
 use super::PluginError;
 use super::bindings::{self, SinkPre, TransformPre, exports};
@@ -65,6 +73,43 @@ impl World {
     }
 }
 
+/// Which compiler made a plugin's machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Cranelift's optimized code: what plugins normally run.
+    #[default]
+    Optimized,
+    /// Winch's single-pass code: compiled several times faster, runs slower. A never-seen
+    /// version of a plugin runs at this tier from a hot reload until its optimized code is
+    /// ready.
+    Baseline,
+}
+
+impl Tier {
+    /// The tier's name, for logs and `tidemark plugin list`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Optimized => "optimized",
+            Tier::Baseline => "baseline",
+        }
+    }
+}
+
+/// An engine configuration: the compiler tier, and whether it counts fuel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Kind {
+    pub tier: Tier,
+    pub metered: bool,
+}
+
+impl Kind {
+    const PLAIN: Kind = Kind {
+        tier: Tier::Optimized,
+        metered: false,
+    };
+}
+
 /// Where a loaded plugin's machine code came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -89,6 +134,8 @@ pub struct Plugin {
     pub load_time: Duration,
     /// Whether this is the plugin compiled for the metered (fuel-counting) engine.
     pub metered: bool,
+    /// Which compiler made its code.
+    pub tier: Tier,
     pub(super) transform: Option<TransformPre<StoreState>>,
     pub(super) sink: Option<SinkPre<StoreState>>,
     /// The component bytes, to compile the plugin again for the metered engine.
@@ -102,6 +149,7 @@ impl std::fmt::Debug for Plugin {
             .field("hash", &self.hash)
             .field("world", &self.world)
             .field("origin", &self.origin)
+            .field("tier", &self.tier)
             .finish()
     }
 }
@@ -121,14 +169,15 @@ struct Flavor {
     linker: Linker<StoreState>,
     disk: Option<DiskCache>,
     loaded: Mutex<HashMap<String, Arc<Loaded>>>,
-    metered: bool,
+    kind: Kind,
 }
 
 struct Inner {
     options: RuntimeOptions,
-    plain: Flavor,
-    /// The fuel-counting engine, once a chain with `plugin.fuel` needed it.
-    metered: Mutex<Option<Arc<Flavor>>>,
+    /// Optimized code without fuel: the engine most plugins run on.
+    plain: Arc<Flavor>,
+    /// The other engines, created when first needed.
+    others: Mutex<HashMap<Kind, Arc<Flavor>>>,
     compiled: AtomicU64,
 }
 
@@ -142,12 +191,12 @@ impl Runtime {
     /// Creates the engine and linker and starts the epoch ticker.
     pub fn new(options: RuntimeOptions) -> Result<Runtime, PluginError> {
         priority::init_compile_threads();
-        let plain = Flavor::new(&options, false)?;
+        let plain = Arc::new(Flavor::new(&options, Kind::PLAIN)?);
         Ok(Runtime {
             inner: Arc::new(Inner {
                 options,
                 plain,
-                metered: Mutex::new(None),
+                others: Mutex::new(HashMap::new()),
                 compiled: AtomicU64::new(0),
             }),
         })
@@ -160,29 +209,43 @@ impl Runtime {
 
     /// The engine a store for this plugin must use.
     pub(super) fn engine_for(&self, plugin: &Plugin) -> Result<Engine, PluginError> {
-        Ok(if plugin.metered {
-            self.metered_flavor()?.engine.clone()
-        } else {
-            self.inner.plain.engine.clone()
-        })
+        Ok(self.flavor(plugin.kind())?.engine.clone())
     }
 
-    /// The plugin compiled for the metered engine (itself if it already is).
+    /// The plugin compiled for the metered engine of its tier (itself if it already is).
     pub(super) fn metered(&self, plugin: &Arc<Plugin>) -> Result<Arc<Plugin>, PluginError> {
-        if plugin.metered {
+        self.compiled_for(
+            plugin,
+            Kind {
+                metered: true,
+                ..plugin.kind()
+            },
+        )
+    }
+
+    /// The plugin compiled for an engine of this kind (itself if it already is).
+    pub(super) fn compiled_for(
+        &self,
+        plugin: &Arc<Plugin>,
+        kind: Kind,
+    ) -> Result<Arc<Plugin>, PluginError> {
+        if plugin.kind() == kind {
             return Ok(plugin.clone());
         }
-        let flavor = self.metered_flavor()?;
-        self.load_in(&flavor, &plugin.name, plugin.bytes.clone())
+        let flavor = self.flavor(kind)?;
+        self.load_in(&flavor, &plugin.name, plugin.bytes.clone(), &plugin.hash)
     }
 
-    fn metered_flavor(&self) -> Result<Arc<Flavor>, PluginError> {
-        let mut metered = self.inner.metered.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(flavor) = metered.as_ref() {
+    fn flavor(&self, kind: Kind) -> Result<Arc<Flavor>, PluginError> {
+        if kind == Kind::PLAIN {
+            return Ok(self.inner.plain.clone());
+        }
+        let mut others = self.inner.others.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(flavor) = others.get(&kind) {
             return Ok(flavor.clone());
         }
-        let flavor = Arc::new(Flavor::new(&self.inner.options, true)?);
-        *metered = Some(flavor.clone());
+        let flavor = Arc::new(Flavor::new(&self.inner.options, kind)?);
+        others.insert(kind, flavor.clone());
         Ok(flavor)
     }
 
@@ -193,21 +256,53 @@ impl Runtime {
 
     /// Loads a plugin file; the plugin is named after the file (without `.wasm`).
     pub fn load_file(&self, path: &Path) -> Result<Arc<Plugin>, PluginError> {
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        let (name, bytes) = read_plugin(path)?;
         self.load(&name, &bytes)
     }
 
     /// Loads a plugin from its component bytes: from memory if the same bytes were loaded
     /// before, else from the disk cache, else by compiling them.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>, PluginError> {
-        self.load_in(&self.inner.plain, name, Arc::from(bytes))
+        let hash = hex(&Sha256::digest(bytes));
+        self.load_in(&self.inner.plain, name, Arc::from(bytes), &hash)
+    }
+
+    /// Loads a new version of a plugin for a hot reload, as fast as it can: its optimized
+    /// code when a cache has it, else baseline code compiled by Winch (a component Winch
+    /// cannot compile, which uses a Wasm feature it lacks, is compiled by Cranelift instead).
+    /// A baseline plugin should then be [`optimized`](Runtime::optimized) in the background.
+    pub fn load_new_version(&self, path: &Path) -> Result<Arc<Plugin>, PluginError> {
+        let (name, bytes) = read_plugin(path)?;
+        let plain = &self.inner.plain;
+        let hash = hex(&Sha256::digest(&bytes));
+        if plain.has(&hash) {
+            return self.load_in(plain, &name, Arc::from(bytes), &hash);
+        }
+        let baseline = self.flavor(Kind {
+            tier: Tier::Baseline,
+            metered: false,
+        })?;
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        match self.load_in(&baseline, &name, bytes.clone(), &hash) {
+            // Winch lacks some Wasm features (e.g. tail calls, exceptions); Cranelift has
+            // them, and repeats the error if the component is simply invalid.
+            Err(PluginError::Invalid { reason, .. }) => {
+                tracing::debug!(plugin = %name, %reason, "the baseline compiler cannot compile this plugin; compiling optimized code");
+                self.load_in(plain, &name, bytes, &hash)
+            }
+            loaded => loaded,
+        }
+    }
+
+    /// The plugin with optimized code (itself if it has it already), compiled by Cranelift.
+    pub fn optimized(&self, plugin: &Arc<Plugin>) -> Result<Arc<Plugin>, PluginError> {
+        self.compiled_for(
+            plugin,
+            Kind {
+                tier: Tier::Optimized,
+                ..plugin.kind()
+            },
+        )
     }
 
     fn load_in(
@@ -215,40 +310,41 @@ impl Runtime {
         flavor: &Flavor,
         name: &str,
         bytes: Arc<[u8]>,
+        hash: &str,
     ) -> Result<Arc<Plugin>, PluginError> {
         let started = Instant::now();
-        let hash = hex(&Sha256::digest(&bytes));
-        let cached = flavor.lock_loaded().get(&hash).cloned();
+        let cached = flavor.lock_loaded().get(hash).cloned();
         let (loaded, origin) = match cached {
             Some(loaded) => (loaded, Origin::Memory),
             None => {
                 let from_disk = flavor
                     .disk
                     .as_ref()
-                    .and_then(|d| d.get(&flavor.engine, &hash));
+                    .and_then(|d| d.get(&flavor.engine, hash));
                 let (component, origin) = match from_disk {
                     Some(c) => (c, Origin::DiskCache),
                     None => {
-                        let component = flavor.compile(name, &hash, &bytes)?;
+                        let component = flavor.compile(name, hash, &bytes)?;
                         self.inner.compiled.fetch_add(1, Ordering::Relaxed);
                         (component, Origin::Compiled)
                     }
                 };
                 let loaded = Arc::new(flavor.prepare(name, component, bytes)?);
-                flavor.lock_loaded().insert(hash.clone(), loaded.clone());
+                flavor.lock_loaded().insert(hash.to_owned(), loaded.clone());
                 (loaded, origin)
             }
         };
         Ok(Arc::new(Plugin {
             name: name.to_owned(),
-            hash,
+            hash: hash.to_owned(),
             size: loaded.bytes.len(),
             world: loaded.world,
             exports: loaded.exports.clone(),
             imports: loaded.imports.clone(),
             origin,
             load_time: started.elapsed(),
-            metered: flavor.metered,
+            metered: flavor.kind.metered,
+            tier: flavor.kind.tier,
             transform: loaded.transform.clone(),
             sink: loaded.sink.clone(),
             bytes: loaded.bytes.clone(),
@@ -256,18 +352,49 @@ impl Runtime {
     }
 }
 
+impl Plugin {
+    /// The kind of engine its code was compiled for.
+    pub(super) fn kind(&self) -> Kind {
+        Kind {
+            tier: self.tier,
+            metered: self.metered,
+        }
+    }
+}
+
+/// A plugin file's name (its file name without `.wasm`) and bytes.
+fn read_plugin(path: &Path) -> Result<(String, Vec<u8>), PluginError> {
+    let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Ok((name, bytes))
+}
+
 impl Flavor {
-    /// Creates an engine (fuel-counting when `metered`), its linker and its caches, and starts
-    /// the engine's epoch ticker.
-    fn new(options: &RuntimeOptions, metered: bool) -> Result<Flavor, PluginError> {
+    /// Creates an engine of this kind, its linker and its caches, and starts the engine's
+    /// epoch ticker.
+    fn new(options: &RuntimeOptions, kind: Kind) -> Result<Flavor, PluginError> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
-            .consume_fuel(metered);
-        if metered {
-            // Metered chains are few; instances of them are allocated on demand rather than
-            // reserving a second pool. Memory caps still apply through the store's limiter.
+            .consume_fuel(kind.metered);
+        if kind.tier == Tier::Baseline {
+            // Winch compiles the plugin's functions; Cranelift still compiles the small
+            // trampolines between host and component, without optimizing them.
+            config
+                .strategy(Strategy::Winch)
+                .cranelift_opt_level(OptLevel::None);
+        }
+        if kind != Kind::PLAIN {
+            // Metered chains are few, and baseline code lives only until the optimized code
+            // replaces it; their instances are allocated on demand rather than reserving
+            // another pool. Memory caps still apply through the store's limiter.
             config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         } else {
             let mut pool = PoolingAllocationConfig::new();
@@ -290,7 +417,7 @@ impl Flavor {
             .map_err(|e| PluginError::Runtime(e.to_string()))?;
 
         // The cache file names carry the engine's compatibility hash, which differs between
-        // the plain and the metered engine, so both share one directory.
+        // the engines (compiler, fuel), so all share one directory.
         let disk = match &options.cache_dir {
             Some(dir) => Some(DiskCache::open(dir, &engine)?),
             None => None,
@@ -301,8 +428,14 @@ impl Flavor {
             linker,
             disk,
             loaded: Mutex::new(HashMap::new()),
-            metered,
+            kind,
         })
+    }
+
+    /// Whether this engine has compiled code for these component bytes, in memory or on disk.
+    fn has(&self, hash: &str) -> bool {
+        self.lock_loaded().contains_key(hash)
+            || self.disk.as_ref().is_some_and(|d| d.contains(hash))
     }
 
     fn lock_loaded(&self) -> MutexGuard<'_, HashMap<String, Arc<Loaded>>> {
