@@ -13,9 +13,11 @@
 //! it is compiled, first by the baseline compiler; "warm": a version compiled before (a
 //! rollback), read from the cache.
 //!
-//! The plugin is `stamp` (a small test plugin, 80 kB) unless `RELOAD_PLUGIN` names a plugin
-//! of `target/plugins` (e.g. `extract-new-record-state`, or `filter`: 2.3 MB with its CEL
-//! interpreter); the versions are then that plugin and a copy with a custom section.
+//! The plugins measured, one after the other, are `RELOAD_PLUGINS` (default `stamp
+//! extract-new-record-state filter`): `stamp` is a small test plugin (80 kB, its versions
+//! `stamp-v1` and `stamp-v2`), the others are plugins of `target/plugins` (ExtractNewRecordState
+//! 260 kB, Filter 2.3 MB with its CEL interpreter), their versions the plugin and a copy with
+//! a custom section.
 //!
 //! Run with `cargo xtask bench --bench reload` (it builds the plugins first). Prints a Markdown
 //! table.
@@ -211,18 +213,17 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// The plugin under test: its two versions and its configuration.
-fn plugin_under_test() -> (String, [Vec<u8>; 2], BTreeMap<String, String>) {
-    let name = std::env::var("RELOAD_PLUGIN").unwrap_or_else(|_| "stamp".into());
+/// A plugin under test: its two versions and its configuration.
+fn plugin_under_test(name: &str) -> ([Vec<u8>; 2], BTreeMap<String, String>) {
     if name == "stamp" {
         let versions = [
             plugin_bytes("test-plugins", "stamp-v1"),
             plugin_bytes("test-plugins", "stamp-v2"),
         ];
-        return (name, versions, BTreeMap::new());
+        return (versions, BTreeMap::new());
     }
-    let bytes = plugin_bytes("plugins", &name);
-    let config: &[(&str, &str)] = match name.as_str() {
+    let bytes = plugin_bytes("plugins", name);
+    let config: &[(&str, &str)] = match name {
         "filter" => &[("language", "cel"), ("condition", "value.op != 'd'")],
         "regex-router" => &[("regex", r"bench\.public\.(.*)"), ("replacement", "cdc.$1")],
         "mask-field" => &[("fields", "after.v")],
@@ -233,14 +234,27 @@ fn plugin_under_test() -> (String, [Vec<u8>; 2], BTreeMap<String, String>) {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let second = with_custom_section(&bytes, "second version");
-    (name, [bytes, second], config)
+    ([bytes, second], config)
 }
 
 fn main() {
-    let work = std::env::temp_dir().join(format!("tidemark-reload-bench-{}", std::process::id()));
+    let names = std::env::var("RELOAD_PLUGINS")
+        .unwrap_or_else(|_| "stamp extract-new-record-state filter".into());
+    for name in names.split_whitespace() {
+        bench(name);
+        println!();
+    }
+}
+
+/// Measures cold and warm reloads of one plugin and prints them.
+fn bench(name: &str) {
+    let work = std::env::temp_dir().join(format!(
+        "tidemark-reload-bench-{}-{name}",
+        std::process::id()
+    ));
     let plugins = work.join("plugins");
     std::fs::create_dir_all(&plugins).expect("bench dir");
-    let (name, versions, config) = plugin_under_test();
+    let (versions, config) = plugin_under_test(name);
     let file = plugins.join(format!("{name}.wasm"));
     std::fs::write(&file, &versions[0]).expect("first version");
 
@@ -303,7 +317,7 @@ fn main() {
             let swaps = if kind == "cold" { 2 } else { 1 };
             let mut reload = follow(&ran, written, swaps, &mut batch_times);
             let state = directory.state();
-            let load_ms = state[&name].versions.last().map_or(0.0, |v| v.load_ms);
+            let load_ms = state[name].versions.last().map_or(0.0, |v| v.load_ms);
             reload.load = Duration::from_secs_f64(load_ms / 1000.0);
             reloads.push(reload);
         }
