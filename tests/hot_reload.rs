@@ -224,6 +224,17 @@ fn a_never_seen_version_goes_live_with_baseline_code_then_its_optimized_code() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(writing.join().unwrap(), "the workload ran");
+    // One more batch, so that a batch follows the swap to optimized code however late the
+    // compile finished.
+    server.psql(
+        "shop",
+        &format!(
+            "INSERT INTO t SELECT g FROM generate_series({}, {}) g",
+            rows + 1,
+            rows + 100
+        ),
+    );
+    let rows = rows + 100;
     let lines = capture.wait_lines(rows, TIMEOUT);
     capture.stop().unwrap();
 
@@ -247,10 +258,15 @@ fn a_never_seen_version_goes_live_with_baseline_code_then_its_optimized_code() {
         "every row once, in order"
     );
     // Version 1, then version 2 in two instances: its baseline code, then its optimized code,
-    // each swapped in between two batches.
+    // each swapped in between two batches. When the optimized code is ready before a batch
+    // boundary follows the baseline swap, the pipeline takes only the newest chain: version 2
+    // then runs in one instance (the state above shows both swaps happened).
     let runs = instances(&events);
     let versions: Vec<&str> = runs.iter().map(|(v, _)| v.as_str()).collect();
-    assert_eq!(versions, ["1", "2", "2"], "{runs:?}");
+    assert!(
+        versions == ["1", "2", "2"] || versions == ["1", "2"],
+        "{runs:?}"
+    );
 }
 
 #[test]

@@ -267,7 +267,7 @@ fn bench(name: &str) {
     let plugin = directory.load(&file, "bench").expect("the plugin loads");
     // The second version compiled ahead (as `tidemark plugin inspect` does), for warm reloads.
     runtime
-        .load(&name, &versions[1])
+        .load(name, &versions[1])
         .expect("the second version loads");
     let chain = || Chain::new(&runtime, vec![Step::new(plugin.clone(), config.clone())]);
     let reloading = reload::start(&directory, chain().expect("chain")).expect("reloader");

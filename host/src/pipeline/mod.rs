@@ -2,9 +2,11 @@
 //! `offset.flush.interval.ms` the sink is flushed, then the newest offset whose records are
 //! all flushed is committed, then the source is told how far it may acknowledge.
 //!
-//! The pipeline runs on a thread of its own (the plugins and the sink block), fed by a
+//! The pipeline runs on threads of its own (the plugins and the sink block), fed by a
 //! bounded channel: when it falls behind, the source waits, and through it the database.
-//! Memory is bounded by the channel's capacity times the batch size.
+//! With transforms, one thread runs the chain and another writes to the sink, joined by a
+//! second bounded channel, so that the chain of one batch runs while the batch before it is
+//! serialized and written. Memory is bounded by the channels' capacities times the batch size.
 
 pub mod connector;
 pub mod errors;
@@ -24,6 +26,9 @@ use errors::ErrorPolicy;
 
 /// Batches waiting between the source and the pipeline.
 pub const CHANNEL_BATCHES: usize = 4;
+
+/// Transformed batches waiting between the transform thread and the sink thread.
+const TRANSFORMED_BATCHES: usize = 2;
 
 /// A batch of records from a source, in order.
 #[derive(Debug, Default)]
@@ -89,11 +94,15 @@ pub struct PipelineInput {
 /// A running pipeline.
 pub struct Pipeline {
     pub stats: Arc<PipelineStats>,
-    thread: std::thread::JoinHandle<Result<(), PipelineError>>,
+    /// The thread that runs the transform chain, when there is one.
+    transform: Option<std::thread::JoinHandle<Result<(), PipelineError>>>,
+    /// The thread that writes to the sink and commits offsets.
+    sink: std::thread::JoinHandle<Result<(), PipelineError>>,
 }
 
 impl Pipeline {
-    /// Starts the pipeline thread.
+    /// Starts the pipeline's threads: the sink thread, and the transform thread when there
+    /// is a chain (or hot reload may bring one).
     pub fn start(
         chain: Option<Chain>,
         reloading: Option<Reloading>,
@@ -104,68 +113,119 @@ impl Pipeline {
         let (batches, receiver) = flume::bounded(CHANNEL_BATCHES);
         let (committed_tx, committed) = watch::channel(None);
         let stats = Arc::new(PipelineStats::default());
+        let transforms = chain.is_some() || reloading.is_some();
         let worker = Worker {
-            chain,
-            reloading,
             sink,
             store,
-            settings,
+            flush_interval: settings.flush_interval,
+            connector: settings.connector.clone(),
+            partition: settings.partition.clone(),
             committed: committed_tx,
             stats: stats.clone(),
+            count_in: !transforms,
             pending: None,
         };
-        let thread = std::thread::Builder::new()
-            .name("tidemark-pipeline".into())
-            .spawn(move || worker.run(receiver))
-            .map_err(|e| PipelineError::Thread(e.to_string()))?;
+        let spawn = |name: &str, run: Box<dyn FnOnce() -> Result<(), PipelineError> + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(run)
+                .map_err(|e| PipelineError::Thread(e.to_string()))
+        };
+        let (transform, sink) = if transforms {
+            let (transformed, transformed_rx) = flume::bounded(TRANSFORMED_BATCHES);
+            let transformer = Transformer {
+                chain,
+                reloading,
+                errors: settings.errors,
+                stats: stats.clone(),
+            };
+            let sink = spawn(
+                "tidemark-pipeline",
+                Box::new(move || worker.run(transformed_rx)),
+            )?;
+            let transform = spawn(
+                "tidemark-transform",
+                Box::new(move || transformer.run(receiver, transformed)),
+            )?;
+            (Some(transform), sink)
+        } else {
+            let sink = spawn("tidemark-pipeline", Box::new(move || worker.run(receiver)))?;
+            (None, sink)
+        };
         Ok((
-            Pipeline { stats, thread },
+            Pipeline {
+                stats,
+                transform,
+                sink,
+            },
             PipelineInput { batches, committed },
         ))
     }
 
     /// Waits for the pipeline to end: after every sender is dropped (with a final flush and
-    /// commit), or on its own error.
+    /// commit), or on its own error. A transform error is reported before a sink error (a
+    /// failed chain ends the sink thread too, after it flushed and committed what came
+    /// before).
     pub fn join(self) -> Result<(), PipelineError> {
-        self.thread
-            .join()
-            .map_err(|_| PipelineError::Thread("the pipeline thread panicked".into()))?
+        let join = |thread: std::thread::JoinHandle<Result<(), PipelineError>>| {
+            thread
+                .join()
+                .map_err(|_| PipelineError::Thread("a pipeline thread panicked".into()))?
+        };
+        let transformed = self.transform.map_or(Ok(()), join);
+        let written = join(self.sink);
+        transformed.and(written)
     }
 }
 
-struct Worker {
+/// A batch after the transform chain: the records to write, the dead letters of records
+/// the chain failed on, and the source position after the batch.
+#[derive(Debug, Default)]
+struct Transformed {
+    records: Vec<Record>,
+    dead_letters: Vec<Record>,
+    checkpoint: Option<Checkpoint>,
+}
+
+impl From<Batch> for Transformed {
+    fn from(batch: Batch) -> Transformed {
+        Transformed {
+            records: batch.records,
+            dead_letters: Vec::new(),
+            checkpoint: batch.checkpoint,
+        }
+    }
+}
+
+/// The transform thread: runs each batch through the chain, taking hot-reloaded chains
+/// between batches.
+struct Transformer {
     chain: Option<Chain>,
     /// New chains from hot reload, taken between batches.
     reloading: Option<Reloading>,
-    sink: Box<dyn Sink>,
-    store: Box<dyn OffsetStore>,
-    settings: PipelineSettings,
-    committed: watch::Sender<Option<u64>>,
+    errors: ErrorPolicy,
     stats: Arc<PipelineStats>,
-    /// The newest checkpoint whose records are written but not yet flushed.
-    pending: Option<Checkpoint>,
 }
 
-impl Worker {
-    /// Processes batches until every sender is gone, committing every flush interval. No
-    /// async runtime runs on this thread: WASI calls from plugins must not find one.
-    fn run(mut self, receiver: flume::Receiver<Batch>) -> Result<(), PipelineError> {
-        let mut next_commit = Instant::now() + self.settings.flush_interval;
-        loop {
-            match receiver.recv_deadline(next_commit) {
-                Ok(batch) => self.process(batch)?,
-                Err(flume::RecvTimeoutError::Timeout) => {
-                    self.commit()?;
-                    next_commit = Instant::now() + self.settings.flush_interval;
-                }
-                Err(flume::RecvTimeoutError::Disconnected) => break,
+impl Transformer {
+    /// Transforms batches until every sender is gone or the sink thread has ended. No async
+    /// runtime runs on this thread: WASI calls from plugins must not find one.
+    fn run(
+        mut self,
+        receiver: flume::Receiver<Batch>,
+        transformed: flume::Sender<Transformed>,
+    ) -> Result<(), PipelineError> {
+        for batch in receiver.iter() {
+            let batch = self.transform(batch)?;
+            if transformed.send(batch).is_err() {
+                // The sink thread ended on an error of its own, which join reports.
+                break;
             }
         }
-        self.commit()
+        Ok(())
     }
 
-    fn process(&mut self, batch: Batch) -> Result<(), PipelineError> {
-        use std::sync::atomic::Ordering::Relaxed;
+    fn transform(&mut self, batch: Batch) -> Result<Transformed, PipelineError> {
         let Batch {
             records,
             checkpoint,
@@ -183,28 +243,76 @@ impl Worker {
                 canary.extend(records.iter().take(CANARY_RECORDS).cloned());
             }
         }
-        if !records.is_empty() {
-            self.stats
-                .records_in
-                .fetch_add(records.len() as u64, Relaxed);
-            let outcome = match &mut self.chain {
-                Some(chain) => errors::run(chain, records, &self.settings.errors)?,
-                None => errors::Outcome {
-                    records,
-                    dead_letters: Vec::new(),
-                },
-            };
-            for records in [outcome.records, outcome.dead_letters] {
-                if !records.is_empty() {
-                    self.sink.write(&records)?;
-                    self.stats
-                        .records_out
-                        .fetch_add(records.len() as u64, Relaxed);
+        self.stats
+            .records_in
+            .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let outcome = match &mut self.chain {
+            Some(chain) if !records.is_empty() => errors::run(chain, records, &self.errors)?,
+            _ => errors::Outcome {
+                records,
+                dead_letters: Vec::new(),
+            },
+        };
+        Ok(Transformed {
+            records: outcome.records,
+            dead_letters: outcome.dead_letters,
+            checkpoint,
+        })
+    }
+}
+
+/// The sink thread: writes batches, flushes and commits.
+struct Worker {
+    sink: Box<dyn Sink>,
+    store: Box<dyn OffsetStore>,
+    flush_interval: Duration,
+    connector: String,
+    partition: OffsetMap,
+    committed: watch::Sender<Option<u64>>,
+    stats: Arc<PipelineStats>,
+    /// Count records in here (no transform thread does).
+    count_in: bool,
+    /// The newest checkpoint whose records are written but not yet flushed.
+    pending: Option<Checkpoint>,
+}
+
+impl Worker {
+    /// Writes batches until every sender is gone, committing every flush interval.
+    fn run<B: Into<Transformed>>(
+        mut self,
+        receiver: flume::Receiver<B>,
+    ) -> Result<(), PipelineError> {
+        let mut next_commit = Instant::now() + self.flush_interval;
+        loop {
+            match receiver.recv_deadline(next_commit) {
+                Ok(batch) => self.write(batch.into())?,
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    self.commit()?;
+                    next_commit = Instant::now() + self.flush_interval;
                 }
+                Err(flume::RecvTimeoutError::Disconnected) => break,
             }
         }
-        if checkpoint.is_some() {
-            self.pending = checkpoint;
+        self.commit()
+    }
+
+    fn write(&mut self, batch: Transformed) -> Result<(), PipelineError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.count_in {
+            self.stats
+                .records_in
+                .fetch_add(batch.records.len() as u64, Relaxed);
+        }
+        for records in [batch.records, batch.dead_letters] {
+            if !records.is_empty() {
+                self.sink.write(&records)?;
+                self.stats
+                    .records_out
+                    .fetch_add(records.len() as u64, Relaxed);
+            }
+        }
+        if batch.checkpoint.is_some() {
+            self.pending = batch.checkpoint;
         }
         Ok(())
     }
@@ -215,11 +323,8 @@ impl Worker {
             return Ok(());
         };
         self.sink.flush()?;
-        self.store.commit(
-            &self.settings.connector,
-            &self.settings.partition,
-            &checkpoint.offset,
-        )?;
+        self.store
+            .commit(&self.connector, &self.partition, &checkpoint.offset)?;
         self.stats
             .commits
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

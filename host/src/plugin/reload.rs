@@ -39,10 +39,11 @@ pub fn start(directory: &PluginDirectory, template: Chain) -> Result<Reloading, 
     std::thread::Builder::new()
         .name("tidemark-reload".into())
         .spawn(move || {
-            // Validating a version (instantiate, configure, canary) is background work.
-            super::priority::lower_current_thread();
-            // Compiled ahead, the chain's plugins are ready to run beside a new version's
-            // baseline code.
+            // Compiled ahead (on the low-priority compile pool), the chain's plugins are ready
+            // to run beside a new version's baseline code. Validation (instantiate,
+            // configure, canary) runs on this thread at normal priority: the canary runs
+            // against the plugin's wall-clock time limit, which a starved thread could exceed
+            // on a busy machine.
             reloader.template.warm_baseline();
             reloader.run(offers)
         })

@@ -106,11 +106,12 @@ impl Transform for ExtractNewRecordState {
 
 impl ExtractNewRecordState {
     fn process(&mut self, record: &mut Record<'_>) -> Result<Outcome, String> {
-        if record.is_tombstone() {
-            return Ok(self.tombstone(record));
-        }
-        // Schemaless values are not envelopes.
+        // A null value (a tombstone) has no schema id, and schemaless values are not
+        // envelopes: only records without an id need the tombstone check.
         let Some(id) = record.schema_id(Part::Value) else {
+            if record.is_tombstone() {
+                return Ok(self.tombstone(record));
+            }
             return Ok(Outcome::Keep);
         };
         if !self.layouts.contains_key(&id) {

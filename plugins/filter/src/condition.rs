@@ -4,6 +4,7 @@ use cel_interpreter::{Context, Value as Cel};
 use cel_parser::Parser;
 use cel_parser::ast::{CallExpr, EntryExpr, Expr, IdedExpr, operators};
 
+use crate::fast::Fast;
 use crate::{functions, paths, syntax};
 
 /// The variables Debezium binds for a condition, in the order they are documented.
@@ -76,6 +77,8 @@ pub struct Condition {
     value_paths: Option<Vec<Vec<String>>>,
     /// The fields of `key` the condition reads (`None`: the whole key).
     key_paths: Option<Vec<Vec<String>>>,
+    /// The condition's fast form, when it has one.
+    fast: Option<Fast>,
 }
 
 impl Condition {
@@ -104,14 +107,27 @@ impl Condition {
                 context.add_function(function, functions::groovy_order(operator));
             }
         }
+        let value_paths = paths::field_paths(&expr, "value");
+        let key_paths = paths::field_paths(&expr, "key");
+        let fast = Fast::compile(&expr, &|part| match part {
+            tidemark_sdk::Part::Value => value_paths.clone(),
+            tidemark_sdk::Part::Key => key_paths.clone(),
+        });
         Ok(Condition {
             source: source.to_owned(),
-            value_paths: paths::field_paths(&expr, "value"),
-            key_paths: paths::field_paths(&expr, "key"),
+            value_paths,
+            key_paths,
+            fast,
             expr,
             context,
             variables,
         })
+    }
+
+    /// The condition's [fast form](crate::fast), when it is a comparison of fields with
+    /// literals (or several joined by `&&`, `||` and `!`).
+    pub fn fast(&self) -> Option<&Fast> {
+        self.fast.as_ref()
     }
 
     /// The condition's text.

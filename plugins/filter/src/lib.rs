@@ -46,6 +46,7 @@
 
 mod condition;
 mod convert;
+mod fast;
 mod functions;
 mod paths;
 mod record;
@@ -132,6 +133,9 @@ impl ConditionFilter {
         {
             return Outcome::Keep;
         }
+        if let Some(outcome) = self.fast_outcome(record) {
+            return outcome;
+        }
         let value = self
             .condition
             .uses("value")
@@ -175,6 +179,39 @@ impl ConditionFilter {
                 self.condition.source()
             )),
         }
+    }
+}
+
+impl ConditionFilter {
+    /// The outcome by the condition's fast path, `None` when the condition has none or it
+    /// leaves this record to the interpreter. Only `value` and `key` fields take the fast
+    /// path; a condition on `key` alone leaves tombstones to `null.handling.mode`.
+    fn fast_outcome(&mut self, record: &Record<'_>) -> Option<Outcome> {
+        let fast = self.condition.fast()?;
+        let value = if self.condition.uses("value") {
+            Some(self.value.scalars(record, Part::Value)?)
+        } else {
+            if self.nulls != NullHandling::Evaluate && record.is_tombstone() {
+                return None;
+            }
+            None
+        };
+        let key = if self.condition.uses("key") {
+            Some(self.key.scalars(record, Part::Key)?)
+        } else {
+            None
+        };
+        let field = |part: Part, i: usize| {
+            let fields = match part {
+                Part::Value => value.as_ref()?,
+                Part::Key => key.as_ref()?,
+            };
+            fields.get(i)?.as_ref()
+        };
+        Some(match fast.evaluate(&field)? {
+            true => Outcome::Keep,
+            false => Outcome::Drop,
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use cel_interpreter::objects::{Key, Map};
 use tidemark_sdk::{Part, Record, Schema, SchemaType, Value};
 
 use crate::convert;
+use crate::fast::{self, Scalar};
 
 /// One part (key or value) as conditions read it: the fields they select, and the last
 /// schema seen, kept while records carry the same schema id, with its CEL form once a
@@ -55,6 +56,21 @@ impl PartReader {
         }
         let data = record.get(part, "").ok().flatten()?;
         Some(convert::value(&data, self.schema(record, part)))
+    }
+
+    /// The fields the condition selects, in the order of its paths, as the fast path compares
+    /// them (`None` for a value it does not compare); `None` when the part is null, a struct
+    /// on a path is null, or a path does not lead through struct fields.
+    pub fn scalars(&mut self, record: &Record<'_>, part: Part) -> Option<Vec<Option<Scalar>>> {
+        self.schema(record, part);
+        self.fields
+            .as_ref()?
+            .iter()
+            .map(|field| {
+                let value = record.get(part, &field.path).ok()??;
+                Some(fast::scalar(value, &field.schema))
+            })
+            .collect()
     }
 
     /// The part's schema as CEL (`Null` when schemaless or null).

@@ -51,13 +51,17 @@ struct Plan {
     /// position (those to mask, and those with a default, which a null takes or must have);
     /// the others pass as they are, so only these are read. `None`: read the whole part.
     reads: Option<Vec<usize>>,
+    /// For each field of `reads`: the masked value of every non-null value of a masked
+    /// field without a default, when its type alone decides it (numbers, strings,
+    /// booleans), so that such a field is only tested for null, not read.
+    constants: Vec<Option<Value>>,
 }
 
 impl Plan {
-    fn new(schema: Schema, masked: &[String]) -> Plan {
+    fn new(schema: Schema, masked: &[String], replacement: Option<&str>) -> Plan {
         let by_field = schema.kind == tidemark_sdk::SchemaType::Struct
             && schema.fields.iter().all(|(name, _)| !name.contains('.'));
-        let reads = by_field.then(|| {
+        let reads: Option<Vec<usize>> = by_field.then(|| {
             schema
                 .fields
                 .iter()
@@ -66,8 +70,41 @@ impl Plan {
                 .map(|(i, _)| i)
                 .collect()
         });
-        Plan { schema, reads }
+        let constants = reads
+            .iter()
+            .flatten()
+            .map(|&i| {
+                let (name, field) = &schema.fields[i];
+                if !masked.contains(name) || field.default.is_some() {
+                    return None;
+                }
+                let out = mask(&some_value(field)?, Some(field), replacement).ok()?;
+                check_put(name, field, &out).ok().map(|()| out)
+            })
+            .collect();
+        Plan {
+            schema,
+            reads,
+            constants,
+        }
     }
+}
+
+/// A non-null value of a number, string or boolean schema (which one does not matter to
+/// `mask`, only its type), `None` for other types.
+fn some_value(schema: &Schema) -> Option<Value> {
+    use tidemark_sdk::SchemaType as T;
+    Some(match schema.kind {
+        T::Boolean => Value::Boolean(false),
+        T::Int8 => Value::Int8(0),
+        T::Int16 => Value::Int16(0),
+        T::Int32 => Value::Int32(0),
+        T::Int64 => Value::Int64(0),
+        T::Float32 => Value::Float32(0.0),
+        T::Float64 => Value::Float64(0.0),
+        T::String => Value::String(String::new()),
+        _ => return None,
+    })
 }
 
 impl MaskField {
@@ -111,23 +148,32 @@ impl MaskField {
     fn rewrite_fields(
         &self,
         record: &Record<'_>,
-        schema: &Schema,
+        plan: &Plan,
         reads: &[usize],
     ) -> Result<Rewrite, String> {
         let part = settings::part_name(self.part);
-        if record
-            .is_null(self.part, "")
-            .map_err(|e| format!("cannot read the record's {part}: {e:?}"))?
-        {
-            return Ok(Rewrite::Unchanged);
-        }
         let mut changed = Vec::new();
-        for &i in reads {
-            let (name, field_schema) = &schema.fields[i];
-            let value = record
+        for (&i, constant) in reads.iter().zip(&plan.constants) {
+            let (name, field_schema) = &plan.schema.fields[i];
+            if let Some(constant) = constant {
+                // Every non-null value masks to the constant; a null stays null (as does
+                // every field of a null part).
+                let null = record
+                    .is_null(self.part, name)
+                    .map_err(|e| format!("cannot read the {part} field '{name}': {e:?}"))?;
+                if !null {
+                    changed.push((name.clone(), constant.clone()));
+                }
+                continue;
+            }
+            // A top-level field of a struct is always there (maybe null); nothing is there
+            // only when the part itself is null, which passes unchanged.
+            let Some(value) = record
                 .get(self.part, name)
                 .map_err(|e| format!("cannot read the {part} field '{name}': {e:?}"))?
-                .unwrap_or(Value::Null);
+            else {
+                return Ok(Rewrite::Unchanged);
+            };
             let out = self.mask_field(name, field_schema, &value)?;
             if out != value {
                 changed.push((name.clone(), out));
@@ -138,7 +184,8 @@ impl MaskField {
 
     fn rewrite(&mut self, record: &Record<'_>) -> Result<Rewrite, String> {
         let fields = &self.fields;
-        let derive = |s| Ok(Rc::new(Plan::new(s, fields)));
+        let replacement = self.replacement.as_deref();
+        let derive = |s| Ok(Rc::new(Plan::new(s, fields, replacement)));
         if let Some(id) = record.schema_id(self.part) {
             let plan = self.plans.get_or_try_insert(id, || {
                 let schema = record
@@ -148,7 +195,7 @@ impl MaskField {
                 derive(schema)
             })?;
             if let Some(reads) = &plan.reads {
-                return self.rewrite_fields(record, &plan.schema, reads);
+                return self.rewrite_fields(record, &plan, reads);
             }
         }
         let read = operand::read_non_null(record, self.part, &mut self.plans, derive)?;

@@ -13,6 +13,9 @@ use tidemark_sdk::{Config, Outcome, Record, Transform, export_transform};
 /// The RegexRouter transform.
 pub struct RegexRouter {
     regex: JavaRegex,
+    /// The last topic routed and its new topic: a batch's records mostly share their topic,
+    /// so the regex runs once per run of equal topics.
+    last: Option<(String, Option<String>)>,
 }
 
 impl RegexRouter {
@@ -33,12 +36,20 @@ impl Transform for RegexRouter {
             .map_err(|e| format!("setting 'replacement' {replacement:?}: {e}"))?;
         let regex = JavaRegex::new(pattern, replacement)
             .map_err(|e| format!("setting 'regex' {pattern:?}: {e}"))?;
-        Ok(RegexRouter { regex })
+        Ok(RegexRouter { regex, last: None })
     }
 
     fn apply(&mut self, record: &mut Record<'_>) -> Outcome {
-        if let Some(topic) = self.route(&record.topic()) {
-            record.set_topic(&topic);
+        let topic = record.topic();
+        let routed = match &self.last {
+            Some((last, routed)) if *last == topic => routed,
+            _ => {
+                let routed = self.route(&topic);
+                &self.last.insert((topic, routed)).1
+            }
+        };
+        if let Some(routed) = routed {
+            record.set_topic(routed);
         }
         Outcome::Keep
     }
