@@ -174,8 +174,11 @@ impl Postgres {
     }
 
     /// Waits until a replication slot exists and a consumer holds it (streaming started).
+    /// Generous: a slot is only created once every transaction running at that moment has
+    /// ended, so connectors starting together on one server wait for each other's snapshots,
+    /// which on a busy 2-core machine under a parallel test run took over a minute.
     pub fn wait_slot_active(&self, database: &str, slot: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
         loop {
             let active = self.psql(
                 database,
