@@ -114,12 +114,18 @@ impl Pipeline {
         let (committed_tx, committed) = watch::channel(None);
         let stats = Arc::new(PipelineStats::default());
         let transforms = chain.is_some() || reloading.is_some();
+        let PipelineSettings {
+            connector,
+            partition,
+            flush_interval,
+            errors,
+        } = settings;
         let worker = Worker {
             sink,
             store,
-            flush_interval: settings.flush_interval,
-            connector: settings.connector.clone(),
-            partition: settings.partition.clone(),
+            flush_interval,
+            connector,
+            partition,
             committed: committed_tx,
             stats: stats.clone(),
             count_in: !transforms,
@@ -136,7 +142,7 @@ impl Pipeline {
             let transformer = Transformer {
                 chain,
                 reloading,
-                errors: settings.errors,
+                errors,
                 stats: stats.clone(),
             };
             let sink = spawn(
@@ -180,7 +186,7 @@ impl Pipeline {
 
 /// A batch after the transform chain: the records to write, the dead letters of records
 /// the chain failed on, and the source position after the batch.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Transformed {
     records: Vec<Record>,
     dead_letters: Vec<Record>,

@@ -162,6 +162,7 @@ impl Chain {
             tier: Tier::Baseline,
             metered: self.steps.iter().any(|s| s.limits.fuel.is_some()),
         };
+        // What the compile needs, without the chain itself (its stores are not `Sync`).
         let runtime = &self.runtime;
         let plugins: Vec<(&Arc<Plugin>, &str)> = self
             .steps

@@ -110,8 +110,8 @@ impl Condition {
         let value_paths = paths::field_paths(&expr, "value");
         let key_paths = paths::field_paths(&expr, "key");
         let fast = Fast::compile(&expr, &|part| match part {
-            tidemark_sdk::Part::Value => value_paths.clone(),
-            tidemark_sdk::Part::Key => key_paths.clone(),
+            tidemark_sdk::Part::Value => value_paths.as_deref(),
+            tidemark_sdk::Part::Key => key_paths.as_deref(),
         });
         Ok(Condition {
             source: source.to_owned(),

@@ -74,9 +74,9 @@ impl Fast {
     /// The fast form of a checked condition, `None` when it has another shape. `paths` gives
     /// the field paths of `value` and `key` the condition reads (see
     /// [`Condition::paths`](crate::condition::Condition::paths)).
-    pub fn compile(
+    pub fn compile<'p>(
         expr: &IdedExpr,
-        paths: &dyn Fn(Part) -> Option<Vec<Vec<String>>>,
+        paths: &dyn Fn(Part) -> Option<&'p [Vec<String>]>,
     ) -> Option<Fast> {
         let Expr::Call(call) = &expr.expr else {
             return None;
@@ -150,7 +150,10 @@ fn comparison(name: &str) -> Option<Comparison> {
 
 /// A literal, or a chain of field selections on `value` or `key` that is one of the part's
 /// field paths.
-fn operand(expr: &IdedExpr, paths: &dyn Fn(Part) -> Option<Vec<Vec<String>>>) -> Option<Operand> {
+fn operand<'p>(
+    expr: &IdedExpr,
+    paths: &dyn Fn(Part) -> Option<&'p [Vec<String>]>,
+) -> Option<Operand> {
     if let Expr::Literal(literal) = &expr.expr {
         return Some(Operand::Literal(match literal {
             Val::Int(n) => Scalar::Int(*n),

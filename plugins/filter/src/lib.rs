@@ -180,9 +180,7 @@ impl ConditionFilter {
             )),
         }
     }
-}
 
-impl ConditionFilter {
     /// The outcome by the condition's fast path, `None` when the condition has none or it
     /// leaves this record to the interpreter. Only `value` and `key` fields take the fast
     /// path; a condition on `key` alone leaves tombstones to `null.handling.mode`.

@@ -47,47 +47,56 @@ pub struct MaskField {
 #[derive(Debug)]
 struct Plan {
     schema: Schema,
-    /// For a struct schema without dotted field names: the fields that can change, by
-    /// position (those to mask, and those with a default, which a null takes or must have);
-    /// the others pass as they are, so only these are read. `None`: read the whole part.
-    reads: Option<Vec<usize>>,
-    /// For each field of `reads`: the masked value of every non-null value of a masked
-    /// field without a default, when its type alone decides it (numbers, strings,
-    /// booleans), so that such a field is only tested for null, not read.
-    constants: Vec<Option<Value>>,
+    /// For a struct schema without dotted field names: the fields that can change (those to
+    /// mask, and those with a default, which a null takes or must have); the others pass as
+    /// they are, so only these are read. `None`: read the whole part.
+    reads: Option<Vec<Read>>,
+}
+
+/// A field of the struct that masking may change.
+#[derive(Debug)]
+struct Read {
+    /// The field's position in the struct.
+    index: usize,
+    /// For a masked field without a default whose type alone decides its mask (numbers,
+    /// strings, booleans): the masked value of every non-null value, so that the field is
+    /// only tested for null, not read.
+    constant: Option<Value>,
 }
 
 impl Plan {
     fn new(schema: Schema, masked: &[String], replacement: Option<&str>) -> Plan {
         let by_field = schema.kind == tidemark_sdk::SchemaType::Struct
             && schema.fields.iter().all(|(name, _)| !name.contains('.'));
-        let reads: Option<Vec<usize>> = by_field.then(|| {
+        let reads = by_field.then(|| {
             schema
                 .fields
                 .iter()
                 .enumerate()
                 .filter(|(_, (name, field))| masked.contains(name) || field.default.is_some())
-                .map(|(i, _)| i)
+                .map(|(index, (name, field))| Read {
+                    index,
+                    constant: constant_mask(name, field, masked, replacement),
+                })
                 .collect()
         });
-        let constants = reads
-            .iter()
-            .flatten()
-            .map(|&i| {
-                let (name, field) = &schema.fields[i];
-                if !masked.contains(name) || field.default.is_some() {
-                    return None;
-                }
-                let out = mask(&some_value(field)?, Some(field), replacement).ok()?;
-                check_put(name, field, &out).ok().map(|()| out)
-            })
-            .collect();
-        Plan {
-            schema,
-            reads,
-            constants,
-        }
+        Plan { schema, reads }
     }
+}
+
+/// The mask of every non-null value of field `name` when it is masked, has no default, and
+/// its type alone decides its mask; `None` otherwise (its value must be read).
+fn constant_mask(
+    name: &str,
+    field: &Schema,
+    masked: &[String],
+    replacement: Option<&str>,
+) -> Option<Value> {
+    if !masked.iter().any(|m| m == name) || field.default.is_some() {
+        return None;
+    }
+    let out = mask(&some_value(field)?, Some(field), replacement).ok()?;
+    check_put(name, field, &out).ok().map(|()| out)
 }
 
 /// A non-null value of a number, string or boolean schema (which one does not matter to
@@ -148,14 +157,14 @@ impl MaskField {
     fn rewrite_fields(
         &self,
         record: &Record<'_>,
-        plan: &Plan,
-        reads: &[usize],
+        schema: &Schema,
+        reads: &[Read],
     ) -> Result<Rewrite, String> {
         let part = settings::part_name(self.part);
         let mut changed = Vec::new();
-        for (&i, constant) in reads.iter().zip(&plan.constants) {
-            let (name, field_schema) = &plan.schema.fields[i];
-            if let Some(constant) = constant {
+        for read in reads {
+            let (name, field_schema) = &schema.fields[read.index];
+            if let Some(constant) = &read.constant {
                 // Every non-null value masks to the constant; a null stays null (as does
                 // every field of a null part).
                 let null = record
@@ -195,7 +204,7 @@ impl MaskField {
                 derive(schema)
             })?;
             if let Some(reads) = &plan.reads {
-                return self.rewrite_fields(record, &plan, reads);
+                return self.rewrite_fields(record, &plan.schema, reads);
             }
         }
         let read = operand::read_non_null(record, self.part, &mut self.plans, derive)?;
