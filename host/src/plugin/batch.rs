@@ -50,14 +50,14 @@ impl StoreState {
     }
 }
 
-fn part_name(part: Part) -> &'static str {
+pub(super) fn part_name(part: Part) -> &'static str {
     match part {
         Part::Key => "key",
         Part::Value => "value",
     }
 }
 
-fn part_of(record: &mut Record, part: Part) -> &mut Option<Data> {
+pub(super) fn part_of(record: &mut Record, part: Part) -> &mut Option<Data> {
     match part {
         Part::Key => &mut record.key,
         Part::Value => &mut record.value,
@@ -86,7 +86,7 @@ fn schema_at<'a>(mut schema: &'a Schema, path: &str) -> Result<&'a Schema, Acces
 
 /// Follows a path through a value: struct fields by schema, schemaless maps by string key.
 /// `Ok(None)` when a struct or map on the way is null.
-fn value_at<'a>(
+pub(super) fn value_at<'a>(
     mut value: &'a mut Value,
     mut schema: Option<&'a Schema>,
     path: &str,
@@ -128,29 +128,53 @@ impl Host for StoreState {
     }
 }
 
+/// A `piece` of `rebuild` with its value converted, ready to assemble many records.
+pub(super) enum Take {
+    FieldsOf(String),
+    Copy(String),
+    Value(Value),
+}
+
+impl Take {
+    /// The pieces as the host assembles them; an error names a malformed value.
+    pub(super) fn prepare(pieces: Vec<Piece>) -> Result<Vec<Take>, AccessError> {
+        pieces
+            .into_iter()
+            .map(|piece| {
+                Ok(match piece {
+                    Piece::FieldsOf(path) => Take::FieldsOf(path),
+                    Piece::Copy(path) => Take::Copy(path),
+                    Piece::Value(nodes) => Take::Value(
+                        convert::value_from_wit(nodes).map_err(AccessError::TypeMismatch)?,
+                    ),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The struct fields `pieces` make of a part as it is (`current`; `None` when null).
-fn assemble(
+pub(super) fn assemble(
     mut current: Option<&mut Data>,
-    pieces: Vec<Piece>,
+    pieces: &[Take],
     width: usize,
 ) -> Result<Vec<Value>, AccessError> {
     let mut values = Vec::with_capacity(width);
     for piece in pieces {
         let path = match piece {
-            Piece::Value(nodes) => {
-                let value = convert::value_from_wit(nodes).map_err(AccessError::TypeMismatch)?;
-                values.push(value);
+            Take::Value(value) => {
+                values.push(value.clone());
                 continue;
             }
-            Piece::Copy(ref path) | Piece::FieldsOf(ref path) => path.clone(),
+            Take::Copy(path) | Take::FieldsOf(path) => path,
         };
         let Some(data) = current.as_deref_mut() else {
-            return Err(AccessError::NoSuchField(path));
+            return Err(AccessError::NoSuchField(path.clone()));
         };
-        let found = value_at(&mut data.value, data.schema.as_deref(), &path)?;
+        let found = value_at(&mut data.value, data.schema.as_deref(), path)?;
         match (piece, found) {
-            (Piece::Copy(_), found) => values.push(found.map_or(Value::Null, |(v, _)| v.clone())),
-            (Piece::FieldsOf(_), Some((Value::Struct(fields), _))) => {
+            (Take::Copy(_), found) => values.push(found.map_or(Value::Null, |(v, _)| v.clone())),
+            (Take::FieldsOf(_), Some((Value::Struct(fields), _))) => {
                 values.extend(fields.iter().cloned())
             }
             _ => {
@@ -375,7 +399,9 @@ impl HostBatch for StoreState {
             Err(e) => return Ok(Err(e)),
         };
         let slot = part_of(record, part);
-        let value = match assemble(slot.as_mut(), pieces, schema.fields.len()) {
+        let value = match Take::prepare(pieces)
+            .and_then(|pieces| assemble(slot.as_mut(), &pieces, schema.fields.len()))
+        {
             Ok(fields) => Value::Struct(fields),
             Err(e) => return Ok(Err(e)),
         };
@@ -384,6 +410,75 @@ impl HostBatch for StoreState {
         }
         *slot = Some(Data::new(schema, value));
         Ok(Ok(()))
+    }
+
+    fn schema_ids(
+        &mut self,
+        batch: Resource<Batch>,
+        part: Part,
+    ) -> wasmtime::Result<Vec<Option<u64>>> {
+        Ok(self.batch(&batch)?.schema_ids(part))
+    }
+
+    fn null_flags(
+        &mut self,
+        batch: Resource<Batch>,
+        indices: Vec<u32>,
+        part: Part,
+        path: String,
+    ) -> Access<Vec<bool>> {
+        Ok(self.batch(&batch)?.null_flags(&indices, part, &path))
+    }
+
+    fn get_many(
+        &mut self,
+        batch: Resource<Batch>,
+        indices: Vec<u32>,
+        part: Part,
+        path: String,
+    ) -> Access<Vec<Option<Vec<ValueNode>>>> {
+        Ok(self.batch(&batch)?.get_many(&indices, part, &path))
+    }
+
+    fn topic_runs(&mut self, batch: Resource<Batch>) -> wasmtime::Result<Vec<(u32, String)>> {
+        Ok(self.batch(&batch)?.topic_runs())
+    }
+
+    fn set_topic_many(
+        &mut self,
+        batch: Resource<Batch>,
+        indices: Vec<u32>,
+        topic: String,
+    ) -> Access<()> {
+        Ok(self.batch(&batch)?.set_topic_many(&indices, &topic))
+    }
+
+    fn set_many(
+        &mut self,
+        batch: Resource<Batch>,
+        indices: Vec<u32>,
+        part: Part,
+        path: String,
+        value: Vec<ValueNode>,
+    ) -> Access<()> {
+        Ok(self.batch(&batch)?.set_many(&indices, part, &path, value))
+    }
+
+    fn rebuild_many(
+        &mut self,
+        batch: Resource<Batch>,
+        indices: Vec<u32>,
+        part: Part,
+        schema: u64,
+        pieces: Vec<Piece>,
+    ) -> Access<()> {
+        let schema = match self.defined_schema(schema) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self
+            .batch(&batch)?
+            .rebuild_many(&indices, part, &schema, pieces))
     }
 
     fn drop(&mut self, _batch: Resource<Batch>) -> wasmtime::Result<()> {
@@ -427,7 +522,7 @@ mod tests {
             Piece::Value(vec![ValueNode::Boolean(true)]),
         ];
         assert_eq!(
-            assemble(Some(&mut data), pieces, 5).unwrap(),
+            assemble(Some(&mut data), &Take::prepare(pieces).unwrap(), 5).unwrap(),
             vec![
                 Value::Int32(7),
                 "x".into(),
@@ -441,15 +536,20 @@ mod tests {
     #[test]
     fn pieces_that_cannot_be_taken_are_errors() {
         let mut data = envelope();
-        let err = assemble(Some(&mut data), vec![Piece::FieldsOf("before".into())], 1);
+        let take = |pieces| Take::prepare(pieces).unwrap();
+        let err = assemble(
+            Some(&mut data),
+            &take(vec![Piece::FieldsOf("before".into())]),
+            1,
+        );
         assert!(matches!(err, Err(AccessError::TypeMismatch(m)) if m.contains("\"before\"")));
-        let err = assemble(Some(&mut data), vec![Piece::Copy("nope".into())], 1);
+        let err = assemble(Some(&mut data), &take(vec![Piece::Copy("nope".into())]), 1);
         assert!(matches!(err, Err(AccessError::NoSuchField(p)) if p == "nope"));
-        let err = assemble(None, vec![Piece::Copy("op".into())], 1);
+        let err = assemble(None, &take(vec![Piece::Copy("op".into())]), 1);
         assert!(matches!(err, Err(AccessError::NoSuchField(p)) if p == "op"));
         // Values alone need no part.
         assert_eq!(
-            assemble(None, vec![Piece::Value(vec![ValueNode::Int8(1)])], 1).unwrap(),
+            assemble(None, &take(vec![Piece::Value(vec![ValueNode::Int8(1)])]), 1).unwrap(),
             vec![Value::Int8(1)]
         );
     }

@@ -17,6 +17,7 @@ mod directory;
 mod error;
 mod http;
 pub mod limits;
+mod many;
 pub mod predicate;
 mod priority;
 pub mod reload;

@@ -31,10 +31,11 @@ mod settings;
 mod unwrap;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use tidemark_sdk::{
-    Config, Header, LogLevel, Outcome, Part, Piece, Pieces, Record, Schema, SchemaId, Transform,
-    Value, define_schema, export_transform,
+    Config, Header, LogLevel, Outcome, Part, Piece, Pieces, Record, Records, Schema, SchemaId,
+    Transform, Value, define_schema, export_transform,
 };
 
 use settings::{Settings, Tombstones};
@@ -102,9 +103,76 @@ impl Transform for ExtractNewRecordState {
     fn apply(&mut self, record: &mut Record<'_>) -> Outcome {
         self.process(record).unwrap_or_else(Outcome::Fail)
     }
+
+    /// Unwraps the inserts, updates and reads of each value schema in the host with one call
+    /// per schema; every other record goes through `apply`.
+    fn apply_batch(&mut self, records: &Records<'_>) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::Keep; records.len() as usize];
+        let mut one_by_one = Vec::new();
+        // Records by value schema, for the schemas whose upserts unwrap in the host.
+        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
+        for (index, id) in (0..records.len()).zip(records.schema_ids(Part::Value)) {
+            let host_unwraps = id.is_some_and(|id| {
+                self.cached(&records.record(index), id)
+                    .is_ok_and(|c| c.upsert.is_some())
+            });
+            match (id, host_unwraps) {
+                (Some(id), true) => match groups.iter_mut().find(|(g, _)| *g == id) {
+                    Some((_, group)) => group.push(index),
+                    None => groups.push((id, vec![index])),
+                },
+                _ => one_by_one.push(index),
+            }
+        }
+        for (id, group) in groups {
+            let Some(host) = self.layouts.get(&id).and_then(|c| c.upsert.as_ref()) else {
+                one_by_one.extend(group);
+                continue;
+            };
+            let Ok(nulls) = records.null_flags(&group, Part::Value, &host.after) else {
+                one_by_one.extend(group);
+                continue;
+            };
+            // A null `after` (a delete) is unwrapped record by record.
+            let mut upserts = Vec::with_capacity(group.len());
+            for (index, after_is_null) in group.into_iter().zip(nulls) {
+                if after_is_null {
+                    one_by_one.push(index);
+                } else {
+                    upserts.push(index);
+                }
+            }
+            if records
+                .rebuild_many(&upserts, Part::Value, host.schema, &host.pieces)
+                .is_err()
+            {
+                one_by_one.extend(upserts);
+            }
+        }
+        one_by_one.sort_unstable();
+        records.apply_each(self, one_by_one, &mut outcomes);
+        outcomes
+    }
 }
 
 impl ExtractNewRecordState {
+    /// What value schema `id` gives, worked out from `record`'s schema on first sight.
+    fn cached(&mut self, record: &Record<'_>, id: u64) -> Result<&Cached, String> {
+        if self.layouts.len() >= LAYOUT_CACHE_SIZE && !self.layouts.contains_key(&id) {
+            self.layouts.clear();
+        }
+        match self.layouts.entry(id) {
+            Entry::Occupied(cached) => Ok(cached.into_mut()),
+            Entry::Vacant(slot) => {
+                let schema = record
+                    .schema(Part::Value, "")
+                    .map_err(|e| format!("cannot read the value schema: {e:?}"))?
+                    .ok_or("the value has no schema")?;
+                Ok(slot.insert(Cached::new(schema, &self.settings)))
+            }
+        }
+    }
+
     fn process(&mut self, record: &mut Record<'_>) -> Result<Outcome, String> {
         // A null value (a tombstone) has no schema id, and schemaless values are not
         // envelopes: only records without an id need the tombstone check.
@@ -114,16 +182,7 @@ impl ExtractNewRecordState {
             }
             return Ok(Outcome::Keep);
         };
-        if !self.layouts.contains_key(&id) {
-            let schema = record
-                .schema(Part::Value, "")
-                .map_err(|e| format!("cannot read the value schema: {e:?}"))?
-                .ok_or("the value has no schema")?;
-            if self.layouts.len() >= LAYOUT_CACHE_SIZE {
-                self.layouts.clear();
-            }
-            self.layouts.insert(id, Cached::new(schema, &self.settings));
-        }
+        self.cached(record, id)?;
         let Some(Cached { layout, upsert }) = self.layouts.get_mut(&id) else {
             return Ok(Outcome::Keep);
         };

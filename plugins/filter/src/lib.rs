@@ -54,7 +54,7 @@ mod syntax;
 
 use cel_interpreter::Value as Cel;
 use regex::Regex;
-use tidemark_sdk::{Config, Outcome, Part, Record, Transform, export_transform};
+use tidemark_sdk::{Config, Outcome, Part, Record, Records, Transform, export_transform};
 
 use condition::{Condition, Language};
 use record::PartReader;
@@ -122,6 +122,21 @@ impl Transform for Filter {
             Filter::Condition(filter) => filter.apply(record),
         }
     }
+
+    /// A condition with a fast path on `value` fields alone reads each field of a schema's
+    /// records in one call; the records it leaves to the interpreter go through `apply`.
+    fn apply_batch(&mut self, records: &Records<'_>) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::Keep; records.len() as usize];
+        let one_by_one = match self {
+            Filter::DropAll => {
+                outcomes.fill(Outcome::Drop);
+                return outcomes;
+            }
+            Filter::Condition(filter) => filter.apply_fast_batch(records, &mut outcomes),
+        };
+        records.apply_each(self, one_by_one, &mut outcomes);
+        outcomes
+    }
 }
 
 impl ConditionFilter {
@@ -179,6 +194,51 @@ impl ConditionFilter {
                 self.condition.source()
             )),
         }
+    }
+
+    /// Decides the records the fast path can decide from `value` fields read batch-wide;
+    /// returns the indices of the others, in order.
+    fn apply_fast_batch(&mut self, records: &Records<'_>, outcomes: &mut [Outcome]) -> Vec<u32> {
+        let batch_wide = self.topic.is_none()
+            && ["key", "topic", "header", "valueSchema", "keySchema"]
+                .iter()
+                .all(|name| !self.condition.uses(name));
+        let Some(fast) = self.condition.fast().filter(|_| batch_wide) else {
+            return (0..records.len()).collect();
+        };
+        let mut one_by_one = Vec::new();
+        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
+        for (index, id) in (0..records.len()).zip(records.schema_ids(Part::Value)) {
+            match id {
+                Some(id) => match groups.iter_mut().find(|(g, _)| *g == id) {
+                    Some((_, group)) => group.push(index),
+                    None => groups.push((id, vec![index])),
+                },
+                None => one_by_one.push(index),
+            }
+        }
+        for (_, group) in groups {
+            let Some(rows) = self.value.scalars_many(records, Part::Value, &group) else {
+                one_by_one.extend(group);
+                continue;
+            };
+            for (index, row) in group.into_iter().zip(rows) {
+                let decided = row.and_then(|fields| {
+                    let field = |part: Part, i: usize| match part {
+                        Part::Value => fields.get(i)?.as_ref(),
+                        Part::Key => None,
+                    };
+                    fast.evaluate(&field)
+                });
+                match decided {
+                    Some(true) => outcomes[index as usize] = Outcome::Keep,
+                    Some(false) => outcomes[index as usize] = Outcome::Drop,
+                    None => one_by_one.push(index),
+                }
+            }
+        }
+        one_by_one.sort_unstable();
+        one_by_one
     }
 
     /// The outcome by the condition's fast path, `None` when the condition has none or it

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cel_interpreter::Value as Cel;
 use cel_interpreter::objects::{Key, Map};
-use tidemark_sdk::{Part, Record, Schema, SchemaType, Value};
+use tidemark_sdk::{Part, Record, Records, Schema, SchemaType, Value};
 
 use crate::convert;
 use crate::fast::{self, Scalar};
@@ -71,6 +71,39 @@ impl PartReader {
                 Some(fast::scalar(value, &field.schema))
             })
             .collect()
+    }
+
+    /// [`scalars`](PartReader::scalars) of each record of `group`, whose part has one schema,
+    /// with one call per field; `None` when a path does not lead through struct fields or the
+    /// host cannot read a path.
+    pub fn scalars_many(
+        &mut self,
+        records: &Records<'_>,
+        part: Part,
+        group: &[u32],
+    ) -> Option<Vec<Option<Vec<Option<Scalar>>>>> {
+        self.schema(&records.record(*group.first()?), part);
+        let fields = self.fields.as_ref()?;
+        let mut columns = fields
+            .iter()
+            .map(|field| {
+                let values = records.get_many(group, part, &field.path).ok()?;
+                Some(values.into_iter().zip(std::iter::repeat(&field.schema)))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(
+            (0..group.len())
+                .map(|_| {
+                    columns
+                        .iter_mut()
+                        .map(|column| {
+                            let (value, schema) = column.next()?;
+                            Some(fast::scalar(value?, schema))
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
     }
 
     /// The part's schema as CEL (`Null` when schemaless or null).

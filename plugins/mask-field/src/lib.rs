@@ -25,7 +25,7 @@ use connect_common::structs::{
     check_put, field_value, map_get, map_put, require_map, require_struct,
 };
 use tidemark_sdk::{
-    Config, Data, Outcome, Part, Record, Schema, Transform, Value, export_transform,
+    Config, Data, Outcome, Part, Record, Records, Schema, Transform, Value, export_transform,
 };
 
 pub use mask::mask;
@@ -191,22 +191,59 @@ impl MaskField {
         Ok(Rewrite::Set(changed))
     }
 
+    /// The plan for the part's schema `id`, worked out from `record`'s schema on first sight.
+    fn plan(&mut self, record: &Record<'_>, id: u64) -> Result<Rc<Plan>, String> {
+        let (fields, replacement) = (&self.fields, self.replacement.as_deref());
+        self.plans.get_or_try_insert(id, || {
+            let schema = record
+                .schema(self.part, "")
+                .map_err(|e| format!("cannot read the schema: {e:?}"))?
+                .ok_or("the part has a schema id but no schema")?;
+            Ok(Rc::new(Plan::new(schema, fields, replacement)))
+        })
+    }
+
+    /// Masks a group of records sharing one schema whose masked fields all have a constant
+    /// mask: for each field, one call finds the non-null values and one call masks them.
+    /// False when the plan does not allow it or the host refused, with nothing changed that
+    /// masking the records one by one would not change the same way.
+    fn mask_group(&self, records: &Records<'_>, plan: &Plan, group: &[u32]) -> bool {
+        let Some(reads) = &plan.reads else {
+            return false;
+        };
+        if reads.iter().any(|read| read.constant.is_none()) {
+            return false;
+        }
+        reads.iter().all(|read| {
+            let (name, _) = &plan.schema.fields[read.index];
+            let (Some(constant), Ok(nulls)) =
+                (&read.constant, records.null_flags(group, self.part, name))
+            else {
+                return false;
+            };
+            let present: Vec<u32> = group
+                .iter()
+                .zip(nulls)
+                .filter(|(_, null)| !null)
+                .map(|(index, _)| *index)
+                .collect();
+            present.is_empty()
+                || records
+                    .set_many(&present, self.part, name, constant)
+                    .is_ok()
+        })
+    }
+
     fn rewrite(&mut self, record: &Record<'_>) -> Result<Rewrite, String> {
-        let fields = &self.fields;
-        let replacement = self.replacement.as_deref();
-        let derive = |s| Ok(Rc::new(Plan::new(s, fields, replacement)));
         if let Some(id) = record.schema_id(self.part) {
-            let plan = self.plans.get_or_try_insert(id, || {
-                let schema = record
-                    .schema(self.part, "")
-                    .map_err(|e| format!("cannot read the schema: {e:?}"))?
-                    .ok_or("the part has a schema id but no schema")?;
-                derive(schema)
-            })?;
+            let plan = self.plan(record, id)?;
             if let Some(reads) = &plan.reads {
                 return self.rewrite_fields(record, &plan.schema, reads);
             }
         }
+        let fields = &self.fields;
+        let replacement = self.replacement.as_deref();
+        let derive = |s| Ok(Rc::new(Plan::new(s, fields, replacement)));
         let read = operand::read_non_null(record, self.part, &mut self.plans, derive)?;
         let Some((derived, value)) = read else {
             return Ok(Rewrite::Unchanged);
@@ -255,6 +292,36 @@ impl Transform for MaskField {
     fn apply(&mut self, record: &mut Record<'_>) -> Outcome {
         let rewrite = self.rewrite(record);
         operand::commit(record, self.part, rewrite)
+    }
+
+    /// Masks the records of each schema with constant masks in a few calls per field; every
+    /// other record goes through `apply`. Masking is idempotent for constant masks, so a group
+    /// the host refused half-way is masked again record by record.
+    fn apply_batch(&mut self, records: &Records<'_>) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::Keep; records.len() as usize];
+        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
+        let mut one_by_one = Vec::new();
+        for (index, id) in (0..records.len()).zip(records.schema_ids(self.part)) {
+            match id {
+                Some(id) => match groups.iter_mut().find(|(g, _)| *g == id) {
+                    Some((_, group)) => group.push(index),
+                    None => groups.push((id, vec![index])),
+                },
+                None => one_by_one.push(index),
+            }
+        }
+        for (id, group) in groups {
+            let masked = match self.plan(&records.record(group[0]), id) {
+                Ok(plan) => self.mask_group(records, &plan, &group),
+                Err(_) => false,
+            };
+            if !masked {
+                one_by_one.extend(group);
+            }
+        }
+        one_by_one.sort_unstable();
+        records.apply_each(self, one_by_one, &mut outcomes);
+        outcomes
     }
 }
 

@@ -8,7 +8,7 @@
 
 use connect_common::java_regex::{JavaRegex, Replacement};
 use regex::Regex;
-use tidemark_sdk::{Config, Outcome, Record, Transform, export_transform};
+use tidemark_sdk::{Config, Outcome, Record, Records, Transform, export_transform};
 
 /// The RegexRouter transform.
 pub struct RegexRouter {
@@ -52,6 +52,26 @@ impl Transform for RegexRouter {
             record.set_topic(routed);
         }
         Outcome::Keep
+    }
+
+    /// Routes each run of records with equal topics in one call.
+    fn apply_batch(&mut self, records: &Records<'_>) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::Keep; records.len() as usize];
+        let runs = records.topic_runs();
+        let ends = runs
+            .iter()
+            .skip(1)
+            .map(|(start, _)| *start)
+            .chain([records.len()]);
+        for ((start, topic), end) in runs.iter().zip(ends) {
+            if let Some(routed) = self.route(topic) {
+                let indices: Vec<u32> = (*start..end).collect();
+                if records.set_topic_many(&indices, &routed).is_err() {
+                    records.apply_each(self, indices, &mut outcomes);
+                }
+            }
+        }
+        outcomes
     }
 }
 

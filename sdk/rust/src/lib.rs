@@ -33,12 +33,14 @@
 mod config;
 mod defined;
 mod record;
+mod records;
 mod schema;
 mod value;
 
 pub use config::Config;
 pub use defined::{Piece, Pieces, SchemaId, define_schema};
 pub use record::{AccessError, Data, Emit, Header, NewRecord, Outcome, Part, Record};
+pub use records::Records;
 pub use schema::{Schema, SchemaType};
 pub use value::Value;
 
@@ -65,6 +67,16 @@ pub trait Transform: Sized + 'static {
 
     /// Decides what becomes of one record; edits made through `record` are kept.
     fn apply(&mut self, record: &mut Record<'_>) -> Outcome;
+
+    /// Decides what becomes of every record of a batch: one outcome per record, in order.
+    /// The default applies [`apply`](Transform::apply) to each record. A transform whose
+    /// records mostly share a shape overrides it to read and edit many records per call to
+    /// the host ([`Records`]), and leaves the rest to `apply` ([`Records::apply_each`]).
+    fn apply_batch(&mut self, records: &Records<'_>) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::Keep; records.len() as usize];
+        records.apply_each(self, 0..records.len(), &mut outcomes);
+        outcomes
+    }
 }
 
 /// Writes a line to the host's log, tagged with the plugin's name.
@@ -82,7 +94,7 @@ pub mod __private {
 
     use crate::bindings::exports::tidemark::plugin::transformer as wit;
     use crate::bindings::tidemark::plugin::records::Batch;
-    use crate::{Config, Record, Transform};
+    use crate::{Config, Records, Transform};
 
     /// Runs `configure` and keeps the transform.
     pub fn configure<T: Transform>(
@@ -100,13 +112,11 @@ pub mod __private {
         let transform = state
             .as_mut()
             .expect("the host calls configure before process");
-        let len = batch.len();
-        let mut outcomes = Vec::with_capacity(len as usize);
-        for index in 0..len {
-            let mut record = Record::new(batch, index);
-            outcomes.push(transform.apply(&mut record).into_wit());
-        }
-        outcomes
+        transform
+            .apply_batch(&Records::new(batch))
+            .into_iter()
+            .map(|outcome| outcome.into_wit())
+            .collect()
     }
 }
 
