@@ -203,35 +203,45 @@ impl MaskField {
         })
     }
 
-    /// Masks a group of records sharing one schema whose masked fields all have a constant
-    /// mask: for each field, one call finds the non-null values and one call masks them.
-    /// False when the plan does not allow it or the host refused, with nothing changed that
-    /// masking the records one by one would not change the same way.
-    fn mask_group(&self, records: &Records<'_>, plan: &Plan, group: &[u32]) -> bool {
+    /// Masks a group of records sharing one schema, a few calls per field: a masked field
+    /// with a constant mask is tested for null in one call and masked in another. Returns the
+    /// records that need the one-record path: those with a null in a field whose default it
+    /// may take, or all of them when the plan reads values (masks that depend on the value,
+    /// masked fields with defaults) or the host refused. Constant masks are idempotent, so a
+    /// record masked here and again on that path ends the same.
+    fn mask_group(&self, records: &Records<'_>, plan: &Plan, group: &[u32]) -> Vec<u32> {
         let Some(reads) = &plan.reads else {
-            return false;
+            return group.to_vec();
         };
-        if reads.iter().any(|read| read.constant.is_none()) {
-            return false;
-        }
-        reads.iter().all(|read| {
+        let mut one_by_one = Vec::new();
+        for read in reads {
             let (name, _) = &plan.schema.fields[read.index];
-            let (Some(constant), Ok(nulls)) =
-                (&read.constant, records.null_flags(group, self.part, name))
-            else {
-                return false;
+            let masked = self.fields.contains(name);
+            let Ok(nulls) = records.null_flags(group, self.part, name) else {
+                return group.to_vec();
             };
-            let present: Vec<u32> = group
+            let (null, present): (Vec<(u32, bool)>, Vec<(u32, bool)>) = group
                 .iter()
+                .copied()
                 .zip(nulls)
-                .filter(|(_, null)| !null)
-                .map(|(index, _)| *index)
-                .collect();
-            present.is_empty()
-                || records
-                    .set_many(&present, self.part, name, constant)
-                    .is_ok()
-        })
+                .partition(|(_, null)| *null);
+            match (&read.constant, masked) {
+                (Some(constant), _) => {
+                    let present: Vec<u32> = present.into_iter().map(|(i, _)| i).collect();
+                    if !present.is_empty()
+                        && records
+                            .set_many(&present, self.part, name, constant)
+                            .is_err()
+                    {
+                        return group.to_vec();
+                    }
+                }
+                // A field kept as it is changes only when null (it may take its default).
+                (None, false) => one_by_one.extend(null.into_iter().map(|(i, _)| i)),
+                (None, true) => return group.to_vec(),
+            }
+        }
+        one_by_one
     }
 
     fn rewrite(&mut self, record: &Record<'_>) -> Result<Rewrite, String> {
@@ -311,15 +321,13 @@ impl Transform for MaskField {
             }
         }
         for (id, group) in groups {
-            let masked = match self.plan(&records.record(group[0]), id) {
-                Ok(plan) => self.mask_group(records, &plan, &group),
-                Err(_) => false,
-            };
-            if !masked {
-                one_by_one.extend(group);
+            match self.plan(&records.record(group[0]), id) {
+                Ok(plan) => one_by_one.extend(self.mask_group(records, &plan, &group)),
+                Err(_) => one_by_one.extend(group),
             }
         }
         one_by_one.sort_unstable();
+        one_by_one.dedup();
         records.apply_each(self, one_by_one, &mut outcomes);
         outcomes
     }
