@@ -220,14 +220,16 @@ impl MaskField {
             let Ok(nulls) = records.null_flags(group, self.part, name) else {
                 return group.to_vec();
             };
-            let (null, present): (Vec<(u32, bool)>, Vec<(u32, bool)>) = group
-                .iter()
-                .copied()
-                .zip(nulls)
-                .partition(|(_, null)| *null);
+            let (mut null, mut present) = (Vec::new(), Vec::new());
+            for (index, is_null) in group.iter().copied().zip(nulls) {
+                if is_null {
+                    null.push(index);
+                } else {
+                    present.push(index);
+                }
+            }
             match (&read.constant, masked) {
                 (Some(constant), _) => {
-                    let present: Vec<u32> = present.into_iter().map(|(i, _)| i).collect();
                     if !present.is_empty()
                         && records
                             .set_many(&present, self.part, name, constant)
@@ -237,7 +239,7 @@ impl MaskField {
                     }
                 }
                 // A field kept as it is changes only when null (it may take its default).
-                (None, false) => one_by_one.extend(null.into_iter().map(|(i, _)| i)),
+                (None, false) => one_by_one.append(&mut null),
                 (None, true) => return group.to_vec(),
             }
         }
