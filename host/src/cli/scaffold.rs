@@ -37,6 +37,10 @@ const RUST_SDK: &[(&str, &str)] = &[
         "src/defined.rs",
         include_str!("../../../sdk/rust/src/defined.rs"),
     ),
+    (
+        "src/records.rs",
+        include_str!("../../../sdk/rust/src/records.rs"),
+    ),
 ];
 
 /// The SDK crate's manifest outside this repository's workspace.
