@@ -41,7 +41,7 @@ impl PartReader {
         }
     }
 
-    /// The part as CEL, `None` when it is null. With a schema whose structs lead to every
+    /// The part as CEL, `None` when it is null (with or without a schema). With a schema whose structs lead to every
     /// path the condition reads, only those fields are read, as a map of just them; else (or
     /// when a struct on a path is null, so that the condition sees exactly what it would see
     /// with the whole part) the whole part.
@@ -54,7 +54,12 @@ impl PartReader {
                 return Some(cel);
             }
         }
-        let data = record.get(part, "").ok().flatten()?;
+        // A null part with a schema (ExtractNewRecordState's deletes) is null, as in Connect.
+        let data = record
+            .get(part, "")
+            .ok()
+            .flatten()
+            .filter(|v| !v.is_null())?;
         Some(convert::value(&data, self.schema(record, part)))
     }
 
