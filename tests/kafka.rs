@@ -154,28 +154,49 @@ fn spawn_tidemark(config: &Path, log: &Path) -> Child {
         .expect("tidemark starts")
 }
 
+/// Runs `sql` in database `shop` with psql on its own thread.
+fn psql_in_background(
+    server: &Postgres,
+    sql: String,
+) -> std::thread::JoinHandle<std::process::ExitStatus> {
+    let port = server.port;
+    std::thread::spawn(move || {
+        Command::new("/usr/lib/postgresql/15/bin/psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "shop",
+                "-qAtX",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .arg("-p")
+            .arg(port.to_string())
+            .env("PGPASSWORD", PASSWORD)
+            .arg("-c")
+            .arg(sql)
+            .status()
+            .expect("psql runs")
+    })
+}
+
 /// Inserts 3000 rows into `orders`, 10 per transaction, committed one by one with `pause`
 /// seconds between transactions.
 fn write_orders(
     server: &Postgres,
     pause: f64,
 ) -> std::thread::JoinHandle<std::process::ExitStatus> {
-    let port = server.port;
-    std::thread::spawn(move || {
-        Command::new("/usr/lib/postgresql/15/bin/psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "shop", "-qAtX", "-v", "ON_ERROR_STOP=1"])
-            .arg("-p")
-            .arg(port.to_string())
-            .env("PGPASSWORD", PASSWORD)
-            .arg("-c")
-            .arg(format!(
-                "DO $$ BEGIN FOR i IN 0..299 LOOP \
-                   INSERT INTO orders SELECT g, 'n' || g FROM generate_series(i * 10 + 1, i * 10 + 10) g; \
-                   COMMIT; PERFORM pg_sleep({pause}); END LOOP; END $$"
-            ))
-            .status()
-            .expect("psql runs")
-    })
+    psql_in_background(
+        server,
+        format!(
+            "DO $$ BEGIN FOR i IN 0..299 LOOP \
+               INSERT INTO orders SELECT g, 'n' || g FROM generate_series(i * 10 + 1, i * 10 + 10) g; \
+               COMMIT; PERFORM pg_sleep({pause}); END LOOP; END $$"
+        ),
+    )
 }
 
 /// Inserts rows into `orders`, 10 per transaction with `pause` seconds between transactions,
@@ -186,23 +207,15 @@ fn write_orders_until_stopped(
     pause: f64,
 ) -> std::thread::JoinHandle<std::process::ExitStatus> {
     server.psql("shop", "CREATE TABLE writer_stop (stop int)");
-    let port = server.port;
-    std::thread::spawn(move || {
-        Command::new("/usr/lib/postgresql/15/bin/psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "shop", "-qAtX", "-v", "ON_ERROR_STOP=1"])
-            .arg("-p")
-            .arg(port.to_string())
-            .env("PGPASSWORD", PASSWORD)
-            .arg("-c")
-            .arg(format!(
-                "DO $$ BEGIN FOR i IN 0..99999 LOOP \
-                   EXIT WHEN EXISTS (SELECT FROM writer_stop); \
-                   INSERT INTO orders SELECT g, 'n' || g FROM generate_series(i * 10 + 1, i * 10 + 10) g; \
-                   COMMIT; PERFORM pg_sleep({pause}); END LOOP; END $$"
-            ))
-            .status()
-            .expect("psql runs")
-    })
+    psql_in_background(
+        server,
+        format!(
+            "DO $$ BEGIN FOR i IN 0..99999 LOOP \
+               EXIT WHEN EXISTS (SELECT FROM writer_stop); \
+               INSERT INTO orders SELECT g, 'n' || g FROM generate_series(i * 10 + 1, i * 10 + 10) g; \
+               COMMIT; PERFORM pg_sleep({pause}); END LOOP; END $$"
+        ),
+    )
 }
 
 /// Stops a [`write_orders_until_stopped`] writer and returns how many rows it wrote.

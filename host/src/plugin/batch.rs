@@ -29,11 +29,7 @@ impl StoreState {
         batch: &Resource<Batch>,
         index: u32,
     ) -> wasmtime::Result<Result<&mut Record, AccessError>> {
-        let batch = self.batch(batch)?;
-        Ok(batch
-            .records
-            .get_mut(index as usize)
-            .ok_or(AccessError::NoSuchRecord(index)))
+        Ok(self.batch(batch)?.at(index))
     }
 
     /// The schema a plugin defined under `id`, or the error naming the unknown id.
@@ -113,6 +109,47 @@ pub(super) fn value_at<'a>(
         }
     }
     Ok(Some((value, schema)))
+}
+
+/// `schema-id` of one record's part.
+pub(super) fn schema_id_of(record: &mut Record, part: Part) -> Option<u64> {
+    part_of(record, part)
+        .as_ref()
+        .and_then(|d| d.schema.as_ref())
+        .map(|s| s.id())
+}
+
+/// `is-null` of one record's part at `path`.
+pub(super) fn null_at(record: &mut Record, part: Part, path: &str) -> Result<bool, AccessError> {
+    let Some(data) = part_of(record, part).as_mut() else {
+        return Ok(true);
+    };
+    Ok(value_at(&mut data.value, data.schema.as_deref(), path)?.is_none_or(|(v, _)| v.is_null()))
+}
+
+/// `get` of one record's part at `path`.
+pub(super) fn get_at(
+    record: &mut Record,
+    part: Part,
+    path: &str,
+) -> Result<Option<Vec<ValueNode>>, AccessError> {
+    let Some(data) = part_of(record, part).as_mut() else {
+        return Ok(None);
+    };
+    Ok(value_at(&mut data.value, data.schema.as_deref(), path)?
+        .map(|(v, _)| convert::value_to_wit(v)))
+}
+
+/// The value `set` replaces at `path` of one record's part, with its schema; a null part or
+/// a null struct on the path has no such value.
+pub(super) fn settable<'a>(
+    record: &'a mut Record,
+    part: Part,
+    path: &str,
+) -> Result<(&'a mut Value, Option<&'a Schema>), AccessError> {
+    let missing = || AccessError::NoSuchField(path.to_owned());
+    let data = part_of(record, part).as_mut().ok_or_else(missing)?;
+    value_at(&mut data.value, data.schema.as_deref(), path)?.ok_or_else(missing)
 }
 
 impl Host for StoreState {
@@ -237,12 +274,7 @@ impl HostBatch for StoreState {
     }
 
     fn schema_id(&mut self, batch: Resource<Batch>, index: u32, part: Part) -> Access<Option<u64>> {
-        Ok(self.record(&batch, index)?.map(|r| {
-            part_of(r, part)
-                .as_ref()
-                .and_then(|d| d.schema.as_ref())
-                .map(|s| s.id())
-        }))
+        Ok(self.record(&batch, index)?.map(|r| schema_id_of(r, part)))
     }
 
     fn schema(
@@ -272,15 +304,9 @@ impl HostBatch for StoreState {
         part: Part,
         path: String,
     ) -> Access<Option<Vec<ValueNode>>> {
-        let record = match self.record(&batch, index)? {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
-        let Some(data) = part_of(record, part).as_mut() else {
-            return Ok(Ok(None));
-        };
-        Ok(value_at(&mut data.value, data.schema.as_deref(), &path)
-            .map(|found| found.map(|(v, _)| convert::value_to_wit(v))))
+        Ok(self
+            .record(&batch, index)?
+            .and_then(|r| get_at(r, part, &path)))
     }
 
     fn set(
@@ -299,12 +325,8 @@ impl HostBatch for StoreState {
             Ok(v) => v,
             Err(e) => return Ok(Err(AccessError::TypeMismatch(e))),
         };
-        let Some(data) = part_of(record, part).as_mut() else {
-            return Ok(Err(AccessError::NoSuchField(path)));
-        };
-        let (slot, schema) = match value_at(&mut data.value, data.schema.as_deref(), &path) {
-            Ok(Some(found)) => found,
-            Ok(None) => return Ok(Err(AccessError::NoSuchField(path))),
+        let (slot, schema) = match settable(record, part, &path) {
+            Ok(found) => found,
             Err(e) => return Ok(Err(e)),
         };
         if let Some(schema) = schema
@@ -345,15 +367,9 @@ impl HostBatch for StoreState {
         part: Part,
         path: String,
     ) -> Access<bool> {
-        let record = match self.record(&batch, index)? {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
-        let Some(data) = part_of(record, part).as_mut() else {
-            return Ok(Ok(true));
-        };
-        Ok(value_at(&mut data.value, data.schema.as_deref(), &path)
-            .map(|found| found.is_none_or(|(v, _)| v.is_null())))
+        Ok(self
+            .record(&batch, index)?
+            .and_then(|r| null_at(r, part, &path)))
     }
 
     fn replace_with(
@@ -390,26 +406,7 @@ impl HostBatch for StoreState {
         schema: u64,
         pieces: Vec<Piece>,
     ) -> Access<()> {
-        let schema = match self.defined_schema(schema) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        let record = match self.record(&batch, index)? {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
-        let slot = part_of(record, part);
-        let value = match Take::prepare(pieces)
-            .and_then(|pieces| assemble(slot.as_mut(), &pieces, schema.fields.len()))
-        {
-            Ok(fields) => Value::Struct(fields),
-            Err(e) => return Ok(Err(e)),
-        };
-        if let Err(e) = convert::check(&value, &schema, part_name(part)) {
-            return Ok(Err(AccessError::TypeMismatch(e)));
-        }
-        *slot = Some(Data::new(schema, value));
-        Ok(Ok(()))
+        self.rebuild_many(batch, vec![index], part, schema, pieces)
     }
 
     fn schema_ids(

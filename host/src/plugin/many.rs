@@ -5,32 +5,36 @@
 
 use std::sync::Arc;
 
-use super::batch::{Batch, Take, assemble, part_name, part_of, value_at};
+use super::batch::{
+    Batch, Take, assemble, get_at, null_at, part_name, part_of, schema_id_of, settable,
+};
 use super::bindings::types::{AccessError, Part, Piece, ValueNode};
 use super::convert;
 use crate::event::{Data, Record, Schema, Value};
 
 impl Batch {
-    fn at(&mut self, index: u32) -> Result<&mut Record, AccessError> {
+    /// The record at `index`.
+    pub(super) fn at(&mut self, index: u32) -> Result<&mut Record, AccessError> {
         self.records
             .get_mut(index as usize)
             .ok_or(AccessError::NoSuchRecord(index))
     }
 
     /// The schema id of `part` of every record.
-    pub fn schema_ids(&self, part: Part) -> Vec<Option<u64>> {
+    pub fn schema_ids(&mut self, part: Part) -> Vec<Option<u64>> {
         self.records
-            .iter()
-            .map(|r| {
-                let data = match part {
-                    Part::Key => &r.key,
-                    Part::Value => &r.value,
-                };
-                data.as_ref()
-                    .and_then(|d| d.schema.as_ref())
-                    .map(|s| s.id())
-            })
+            .iter_mut()
+            .map(|r| schema_id_of(r, part))
             .collect()
+    }
+
+    /// `read` of each named record, in order; the first error ends the reading.
+    fn each<T>(
+        &mut self,
+        indices: &[u32],
+        mut read: impl FnMut(&mut Record) -> Result<T, AccessError>,
+    ) -> Result<Vec<T>, AccessError> {
+        indices.iter().map(|&i| read(self.at(i)?)).collect()
     }
 
     /// Whether each named record's part is null at `path`.
@@ -40,16 +44,7 @@ impl Batch {
         part: Part,
         path: &str,
     ) -> Result<Vec<bool>, AccessError> {
-        indices
-            .iter()
-            .map(|&i| {
-                let Some(data) = part_of(self.at(i)?, part).as_mut() else {
-                    return Ok(true);
-                };
-                Ok(value_at(&mut data.value, data.schema.as_deref(), path)?
-                    .is_none_or(|(v, _)| v.is_null()))
-            })
-            .collect()
+        self.each(indices, |r| null_at(r, part, path))
     }
 
     /// The value at `path` of each named record's part.
@@ -59,16 +54,7 @@ impl Batch {
         part: Part,
         path: &str,
     ) -> Result<Vec<Option<Vec<ValueNode>>>, AccessError> {
-        indices
-            .iter()
-            .map(|&i| {
-                let Some(data) = part_of(self.at(i)?, part).as_mut() else {
-                    return Ok(None);
-                };
-                Ok(value_at(&mut data.value, data.schema.as_deref(), path)?
-                    .map(|(v, _)| convert::value_to_wit(v)))
-            })
-            .collect()
+        self.each(indices, |r| get_at(r, part, path))
     }
 
     /// The first index and topic of each run of records with equal topics.
@@ -103,12 +89,9 @@ impl Batch {
         // First every record is checked (once per schema), then every record is changed.
         let mut fits: Option<u64> = None;
         for &i in indices {
-            let data = part_of(self.at(i)?, part)
-                .as_mut()
-                .ok_or_else(|| AccessError::NoSuchField(path.to_owned()))?;
-            let id = data.schema.as_ref().map(|s| s.id());
-            let (_, schema) = value_at(&mut data.value, data.schema.as_deref(), path)?
-                .ok_or_else(|| AccessError::NoSuchField(path.to_owned()))?;
+            let record = self.at(i)?;
+            let id = schema_id_of(record, part);
+            let (_, schema) = settable(record, part, path)?;
             if let Some(schema) = schema
                 && fits != id
             {
@@ -117,12 +100,7 @@ impl Batch {
             }
         }
         for &i in indices {
-            let data = part_of(self.at(i)?, part)
-                .as_mut()
-                .ok_or_else(|| AccessError::NoSuchField(path.to_owned()))?;
-            if let Some((slot, _)) = value_at(&mut data.value, data.schema.as_deref(), path)? {
-                *slot = new.clone();
-            }
+            *settable(self.at(i)?, part, path)?.0 = new.clone();
         }
         Ok(())
     }
@@ -135,6 +113,7 @@ impl Batch {
         schema: &Arc<Schema>,
         pieces: Vec<Piece>,
     ) -> Result<(), AccessError> {
+        self.check_indices(indices)?;
         let pieces = Take::prepare(pieces)?;
         let mut built = Vec::with_capacity(indices.len());
         for &i in indices {

@@ -108,26 +108,17 @@ impl Transform for ExtractNewRecordState {
     /// per schema; every other record goes through `apply`.
     fn apply_batch(&mut self, records: &Records<'_>) -> Vec<Outcome> {
         let mut outcomes = vec![Outcome::Keep; records.len() as usize];
-        let mut one_by_one = Vec::new();
-        // Records by value schema, for the schemas whose upserts unwrap in the host.
-        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
-        for (index, id) in (0..records.len()).zip(records.schema_ids(Part::Value)) {
-            let host_unwraps = id.is_some_and(|id| {
-                self.cached(&records.record(index), id)
-                    .is_ok_and(|c| c.upsert.is_some())
-            });
-            match (id, host_unwraps) {
-                (Some(id), true) => match groups.iter_mut().find(|(g, _)| *g == id) {
-                    Some((_, group)) => group.push(index),
-                    None => groups.push((id, vec![index])),
-                },
-                _ => one_by_one.push(index),
-            }
-        }
+        let (groups, mut one_by_one) = records.by_schema(Part::Value);
         for (id, group) in groups {
-            let Some(host) = self.layouts.get(&id).and_then(|c| c.upsert.as_ref()) else {
-                one_by_one.extend(group);
-                continue;
+            // Only the schemas whose upserts unwrap in the host go batch-wide.
+            let host = match self.cached(&records.record(group[0]), id) {
+                Ok(Cached {
+                    upsert: Some(host), ..
+                }) => host,
+                _ => {
+                    one_by_one.extend(group);
+                    continue;
+                }
             };
             let Ok(nulls) = records.null_flags(&group, Part::Value, &host.after) else {
                 one_by_one.extend(group);

@@ -206,17 +206,7 @@ impl ConditionFilter {
         let Some(fast) = self.condition.fast().filter(|_| batch_wide) else {
             return (0..records.len()).collect();
         };
-        let mut one_by_one = Vec::new();
-        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
-        for (index, id) in (0..records.len()).zip(records.schema_ids(Part::Value)) {
-            match id {
-                Some(id) => match groups.iter_mut().find(|(g, _)| *g == id) {
-                    Some((_, group)) => group.push(index),
-                    None => groups.push((id, vec![index])),
-                },
-                None => one_by_one.push(index),
-            }
-        }
+        let (groups, mut one_by_one) = records.by_schema(Part::Value);
         for (_, group) in groups {
             let Some(rows) = self.value.scalars_many(records, Part::Value, &group) else {
                 one_by_one.extend(group);

@@ -311,17 +311,7 @@ impl Transform for MaskField {
     /// the host refused half-way is masked again record by record.
     fn apply_batch(&mut self, records: &Records<'_>) -> Vec<Outcome> {
         let mut outcomes = vec![Outcome::Keep; records.len() as usize];
-        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
-        let mut one_by_one = Vec::new();
-        for (index, id) in (0..records.len()).zip(records.schema_ids(self.part)) {
-            match id {
-                Some(id) => match groups.iter_mut().find(|(g, _)| *g == id) {
-                    Some((_, group)) => group.push(index),
-                    None => groups.push((id, vec![index])),
-                },
-                None => one_by_one.push(index),
-            }
-        }
+        let (groups, mut one_by_one) = records.by_schema(self.part);
         for (id, group) in groups {
             match self.plan(&records.record(group[0]), id) {
                 Ok(plan) => one_by_one.extend(self.mask_group(records, &plan, &group)),

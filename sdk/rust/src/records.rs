@@ -57,6 +57,25 @@ impl<'a> Records<'a> {
         self.batch.schema_ids(part)
     }
 
+    /// The records grouped by the schema id of `part`, groups in order of first appearance
+    /// and indices ascending, and, apart, the records whose part has no schema id (null or
+    /// schemaless): the usual start of a batch-wide transform, which works out what to do
+    /// once per schema.
+    pub fn by_schema(&self, part: Part) -> (Vec<(u64, Vec<u32>)>, Vec<u32>) {
+        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
+        let mut without = Vec::new();
+        for (index, id) in (0..self.len).zip(self.schema_ids(part)) {
+            match id {
+                Some(id) => match groups.iter_mut().find(|(g, _)| *g == id) {
+                    Some((_, group)) => group.push(index),
+                    None => groups.push((id, vec![index])),
+                },
+                None => without.push(index),
+            }
+        }
+        (groups, without)
+    }
+
     /// [`Record::is_null`] at `path` of each named record, in order.
     pub fn null_flags(
         &self,
