@@ -69,3 +69,14 @@ fn malformed_lines_say_where() {
             .starts_with("not valid JSON")
     );
 }
+
+#[test]
+fn control_characters_are_escaped_as_jackson_does() {
+    // Jackson escapes control characters without a short form as `\u00XX`, hex in upper case.
+    let line = r#"{"topic":"t","key":null,"value":{"schema":{"type":"string","optional":true},"payload":"a\u001Fb\u000B\t\u0000"}}"#;
+    let record = event::read_line(line).unwrap();
+    let mut out = String::new();
+    event::write_line(&mut out, &record, JsonOptions::default());
+    let expected = format!("{},\"headers\":[]}}", line.strip_suffix('}').unwrap());
+    assert_eq!(out, expected);
+}

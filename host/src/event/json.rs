@@ -436,7 +436,8 @@ pub(super) fn write_str(out: &mut String, s: &str) {
         };
         out.push_str(&s[start..i]);
         if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
+            // Jackson writes the hex digits in upper case.
+            let _ = write!(out, "\\u{b:04X}");
         } else {
             out.push_str(escape);
         }
@@ -788,8 +789,8 @@ mod tests {
     #[test]
     fn strings_are_escaped() {
         let mut out = String::new();
-        write_str(&mut out, "a\"b\\c\nd\u{1}é");
-        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+        write_str(&mut out, "a\"b\\c\nd\u{1}é\u{1f}\u{b}\u{8}\u{c}");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001é\u001F\u000B\b\f""#);
     }
 
     #[test]

@@ -87,8 +87,8 @@ pub struct PipelineStats {
 pub struct PipelineInput {
     /// Send batches here; dropping it ends the pipeline after a final flush and commit.
     pub batches: flume::Sender<Batch>,
-    /// The `ack` of the newest committed checkpoint; closed once the pipeline ended.
-    pub committed: watch::Receiver<Option<u64>>,
+    /// The newest committed checkpoint; closed once the pipeline ended.
+    pub committed: watch::Receiver<Option<Checkpoint>>,
 }
 
 /// A running pipeline.
@@ -274,7 +274,7 @@ struct Worker {
     flush_interval: Duration,
     connector: String,
     partition: OffsetMap,
-    committed: watch::Sender<Option<u64>>,
+    committed: watch::Sender<Option<Checkpoint>>,
     stats: Arc<PipelineStats>,
     /// Count records in here (no transform thread does).
     count_in: bool,
@@ -283,7 +283,9 @@ struct Worker {
 }
 
 impl Worker {
-    /// Writes batches until every sender is gone, committing every flush interval.
+    /// Writes batches until every sender is gone, committing every flush interval: when the
+    /// channel is idle at the deadline, and also while it never empties (a source faster than
+    /// the sink), so a saturated sink still commits on time.
     fn run<B: Into<Transformed>>(
         mut self,
         receiver: flume::Receiver<B>,
@@ -292,11 +294,12 @@ impl Worker {
         loop {
             match receiver.recv_deadline(next_commit) {
                 Ok(batch) => self.write(batch.into())?,
-                Err(flume::RecvTimeoutError::Timeout) => {
-                    self.commit()?;
-                    next_commit = Instant::now() + self.flush_interval;
-                }
+                Err(flume::RecvTimeoutError::Timeout) => {}
                 Err(flume::RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_commit {
+                self.commit()?;
+                next_commit = Instant::now() + self.flush_interval;
             }
         }
         self.commit()
@@ -335,7 +338,7 @@ impl Worker {
             .commits
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(offset = ?checkpoint.offset, "offset committed");
-        self.committed.send_replace(Some(checkpoint.ack));
+        self.committed.send_replace(Some(checkpoint));
         Ok(())
     }
 }
@@ -403,6 +406,68 @@ mod tests {
         Record::new(topic, None, Some(Data::schemaless(Value::Int32(1))))
     }
 
+    /// A sink that takes `delay` for every write, as a slow Kafka or Wasm sink does.
+    struct SlowSink {
+        delay: Duration,
+    }
+
+    impl Sink for SlowSink {
+        fn write(&mut self, _: &[Record]) -> Result<(), SinkError> {
+            std::thread::sleep(self.delay);
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn commits_every_interval_while_the_sink_is_saturated() {
+        let log = Log::default();
+        let (pipeline, input) = Pipeline::start(
+            None,
+            None,
+            Box::new(SlowSink {
+                delay: Duration::from_millis(10),
+            }),
+            Box::new(LogStore(log.clone())),
+            PipelineSettings {
+                connector: "c".into(),
+                partition: OffsetMap::new(),
+                flush_interval: Duration::from_millis(50),
+                errors: ErrorPolicy::default(),
+            },
+        )
+        .unwrap();
+        let PipelineInput { batches, .. } = input;
+        // The source stays ahead of the sink: the channel is never empty while it sends.
+        for n in 1..=100 {
+            batches
+                .send_async(Batch {
+                    records: vec![record("t")],
+                    checkpoint: checkpoint(n),
+                })
+                .await
+                .unwrap();
+        }
+        let before_the_end = log.entries().len();
+        drop(batches);
+        tokio::task::spawn_blocking(move || pipeline.join())
+            .await
+            .unwrap()
+            .unwrap();
+        // ~1 s of writes with a 50 ms interval: about 20 commits before the queue drained.
+        assert!(
+            before_the_end >= 10,
+            "only {before_the_end} commits while the sink was saturated"
+        );
+        let entries = log.entries();
+        assert_eq!(
+            entries.last().map(String::as_str),
+            Some("commit {\"lsn\":100}")
+        );
+    }
+
     #[tokio::test]
     async fn commits_only_after_the_sink_flushed() {
         let log = Log::default();
@@ -455,6 +520,6 @@ mod tests {
             ]
         );
         committed.changed().await.ok();
-        assert_eq!(*committed.borrow(), Some(2));
+        assert_eq!(committed.borrow().as_ref().map(|c| c.ack), Some(2));
     }
 }
