@@ -1,40 +1,120 @@
-//! Java `.properties` files, as Kafka Connect reads them: `key=value`, `key: value` or
-//! `key value`; `#` and `!` comments; a trailing backslash continues a line; backslash
-//! escapes (`\t`, `\n`, `\uXXXX`, and any other character as itself).
+//! Java `.properties` files, read as `java.util.Properties.load` reads them (the file being
+//! UTF-8): `key=value`, `key: value` or `key value`; `#` and `!` comments; a trailing backslash
+//! continues a line, even the last one, and the next line's leading blanks are dropped;
+//! backslash escapes (`\t`, `\n`, `\r`, `\f`, `\uXXXX` with surrogate pairs as two escapes,
+//! and any other character as itself). `host/tests/properties_java.rs` checks this against
+//! Java itself.
 
 use std::collections::BTreeMap;
+
+/// What `Properties.load` counts as white space: around separators and at line starts.
+const BLANK: [char; 3] = [' ', '\t', '\u{c}'];
 
 /// Parses the text of a properties file.
 pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>, String> {
     let mut entries = BTreeMap::new();
-    let mut logical = String::new();
-    let mut number = 0;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim_start();
-        if logical.is_empty() {
-            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-                continue;
-            }
-            number = n + 1;
-        }
-        let trailing = line.chars().rev().take_while(|c| *c == '\\').count();
-        if trailing % 2 == 1 {
-            logical.push_str(&line[..line.len() - 1]);
-            continue;
-        }
-        logical.push_str(line);
-        let (key, value) = split_entry(&logical);
-        let key = unescape(key).map_err(|e| format!("line {number}: {e}"))?;
-        let value = unescape(value).map_err(|e| format!("line {number}: {e}"))?;
-        entries.insert(key, value);
-        logical.clear();
+    for line in logical_lines(text) {
+        let at = |problem: String| format!("line {}: {problem}", line.number);
+        let (key, value) = split_entry(&line.text);
+        entries.insert(unescape(key).map_err(at)?, unescape(value).map_err(at)?);
     }
     Ok(entries)
 }
 
-/// Splits at the first unescaped `=`, `:` or whitespace.
+/// A natural line: its text without the terminator, and whether the input ends right after
+/// the line's first terminator character (or the line has none).
+struct NaturalLine<'a> {
+    text: &'a str,
+    ends_input: bool,
+}
+
+/// The input's natural lines, each ended by `\n`, `\r` or `\r\n`.
+fn natural_lines(text: &str) -> impl Iterator<Item = NaturalLine<'_>> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(end) = rest.find(['\n', '\r']) else {
+            let line = rest;
+            rest = "";
+            return Some(NaturalLine {
+                text: line,
+                ends_input: true,
+            });
+        };
+        let line = &rest[..end];
+        let ends_input = end + 1 == rest.len();
+        let terminator = if rest[end..].starts_with("\r\n") {
+            2
+        } else {
+            1
+        };
+        rest = &rest[end + terminator..];
+        Some(NaturalLine {
+            text: line,
+            ends_input,
+        })
+    })
+}
+
+/// One entry's line, continuations joined, and the number of its first natural line.
+struct LogicalLine {
+    text: String,
+    number: usize,
+}
+
+/// The input's entries: comments and blank lines dropped, continued lines joined.
+fn logical_lines(text: &str) -> Vec<LogicalLine> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut number = 0;
+    for (n, natural) in natural_lines(text).enumerate() {
+        let part = natural.text.trim_start_matches(BLANK);
+        if current.is_empty() {
+            // A comment only where an entry could start; a continued entry may hold `#`.
+            if part.starts_with(['#', '!']) {
+                continue;
+            }
+            number = n + 1;
+        }
+        current.push_str(part);
+        if current.is_empty() {
+            continue;
+        }
+        let backslashes = part.chars().rev().take_while(|c| *c == '\\').count();
+        if backslashes % 2 == 0 {
+            lines.push(LogicalLine {
+                text: std::mem::take(&mut current),
+                number,
+            });
+            continue;
+        }
+        // The continuing backslash is not part of the entry.
+        current.pop();
+        if natural.ends_input {
+            // As in Java, an entry ends at a continued last line even when nothing is left
+            // of it (an empty key with an empty value).
+            lines.push(LogicalLine {
+                text: std::mem::take(&mut current),
+                number,
+            });
+        }
+    }
+    if !current.is_empty() {
+        lines.push(LogicalLine {
+            text: current,
+            number,
+        });
+    }
+    lines
+}
+
+/// Splits at the first unescaped `=`, `:` or blank; blanks around the separator (and one
+/// `=` or `:` after blanks) belong to neither side.
 fn split_entry(line: &str) -> (&str, &str) {
     let mut escaped = false;
+    let mut split = None;
     for (i, c) in line.char_indices() {
         if escaped {
             escaped = false;
@@ -42,47 +122,76 @@ fn split_entry(line: &str) -> (&str, &str) {
         }
         match c {
             '\\' => escaped = true,
-            '=' | ':' => return (line[..i].trim_end(), line[i + 1..].trim_start()),
-            c if c.is_whitespace() => {
-                let rest = line[i..].trim_start();
-                let rest = rest
-                    .strip_prefix('=')
-                    .or_else(|| rest.strip_prefix(':'))
-                    .unwrap_or(rest);
-                return (&line[..i], rest.trim_start());
+            '=' | ':' => {
+                split = Some((i, true));
+                break;
+            }
+            c if BLANK.contains(&c) => {
+                split = Some((i, false));
+                break;
             }
             _ => {}
         }
     }
-    (line, "")
+    let Some((end, separated)) = split else {
+        return (line, "");
+    };
+    let mut value = line[end + 1..].trim_start_matches(BLANK);
+    if !separated && let Some(rest) = value.strip_prefix(['=', ':']) {
+        value = rest.trim_start_matches(BLANK);
+    }
+    (&line[..end], value)
 }
 
+/// Resolves backslash escapes. `\uXXXX` gives a UTF-16 unit, so a character outside the
+/// Basic Multilingual Plane is written as two escapes (a surrogate pair).
 fn unescape(text: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
+    if !text.contains('\\') {
+        return Ok(text.to_owned());
+    }
+    let mut units: Vec<u16> = Vec::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('f') => out.push('\u{c}'),
-            Some('u') => {
-                let hex: String = chars.by_ref().take(4).collect();
-                let code = u32::from_str_radix(&hex, 16)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .ok_or_else(|| format!("bad \\u escape \\u{hex}"))?;
-                out.push(code);
-            }
-            Some(other) => out.push(other),
-            None => {}
-        }
+        let c = match c {
+            '\\' => match chars.next() {
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    units.push(hex_unit(&hex)?);
+                    continue;
+                }
+                Some('t') => '\t',
+                Some('n') => '\n',
+                Some('r') => '\r',
+                Some('f') => '\u{c}',
+                Some(other) => other,
+                None => break,
+            },
+            c => c,
+        };
+        units.extend_from_slice(c.encode_utf16(&mut [0; 2]));
     }
-    Ok(out)
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .map_err(|e| {
+            format!(
+                "\\u{:04X} is half of a surrogate pair without its other half",
+                e.unpaired_surrogate()
+            )
+        })
+}
+
+/// The UTF-16 unit of a `\uXXXX` escape's four hex digits.
+fn hex_unit(hex: &str) -> Result<u16, String> {
+    let digits = hex
+        .chars()
+        .map(|c| c.to_digit(16))
+        .collect::<Option<Vec<_>>>();
+    match digits {
+        Some(digits) if digits.len() == 4 => Ok(digits.iter().fold(0, |n, d| n * 16 + *d as u16)),
+        _ => Err(format!(
+            "malformed escape \\u{hex}: expected four hex digits"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -100,5 +209,36 @@ mod tests {
         assert_eq!(p["long"], "one two");
         assert_eq!(p["u"], "café");
         assert_eq!(p["empty"], "");
+    }
+
+    #[test]
+    fn a_continued_last_line_ends_the_entry() {
+        let p = parse_properties("a=1\nb=two \\\n  parts\\").unwrap();
+        assert_eq!(p["b"], "two parts");
+        let p = parse_properties("a=1\\\n").unwrap();
+        assert_eq!(p["a"], "1");
+    }
+
+    #[test]
+    fn surrogate_pairs_make_one_character() {
+        let p = parse_properties("smile=\\uD83D\\uDE00!\n").unwrap();
+        assert_eq!(p["smile"], "\u{1F600}!");
+        let err = parse_properties("a=1\nlone=\\uD83D\n").unwrap_err();
+        assert_eq!(
+            err,
+            "line 2: \\uD83D is half of a surrogate pair without its other half"
+        );
+        let err = parse_properties("bad=\\u+12x\n").unwrap_err();
+        assert_eq!(
+            err,
+            "line 1: malformed escape \\u+12x: expected four hex digits"
+        );
+    }
+
+    #[test]
+    fn escaped_separators_and_blanks_stay_in_the_key() {
+        let p = parse_properties("a\\=b\\:c\\ d = v \nx\\\\=y\n").unwrap();
+        assert_eq!(p["a=b:c d"], "v ");
+        assert_eq!(p["x\\"], "y");
     }
 }
