@@ -71,6 +71,112 @@ fn a_corrupt_cache_entry_is_recompiled() {
     assert_eq!(runtime.load_file(&path).unwrap().origin, Origin::Compiled);
 }
 
+/// The cache's entries (not its temporary files).
+fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn a_tampered_cache_entry_is_not_loaded_but_recompiled() {
+    let cache = tempfile::tempdir().unwrap();
+    let options = RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeOptions::default()
+    };
+    let path = plugin_path("regex-router");
+    Runtime::new(options.clone())
+        .unwrap()
+        .load_file(&path)
+        .unwrap();
+    let entries = cache_entries(cache.path());
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // One byte of the compiled code changed, the length and the header intact.
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&entries[0], &bytes).unwrap();
+
+    let runtime = Runtime::new(options.clone()).unwrap();
+    assert_eq!(runtime.load_file(&path).unwrap().origin, Origin::Compiled);
+    assert_eq!(runtime.compiled_count(), 1);
+    // The recompile replaced the entry: the next start loads it.
+    let runtime = Runtime::new(options).unwrap();
+    assert_eq!(runtime.load_file(&path).unwrap().origin, Origin::DiskCache);
+}
+
+#[test]
+fn a_cache_directory_others_can_write_to_is_refused_and_plugins_compiled_in_memory() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let options = RuntimeOptions {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeOptions::default()
+    };
+    let runtime = Runtime::new(options.clone()).unwrap();
+    let refused = runtime
+        .disk_cache_refused()
+        .expect("the directory is refused")
+        .to_string();
+    assert!(refused.contains(&dir.display().to_string()), "{refused}");
+    assert!(refused.contains("writable by group or others"), "{refused}");
+    assert!(
+        refused.contains(&format!("chmod 700 {}", dir.display())),
+        "{refused}"
+    );
+    // The plugin still loads, compiled in memory, and nothing is written there.
+    let plugin = runtime.load_file(&plugin_path("noop")).unwrap();
+    assert_eq!(plugin.origin, Origin::Compiled);
+    assert!(cache_entries(&dir).is_empty());
+    let again = Runtime::new(options).unwrap();
+    assert_eq!(
+        again.load_file(&plugin_path("noop")).unwrap().origin,
+        Origin::Compiled
+    );
+
+    // Made private, the directory is used.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let private = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    assert!(private.disk_cache_refused().is_none());
+    private.load_file(&plugin_path("noop")).unwrap();
+    assert_eq!(cache_entries(&dir).len(), 1);
+}
+
+#[test]
+fn a_fresh_cache_directory_is_created_private_with_private_entries() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("tidemark").join("plugins");
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    assert!(runtime.disk_cache_refused().is_none());
+    assert_eq!(mode(&root.path().join("tidemark")), 0o700);
+    assert_eq!(mode(&dir), 0o700);
+    runtime.load_file(&plugin_path("noop")).unwrap();
+    let entries = cache_entries(&dir);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(mode(&entries[0]), 0o600);
+    // Nothing but the entry: the temporary file was renamed into place.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
 #[test]
 fn files_that_are_not_components_are_refused_by_name() {
     let runtime = Runtime::new(RuntimeOptions {

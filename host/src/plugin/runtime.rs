@@ -38,7 +38,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Settings of the runtime.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
-    /// Where compiled components are cached; `None` disables the disk cache.
+    /// Where compiled components are cached; `None` disables the disk cache. A directory
+    /// another user could write to is refused (see [`Runtime::disk_cache_refused`]).
     pub cache_dir: Option<PathBuf>,
     /// Upper bound of any plugin's linear memory (per-plugin caps are lower).
     pub max_memory_bytes: usize,
@@ -49,7 +50,7 @@ pub struct RuntimeOptions {
 impl Default for RuntimeOptions {
     fn default() -> RuntimeOptions {
         RuntimeOptions {
-            cache_dir: Some(super::cache::default_dir()),
+            cache_dir: super::cache::default_dir(),
             max_memory_bytes: 4 << 30,
             max_instances: 1000,
         }
@@ -168,6 +169,8 @@ struct Flavor {
     engine: Engine,
     linker: Linker<StoreState>,
     disk: Option<DiskCache>,
+    /// Why the configured cache directory is not used.
+    disk_refused: Option<PluginError>,
     loaded: Mutex<HashMap<String, Arc<Loaded>>>,
     kind: Kind,
 }
@@ -191,7 +194,11 @@ impl Runtime {
     /// Creates the engine and linker and starts the epoch ticker.
     pub fn new(options: RuntimeOptions) -> Result<Runtime, PluginError> {
         priority::init_compile_threads();
-        let plain = Arc::new(Flavor::new(&options, Kind::PLAIN)?);
+        let plain = Arc::new(Flavor::new(
+            &options,
+            Kind::PLAIN,
+            options.cache_dir.as_deref(),
+        )?);
         Ok(Runtime {
             inner: Arc::new(Inner {
                 options,
@@ -244,9 +251,17 @@ impl Runtime {
         if let Some(flavor) = others.get(&kind) {
             return Ok(flavor.clone());
         }
-        let flavor = Arc::new(Flavor::new(&self.inner.options, kind)?);
+        // The other engines use the directory only if the plain engine accepted it.
+        let dir = self.inner.plain.disk.as_ref().map(DiskCache::dir);
+        let flavor = Arc::new(Flavor::new(&self.inner.options, kind, dir)?);
         others.insert(kind, flavor.clone());
         Ok(flavor)
+    }
+
+    /// Why the configured disk cache is not used (another user could write to it, say):
+    /// plugins are then compiled on every start. Also logged as a warning.
+    pub fn disk_cache_refused(&self) -> Option<&PluginError> {
+        self.inner.plain.disk_refused.as_ref()
     }
 
     /// How many components this runtime has compiled (rather than found in a cache).
@@ -317,10 +332,12 @@ impl Runtime {
         let (loaded, origin) = match cached {
             Some(loaded) => (loaded, Origin::Memory),
             None => {
-                let from_disk = flavor
-                    .disk
-                    .as_ref()
-                    .and_then(|d| d.get(&flavor.engine, hash));
+                let from_disk = flavor.disk.as_ref().and_then(|d| {
+                    d.get(&flavor.engine, hash).unwrap_or_else(|error| {
+                        tracing::warn!(plugin = %name, %error, "Not loading a cached plugin; compiling it instead.");
+                        None
+                    })
+                });
                 let (component, origin) = match from_disk {
                     Some(c) => (c, Origin::DiskCache),
                     None => {
@@ -376,9 +393,13 @@ fn read_plugin(path: &Path) -> Result<(String, Vec<u8>), PluginError> {
 }
 
 impl Flavor {
-    /// Creates an engine of this kind, its linker and its caches, and starts the engine's
-    /// epoch ticker.
-    fn new(options: &RuntimeOptions, kind: Kind) -> Result<Flavor, PluginError> {
+    /// Creates an engine of this kind, its linker and its caches (on disk in `cache_dir`
+    /// unless the directory is refused), and starts the engine's epoch ticker.
+    fn new(
+        options: &RuntimeOptions,
+        kind: Kind,
+        cache_dir: Option<&Path>,
+    ) -> Result<Flavor, PluginError> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -418,15 +439,20 @@ impl Flavor {
 
         // The cache file names carry the engine's compatibility hash, which differs between
         // the engines (compiler, fuel), so all share one directory.
-        let disk = match &options.cache_dir {
-            Some(dir) => Some(DiskCache::open(dir, &engine)?),
-            None => None,
+        let (disk, disk_refused) = match cache_dir.map(|dir| DiskCache::open(dir, &engine)) {
+            None => (None, None),
+            Some(Ok(disk)) => (Some(disk), None),
+            Some(Err(error)) => {
+                tracing::warn!(%error, "Not using the plugin disk cache; plugins are compiled in memory on every start.");
+                (None, Some(error))
+            }
         };
         start_epoch_ticker(&engine);
         Ok(Flavor {
             engine,
             linker,
             disk,
+            disk_refused,
             loaded: Mutex::new(HashMap::new()),
             kind,
         })
