@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, pg_properties};
 use tidemark_tests::postgres::Postgres;
+use tidemark_tests::process::{self, read_lines, signal, spawn_tidemark};
 use tidemark_tests::{tidemark_binary, write_properties};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -39,39 +40,8 @@ fn ops(events: &[Json]) -> Vec<&str> {
         .collect()
 }
 
-/// Starts `tidemark run` on a config file, its stderr to `log`.
-fn spawn_tidemark(config: &Path, log: &Path) -> Child {
-    Command::new(tidemark_binary())
-        .arg("run")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("tidemark starts")
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([name, &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
-fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    process::wait_until(what, TIMEOUT, done);
 }
 
 #[test]
@@ -491,6 +461,76 @@ fn bad_settings_and_servers_give_clear_errors() {
     let err = run(&[], replica.port);
     assert!(
         err.contains("has wal_level=replica") && err.contains("wal_level=logical"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deprecated_debezium_keys_are_read_as_their_replacements() {
+    let server = Postgres::start();
+    server.create_database("shop");
+    server.psql(
+        "shop",
+        "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY); \
+         INSERT INTO a VALUES (1); INSERT INTO b VALUES (1)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // Debezium 1.x names: `database.server.name` for `topic.prefix`, `table.whitelist` for
+    // `table.include.list`.
+    let mut props = pg_properties(
+        &server,
+        "shop",
+        dir.path(),
+        &[
+            ("database.server.name", "legacy"),
+            ("table.whitelist", "public\\.a"),
+        ],
+    );
+    props.retain(|(k, _)| k != "topic.prefix");
+    let mut capture = Capture::start(dir.path().to_owned(), props);
+    capture.wait_streaming(&server, "shop");
+    server.psql(
+        "shop",
+        "INSERT INTO b VALUES (2); INSERT INTO a VALUES (2); INSERT INTO b VALUES (3)",
+    );
+    capture.wait_lines(2, TIMEOUT);
+    // Anything more (an event of table b) would come within a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    let out = capture.out.clone();
+    capture.stop().unwrap();
+    let events = parse(&read_lines(&out));
+    let seen: Vec<(&str, Option<&str>, &Json)> = events
+        .iter()
+        .map(|e| (e["topic"].as_str().unwrap(), op(e), after(e, "id")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("legacy.public.a", Some("r"), &Json::from(1)),
+            ("legacy.public.a", Some("c"), &Json::from(2)),
+        ],
+        "the topic prefix is database.server.name's and only the whitelisted table is captured"
+    );
+    assert_eq!(
+        events[1].pointer("/value/payload/source/name"),
+        Some(&Json::from("legacy"))
+    );
+
+    // A converter Tidemark does not write is an error before anything connects.
+    let other = tempfile::tempdir().unwrap();
+    let props = pg_properties(
+        &server,
+        "shop",
+        other.path(),
+        &[("value.converter", "io.confluent.connect.avro.AvroConverter")],
+    );
+    let err = Capture::start(other.path().to_owned(), props)
+        .end_within(TIMEOUT)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'value.converter'")
+            && err.contains("supports only org.apache.kafka.connect.json.JsonConverter"),
         "{err}"
     );
 }

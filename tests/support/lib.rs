@@ -6,6 +6,8 @@ pub mod capture;
 pub mod kafka;
 pub mod mariadb;
 pub mod postgres;
+pub mod process;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -15,6 +15,8 @@ pub struct MariaDb {
     pub port: u16,
     socket: PathBuf,
     child: Child,
+    /// The server's arguments, to start it again after [`MariaDb::stop`].
+    args: Vec<std::ffi::OsString>,
     data: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -84,7 +86,8 @@ impl MariaDb {
         );
         let port = free_port();
         let socket = dir.path().join("mariadb.sock");
-        let child = program("mariadbd")
+        let mut command = program("mariadbd");
+        command
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", socket.display()))
@@ -114,11 +117,12 @@ impl MariaDb {
             .arg(&tmpdir)
             .args(options)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mariadbd starts");
+            .stderr(Stdio::null());
+        let args = command.get_args().map(ToOwned::to_owned).collect();
+        let child = command.spawn().expect("mariadbd starts");
         let mut server = MariaDb {
             port,
+            args,
             socket,
             child,
             data,
@@ -134,6 +138,28 @@ impl MariaDb {
             ),
         );
         server
+    }
+
+    /// Stops the server with SIGTERM (a clean shutdown) and waits until it exited.
+    pub fn stop(&mut self) {
+        let status = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill mariadbd");
+        self.child.wait().expect("mariadbd exits");
+    }
+
+    /// Starts the stopped server again, on the same port and data, and waits until it
+    /// answers.
+    pub fn start_again(&mut self) {
+        self.child = program("mariadbd")
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd starts");
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -248,6 +274,14 @@ impl MariaDb {
         .trim()
         .parse()
         .unwrap_or(0)
+    }
+
+    /// A command running `sql` through the client in a database, over the server's socket:
+    /// it can run on another thread, and fails (rather than panics) while the server is down.
+    pub fn sql_command(&self, database: &str, sql: &str) -> Command {
+        let mut c = self.client(database);
+        c.args(["-e", sql]);
+        c
     }
 
     /// Waits until a connector reads the binlog.

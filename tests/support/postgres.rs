@@ -207,6 +207,42 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    fn pg_ctl(&self, args: &[&str]) {
+        check(
+            pg_command("pg_ctl")
+                .arg("-D")
+                .arg(&self.data)
+                .arg("-l")
+                .arg(
+                    self.data
+                        .parent()
+                        .expect("data dir parent")
+                        .join("server.log"),
+                )
+                .args(args)
+                .output()
+                .expect("pg_ctl runs"),
+            &format!("pg_ctl {}", args.join(" ")),
+        );
+    }
+
+    /// `pg_ctl restart -m fast`: the server ends every session and starts again.
+    pub fn restart_fast(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "restart"]);
+    }
+
+    /// Stops the server (`-m fast`) until [`Postgres::start_again`].
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts the stopped server again on the same port and data.
+    pub fn start_again(&self) {
+        self.pg_ctl(&["-w", "start"]);
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         let _ = pg_command("pg_ctl")

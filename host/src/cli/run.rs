@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use tidemark::config::Properties;
+use tidemark::config::{Properties, WorkerConfig};
 use tidemark::pipeline::connector;
 use tokio::sync::watch;
 
@@ -35,6 +35,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     {
         props.set_default("plugin.path", dir.to_string_lossy());
     }
+    let shutdown_timeout = WorkerConfig::from_properties(&props)?.shutdown_timeout;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -46,6 +47,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             wait_for_signal().await;
             tracing::info!("stopping: flushing and committing offsets");
             let _ = stop.send(true);
+            // A stop must not hang on a server that is down: past the graceful timeout the
+            // process ends without the final flush (what was not committed comes again).
+            // A thread of its own, so a starved runtime cannot delay it.
+            std::thread::spawn(move || {
+                std::thread::sleep(shutdown_timeout);
+                tracing::error!(
+                    timeout_ms = shutdown_timeout.as_millis() as u64,
+                    "the connector did not stop within task.shutdown.graceful.timeout.ms: exiting \
+                     without the final flush and commit (uncommitted changes are delivered again \
+                     on the next start)"
+                );
+                std::process::exit(3);
+            });
         });
         connector::run(props, shutdown).await
     })?;

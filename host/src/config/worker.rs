@@ -29,11 +29,15 @@ pub struct WorkerConfig {
     /// Where the REST API listens: Kafka Connect's `listeners` (`http://host:port`, the
     /// first entry), else `rest.port` with `rest.host.name`; `None` runs no API.
     pub rest_address: Option<SocketAddr>,
+    /// `task.shutdown.graceful.timeout.ms` (Connect's default: 5 s): how long a stop request
+    /// may take before the process ends without waiting further.
+    pub shutdown_timeout: Duration,
 }
 
 impl WorkerConfig {
     /// Reads the worker settings.
     pub fn from_properties(props: &Properties) -> Result<WorkerConfig, ConfigError> {
+        check_converters(props)?;
         let flush_ms: u64 = props.parse("offset.flush.interval.ms", 60_000, "milliseconds")?;
         Ok(WorkerConfig {
             offset_file: PathBuf::from(
@@ -43,6 +47,11 @@ impl WorkerConfig {
             plugin_path: props.get("plugin.path").map(PathBuf::from),
             sink_file: props.get("sink.file").map(str::to_owned),
             rest_address: rest_address(props)?,
+            shutdown_timeout: Duration::from_millis(props.parse(
+                "task.shutdown.graceful.timeout.ms",
+                5_000,
+                "milliseconds",
+            )?),
             json: JsonOptions {
                 key_schemas: props.parse("key.converter.schemas.enable", true, "true or false")?,
                 value_schemas: props.parse(
@@ -58,6 +67,47 @@ impl WorkerConfig {
             },
         })
     }
+}
+
+/// The converters Tidemark can honour, by property: keys and values are written as Kafka
+/// Connect's JsonConverter writes them, header values as strings (what SimpleHeaderConverter,
+/// Connect's default, and StringConverter write for a string).
+const CONVERTERS: &[(&str, &[&str])] = &[
+    (
+        "key.converter",
+        &["org.apache.kafka.connect.json.JsonConverter"],
+    ),
+    (
+        "value.converter",
+        &["org.apache.kafka.connect.json.JsonConverter"],
+    ),
+    (
+        "header.converter",
+        &[
+            "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ],
+    ),
+];
+
+/// A converter set to a class Tidemark does not implement is an error naming the ones it
+/// does, never a silent change of format.
+fn check_converters(props: &Properties) -> Result<(), ConfigError> {
+    for (key, supported) in CONVERTERS {
+        if let Some(class) = props.get(key)
+            && !supported.contains(&class.trim())
+        {
+            return Err(ConfigError::Invalid {
+                key: (*key).to_owned(),
+                value: class.to_owned(),
+                problem: format!(
+                    "Tidemark supports only {}: set one of them or remove the property",
+                    supported.join(" or ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The REST API's address from `listeners` or `rest.port` / `rest.host.name`.
@@ -162,5 +212,49 @@ mod tests {
         assert!(err.to_string().contains("listeners"), "{err}");
         let err = address(&[("rest.port", "eighty")]).unwrap_err();
         assert!(err.to_string().contains("rest.port"), "{err}");
+    }
+
+    #[test]
+    fn only_the_converters_tidemark_writes_are_accepted() {
+        let worker = |pairs: &[(&str, &str)]| {
+            WorkerConfig::from_properties(&Properties::from_pairs(pairs.iter().copied()))
+        };
+        let json = "org.apache.kafka.connect.json.JsonConverter";
+        worker(&[
+            ("key.converter", json),
+            ("value.converter", json),
+            (
+                "header.converter",
+                "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            ),
+        ])
+        .unwrap();
+        worker(&[(
+            "header.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        )])
+        .unwrap();
+        let err =
+            worker(&[("value.converter", "io.confluent.connect.avro.AvroConverter")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "property 'value.converter' has an invalid value \"io.confluent.connect.avro.AvroConverter\": \
+             Tidemark supports only org.apache.kafka.connect.json.JsonConverter: set one of them or \
+             remove the property"
+        );
+        let err = worker(&[(
+            "key.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        )])
+        .unwrap_err();
+        assert!(err.to_string().contains("'key.converter'"), "{err}");
+        let err = worker(&[("header.converter", json)]).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "supports only org.apache.kafka.connect.storage.SimpleHeaderConverter or \
+                 org.apache.kafka.connect.storage.StringConverter"
+            ),
+            "{err}"
+        );
     }
 }

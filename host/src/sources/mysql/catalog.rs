@@ -18,12 +18,7 @@ pub async fn connect(config: &MySqlConfig) -> Result<Conn, MySqlError> {
         .user(Some(config.user.clone()))
         .pass(Some(config.password.clone()))
         .prefer_socket(false);
-    Conn::new(opts).await.map_err(|e| MySqlError::Connect {
-        host: config.hostname.clone(),
-        port: config.port,
-        user: config.user.clone(),
-        reason: e.to_string(),
-    })
+    config.tls.connect(config, opts).await
 }
 
 /// A text cell of a row as a string (`None` for NULL).
@@ -63,6 +58,7 @@ pub async fn check_server(conn: &mut Conn, config: &MySqlConfig) -> Result<Serve
     .ok_or_else(|| MySqlError::Query {
         what: what.into(),
         reason: "no row".into(),
+        retriable: false,
     })?;
     let version = text(&row, 0).unwrap_or_default();
     let flavor = if version.to_ascii_lowercase().contains("mariadb") {
@@ -274,6 +270,7 @@ pub async fn current_position(conn: &mut Conn) -> Result<BinlogPosition, MySqlEr
     let row = status.first().ok_or_else(|| MySqlError::Query {
         what: what.into(),
         reason: "the server reports no binlog position (is log_bin on?)".into(),
+        retriable: false,
     })?;
     Ok(BinlogPosition {
         file: text(row, 0).unwrap_or_default(),

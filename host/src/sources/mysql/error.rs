@@ -14,6 +14,17 @@ pub enum MySqlError {
         port: u16,
         user: String,
         reason: String,
+        /// The server was unreachable or restarting (not a refused login): reconnecting
+        /// may succeed.
+        retriable: bool,
+    },
+    /// TLS failed or was refused (a certificate not trusted or not for the host, a server
+    /// without TLS, plain text refused): retrying cannot fix it, so it is fatal.
+    #[error("TLS to the database at {host}:{port}: {reason}")]
+    Tls {
+        host: String,
+        port: u16,
+        reason: String,
     },
     #[error(
         "the server at {host}:{port} has {variable}={found}; change data capture needs {variable}={wanted} ({hint})"
@@ -47,9 +58,16 @@ pub enum MySqlError {
     )]
     BinlogPurged { reason: String },
     #[error("{what}: {reason}")]
-    Query { what: String, reason: String },
+    Query {
+        what: String,
+        reason: String,
+        /// The connection dropped or the server is restarting: reconnecting may succeed.
+        retriable: bool,
+    },
     #[error("binlog stream: {0}")]
     Stream(String),
+    #[error("binlog stream: the connection was lost: {0}")]
+    Lost(String),
     #[error("binlog event at {file}:{pos}: {reason}")]
     Event {
         file: String,
@@ -79,7 +97,41 @@ impl MySqlError {
     pub fn query(what: impl Into<String>, error: mysql_async::Error) -> MySqlError {
         MySqlError::Query {
             what: what.into(),
+            retriable: is_transient(&error),
             reason: error.to_string(),
         }
+    }
+
+    /// Whether reconnecting may get past this error: the connection dropped or the server
+    /// is restarting. Refused logins, privileges, configuration and purged binlogs are fatal.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            MySqlError::Connect { retriable, .. } | MySqlError::Query { retriable, .. } => {
+                *retriable
+            }
+            MySqlError::Lost(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Server errors after which a new connection may succeed: the server shutting down
+/// (1053, 1927 connection killed), too many connections (1040), lock wait timeout and
+/// deadlock (1205, 1213), and the client-side lost-connection codes (2006, 2013).
+const TRANSIENT_SERVER_CODES: &[u16] = &[1040, 1053, 1205, 1213, 1927, 2006, 2013];
+
+/// Whether a `mysql_async` error is the connection's or the server's passing state rather
+/// than the request's.
+pub fn is_transient(error: &mysql_async::Error) -> bool {
+    match error {
+        mysql_async::Error::Io(_) => true,
+        mysql_async::Error::Driver(driver) => matches!(
+            driver,
+            mysql_async::DriverError::ConnectionClosed
+                | mysql_async::DriverError::PoolDisconnected
+                | mysql_async::DriverError::UnexpectedPacket { .. }
+        ),
+        mysql_async::Error::Server(server) => TRANSIENT_SERVER_CODES.contains(&server.code),
+        _ => false,
     }
 }

@@ -16,8 +16,11 @@ use super::snapshot::{self, Snapshot};
 use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
 use crate::event::transaction::TransactionMetadata;
+use crate::offsets::OffsetMap;
 use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::SourceContext;
+use crate::sources::reconnect::{After, Reconnects};
+use tokio::sync::watch;
 
 /// Whether a stored offset needs a snapshot before streaming, for `mode`.
 fn wants_snapshot(mode: SnapshotMode, stored: Option<&BinlogOffset>) -> bool {
@@ -58,14 +61,47 @@ fn check_include_list(config: &MySqlConfig, all: &[CatalogTable]) -> Result<(), 
     Ok(())
 }
 
-/// Runs the connector until shutdown, the end of an `initial_only` snapshot, or an error.
+/// Runs the connector until shutdown, the end of an `initial_only` snapshot, or an error
+/// that reconnecting cannot get past: after a retriable one (the server restarted, the
+/// connection dropped) it connects again from the committed offset, as `config.reconnect`
+/// allows.
 pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MySqlError> {
     let SourceContext {
-        stored,
+        mut stored,
         batches,
         committed,
-        shutdown,
+        mut shutdown,
     } = context;
+    let mut reconnects = Reconnects::new(config.reconnect.clone());
+    loop {
+        let error = match attempt(config, stored.clone(), &batches, &committed, &shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_retriable() => error,
+            Err(error) => return Err(error),
+        };
+        match reconnects
+            .after_failure(&error, &committed, &mut shutdown)
+            .await
+        {
+            After::Retry => {}
+            After::Stop => return Ok(()),
+            After::GiveUp => return Err(error),
+        }
+        if let Some(checkpoint) = &*committed.borrow() {
+            stored = Some(checkpoint.offset.clone());
+        }
+    }
+}
+
+/// One connection's run, from the offset `stored`, until shutdown, the end of an
+/// `initial_only` snapshot, or an error.
+async fn attempt(
+    config: &MySqlConfig,
+    stored: Option<OffsetMap>,
+    batches: &flume::Sender<Batch>,
+    committed: &watch::Receiver<Option<Checkpoint>>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(), MySqlError> {
     let mut mgmt = catalog::connect(config).await?;
     let server = catalog::check_server(&mut mgmt, config).await?;
     tracing::info!(version = %server.version, "connected");
@@ -141,7 +177,7 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
                     &captured,
                     &tables(&captured),
                     &mut schema_changes,
-                    &batches,
+                    batches,
                 )
                 .await?
             } else {
@@ -190,7 +226,7 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
                     &captured,
                     &tables(&captured),
                     &mut schema_changes,
-                    &batches,
+                    batches,
                 )
                 .await?;
             }

@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 use super::catalog::CatalogTable;
-use super::config::{PostgresConfig, PublicationMode};
+use super::config::{PostgresConfig, PublicationMode, SnapshotMode};
 use super::error::PostgresError;
 use super::snapshot::quote_ident;
 
@@ -133,13 +133,17 @@ pub struct SlotState {
 }
 
 /// Reads the slot; `None` when it does not exist. Fails when it exists but cannot be used.
+/// A slot the server invalidated (`wal_status = 'lost'`, after `max_slot_wal_keep_size`) is
+/// an error, except with `snapshot.mode=when_needed`, which drops it: the connector then
+/// creates a new one and takes a new snapshot.
 pub async fn read_slot(
     client: &Client,
     config: &PostgresConfig,
 ) -> Result<Option<SlotState>, PostgresError> {
     let row = client
         .query_opt(
-            "SELECT plugin::text, active_pid, (confirmed_flush_lsn - '0/0')::bigint, database::text \
+            "SELECT plugin::text, active_pid, (confirmed_flush_lsn - '0/0')::bigint, database::text, \
+                    wal_status::text \
              FROM pg_replication_slots WHERE slot_name = $1",
             &[&config.slot_name],
         )
@@ -148,6 +152,23 @@ pub async fn read_slot(
     let Some(row) = row else {
         return Ok(None);
     };
+    if row.get::<_, Option<String>>(4).as_deref() == Some("lost") {
+        if config.snapshot_mode != SnapshotMode::WhenNeeded {
+            return Err(PostgresError::SlotLost {
+                slot: config.slot_name.clone(),
+            });
+        }
+        tracing::warn!(
+            slot = %config.slot_name,
+            "the replication slot was invalidated (wal_status = lost, see max_slot_wal_keep_size): \
+             snapshot.mode=when_needed drops it and takes a new snapshot"
+        );
+        client
+            .execute("SELECT pg_drop_replication_slot($1)", &[&config.slot_name])
+            .await
+            .map_err(|e| PostgresError::query("dropping the invalidated replication slot", e))?;
+        return Ok(None);
+    }
     let plugin: Option<String> = row.get(0);
     if plugin.as_deref() != Some("pgoutput") {
         return Err(PostgresError::WrongSlotPlugin {
@@ -170,6 +191,7 @@ pub async fn read_slot(
                 database.unwrap_or_default(),
                 config.dbname
             ),
+            retriable: false,
         });
     }
     Ok(Some(SlotState {

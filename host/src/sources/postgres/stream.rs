@@ -62,7 +62,7 @@ pub struct Stream<'a> {
     pub catalog: &'a Client,
     pub types: TypeRegistry,
     pub batches: flume::Sender<Batch>,
-    pub committed: watch::Receiver<Option<u64>>,
+    pub committed: watch::Receiver<Option<Checkpoint>>,
     pub shutdown: watch::Receiver<bool>,
     /// Changes at or before this point were delivered before a restart.
     pub resume: Option<ResumePoint>,
@@ -88,8 +88,10 @@ struct State {
 }
 
 impl Stream<'_> {
-    /// Streams until shutdown is requested, the pipeline stops, or an error.
-    pub async fn run(mut self) -> Result<(), PostgresError> {
+    /// Streams until shutdown is requested (then returns the replication session, for
+    /// [`finish`]), the pipeline stops, or an error. The server ending the stream on its own
+    /// (a restart) is a retriable error.
+    pub async fn run(mut self) -> Result<ReplicationClient, PostgresError> {
         let mut state = State {
             relations: HashMap::new(),
             txn: None,
@@ -120,8 +122,8 @@ impl Stream<'_> {
                     if changed.is_err() {
                         return Err(PostgresError::PipelineClosed);
                     }
-                    if let Some(ack) = *self.committed.borrow_and_update() {
-                        self.client.update_applied_lsn(Lsn(ack));
+                    if let Some(checkpoint) = &*self.committed.borrow_and_update() {
+                        self.client.update_applied_lsn(Lsn(checkpoint.ack));
                     }
                 }
                 _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
@@ -135,7 +137,9 @@ impl Stream<'_> {
                 } => match event {
                     Ok(event) => {
                         if !self.handle(&mut state, event).await? || !self.drain(&mut state).await? {
-                            break;
+                            return Err(PostgresError::Replication(
+                                "the server ended the replication stream".into(),
+                            ));
                         }
                     }
                     Err(_) => self.send(&mut state).await?,
@@ -143,8 +147,7 @@ impl Stream<'_> {
             }
         }
         self.send(&mut state).await?;
-        self.finish().await;
-        Ok(())
+        Ok(self.client)
     }
 
     /// Handles the events that have already arrived (up to a batch of them) without going
@@ -175,41 +178,13 @@ impl Stream<'_> {
         }
     }
 
-    /// Lets the pipeline finish (its final flush and commit), confirms what it committed, and
-    /// ends the replication session cleanly.
-    async fn finish(self) {
-        let Stream {
-            mut client,
-            batches,
-            mut committed,
-            ..
-        } = self;
-        drop(batches);
-        while committed.changed().await.is_ok() {}
-        if let Some(ack) = *committed.borrow() {
-            client.update_applied_lsn(Lsn(ack));
-            // The session reports on its own schedule (every second); wait for the report
-            // so the slot knows of the final commit before the session ends.
-            let metrics = client.metrics();
-            let deadline = tokio::time::Instant::now() + FINAL_REPORT_WAIT;
-            while metrics.last_applied_lsn().as_u64() < ack
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-        if let Err(error) = client.shutdown().await {
-            tracing::debug!(%error, "replication session ended with an error");
-        }
-    }
-
     /// Handles one replication event; false when the stream ended.
     async fn handle(
         &mut self,
         state: &mut State,
         event: pgwire_replication::Result<Option<ReplicationEvent>>,
     ) -> Result<bool, PostgresError> {
-        let event = event.map_err(|e| PostgresError::Replication(e.to_string()))?;
+        let event = event.map_err(|e| super::source::replication_error(self.config, e))?;
         match event {
             None => return Ok(false),
             Some(ReplicationEvent::Begin {
@@ -502,5 +477,30 @@ impl Stream<'_> {
             .send_async(batch)
             .await
             .map_err(|_| PostgresError::PipelineClosed)
+    }
+}
+
+/// Lets the pipeline finish (its final flush and commit: `batches` must be its last sender),
+/// confirms what it committed, and ends the replication session cleanly.
+pub async fn finish(
+    mut client: ReplicationClient,
+    batches: flume::Sender<Batch>,
+    mut committed: watch::Receiver<Option<Checkpoint>>,
+) {
+    drop(batches);
+    while committed.changed().await.is_ok() {}
+    let ack = committed.borrow().as_ref().map(|c| c.ack);
+    if let Some(ack) = ack {
+        client.update_applied_lsn(Lsn(ack));
+        // The session reports on its own schedule (every second); wait for the report
+        // so the slot knows of the final commit before the session ends.
+        let metrics = client.metrics();
+        let deadline = tokio::time::Instant::now() + FINAL_REPORT_WAIT;
+        while metrics.last_applied_lsn().as_u64() < ack && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    if let Err(error) = client.shutdown().await {
+        tracing::debug!(%error, "replication session ended with an error");
     }
 }

@@ -90,7 +90,7 @@ pub struct Stream<'a> {
     pub tables: Vec<Arc<Table>>,
     pub schema_changes: &'a mut SchemaChanges,
     pub batches: flume::Sender<Batch>,
-    pub committed: watch::Receiver<Option<u64>>,
+    pub committed: watch::Receiver<Option<Checkpoint>>,
     pub shutdown: watch::Receiver<bool>,
     /// Where to start, and how much of its first transaction was delivered before.
     pub start: BinlogOffset,
@@ -254,7 +254,7 @@ impl Stream<'_> {
                     }
                     Ok(Some(Err(error))) => return Err(stream_error(error, &self.start)),
                     Ok(None) => {
-                        return Err(MySqlError::Stream(
+                        return Err(MySqlError::Lost(
                             "the server ended the binlog stream".into(),
                         ));
                     }
@@ -764,6 +764,7 @@ fn stream_error(error: mysql_async::Error, start: &BinlogOffset) -> MySqlError {
                 ),
             }
         }
+        _ if super::error::is_transient(&error) => MySqlError::Lost(error.to_string()),
         _ => MySqlError::Stream(error.to_string()),
     }
 }

@@ -1,0 +1,46 @@
+//! Running the `tidemark` binary as a separate process, as users do, and watching what it
+//! writes.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::tidemark_binary;
+
+/// Starts `tidemark run` on a config file, its stdout discarded and its stderr to `log`.
+pub fn spawn_tidemark(config: &Path, log: &Path) -> Child {
+    Command::new(tidemark_binary())
+        .arg("run")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("tidemark starts")
+}
+
+/// Sends a signal (`-TERM`, `-KILL`, …) to a child.
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// The lines of a file (none when it does not exist yet).
+pub fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Polls `done` every 50 ms until it holds; panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
