@@ -4,6 +4,7 @@
 //! bare object of properties) or a Java `.properties` file. Later files override earlier ones,
 //! and `--set key=value` overrides them all.
 
+mod legacy;
 mod properties;
 mod worker;
 
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub use legacy::rename_legacy_keys;
 pub use properties::parse_properties;
 pub use worker::{DEFAULT_OFFSET_FILE, WorkerConfig};
 

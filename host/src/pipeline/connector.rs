@@ -24,9 +24,6 @@ use crate::sources::postgres::{self, PostgresConfig, PostgresError};
 /// are not reported as unknown.
 const IGNORED: &[&str] = &[
     "tasks.max",
-    "key.converter",
-    "value.converter",
-    "header.converter",
     "offset.storage",
     "offset.flush.timeout.ms",
     "internal.key.converter",
@@ -174,6 +171,7 @@ enum Source {
 /// Runs the connector the properties describe until `shutdown` turns true, the source ends
 /// (`snapshot.mode=initial_only`) or something fails.
 pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(), ConnectorError> {
+    let props = crate::config::rename_legacy_keys(props)?;
     let class = props.require(
         "connector.class",
         "io.debezium.connector.postgresql.PostgresConnector",
