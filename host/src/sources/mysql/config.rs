@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
+use super::tls::MySqlTls;
 use crate::config::{ConfigError, Properties};
 use crate::sinks::kafka::config::{check_client_config, java_producer_property};
 use crate::sources::options::{
@@ -253,6 +254,8 @@ pub struct MySqlConfig {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// `database.ssl.mode` and its trust and key stores.
+    pub tls: MySqlTls,
     /// `database.server.id`: the replica id this connector registers with.
     pub server_id: u32,
     /// `topic.prefix`: the logical server name, first part of every topic.
@@ -416,6 +419,7 @@ impl MySqlConfig {
         Ok(MySqlConfig {
             name,
             flavor,
+            tls: MySqlTls::from_properties(props)?,
             hostname: props
                 .require("database.hostname", "the database server's host name")?
                 .to_owned(),

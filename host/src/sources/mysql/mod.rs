@@ -9,6 +9,7 @@
 //! - [`types`], [`table`], [`source_info`], [`offset`], [`history`], [`history_store`]: type
 //!   mapping, table schemas, the `source` block, the offset format, schema changes and where
 //!   their history is written.
+//! - [`tls`]: `database.ssl.mode` and its trust and key stores, on every connection.
 
 pub mod binlog;
 pub mod catalog;
@@ -22,6 +23,7 @@ pub mod snapshot;
 pub mod source;
 pub mod source_info;
 pub mod table;
+pub mod tls;
 pub mod types;
 
 pub use config::{Flavor, MySqlConfig};

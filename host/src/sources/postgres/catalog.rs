@@ -25,16 +25,7 @@ pub async fn connect(config: &PostgresConfig) -> Result<Client, PostgresError> {
         .options(SESSION_OPTIONS)
         .application_name("tidemark")
         .connect_timeout(std::time::Duration::from_secs(30));
-    let (client, connection) = pg
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| connect_error(config, &e))?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "management connection closed");
-        }
-    });
-    Ok(client)
+    config.tls.connect(config, &pg).await
 }
 
 /// Classifies a failure to connect: refused credentials, or the server unreachable.

@@ -3,6 +3,7 @@
 
 use regex::Regex;
 
+use super::tls::PgTls;
 use super::types::{BinaryMode, DecimalMode, TimeMode, TypeOptions};
 use crate::config::{ConfigError, Properties};
 pub use crate::sources::options::{ConvertFailure, SkippedOps, regexes};
@@ -88,6 +89,8 @@ pub struct PostgresConfig {
     pub user: String,
     pub password: String,
     pub dbname: String,
+    /// `database.sslmode` and its certificate files.
+    pub tls: PgTls,
     /// `topic.prefix`: the logical server name, first part of every topic.
     pub topic_prefix: String,
     pub filters: Filters,
@@ -121,25 +124,7 @@ impl PostgresConfig {
     /// Reads and checks the connector's properties.
     pub fn from_properties(props: &Properties) -> Result<PostgresConfig, ConfigError> {
         props.choice("plugin.name", "pgoutput", &["pgoutput"])?;
-        let sslmode = props.choice(
-            "database.sslmode",
-            "prefer",
-            &[
-                "disable",
-                "allow",
-                "prefer",
-                "require",
-                "verify-ca",
-                "verify-full",
-            ],
-        )?;
-        if !matches!(sslmode.as_str(), "disable" | "allow" | "prefer") {
-            return Err(ConfigError::Invalid {
-                key: "database.sslmode".into(),
-                value: sslmode,
-                problem: "TLS connections to Postgres are not available in this build; use disable, allow or prefer (which connect without TLS)".into(),
-            });
-        }
+        let tls = PgTls::from_properties(props)?;
         for level in ["schema", "table", "column"] {
             let (include, exclude) = (
                 format!("{level}.include.list"),
@@ -250,6 +235,7 @@ impl PostgresConfig {
                 .to_owned(),
             topic_prefix: props
                 .require(
+            tls,
                     "topic.prefix",
                     "the logical server name, first part of every topic",
                 )?

@@ -24,6 +24,14 @@ pub enum PostgresError {
         user: String,
         reason: String,
     },
+    /// TLS failed or was refused (a certificate not trusted or not for the host, a server
+    /// without TLS, plain text refused): retrying cannot fix it, so it is fatal.
+    #[error("TLS to Postgres at {host}:{port}: {reason}")]
+    Tls {
+        host: String,
+        port: u16,
+        reason: String,
+    },
     #[error(
         "Postgres at {host}:{port} has wal_level={found}; change data capture needs wal_level=logical (set it in postgresql.conf and restart the server)"
     )]

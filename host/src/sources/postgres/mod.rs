@@ -7,6 +7,7 @@
 //! - [`snapshot`], [`stream`]: the two phases; [`changes`] builds their events.
 //! - [`pgoutput`], [`types`], [`table`], [`source_info`], [`offset`]: decoding, type
 //!   mapping, table schemas, the `source` block and the offset format.
+//! - [`tls`]: `database.sslmode` and its certificates, on every connection.
 
 pub mod catalog;
 pub mod changes;
@@ -20,6 +21,7 @@ pub mod source;
 pub mod source_info;
 pub mod stream;
 pub mod table;
+pub mod tls;
 pub mod types;
 
 pub use crate::sources::SourceContext;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig, TlsConfig};
+use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig};
 
 use super::catalog::{self, SESSION_OPTIONS, TypeRegistry};
 use super::changes::Position;
@@ -131,14 +131,14 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
         config.publication_name.clone(),
     )
     .with_port(config.port)
-    .with_tls(TlsConfig::disabled())
     .with_start_lsn(Lsn::ZERO)
     .with_options(SESSION_OPTIONS)
     .with_application_name("tidemark")
     .with_status_interval(std::time::Duration::from_secs(1));
-    let mut client = ReplicationClient::connect_gated(replication)
-        .await
-        .map_err(|e| replication_error(config, e))?;
+    let mut client = config
+        .tls
+        .connect_replication(config, replication, |e| replication_error(config, e))
+        .await?;
 
     let mut exported: Option<(String, u64)> = None;
     if slot.is_none() {
