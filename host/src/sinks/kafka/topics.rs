@@ -65,6 +65,14 @@ impl Admin {
         let options = AdminOptions::new()
             .request_timeout(Some(REQUEST_TIMEOUT))
             .operation_timeout(Some(REQUEST_TIMEOUT));
+        // Waits while the broker is away: 200 ms doubling to 5 s, with jitter.
+        let mut waits = backon::BackoffBuilder::build(
+            backon::ExponentialBuilder::new()
+                .with_min_delay(Duration::from_millis(200))
+                .with_max_delay(Duration::from_secs(5))
+                .with_jitter()
+                .without_max_times(),
+        );
         loop {
             let answer = block_on(self.client.create_topics([&new], &options));
             let code = match answer {
@@ -86,7 +94,7 @@ impl Admin {
                 | RDKafkaErrorCode::NotController
                 | RDKafkaErrorCode::BrokerNotAvailable => {
                     tracing::warn!(topic, error = %code, "waiting for the Kafka broker to create a topic");
-                    std::thread::sleep(Duration::from_millis(500));
+                    std::thread::sleep(waits.next().unwrap_or(Duration::from_secs(5)));
                 }
                 other => {
                     // A broker that may not create topics (no CreateTopics API, no ACL) is

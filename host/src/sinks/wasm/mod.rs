@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `sink.plugin` | the plugin: a name in the plugin directory (`plugin.path`), or a path to a `.wasm` file |
 //! | `sink.config.<key>` | the plugin's own settings (`<key>` without the prefix), and the host's `plugin.*` limits and grants, e.g. `sink.config.plugin.allow.http=host:port` |
-//! | `sink.retry.backoff.ms` | first wait before retrying a `retriable` failure (default 100); it doubles up to… |
+//! | `sink.retry.backoff.ms` | first wait before retrying a `retriable` failure (default 100); it doubles, with jitter, up to… |
 //! | `errors.retry.delay.max.ms` | …this longest wait between retries (Kafka Connect's key; default 60000) |
 //! | `errors.retry.timeout` | give up retrying after this many ms and stop the connector (Kafka Connect's key; default -1: retry until it works, as Connect does for a sink's `RetriableException`) |
 //!
@@ -113,7 +113,14 @@ impl WasmSink {
         mut call: impl FnMut(&mut SinkPlugin) -> Result<Delivery, crate::plugin::PluginError>,
     ) -> Result<(), SinkError> {
         let started = Instant::now();
-        let mut delay = self.retry.initial;
+        let mut delays = backon::BackoffBuilder::build(
+            backon::ExponentialBuilder::new()
+                .with_min_delay(self.retry.initial)
+                .with_max_delay(self.retry.max_delay)
+                .with_factor(2.0)
+                .with_jitter()
+                .without_max_times(),
+        );
         let mut attempts = 0u32;
         loop {
             attempts += 1;
@@ -129,6 +136,7 @@ impl WasmSink {
                 }
                 Delivery::Retriable(message) => message,
             };
+            let delay = delays.next().unwrap_or(self.retry.max_delay);
             if let Some(timeout) = self.retry.timeout
                 && started.elapsed() + delay > timeout
             {
@@ -147,7 +155,6 @@ impl WasmSink {
                 "sink {what} failed, will retry: {message}"
             );
             std::thread::sleep(delay);
-            delay = (delay * 2).min(self.retry.max_delay);
         }
     }
 }

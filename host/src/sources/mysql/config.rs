@@ -286,6 +286,8 @@ pub struct MySqlConfig {
     /// With `provide.transaction.metadata=true`, the topic of the BEGIN/END events:
     /// `<topic.prefix>.<topic.transaction>` (`transaction` by default).
     pub transaction_topic: Option<String>,
+    /// How the source reconnects after a retriable failure.
+    pub reconnect: crate::sources::reconnect::ReconnectPolicy,
 }
 
 /// A positive number property.
@@ -417,9 +419,9 @@ impl MySqlConfig {
             });
         }
         Ok(MySqlConfig {
+            tls: MySqlTls::from_properties(props)?,
             name,
             flavor,
-            tls: MySqlTls::from_properties(props)?,
             hostname: props
                 .require("database.hostname", "the database server's host name")?
                 .to_owned(),
@@ -465,6 +467,7 @@ impl MySqlConfig {
             },
             convert_failure: ConvertFailure::parse(props)?,
             transaction_topic: crate::sources::options::transaction_topic(props)?,
+            reconnect: crate::sources::reconnect::ReconnectPolicy::from_properties(props)?,
         })
     }
 }

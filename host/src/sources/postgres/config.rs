@@ -118,6 +118,8 @@ pub struct PostgresConfig {
     /// With `provide.transaction.metadata=true`, the topic of the BEGIN/END events:
     /// `<topic.prefix>.<topic.transaction>` (`transaction` by default).
     pub transaction_topic: Option<String>,
+    /// How the source reconnects after a retriable failure.
+    pub reconnect: crate::sources::reconnect::ReconnectPolicy,
 }
 
 impl PostgresConfig {
@@ -233,9 +235,9 @@ impl PostgresConfig {
             dbname: props
                 .require("database.dbname", "the database to capture")?
                 .to_owned(),
+            tls,
             topic_prefix: props
                 .require(
-            tls,
                     "topic.prefix",
                     "the logical server name, first part of every topic",
                 )?
@@ -263,6 +265,7 @@ impl PostgresConfig {
             skipped: SkippedOps::parse(props)?,
             convert_failure: ConvertFailure::parse(props)?,
             transaction_topic: crate::sources::options::transaction_topic(props)?,
+            reconnect: crate::sources::reconnect::ReconnectPolicy::from_properties(props)?,
             max_batch_size: match props.parse("max.batch.size", 2048usize, "a positive number")? {
                 0 => {
                     return Err(ConfigError::Invalid {

@@ -64,9 +64,18 @@ pub enum PostgresError {
     )]
     SlotInUse { slot: String, pid: i32 },
     #[error("{what}: {reason}")]
-    Query { what: String, reason: String },
+    Query {
+        what: String,
+        reason: String,
+        /// The connection dropped or the server is restarting: reconnecting may succeed.
+        retriable: bool,
+    },
     #[error("replication stream: {0}")]
     Replication(String),
+    #[error(
+        "replication slot '{slot}' was invalidated by the server (wal_status = lost): it needed WAL that max_slot_wal_keep_size let the server remove, so the changes since the last committed offset are gone. Set snapshot.mode=when_needed to drop the slot and take a new snapshot, or raise max_slot_wal_keep_size (and commit offsets more often) to keep this from happening"
+    )]
+    SlotLost { slot: String },
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error("a change arrived for relation {0} before its Relation message")]
@@ -84,11 +93,48 @@ pub enum PostgresError {
 impl PostgresError {
     /// A failed query, named by what it was for.
     pub fn query(what: impl Into<String>, error: tokio_postgres::Error) -> PostgresError {
+        let retriable = match error.as_db_error() {
+            Some(db) => retriable_sqlstate(db.code().code()),
+            // No answer from the server: the connection is gone.
+            None => true,
+        };
         PostgresError::Query {
             what: what.into(),
             reason: describe(&error),
+            retriable,
         }
     }
+
+    /// Whether reconnecting may get past this error: the connection dropped, the server is
+    /// restarting or the slot is still held by the session before. Authentication,
+    /// privileges, configuration and a lost slot are fatal.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            PostgresError::Connect { .. } | PostgresError::SlotInUse { .. } => true,
+            PostgresError::Query { retriable, .. } => *retriable,
+            PostgresError::Replication(reason) => {
+                // pgwire-replication writes a server's error with "SQLSTATE <code>"; an error
+                // without one is the connection's (I/O, an ended stream).
+                match reason.split("SQLSTATE ").nth(1) {
+                    Some(rest) => retriable_sqlstate(rest.get(..5).unwrap_or(rest)),
+                    None => true,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// SQLSTATEs after which a new connection may succeed: connection exceptions (08), the server
+/// shutting down or starting (57P01-57P03), insufficient resources (53), an object in use
+/// (55006, a slot whose old session has not ended yet) and serialization failures.
+fn retriable_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "55006" | "40001" | "40P01"
+        )
 }
 
 /// A tokio-postgres error with the server's message, detail and hint when there is one.

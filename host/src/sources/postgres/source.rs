@@ -8,17 +8,20 @@ use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig}
 use super::catalog::{self, SESSION_OPTIONS, TypeRegistry};
 use super::changes::Position;
 use super::config::{PostgresConfig, SnapshotMode};
-use super::error::{PostgresError, describe};
+use super::error::PostgresError;
 use super::offset::{self, PgOffset, ResumePoint, StoredOffset};
 use super::setup::{self, SlotState};
 use super::snapshot::{Snapshot, quote_ident};
-use super::stream::Stream;
+use super::stream::{self, Stream};
 use super::table::Table;
 use super::types::TypeOptions;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
+use crate::offsets::OffsetMap;
 use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::SourceContext;
+use crate::sources::reconnect::{After, Reconnects};
+use tokio::sync::watch;
 
 /// Whether this start takes a snapshot.
 fn wants_snapshot(
@@ -36,8 +39,15 @@ fn wants_snapshot(
     }
 }
 
-fn replication_error(config: &PostgresConfig, error: PgWireError) -> PostgresError {
+/// A replication-connection error, classified: authentication, the connection, a slot the
+/// server invalidated, or anything else the server said.
+pub(super) fn replication_error(config: &PostgresConfig, error: PgWireError) -> PostgresError {
     let reason = error.to_string();
+    if error.is_server() && reason.contains("has been invalidated") {
+        return PostgresError::SlotLost {
+            slot: config.slot_name.clone(),
+        };
+    }
     if error.is_auth() {
         PostgresError::Auth {
             host: config.hostname.clone(),
@@ -57,14 +67,76 @@ fn replication_error(config: &PostgresConfig, error: PgWireError) -> PostgresErr
     }
 }
 
-/// Runs the connector until shutdown, the end of an `initial_only` snapshot, or an error.
+/// Runs the connector until shutdown, the end of an `initial_only` snapshot, or an error
+/// that reconnecting cannot get past: after a retriable one (the server restarted, the
+/// connection dropped) it connects again from the committed offset, as `config.reconnect`
+/// allows.
 pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), PostgresError> {
     let SourceContext {
-        stored,
+        mut stored,
+        batches,
+        committed,
+        mut shutdown,
+    } = context;
+    let mut reconnects = Reconnects::new(config.reconnect.clone());
+    loop {
+        let session = Session {
+            batches: &batches,
+            committed: &committed,
+            shutdown: &shutdown,
+        };
+        let error = match attempt(config, stored.clone(), session).await {
+            Ok(Some(client)) => {
+                stream::finish(client, batches, committed).await;
+                return Ok(());
+            }
+            Ok(None) => return Ok(()),
+            Err(error) => error,
+        };
+        if matches!(error, PostgresError::SlotLost { .. })
+            && config.snapshot_mode == SnapshotMode::WhenNeeded
+        {
+            // The next attempt finds the slot lost, drops it and takes a new snapshot.
+            tracing::warn!(%error, "snapshot.mode=when_needed: starting over with a new slot");
+            continue;
+        }
+        if !error.is_retriable() {
+            return Err(error);
+        }
+        match reconnects
+            .after_failure(&error, &committed, &mut shutdown)
+            .await
+        {
+            After::Retry => {}
+            After::Stop => return Ok(()),
+            After::GiveUp => return Err(error),
+        }
+        if let Some(checkpoint) = &*committed.borrow() {
+            stored = Some(checkpoint.offset.clone());
+        }
+    }
+}
+
+/// The source's ends of the pipeline, lent to one attempt.
+#[derive(Clone, Copy)]
+struct Session<'a> {
+    batches: &'a flume::Sender<Batch>,
+    committed: &'a watch::Receiver<Option<Checkpoint>>,
+    shutdown: &'a watch::Receiver<bool>,
+}
+
+/// One connection's run, from the offset `stored`: the replication session when shutdown
+/// was requested while streaming, `None` when the run ended by itself (`initial_only`).
+async fn attempt(
+    config: &PostgresConfig,
+    stored: Option<OffsetMap>,
+    session: Session<'_>,
+) -> Result<Option<ReplicationClient>, PostgresError> {
+    let Session {
         batches,
         committed,
         shutdown,
-    } = context;
+    } = session;
     let mgmt = catalog::connect(config).await?;
     setup::check_server(&mgmt, config).await?;
     let types = TypeRegistry::load(&mgmt).await?;
@@ -102,9 +174,9 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
                 "snapshot.mode=initial_only and the snapshot is complete: nothing to do"
             );
         } else {
-            take_snapshot(config, &tables(), None, None, &batches).await?;
+            take_snapshot(config, &tables(), None, None, batches).await?;
         }
-        return Ok(());
+        return Ok(None);
     }
     setup::ensure_publication(&mgmt, config, &captured).await?;
     let slot = setup::read_slot(&mgmt, config).await?;
@@ -172,14 +244,8 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
 
     let mut resume = stored.map(|s| s.resume);
     if snapshot {
-        let done = take_snapshot(
-            config,
-            &tables(),
-            exported.as_ref(),
-            slot.as_ref(),
-            &batches,
-        )
-        .await?;
+        let done =
+            take_snapshot(config, &tables(), exported.as_ref(), slot.as_ref(), batches).await?;
         resume = Some(done);
     }
 
@@ -192,20 +258,21 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
         .await
         .map_err(|e| replication_error(config, e))?;
     tracing::info!(slot = %config.slot_name, publication = %config.publication_name, "streaming changes");
-    Stream {
+    let client = Stream {
         config,
         client,
         catalog: &mgmt,
         types,
-        batches,
-        committed,
-        shutdown,
+        batches: batches.clone(),
+        committed: committed.clone(),
+        shutdown: shutdown.clone(),
         resume,
         last_commit: None,
         transactions,
     }
     .run()
-    .await
+    .await?;
+    Ok(Some(client))
 }
 
 /// Reads the snapshot in a REPEATABLE READ transaction, on the slot's exported snapshot
@@ -286,10 +353,7 @@ async fn take_snapshot(
     client
         .batch_execute("COMMIT")
         .await
-        .map_err(|e| PostgresError::Query {
-            what: "ending the snapshot transaction".into(),
-            reason: describe(&e),
-        })?;
+        .map_err(|e| PostgresError::query("ending the snapshot transaction", e))?;
     tracing::info!(rows, "snapshot completed");
     Ok(ResumePoint {
         commit: resume_from,
