@@ -136,9 +136,9 @@ fn swapping_a_plugin_100_times_mid_stream_keeps_every_record_in_order() {
         );
     }
     assert!(writing.join().unwrap(), "the workload ran");
-    let lines = capture.wait_lines(rows, TIMEOUT);
-    std::thread::sleep(Duration::from_millis(300));
-    capture.stop().unwrap();
+    capture.wait_lines(rows, TIMEOUT);
+    // Every line written by the stop: a duplicated record fails the check below.
+    let lines = capture.stop_after_quiet();
 
     let events: Vec<Json> = lines
         .iter()
@@ -235,8 +235,8 @@ fn a_never_seen_version_goes_live_with_baseline_code_then_its_optimized_code() {
         ),
     );
     let rows = rows + 100;
-    let lines = capture.wait_lines(rows, TIMEOUT);
-    capture.stop().unwrap();
+    capture.wait_lines(rows, TIMEOUT);
+    let lines = capture.stop_after_quiet();
 
     let stamp = &state["stamp"];
     let version = stamp.versions.last().unwrap();
@@ -355,8 +355,9 @@ fn broken_versions_are_refused_and_the_running_one_continues() {
     std::fs::remove_file(plugins.path().join("stamp.wasm")).unwrap();
 
     server.psql("shop", "INSERT INTO t VALUES (2)");
-    let lines = capture.wait_lines(2, TIMEOUT);
-    capture.stop().unwrap();
+    capture.wait_lines(2, TIMEOUT);
+    let lines = capture.stop_after_quiet();
+    assert_eq!(lines.len(), 2, "each row once: {lines:?}");
     let last: Json = serde_json::from_str(&lines[1]).unwrap();
     assert_eq!(last["value"]["after"]["id"], 2);
     assert_eq!(

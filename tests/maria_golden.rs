@@ -41,11 +41,9 @@ fn capture(
         Some(stream) => {
             server.wait_binlog_dump();
             server.sql_file("dbz", &workload(stream));
-            let ours = capture.wait_lines(golden.len(), TIMEOUT);
-            // Nothing more may come.
-            std::thread::sleep(Duration::from_millis(500));
-            capture.stop().expect("the connector stops cleanly");
-            ours
+            capture.wait_lines(golden.len(), TIMEOUT);
+            // Nothing more may come: everything written by the stop is compared.
+            capture.stop_after_quiet()
         }
         None => {
             capture.join().expect("the snapshot-only run ends cleanly");

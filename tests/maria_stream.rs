@@ -216,21 +216,35 @@ fn two_hundred_databases_in_one_connector() {
     for i in 0..200 {
         changes.push_str(&format!("INSERT INTO tenant_{i}.orders VALUES (2, 'b');\n"));
     }
-    changes.push_str("INSERT INTO other.orders VALUES (1);");
+    // Each excluded insert (tenant_7's table, the database `other`) is followed by an
+    // included one: once that one arrived, the excluded one would have come before it.
+    changes.push_str("INSERT INTO other.orders VALUES (1);\n");
+    changes.push_str("INSERT INTO tenant_0.orders VALUES (3, 'c');");
     server.sql("", &changes);
-    let lines = capture.wait_lines(398, TIMEOUT);
-    std::thread::sleep(Duration::from_millis(500));
-    capture.stop().expect("the connector stops cleanly");
-    let events = parse(&lines);
-    assert_eq!(events.len(), 398, "nothing from tenant_7 or other");
+    capture.wait_until(
+        "the insert after the excluded database's",
+        TIMEOUT,
+        |lines| {
+            parse(lines)
+                .iter()
+                .any(|e| e["topic"] == "dbz.tenant_0.orders" && after(e, "id") == &Json::from(3))
+        },
+    );
+    let events = parse(&capture.stop_after_quiet());
     let topics: std::collections::BTreeSet<&str> =
         events.iter().filter_map(|e| e["topic"].as_str()).collect();
+    assert!(!topics.contains("dbz.tenant_7.orders"), "{topics:?}");
+    assert!(!topics.contains("dbz.other.orders"), "{topics:?}");
+    assert_eq!(
+        events.len(),
+        399,
+        "nothing from tenant_7 or other, nothing twice"
+    );
     assert_eq!(topics.len(), 199);
     assert!(topics.contains("dbz.tenant_199.orders"));
-    assert!(!topics.contains("dbz.tenant_7.orders"));
     let reads = events.iter().filter(|e| op(e) == Some("r")).count();
     let creates = events.iter().filter(|e| op(e) == Some("c")).count();
-    assert_eq!((reads, creates), (199, 199));
+    assert_eq!((reads, creates), (199, 200));
 }
 
 #[test]
@@ -629,9 +643,10 @@ fn always_snapshots_at_every_start_and_when_needed_only_without_a_usable_offset(
     let lines = capture.wait_lines(8, TIMEOUT);
     server.wait_binlog_dump();
     server.sql("dbz", "INSERT INTO t VALUES (6)");
-    let lines = capture.wait_lines(9, TIMEOUT).split_off(lines.len() - 1);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(capture.lines().len(), 9, "nothing else: no snapshot");
+    capture.wait_lines(9, TIMEOUT);
+    let all = capture.lines_after_quiet();
+    assert_eq!(all.len(), 9, "nothing else: no snapshot");
+    let lines = all[lines.len() - 1..].to_vec();
     assert_eq!(
         (ids_of(&lines, "r"), ids_of(&lines, "c")),
         (vec![], vec![5, 6])
@@ -686,10 +701,9 @@ fn a_restart_inside_a_transaction_continues_its_metadata() {
     std::fs::write(&offsets_path, offsets.to_string()).unwrap();
 
     let mut capture = Capture::start(dir.path().to_owned(), props);
-    let lines = capture.wait_lines(37, TIMEOUT);
-    std::thread::sleep(Duration::from_millis(500));
-    let resumed = parse(&capture.lines()[33..]);
-    capture.stop().unwrap();
+    capture.wait_lines(37, TIMEOUT);
+    let lines = capture.stop_after_quiet();
+    let resumed = parse(&lines[33..]);
     assert_eq!(
         resumed.len(),
         4,

@@ -42,11 +42,9 @@ fn capture(
         Some(stream) => {
             server.wait_slot_active("dbz", "tidemark_slot");
             server.psql_file("dbz", &workload(stream));
-            let ours = capture.wait_lines(theirs.len(), TIMEOUT);
-            // Nothing more may come.
-            std::thread::sleep(Duration::from_millis(500));
-            capture.stop().expect("the connector stops cleanly");
-            ours
+            capture.wait_lines(theirs.len(), TIMEOUT);
+            // Nothing more may come: everything written by the stop is compared.
+            capture.stop_after_quiet()
         }
         None => {
             capture.join().expect("the snapshot-only run ends cleanly");

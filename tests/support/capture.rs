@@ -13,6 +13,10 @@ use tokio::sync::watch;
 use crate::mariadb::MariaDb;
 use crate::postgres::Postgres;
 
+/// How long a test waits, once what it expected has arrived, for anything more to come
+/// before it checks that nothing more did.
+pub const QUIET: Duration = Duration::from_millis(500);
+
 /// A connector running in the background.
 pub struct Capture {
     pub dir: PathBuf,
@@ -164,11 +168,33 @@ impl Capture {
 
     /// The lines written so far.
     pub fn lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        read_lines(&self.out)
+    }
+
+    /// Every line written by the end of a quiet period ([`QUIET`]), read again after it: an
+    /// extra or duplicated event arriving after what the test waited for is among them, so
+    /// a check that nothing more came can fail.
+    pub fn lines_after_quiet(&self) -> Vec<String> {
+        std::thread::sleep(QUIET);
+        self.lines()
+    }
+
+    /// Waits until at least `n` lines are written (see [`Capture::wait_lines`]), then for a
+    /// quiet period, and returns every line written by then (see
+    /// [`Capture::lines_after_quiet`]).
+    pub fn wait_lines_then_quiet(&mut self, n: usize, timeout: Duration) -> Vec<String> {
+        self.wait_lines(n, timeout);
+        self.lines_after_quiet()
+    }
+
+    /// Waits a quiet period, stops the connector (panicking unless it stops cleanly) and
+    /// returns every line it wrote, read after the stop: an extra or duplicated event
+    /// arriving after what the test waited for is among them.
+    pub fn stop_after_quiet(self) -> Vec<String> {
+        std::thread::sleep(QUIET);
+        let out = self.out.clone();
+        self.stop().expect("the connector stops cleanly");
+        read_lines(&out)
     }
 
     /// Waits until at least `n` lines are written; panics after `timeout` (or if the
@@ -244,6 +270,15 @@ impl Capture {
     pub fn offset(&self) -> Option<Json> {
         read_offset(&self.offsets)
     }
+}
+
+/// The lines of a JSON-lines file (none if it does not exist).
+fn read_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The (only) offset in an offsets file.
