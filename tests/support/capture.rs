@@ -179,14 +179,6 @@ impl Capture {
         self.lines()
     }
 
-    /// Waits until at least `n` lines are written (see [`Capture::wait_lines`]), then for a
-    /// quiet period, and returns every line written by then (see
-    /// [`Capture::lines_after_quiet`]).
-    pub fn wait_lines_then_quiet(&mut self, n: usize, timeout: Duration) -> Vec<String> {
-        self.wait_lines(n, timeout);
-        self.lines_after_quiet()
-    }
-
     /// Waits a quiet period, stops the connector (panicking unless it stops cleanly) and
     /// returns every line it wrote, read after the stop: an extra or duplicated event
     /// arriving after what the test waited for is among them.
