@@ -14,7 +14,10 @@
 //! A language whose toolchain is not installed (sdk/install-toolchains.sh installs them; .ci/run
 //! calls it) is reported as **skipped, with the reason**, and counted as skipped, not passed:
 //! this file has its own runner (`harness = false`) that ends with `N passed, N failed, N
-//! skipped`. Arguments that are not flags filter the cases by name.
+//! skipped`. Whether a toolchain is installed is checked directly (its tools and files, as
+//! sdk/install-toolchains.sh checks them), so a `tidemark plugin new` or `build` that fails
+//! with the toolchain there is a failure, never a skip. With `CI=true` a skip is a failure
+//! too: CI installs every toolchain. Arguments that are not flags filter the cases by name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -114,6 +117,12 @@ fn main() {
                 failed += 1;
                 println!("test {name} ... FAILED ({secs:.1} s)\n{why}\n");
             }
+            Outcome::Skipped(why) if on_ci() => {
+                failed += 1;
+                println!(
+                    "test {name} ... FAILED: skipped with CI=true, where every toolchain must be installed: {why}\n"
+                );
+            }
             Outcome::Skipped(why) => {
                 skipped += 1;
                 println!("test {name} ... SKIPPED: {why}");
@@ -127,20 +136,90 @@ fn main() {
     }
 }
 
-/// `None` when the language's toolchain is there; else why not (as `tidemark plugin build`
-/// would say, from a project that needs nothing else).
-fn missing_toolchain(lang: &str) -> Option<String> {
-    let dir = tempfile::tempdir().ok()?;
-    let project = dir.path().join("probe");
-    let out = tidemark(
-        &["plugin", "new", "probe", "--lang", lang, "--dir"],
-        &[&project],
-    );
-    if let Err(e) = out {
-        return Some(e);
+/// Whether this runs on CI (`CI=true`), where a skipped case fails.
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The directory sdk/install-toolchains.sh installs the Python and JavaScript toolchains
+/// into (as `tidemark plugin build` finds it).
+fn toolchain_dir() -> PathBuf {
+    match std::env::var_os("TIDEMARK_TOOLCHAINS") {
+        Some(dir) => PathBuf::from(dir),
+        None => home().join(".cache").join("tidemark").join("toolchains"),
     }
-    let probe = tidemark(&["plugin", "build", "--check"], &[&project]);
-    probe.err()
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+/// Whether an executable `name` is on `PATH` or in one of `extra`.
+fn has_tool(name: &str, extra: &[PathBuf]) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(extra.iter().cloned())
+        .any(|dir| dir.join(name).is_file())
+}
+
+/// `None` when the language's toolchain is installed; else what is missing. Checked
+/// directly, by the tools and files sdk/install-toolchains.sh checks, never by running
+/// `tidemark plugin new` or `build`: those failing with the toolchain there is a failure.
+fn missing_toolchain(lang: &str) -> Option<String> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map_or_else(|| home().join(".cargo"), PathBuf::from)
+        .join("bin");
+    let mut missing: Vec<String> = Vec::new();
+    let mut tool = |name: &str, extra: &[PathBuf]| {
+        if !has_tool(name, extra) {
+            let places: Vec<String> = extra.iter().map(|d| d.display().to_string()).collect();
+            missing.push(format!("{name} (on PATH or in {})", places.join(", ")));
+        }
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    match lang {
+        "rust" => {
+            tool("cargo", std::slice::from_ref(&cargo_bin));
+            match Command::new("rustc").args(["--print", "sysroot"]).output() {
+                Ok(out) if out.status.success() => files.push(
+                    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+                        .join("lib/rustlib/wasm32-wasip2"),
+                ),
+                _ => missing.push("rustc".into()),
+            }
+        }
+        "python" => tool("componentize-py", &[toolchain_dir().join("python/bin")]),
+        "js" => {
+            let bin = toolchain_dir().join("js/node_modules/.bin");
+            tool("componentize-js", std::slice::from_ref(&bin));
+            tool("rolldown", &[bin]);
+        }
+        "c" => {
+            tool("clang-16", &[]);
+            tool("wasm-ld-16", &[]);
+            tool("wit-bindgen", std::slice::from_ref(&cargo_bin));
+            tool("wasm-tools", &[cargo_bin]);
+            if std::env::var_os("WASI_SYSROOT").is_none() {
+                files.push("/usr/include/wasm32-wasi/stdlib.h".into());
+                files.push(
+                    "/usr/lib/llvm-16/lib/clang/16/lib/wasi/libclang_rt.builtins-wasm32.a".into(),
+                );
+            }
+        }
+        other => panic!("no toolchain check for {other:?}"),
+    }
+    missing.extend(
+        files
+            .iter()
+            .filter(|f| !f.exists())
+            .map(|f| f.display().to_string()),
+    );
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the {lang} toolchain is not installed, missing: {} (sdk/install-toolchains.sh installs it)",
+            missing.join(", ")
+        )
+    })
 }
 
 /// Runs the tidemark binary; the error is its stderr.
@@ -369,9 +448,9 @@ fn connector_python() -> Outcome {
     let mut capture = Capture::start(dir.path().to_owned(), props);
     capture.wait_streaming(&pg, "dbz");
     pg.psql_file("dbz", &workload("pg-basic-stream.sql"));
-    let ours = capture.wait_lines(want.len(), Duration::from_secs(120));
-    std::thread::sleep(Duration::from_millis(300));
-    attempt!(capture.stop());
+    capture.wait_lines(want.len(), Duration::from_secs(120));
+    // Every line written by the stop, so an extra or duplicated event fails the count.
+    let ours = capture.stop_after_quiet();
     check!(
         ours.len() == want.len(),
         "{} lines, want {}",
