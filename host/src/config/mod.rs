@@ -6,6 +6,8 @@
 
 mod legacy;
 mod properties;
+mod providers;
+mod redact;
 mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +16,8 @@ use std::str::FromStr;
 
 pub use legacy::rename_legacy_keys;
 pub use properties::parse_properties;
+pub use providers::resolve_providers;
+pub use redact::{RedactingStderr, Secrets};
 pub use worker::{DEFAULT_OFFSET_FILE, WorkerConfig};
 
 /// A configuration problem, naming the property or file and what to do.
@@ -36,13 +40,21 @@ pub enum ConfigError {
         value: String,
         problem: String,
     },
+    #[error("property '{key}': cannot resolve {variable}: {problem}")]
+    Provider {
+        key: String,
+        variable: String,
+        problem: String,
+    },
 }
 
-/// Merged properties, remembering which ones were read so the rest can be reported.
-#[derive(Debug, Clone, Default)]
+/// Merged properties, remembering which ones were read so the rest can be reported, and
+/// which values config providers resolved so that messages can hide them.
+#[derive(Clone, Default)]
 pub struct Properties {
     entries: BTreeMap<String, String>,
     read: std::cell::RefCell<BTreeSet<String>>,
+    secrets: Secrets,
 }
 
 impl Properties {
@@ -55,7 +67,7 @@ impl Properties {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-            read: Default::default(),
+            ..Default::default()
         }
     }
 
@@ -73,7 +85,7 @@ impl Properties {
         }
         Ok(Properties {
             entries,
-            read: Default::default(),
+            ..Default::default()
         })
     }
 
@@ -121,7 +133,7 @@ impl Properties {
             None => Ok(default),
             Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
                 key: key.to_owned(),
-                value: v.to_owned(),
+                value: self.secrets.redact(v).into_owned(),
                 problem: format!("expected {expected}"),
             }),
         }
@@ -134,13 +146,14 @@ impl Properties {
         default: &str,
         choices: &[&str],
     ) -> Result<String, ConfigError> {
-        let value = self.get_or(key, default).trim().to_ascii_lowercase();
+        let written = self.get_or(key, default).trim();
+        let value = written.to_ascii_lowercase();
         if choices.contains(&value.as_str()) {
             Ok(value)
         } else {
             Err(ConfigError::Invalid {
                 key: key.to_owned(),
-                value,
+                value: self.secrets.redact(written).into_owned(),
                 problem: format!("expected one of {}", choices.join(", ")),
             })
         }

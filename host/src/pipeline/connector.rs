@@ -2,6 +2,7 @@
 //! `connector.class`, the transforms of `transforms`, the sink and the offset store, joined
 //! by a [`Pipeline`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use tokio::sync::watch;
 use super::errors::ErrorPolicy;
 use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings, outputs};
 use crate::api::{self, ApiError, ApiState};
-use crate::config::{ConfigError, Properties, WorkerConfig};
+use crate::config::{self, ConfigError, Properties, Secrets, WorkerConfig};
 use crate::offsets::OffsetError;
 use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::reload::{self, Reloading};
@@ -57,6 +58,27 @@ pub enum ConnectorError {
     Offsets(#[from] OffsetError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// An error whose message held a value resolved from a config provider, with that value
+    /// shown as its variable.
+    #[error("{0}")]
+    Redacted(String),
+}
+
+impl ConnectorError {
+    /// The error, or its message (with its causes) with the resolved values hidden when it
+    /// holds any of them.
+    fn hiding(self, secrets: &Secrets) -> ConnectorError {
+        let mut message = self.to_string();
+        let mut cause = std::error::Error::source(&self);
+        while let Some(error) = cause {
+            message = format!("{message}: {error}");
+            cause = error.source();
+        }
+        match secrets.redact(&message) {
+            Cow::Owned(hidden) => ConnectorError::Redacted(hidden),
+            Cow::Borrowed(_) => self,
+        }
+    }
 }
 
 /// The predicates of `predicates`, by name.
@@ -169,8 +191,23 @@ enum Source {
 }
 
 /// Runs the connector the properties describe until `shutdown` turns true, the source ends
-/// (`snapshot.mode=initial_only`) or something fails.
-pub async fn run(props: Properties, shutdown: watch::Receiver<bool>) -> Result<(), ConnectorError> {
+/// (`snapshot.mode=initial_only`) or something fails. Config-provider variables are resolved
+/// first; an error never shows what they resolved to.
+pub async fn run(
+    mut props: Properties,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), ConnectorError> {
+    config::resolve_providers(&mut props)?;
+    let secrets = props.secrets().clone();
+    run_resolved(props, shutdown)
+        .await
+        .map_err(|error| error.hiding(&secrets))
+}
+
+async fn run_resolved(
+    props: Properties,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), ConnectorError> {
     let props = crate::config::rename_legacy_keys(props)?;
     let class = props.require(
         "connector.class",
