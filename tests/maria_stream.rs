@@ -1,7 +1,7 @@
 //! Binlog streaming against a real mariadbd: a crash and a restart that resumes by GTID,
 //! 200 databases in one connector, `snapshot.mode` variants, a binlog purged past the stored
 //! offset (a clear error, or with `when_needed` a new snapshot), a restart inside a
-//! transaction with transaction metadata, the schema history in Kafka (a throwaway tansu
+//! transaction with transaction metadata, the schema history in Kafka (a throwaway Apache Kafka
 //! broker), and clear errors for servers it cannot read. Every wait has a time limit.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, maria_properties, read_offset};
-use tidemark_tests::kafka::{Consumed, Tansu, partitions, wait_for};
+use tidemark_tests::kafka::{Consumed, Kafka, partitions, wait_for};
 use tidemark_tests::mariadb::MariaDb;
 use tidemark_tests::{tidemark_binary, write_properties};
 
@@ -496,7 +496,7 @@ fn history_ddl(records: &[Consumed]) -> Vec<String> {
 
 #[test]
 fn schema_history_goes_to_a_kafka_topic() {
-    let broker = Tansu::start();
+    let broker = Kafka::shared();
     let bootstrap = broker.bootstrap();
     let server = MariaDb::start();
     server.sql(

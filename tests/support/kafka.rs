@@ -1,127 +1,89 @@
-//! A throwaway Kafka-protocol broker ([`Tansu`], the `tansu` binary on an ephemeral port with
-//! its SQLite storage in a temporary directory, killed on drop) and helpers that read topics
-//! back as JSON lines shaped like the file sink's.
+//! A throwaway Apache Kafka broker ([`Kafka`], see [`broker`]) and helpers that create topics,
+//! read their configuration, and read topics back as JSON lines shaped like the file sink's.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod broker;
+
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Headers;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{Value as Json, json};
 
-/// A running tansu broker.
-pub struct Tansu {
-    pub port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
+pub use broker::Kafka;
+
+/// Runs an admin request to its end.
+fn admin<T>(
+    bootstrap: &str,
+    request: impl AsyncFnOnce(AdminClient<DefaultClientContext>, AdminOptions) -> T,
+) -> T {
+    let client: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        .create()
+        .expect("admin client");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(request(client, options))
 }
 
-/// The tansu binary: `$TANSU`, else `tansu` on `PATH`, else `~/.cargo/bin/tansu`.
-fn tansu_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("TANSU") {
-        return PathBuf::from(path);
-    }
-    if let Ok(path) = std::env::var("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("tansu");
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    let home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
-        });
-    let candidate = home.join("bin").join("tansu");
-    assert!(
-        candidate.is_file(),
-        "the tansu broker is not installed: run `cargo install tansu --version '^0.6' --features dynostore,libsql --locked` (.ci/run does)"
-    );
-    candidate
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-impl Tansu {
-    /// Starts a broker and waits until it answers a metadata request.
-    pub fn start() -> Tansu {
-        let dir = tempfile::Builder::new()
-            .prefix("tidemark-tansu")
-            .tempdir()
-            .expect("tempdir");
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.path().join("tansu.log")).expect("log file");
-        let child = Command::new(tansu_binary())
-            .arg("broker")
-            .arg("--storage-engine")
-            // tansu opens the SQLite file relative to its working directory.
-            .arg("sqlite://tansu.db")
-            .arg("--listener-url")
-            .arg(&url)
-            .arg("--advertised-listener-url")
-            .arg(&url)
-            .current_dir(dir.path())
-            .env_remove("STORAGE_ENGINE")
-            .env_remove("LISTENER_URL")
-            .env_remove("ADVERTISED_LISTENER_URL")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("tansu starts");
-        let broker = Tansu {
-            port,
-            child,
-            _dir: dir,
-        };
-        broker.wait_ready();
-        broker
-    }
-
-    /// `bootstrap.servers` for this broker.
-    pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let consumer = consumer(&self.bootstrap(), false);
-        loop {
-            if consumer
-                .fetch_metadata(None, Duration::from_secs(2))
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not answer within 60 s: {}",
-                std::fs::read_to_string(self._dir.path().join("tansu.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+/// Creates a topic with `partitions` partitions (replication factor 1).
+pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let results = admin(bootstrap, async |client, options| {
+        client
+            .create_topics(
+                &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+                &options,
+            )
+            .await
+            .expect("CreateTopics answers")
+    });
+    for result in results {
+        if let Err((name, code)) = result {
+            panic!("creating topic {name} failed: {code}");
         }
     }
 }
 
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A topic's configuration value (`cleanup.policy`, …) as the broker describes it.
+pub fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
+    let results = admin(bootstrap, async |client, options| {
+        client
+            .describe_configs(&[ResourceSpecifier::Topic(topic)], &options)
+            .await
+            .expect("DescribeConfigs answers")
+    });
+    let resource = results
+        .into_iter()
+        .next()
+        .expect("one resource described")
+        .unwrap_or_else(|e| panic!("describing topic {topic} failed: {e}"));
+    resource.get(key).and_then(|entry| entry.value.clone())
+}
+
+/// The tests' consumers' context: reaching a partition's end is how [`read_topics`] knows it
+/// is done, not an error to log; everything else is logged as by default.
+struct ReadToEnd;
+
+impl ClientContext for ReadToEnd {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF) {
+            DefaultClientContext.error(error, reason);
+        }
     }
 }
 
-fn consumer(bootstrap: &str, read_committed: bool) -> BaseConsumer {
+impl ConsumerContext for ReadToEnd {}
+
+fn consumer(bootstrap: &str, read_committed: bool) -> BaseConsumer<ReadToEnd> {
     ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "tidemark-tests")
@@ -137,7 +99,7 @@ fn consumer(bootstrap: &str, read_committed: bool) -> BaseConsumer {
             },
         )
         .set("log_level", "3")
-        .create()
+        .create_with_context(ReadToEnd)
         .expect("consumer")
 }
 
