@@ -627,3 +627,106 @@ fn exactly_once_resumes_after_a_crash_exactly_where_the_committed_transaction_en
         "aborted records are rows the committed view holds too"
     );
 }
+
+#[test]
+fn a_keyless_record_for_a_compacted_topic_is_a_clear_error_not_a_stall() {
+    let broker = Kafka::shared();
+    let server = shop();
+    server.psql("shop", "INSERT INTO orders VALUES (1, 'a')");
+    let dir = tempfile::tempdir().unwrap();
+    let mut capture = Capture::start(
+        dir.path().to_owned(),
+        kafka_properties(
+            &server,
+            "shop",
+            dir.path(),
+            &broker.bootstrap(),
+            &[
+                ("topic.prefix", "keyless"),
+                ("offset.storage.topic", "keyless-offsets"),
+                ("topic.creation.default.partitions", "1"),
+                ("topic.creation.default.replication.factor", "1"),
+                ("topic.creation.default.cleanup.policy", "compact"),
+            ],
+        ),
+    );
+    capture.wait_streaming(&server, "shop");
+    // A TRUNCATE event has no key (skipped.operations=none lets it through).
+    server.psql("shop", "TRUNCATE orders");
+    let error = capture
+        .end_within(TIMEOUT)
+        .expect_err("the connector stops")
+        .to_string();
+    assert!(
+        error.contains("keyless.public.orders")
+            && error.contains("cleanup.policy=compact")
+            && error.contains("skipped.operations=t"),
+        "the error names the topic, the policy and a way out: {error}"
+    );
+}
+
+#[test]
+fn sigterm_during_a_broker_outage_ends_the_process_within_the_graceful_timeout() {
+    let mut broker = Kafka::start();
+    let server = shop();
+    let dir = tempfile::tempdir().unwrap();
+    let props = kafka_properties(
+        &server,
+        "shop",
+        dir.path(),
+        &broker.bootstrap(),
+        &[
+            ("topic.creation.default.partitions", "1"),
+            ("topic.creation.default.replication.factor", "1"),
+            ("task.shutdown.graceful.timeout.ms", "3000"),
+        ],
+    );
+    let config = dir.path().join("connector.properties");
+    write_properties(&config, &props);
+    let log = dir.path().join("run.log");
+    let mut child = spawn_tidemark(&config, &log);
+    server.wait_slot_active("shop", "tidemark_slot");
+    server.psql("shop", "INSERT INTO orders VALUES (1, 'before')");
+    wait_for(
+        &broker.bootstrap(),
+        &["dbz.public.orders"],
+        false,
+        TIMEOUT,
+        "the first record",
+        |records| !records.is_empty(),
+    );
+    broker.stop();
+    // Records the broker cannot take: the final flush of a stop cannot finish.
+    server.psql(
+        "shop",
+        "INSERT INTO orders SELECT g, 'during' FROM generate_series(2, 100) g",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = asked + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM with the broker down"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "took {took:?} to end after SIGTERM with task.shutdown.graceful.timeout.ms=3000"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !status.success() && text.contains("task.shutdown.graceful.timeout.ms"),
+        "ends with an error naming the timeout ({status}): {text}"
+    );
+}

@@ -78,6 +78,18 @@ impl KafkaSink {
             json.value_schemas,
             json,
         );
+        if !has_key && self.topics.creates_compacted(&record.topic) {
+            // The broker would refuse it (INVALID_RECORD) while the producer retries it
+            // until message.timeout.ms, holding up every record after it.
+            return Err(failed(format!(
+                "a record without a key (a TRUNCATE or a keyless table's change) goes to topic {}, \
+                 which is created compacted (cleanup.policy=compact), and a compacted topic refuses \
+                 records without a key: skip truncates (skipped.operations=t), give the table a \
+                 primary key, or create this topic with cleanup.policy=delete \
+                 (topic.creation.groups)",
+                record.topic
+            )));
+        }
         let mut out: BaseRecord<'_, str, str> = BaseRecord::to(&record.topic);
         if has_key {
             out = out.key(self.key.as_str());

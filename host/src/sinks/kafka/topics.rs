@@ -144,6 +144,18 @@ impl TopicCreator {
         }
     }
 
+    /// Whether Tidemark creates `topic` compacted (`cleanup.policy` with `compact`): such a
+    /// topic refuses records without a key.
+    pub fn creates_compacted(&self, topic: &str) -> bool {
+        self.creation.enabled
+            && self
+                .creation
+                .settings_for(topic)
+                .configs
+                .get("cleanup.policy")
+                .is_some_and(|policy| policy.contains("compact"))
+    }
+
     /// Makes sure a topic exists before a record goes to it (nothing when
     /// `topic.creation.enable=false`: the broker's auto-creation, if any, applies).
     pub fn ensure(&mut self, topic: &str) -> Result<(), String> {
