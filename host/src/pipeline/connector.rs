@@ -192,7 +192,8 @@ enum Source {
 
 /// Runs the connector the properties describe until `shutdown` turns true, the source ends
 /// (`snapshot.mode=initial_only`) or something fails. Config-provider variables are resolved
-/// first; an error never shows what they resolved to.
+/// first; an error never shows what they resolved to. Needs a multi-threaded runtime: the
+/// blocking start-up steps run in place of an async worker.
 pub async fn run(
     mut props: Properties,
     shutdown: watch::Receiver<bool>,
@@ -225,15 +226,22 @@ async fn run_resolved(
         Source::MySql(c) => (c.name.clone(), c.topic_prefix.clone()),
     };
     let worker = WorkerConfig::from_properties(&props)?;
-    let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &name)?;
     // Both sources use Debezium's partition `{"server": <topic.prefix>}`.
     let partition = postgres::offset::partition(&topic_prefix);
-    let outputs::Outputs { sink, store } = outputs::open(&props, &worker, &name)?;
+    // Compiling plugins, creating the Kafka producer (initialising its transactions) and
+    // reading the offsets topic block for as long as they take (a broker that is down):
+    // they run where they cannot hold up the async workers (the signal handler among them).
+    let (transforms, outputs::Outputs { sink, store }, stored) =
+        tokio::task::block_in_place(|| {
+            let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &name)?;
+            let outputs = outputs::open(&props, &worker, &name)?;
+            let stored = outputs.store.load(&name, &partition)?;
+            Ok::<_, ConnectorError>((transforms, outputs, stored))
+        })?;
     let unknown = props.unread(IGNORED);
     if !unknown.is_empty() {
         tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
     }
-    let stored = store.load(&name, &partition)?;
     let (pipeline, input) = Pipeline::start(
         transforms.chain,
         transforms.reloading,

@@ -30,7 +30,12 @@ impl HistoryWriter {
     pub fn open(store: &HistoryStore) -> Result<Option<HistoryWriter>, MySqlError> {
         Ok(match store {
             HistoryStore::File(path) => Some(HistoryWriter::File(HistoryFile::open(path)?)),
-            HistoryStore::Kafka(config) => Some(HistoryWriter::Kafka(KafkaHistory::open(config)?)),
+            // Waits for the broker: off the async workers.
+            HistoryStore::Kafka(config) => {
+                Some(HistoryWriter::Kafka(tokio::task::block_in_place(|| {
+                    KafkaHistory::open(config)
+                })?))
+            }
             HistoryStore::None => None,
         })
     }
@@ -39,7 +44,8 @@ impl HistoryWriter {
     pub fn append(&mut self, record: &Json) -> Result<(), MySqlError> {
         match self {
             HistoryWriter::File(file) => file.append(record),
-            HistoryWriter::Kafka(kafka) => kafka.append(record),
+            // Waits for the broker's acknowledgement: off the async workers.
+            HistoryWriter::Kafka(kafka) => tokio::task::block_in_place(|| kafka.append(record)),
         }
     }
 }

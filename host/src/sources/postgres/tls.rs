@@ -13,6 +13,7 @@
 //! - `verify-full`: as `verify-ca`, and the certificate must be for `database.hostname`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pgwire_replication::{PgWireError, ReplicationClient, ReplicationConfig, TlsConfig};
@@ -55,6 +56,9 @@ pub struct PgTls {
     /// connection: pgwire-replication checks names, so the replication connection asks for
     /// one the certificate has (its chain is checked all the same).
     seen_name: Arc<Mutex<Option<String>>>,
+    /// With `prefer`, the server refused TLS once: later connections go to plain text at
+    /// once, without a refused attempt (and its warning) each time.
+    refused_tls: Arc<AtomicBool>,
 }
 
 fn invalid(key: &str, value: &str, problem: impl Into<String>) -> ConfigError {
@@ -166,6 +170,7 @@ impl PgTls {
             rustls: Arc::new(rustls),
             replication,
             seen_name,
+            refused_tls: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -197,8 +202,12 @@ impl PgTls {
                 }
                 other => other.map_err(|e| self.plain_error(config, &e)),
             },
+            SslMode::Prefer if self.refused_tls.load(Ordering::Relaxed) => {
+                plain(pg).await.map_err(|e| self.plain_error(config, &e))
+            }
             SslMode::Prefer => match self.encrypted(pg).await {
                 Err(e) if refused_tls(&e) => {
+                    self.refused_tls.store(true, Ordering::Relaxed);
                     tracing::warn!(
                         "database.sslmode=prefer: the server at {}:{} does not accept TLS, so the connection is in PLAIN TEXT; set database.sslmode=disable to connect in plain text knowingly, or require/verify-full to refuse it",
                         config.hostname,
@@ -306,8 +315,14 @@ impl PgTls {
                 }
                 other => other.map_err(plain_error),
             },
+            // The management connection, opened first, found that the server refuses TLS
+            // (and said so).
+            SslMode::Prefer if self.refused_tls.load(Ordering::Relaxed) => {
+                attempt(TlsConfig::disabled()).await.map_err(plain_error)
+            }
             SslMode::Prefer => match attempt(encrypt_only).await {
                 Err(PgWireError::Tls(reason)) if reason.contains("SSLRequest rejected") => {
+                    self.refused_tls.store(true, Ordering::Relaxed);
                     tracing::warn!(
                         "database.sslmode=prefer: the server at {}:{} does not accept TLS, so the replication connection is in PLAIN TEXT; set database.sslmode=disable to connect in plain text knowingly, or require/verify-full to refuse it",
                         config.hostname,
