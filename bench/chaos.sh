@@ -99,10 +99,11 @@ until [ -s "$W/offsets.json" ]; do sleep 0.2; done
 ) & writer=$!
 restarts_done=0
 for k in $(seq "$stream_kills"); do
-  kill_at $(( $(events) + 1 + RANDOM % 20000 ))
   if [ "$restarts_done" -lt "$RESTARTS" ]; then
-    pg_ctl -m fast restart; restarts_done=$((restarts_done + 1))
+    # Postgres restarts under the running connector, which reconnects.
+    sleep 1; pg_ctl -m fast restart; restarts_done=$((restarts_done + 1))
   fi
+  kill_at $(( $(events) + 1 + RANDOM % 20000 ))
   start
 done
 wait "$writer"
@@ -133,6 +134,7 @@ for line in open(path, "rb"):
 missing = total - sum(1 for i in range(1, total + 1) if i in seen)
 dups = sum(n - 1 for n in seen.values())
 print(f"runs {runs}, kill -9 {kills}, postgres restarts {restarts}, {secs} s")
+print("reconnects logged:", sum(1 for l in open(path.replace("out.jsonl", "tidemark.log"), errors="replace") if "reconnecting from the committed offset" in l))
 print(f"rows {total}, delivered {len(seen)}, missing {missing}, duplicates {dups}")
 sys.exit(1 if missing else 0)
 PY

@@ -14,6 +14,7 @@ pub mod metrics;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::config::Secrets;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -45,6 +46,15 @@ pub struct ApiState {
     pub stats: Arc<PipelineStats>,
     /// The plugin directory, when `plugin.path` is set.
     pub plugins: Option<PluginDirectory>,
+    /// Values resolved from config providers: hidden in every answer (a plugin's error may
+    /// quote its configuration).
+    pub secrets: Secrets,
+}
+
+/// `body` with the resolved secrets hidden, as a response of `content_type`.
+fn hidden(secrets: &Secrets, content_type: &'static str, body: String) -> Response {
+    let body = secrets.redact(&body).into_owned();
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// A running API server; dropping it stops the server.
@@ -113,9 +123,13 @@ async fn status(State(state): State<ApiState>, Path(name): Path<String>) -> Resp
 }
 
 async fn plugins(State(state): State<ApiState>) -> Response {
-    match &state.plugins {
-        Some(directory) => Json(directory.state()).into_response(),
-        None => Json(json!({})).into_response(),
+    let body = match &state.plugins {
+        Some(directory) => serde_json::to_string(&directory.state()),
+        None => serde_json::to_string(&json!({})),
+    };
+    match body {
+        Ok(body) => hidden(&state.secrets, "application/json", body),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
 }
 
@@ -125,9 +139,9 @@ async fn metrics(State(state): State<ApiState>) -> Response {
         .as_ref()
         .map(PluginDirectory::state)
         .unwrap_or_default();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+    hidden(
+        &state.secrets,
+        "text/plain; version=0.0.4",
         metrics::render(&state.connector, &state.stats, &plugins),
     )
-        .into_response()
 }

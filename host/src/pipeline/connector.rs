@@ -263,6 +263,7 @@ async fn run_resolved(
                     connector: name.clone(),
                     stats: pipeline.stats.clone(),
                     plugins: transforms.directory,
+                    secrets: props.secrets().clone(),
                 },
             )
             .await?,

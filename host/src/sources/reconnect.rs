@@ -106,6 +106,8 @@ impl ReconnectPolicy {
 /// The state of a run of failures.
 #[derive(Debug)]
 pub struct Reconnects {
+    /// An attempt got a connection to the server: from then on, losing it is retried.
+    pub connected: bool,
     policy: ReconnectPolicy,
     backoff: ExponentialBackoff,
     /// The first failure of the current run, and how many attempts failed since.
@@ -139,6 +141,7 @@ impl Reconnects {
     pub fn new(policy: ReconnectPolicy) -> Reconnects {
         Reconnects {
             backoff: policy.backoff(),
+            connected: false,
             policy,
             run: None,
             last_committed: None,

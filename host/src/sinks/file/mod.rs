@@ -48,14 +48,25 @@ impl FileSink {
                         reason: e.to_string(),
                     })?;
                 }
+                let open_failed = |e: std::io::Error| SinkError::Open {
+                    target: path.display().to_string(),
+                    reason: e.to_string(),
+                };
                 let file = File::options()
                     .create(true)
+                    .read(true)
                     .append(true)
                     .open(&path)
-                    .map_err(|e| SinkError::Open {
-                        target: path.display().to_string(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(open_failed)?;
+                let dropped = drop_torn_tail(&file).map_err(open_failed)?;
+                if dropped > 0 {
+                    tracing::warn!(
+                        file = %path.display(),
+                        bytes = dropped,
+                        "the file's last line was cut off (the process was killed while writing \
+                         it): dropped; its record comes again from the committed offset"
+                    );
+                }
                 (path.display().to_string(), Target::File(file))
             }
         };
@@ -74,6 +85,29 @@ impl FileSink {
             reason: error.to_string(),
         }
     }
+}
+
+/// Cuts a last line without its newline (what a `kill -9` in the middle of a write leaves)
+/// off the file, so lines appended after it stay whole; returns how many bytes went.
+fn drop_torn_tail(file: &File) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = [0u8; 8192];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(part, start)?;
+        if let Some(i) = part.iter().rposition(|&b| b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        file.set_len(end)?;
+    }
+    Ok(len - end)
 }
 
 impl Sink for FileSink {
@@ -122,6 +156,29 @@ impl Sink for FileSink {
 mod tests {
     use super::*;
     use crate::event::{Data, Value};
+
+    #[test]
+    fn a_line_cut_off_by_a_crash_is_dropped_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":2}\n{\"c\":").unwrap();
+        let record = Record::new("t", None, Some(Data::schemaless(Value::Int32(1))));
+        let mut sink = FileSink::open(path.to_str(), JsonOptions::default()).unwrap();
+        sink.write(std::slice::from_ref(&record)).unwrap();
+        sink.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(&lines[..2], ["{\"a\":1}", "{\"b\":2}"]);
+        assert!(lines[2].starts_with("{\"topic\":\"t\""), "{text}");
+        // A file of one cut-off line is emptied; whole files are left alone.
+        std::fs::write(&path, "{\"x\"").unwrap();
+        drop(FileSink::open(path.to_str(), JsonOptions::default()).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        std::fs::write(&path, "{}\n").unwrap();
+        drop(FileSink::open(path.to_str(), JsonOptions::default()).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}\n");
+    }
 
     #[test]
     fn appends_json_lines_and_syncs() {

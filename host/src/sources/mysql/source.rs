@@ -74,8 +74,18 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
     } = context;
     let mut reconnects = Reconnects::new(config.reconnect.clone());
     loop {
-        let error = match attempt(config, stored.clone(), &batches, &committed, &shutdown).await {
+        let error = match attempt(
+            config,
+            stored.clone(),
+            (&batches, &committed, &shutdown),
+            &mut reconnects.connected,
+        )
+        .await
+        {
             Ok(()) => return Ok(()),
+            // A server out of reach at start-up is a configuration problem until shown
+            // otherwise (as Connect's validation of a new connector).
+            Err(error @ MySqlError::Connect { .. }) if !reconnects.connected => return Err(error),
             Err(error) if error.is_retriable() => error,
             Err(error) => return Err(error),
         };
@@ -98,11 +108,15 @@ pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MyS
 async fn attempt(
     config: &MySqlConfig,
     stored: Option<OffsetMap>,
-    batches: &flume::Sender<Batch>,
-    committed: &watch::Receiver<Option<Checkpoint>>,
-    shutdown: &watch::Receiver<bool>,
+    (batches, committed, shutdown): (
+        &flume::Sender<Batch>,
+        &watch::Receiver<Option<Checkpoint>>,
+        &watch::Receiver<bool>,
+    ),
+    connected: &mut bool,
 ) -> Result<(), MySqlError> {
     let mut mgmt = catalog::connect(config).await?;
+    *connected = true;
     let server = catalog::check_server(&mut mgmt, config).await?;
     tracing::info!(version = %server.version, "connected");
     let all = catalog::tables(&mut mgmt, None).await?;

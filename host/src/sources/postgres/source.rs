@@ -85,7 +85,8 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
             committed: &committed,
             shutdown: &shutdown,
         };
-        let error = match attempt(config, stored.clone(), session).await {
+        let error = match attempt(config, stored.clone(), session, &mut reconnects.connected).await
+        {
             Ok(Some(client)) => {
                 stream::finish(client, batches, committed).await;
                 return Ok(());
@@ -100,7 +101,10 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
             tracing::warn!(%error, "snapshot.mode=when_needed: starting over with a new slot");
             continue;
         }
-        if !error.is_retriable() {
+        // A server out of reach at start-up is a configuration problem until shown otherwise
+        // (as Connect's validation of a new connector): reconnecting starts once connected.
+        let unreachable = matches!(error, PostgresError::Connect { .. }) && !reconnects.connected;
+        if !error.is_retriable() || unreachable {
             return Err(error);
         }
         match reconnects
@@ -131,6 +135,7 @@ async fn attempt(
     config: &PostgresConfig,
     stored: Option<OffsetMap>,
     session: Session<'_>,
+    connected: &mut bool,
 ) -> Result<Option<ReplicationClient>, PostgresError> {
     let Session {
         batches,
@@ -138,6 +143,7 @@ async fn attempt(
         shutdown,
     } = session;
     let mgmt = catalog::connect(config).await?;
+    *connected = true;
     setup::check_server(&mgmt, config).await?;
     let types = TypeRegistry::load(&mgmt).await?;
     let all = catalog::all_tables(&mgmt).await?;
