@@ -145,3 +145,31 @@ async fn metrics(State(state): State<ApiState>) -> Response {
         metrics::render(&state.connector, &state.stats, &plugins),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Properties, resolve_providers};
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn answers_hide_resolved_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.properties");
+        std::fs::write(&file, "token=tidemark-test-s3cret\n").unwrap();
+        let mut props = Properties::from_pairs([
+            ("config.providers", "file".to_owned()),
+            ("x", format!("${{file:{}:token}}", file.display())),
+        ]);
+        resolve_providers(&mut props).unwrap();
+        let response = hidden(
+            props.secrets(),
+            "text/plain",
+            "plugin failed: bad token tidemark-test-s3cret".into(),
+        );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains("tidemark-test-s3cret"), "{text}");
+        assert!(text.contains("<secret from ${file:"), "{text}");
+    }
+}
