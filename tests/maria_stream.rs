@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, maria_properties, read_offset};
 use tidemark_tests::kafka::{Consumed, Kafka, partitions, wait_for};
 use tidemark_tests::mariadb::MariaDb;
+use tidemark_tests::process::{self, read_lines, spawn_tidemark};
 use tidemark_tests::{tidemark_binary, write_properties};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -36,30 +37,8 @@ fn after<'a>(event: &'a Json, field: &str) -> &'a Json {
         .unwrap_or(&Json::Null)
 }
 
-fn spawn_tidemark(config: &Path, log: &Path) -> Child {
-    Command::new(tidemark_binary())
-        .arg("run")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("tidemark starts")
-}
-
-fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    process::wait_until(what, TIMEOUT, done);
 }
 
 /// Runs `tidemark run` to its end and returns its stderr; it must fail.
