@@ -22,6 +22,7 @@ use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
 use crate::plugin::reload::{CANARY_RECORDS, Reloading};
 use crate::plugin::{Chain, PluginError};
 use crate::sinks::{Sink, SinkError};
+use crate::sources::{Batch, Checkpoint};
 use errors::ErrorPolicy;
 
 /// Batches waiting between the source and the pipeline.
@@ -29,25 +30,6 @@ pub const CHANNEL_BATCHES: usize = 4;
 
 /// Transformed batches waiting between the transform thread and the sink thread.
 const TRANSFORMED_BATCHES: usize = 2;
-
-/// A batch of records from a source, in order.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub records: Vec<Record>,
-    /// The source's position after this batch: committed once this batch and everything
-    /// before it is flushed. `None` while a position is not resumable (inside a snapshot).
-    pub checkpoint: Option<Checkpoint>,
-}
-
-/// A resumable source position.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Checkpoint {
-    /// The offset map to store (Debezium's fields).
-    pub offset: OffsetMap,
-    /// What the source may acknowledge upstream once this is committed (for Postgres, the
-    /// LSN to confirm as flushed).
-    pub ack: u64,
-}
 
 /// What stopped the pipeline.
 #[derive(Debug, thiserror::Error)]

@@ -11,8 +11,27 @@ pub mod tls;
 
 use tokio::sync::watch;
 
+use crate::event::Record;
 use crate::offsets::OffsetMap;
-use crate::pipeline::{Batch, Checkpoint};
+
+/// A batch of records from a source, in order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub records: Vec<Record>,
+    /// The source's position after this batch: committed once this batch and everything
+    /// before it is flushed. `None` while a position is not resumable (inside a snapshot).
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// A resumable source position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// The offset map to store (Debezium's fields).
+    pub offset: OffsetMap,
+    /// What the source may acknowledge upstream once this is committed (for Postgres, the
+    /// LSN to confirm as flushed).
+    pub ack: u64,
+}
 
 /// The channels between the source and its pipeline.
 pub struct SourceContext {

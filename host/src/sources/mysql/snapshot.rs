@@ -19,7 +19,7 @@ use super::table::Table;
 use super::types::{Cell, parse_text};
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::{Record, Value};
-use crate::pipeline::{Batch, Checkpoint};
+use crate::sources::{Batch, Checkpoint};
 
 /// Where a snapshot's transaction sits in the binlog.
 #[derive(Debug, Clone)]

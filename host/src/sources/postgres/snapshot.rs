@@ -15,7 +15,7 @@ use super::pgoutput::Cell;
 use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
 use crate::event::{Record, Value};
-use crate::pipeline::{Batch, Checkpoint};
+use crate::sources::{Batch, Checkpoint};
 
 /// A double-quoted SQL identifier.
 pub fn quote_ident(name: &str) -> String {

@@ -23,8 +23,8 @@ use crate::event::Record;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
 use crate::offsets::OffsetMap;
-use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::heartbeat;
+use crate::sources::{Batch, Checkpoint};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;

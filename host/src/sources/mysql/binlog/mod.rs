@@ -33,8 +33,8 @@ use super::table::Table;
 use crate::event::Record;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
-use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::heartbeat;
+use crate::sources::{Batch, Checkpoint};
 
 /// The server error a replica gets when the binlog it asks for is gone.
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
