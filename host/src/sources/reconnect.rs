@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::config::{ConfigError, Properties};
 use crate::offsets::OffsetMap;
-use crate::pipeline::Checkpoint;
+use crate::sources::Checkpoint;
 
 /// How a source reconnects after a retriable failure.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +123,7 @@ pub enum After {
     Retry,
     /// Shutdown was requested while waiting.
     Stop,
-    /// No retry is left: the error stops the connector.
+    /// The error stops the connector: retrying cannot fix it, or no retry is left.
     GiveUp,
 }
 
@@ -148,15 +148,26 @@ impl Reconnects {
         }
     }
 
-    /// After an attempt failed with a retriable `error`: logs it, waits out the backoff and
-    /// says whether to connect again. A committed offset newer than at the last failure
-    /// means the attempt made progress, and a new run of failures starts.
+    /// After an attempt failed with `error`: whether to connect again, and from where.
+    ///
+    /// An error retrying cannot fix (`retriable` false) gives up at once, and so does any
+    /// error before the first connection: a server out of reach at start-up is a
+    /// configuration problem until shown otherwise, as Connect's validation of a new
+    /// connector reports it. Otherwise the error is logged, the backoff waited out, and on
+    /// `Retry` `stored` is the committed offset to resume from. A committed offset newer
+    /// than at the last failure means the attempt made progress: a new run of failures
+    /// starts.
     pub async fn after_failure(
         &mut self,
         error: &dyn std::fmt::Display,
+        retriable: bool,
         committed: &watch::Receiver<Option<Checkpoint>>,
         shutdown: &mut watch::Receiver<bool>,
+        stored: &mut Option<OffsetMap>,
     ) -> After {
+        if !retriable || !self.connected {
+            return After::GiveUp;
+        }
         let now = committed.borrow().as_ref().map(|c| c.offset.clone());
         if now != self.last_committed {
             self.progressed();
@@ -178,11 +189,13 @@ impl Reconnects {
                     wait_ms = delay.as_millis() as u64,
                     "the source failed; reconnecting from the committed offset"
                 );
-                if wait(delay, shutdown).await {
-                    After::Retry
-                } else {
-                    After::Stop
+                if !wait(delay, shutdown).await {
+                    return After::Stop;
                 }
+                if let Some(checkpoint) = &*committed.borrow() {
+                    *stored = Some(checkpoint.offset.clone());
+                }
+                After::Retry
             }
         }
     }

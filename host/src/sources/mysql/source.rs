@@ -16,11 +16,9 @@ use super::snapshot::{self, Snapshot};
 use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
 use crate::event::transaction::TransactionMetadata;
-use crate::offsets::OffsetMap;
-use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::SourceContext;
 use crate::sources::reconnect::{After, Reconnects};
-use tokio::sync::watch;
+use crate::sources::{Batch, Checkpoint};
 
 /// Whether a stored offset needs a snapshot before streaming, for `mode`.
 fn wants_snapshot(mode: SnapshotMode, stored: Option<&BinlogOffset>) -> bool {
@@ -65,56 +63,43 @@ fn check_include_list(config: &MySqlConfig, all: &[CatalogTable]) -> Result<(), 
 /// that reconnecting cannot get past: after a retriable one (the server restarted, the
 /// connection dropped) it connects again from the committed offset, as `config.reconnect`
 /// allows.
-pub async fn run(config: &MySqlConfig, context: SourceContext) -> Result<(), MySqlError> {
-    let SourceContext {
-        mut stored,
-        batches,
-        committed,
-        mut shutdown,
-    } = context;
+pub async fn run(config: &MySqlConfig, mut context: SourceContext) -> Result<(), MySqlError> {
     let mut reconnects = Reconnects::new(config.reconnect.clone());
     loop {
-        let error = match attempt(
-            config,
-            stored.clone(),
-            (&batches, &committed, &shutdown),
-            &mut reconnects.connected,
-        )
-        .await
-        {
-            Ok(()) => return Ok(()),
-            // A server out of reach at start-up is a configuration problem until shown
-            // otherwise (as Connect's validation of a new connector).
-            Err(error @ MySqlError::Connect { .. }) if !reconnects.connected => return Err(error),
-            Err(error) if error.is_retriable() => error,
-            Err(error) => return Err(error),
+        let Err(error) = attempt(config, &context, &mut reconnects.connected).await else {
+            return Ok(());
         };
+        let retriable = error.is_retriable();
+        let SourceContext {
+            stored,
+            committed,
+            shutdown,
+            ..
+        } = &mut context;
         match reconnects
-            .after_failure(&error, &committed, &mut shutdown)
+            .after_failure(&error, retriable, committed, shutdown, stored)
             .await
         {
             After::Retry => {}
             After::Stop => return Ok(()),
             After::GiveUp => return Err(error),
         }
-        if let Some(checkpoint) = &*committed.borrow() {
-            stored = Some(checkpoint.offset.clone());
-        }
     }
 }
 
-/// One connection's run, from the offset `stored`, until shutdown, the end of an
-/// `initial_only` snapshot, or an error.
+/// One connection's run, from the context's offset, until shutdown, the end of an
+/// `initial_only` snapshot, or an error. `connected` turns true once the server answered.
 async fn attempt(
     config: &MySqlConfig,
-    stored: Option<OffsetMap>,
-    (batches, committed, shutdown): (
-        &flume::Sender<Batch>,
-        &watch::Receiver<Option<Checkpoint>>,
-        &watch::Receiver<bool>,
-    ),
+    context: &SourceContext,
     connected: &mut bool,
 ) -> Result<(), MySqlError> {
+    let SourceContext {
+        stored,
+        batches,
+        committed,
+        shutdown,
+    } = context;
     let mut mgmt = catalog::connect(config).await?;
     *connected = true;
     let server = catalog::check_server(&mut mgmt, config).await?;

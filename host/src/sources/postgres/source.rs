@@ -17,11 +17,9 @@ use super::table::Table;
 use super::types::TypeOptions;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
-use crate::offsets::OffsetMap;
-use crate::pipeline::{Batch, Checkpoint};
 use crate::sources::SourceContext;
 use crate::sources::reconnect::{After, Reconnects};
-use tokio::sync::watch;
+use crate::sources::{Batch, Checkpoint};
 
 /// Whether this start takes a snapshot.
 fn wants_snapshot(
@@ -71,24 +69,12 @@ pub(super) fn replication_error(config: &PostgresConfig, error: PgWireError) -> 
 /// that reconnecting cannot get past: after a retriable one (the server restarted, the
 /// connection dropped) it connects again from the committed offset, as `config.reconnect`
 /// allows.
-pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), PostgresError> {
-    let SourceContext {
-        mut stored,
-        batches,
-        committed,
-        mut shutdown,
-    } = context;
+pub async fn run(config: &PostgresConfig, mut context: SourceContext) -> Result<(), PostgresError> {
     let mut reconnects = Reconnects::new(config.reconnect.clone());
     loop {
-        let session = Session {
-            batches: &batches,
-            committed: &committed,
-            shutdown: &shutdown,
-        };
-        let error = match attempt(config, stored.clone(), session, &mut reconnects.connected).await
-        {
+        let error = match attempt(config, &context, &mut reconnects.connected).await {
             Ok(Some(client)) => {
-                stream::finish(client, batches, committed).await;
+                stream::finish(client, context.batches, context.committed).await;
                 return Ok(());
             }
             Ok(None) => return Ok(()),
@@ -101,47 +87,38 @@ pub async fn run(config: &PostgresConfig, context: SourceContext) -> Result<(), 
             tracing::warn!(%error, "snapshot.mode=when_needed: starting over with a new slot");
             continue;
         }
-        // A server out of reach at start-up is a configuration problem until shown otherwise
-        // (as Connect's validation of a new connector): reconnecting starts once connected.
-        let unreachable = matches!(error, PostgresError::Connect { .. }) && !reconnects.connected;
-        if !error.is_retriable() || unreachable {
-            return Err(error);
-        }
+        let retriable = error.is_retriable();
+        let SourceContext {
+            stored,
+            committed,
+            shutdown,
+            ..
+        } = &mut context;
         match reconnects
-            .after_failure(&error, &committed, &mut shutdown)
+            .after_failure(&error, retriable, committed, shutdown, stored)
             .await
         {
             After::Retry => {}
             After::Stop => return Ok(()),
             After::GiveUp => return Err(error),
         }
-        if let Some(checkpoint) = &*committed.borrow() {
-            stored = Some(checkpoint.offset.clone());
-        }
     }
 }
 
-/// The source's ends of the pipeline, lent to one attempt.
-#[derive(Clone, Copy)]
-struct Session<'a> {
-    batches: &'a flume::Sender<Batch>,
-    committed: &'a watch::Receiver<Option<Checkpoint>>,
-    shutdown: &'a watch::Receiver<bool>,
-}
-
-/// One connection's run, from the offset `stored`: the replication session when shutdown
+/// One connection's run, from the context's offset: the replication session when shutdown
 /// was requested while streaming, `None` when the run ended by itself (`initial_only`).
+/// `connected` turns true once the server answered.
 async fn attempt(
     config: &PostgresConfig,
-    stored: Option<OffsetMap>,
-    session: Session<'_>,
+    context: &SourceContext,
     connected: &mut bool,
 ) -> Result<Option<ReplicationClient>, PostgresError> {
-    let Session {
+    let SourceContext {
+        stored,
         batches,
         committed,
         shutdown,
-    } = session;
+    } = context;
     let mgmt = catalog::connect(config).await?;
     *connected = true;
     setup::check_server(&mgmt, config).await?;
