@@ -35,7 +35,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     {
         props.set_default("plugin.path", dir.to_string_lossy());
     }
-    let shutdown_timeout = WorkerConfig::from_properties(&props)?.shutdown_timeout;
+    let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -29,15 +29,27 @@ pub struct WorkerConfig {
     /// Where the REST API listens: Kafka Connect's `listeners` (`http://host:port`, the
     /// first entry), else `rest.port` with `rest.host.name`; `None` runs no API.
     pub rest_address: Option<SocketAddr>,
-    /// `task.shutdown.graceful.timeout.ms` (Connect's default: 5 s): how long a stop request
-    /// may take before the process ends without waiting further.
-    pub shutdown_timeout: Duration,
 }
 
 impl WorkerConfig {
+    /// `task.shutdown.graceful.timeout.ms` (Connect's default: 5 s): how long a stop request
+    /// may take before the process ends without waiting further. Read by the process before
+    /// the connector starts, on its own: the rest of the worker settings are read after
+    /// config providers are resolved.
+    pub fn shutdown_timeout(props: &Properties) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(props.parse(
+            "task.shutdown.graceful.timeout.ms",
+            5_000,
+            "milliseconds",
+        )?))
+    }
+
     /// Reads the worker settings.
     pub fn from_properties(props: &Properties) -> Result<WorkerConfig, ConfigError> {
         check_converters(props)?;
+        // The process applies it (`tidemark run`); checked here too, so that a connector run
+        // any other way reports a bad value and does not call the key unknown.
+        Self::shutdown_timeout(props)?;
         let flush_ms: u64 = props.parse("offset.flush.interval.ms", 60_000, "milliseconds")?;
         Ok(WorkerConfig {
             offset_file: PathBuf::from(
@@ -47,11 +59,6 @@ impl WorkerConfig {
             plugin_path: props.get("plugin.path").map(PathBuf::from),
             sink_file: props.get("sink.file").map(str::to_owned),
             rest_address: rest_address(props)?,
-            shutdown_timeout: Duration::from_millis(props.parse(
-                "task.shutdown.graceful.timeout.ms",
-                5_000,
-                "milliseconds",
-            )?),
             json: JsonOptions {
                 key_schemas: props.parse("key.converter.schemas.enable", true, "true or false")?,
                 value_schemas: props.parse(
