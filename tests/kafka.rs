@@ -20,7 +20,7 @@ use tidemark_tests::capture::{Capture, normalize, pg_properties, read_offset};
 use tidemark_tests::kafka::{
     Consumed, Kafka, create_topic, partitions, read_topics, topic_config, wait_for,
 };
-use tidemark_tests::postgres::{PASSWORD, Postgres};
+use tidemark_tests::postgres::{Postgres, psql_command};
 use tidemark_tests::{golden_lines, tidemark_binary, workload, write_properties};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -190,21 +190,7 @@ fn psql_in_background(
 ) -> std::thread::JoinHandle<std::process::ExitStatus> {
     let port = server.port;
     std::thread::spawn(move || {
-        Command::new("/usr/lib/postgresql/15/bin/psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "shop",
-                "-qAtX",
-                "-v",
-                "ON_ERROR_STOP=1",
-            ])
-            .arg("-p")
-            .arg(port.to_string())
-            .env("PGPASSWORD", PASSWORD)
+        psql_command(port, "shop")
             .arg("-c")
             .arg(sql)
             .status()

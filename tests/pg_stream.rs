@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, pg_properties};
-use tidemark_tests::postgres::Postgres;
+use tidemark_tests::postgres::{Postgres, psql_command};
 use tidemark_tests::process::{self, read_lines, signal, spawn_tidemark};
 use tidemark_tests::{tidemark_binary, write_properties};
 
@@ -68,11 +68,7 @@ fn a_crash_mid_stream_loses_nothing() {
     // 300 transactions of 10 rows, committed one by one over a few seconds.
     let port = server.port;
     let writer = std::thread::spawn(move || {
-        Command::new("/usr/lib/postgresql/15/bin/psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "shop", "-qAtX", "-v", "ON_ERROR_STOP=1"])
-            .arg("-p")
-            .arg(port.to_string())
-            .env("PGPASSWORD", tidemark_tests::postgres::PASSWORD)
+        psql_command(port, "shop")
             .arg("-c")
             .arg(
                 "DO $$ BEGIN FOR i IN 0..299 LOOP \

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tidemark_tests::capture::{Capture, maria_properties, pg_properties};
 use tidemark_tests::mariadb::MariaDb;
-use tidemark_tests::postgres::{PASSWORD, PG_BIN, Postgres};
+use tidemark_tests::postgres::{Postgres, psql_command};
 use tidemark_tests::process::{read_lines, signal, spawn_tidemark, wait_until};
 use tidemark_tests::{tidemark_binary, write_properties};
 
@@ -77,12 +77,9 @@ fn offsets_are_committed_while_a_slow_sink_drains_a_backlog() {
                 if let Ok(text) = std::fs::read_to_string(&offsets) {
                     files.insert(text);
                 }
-                let lsn = Command::new(format!("{PG_BIN}/psql"))
-                    .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "shop", "-qAtX", "-c"])
+                let lsn = psql_command(port, "shop")
+                    .arg("-c")
                     .arg("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'tidemark_slot'")
-                    .arg("-p")
-                    .arg(port.to_string())
-                    .env("PGPASSWORD", PASSWORD)
                     .output()
                     .expect("psql runs");
                 flushed.insert(String::from_utf8_lossy(&lsn.stdout).trim().to_owned());
@@ -132,12 +129,8 @@ fn write_through_outages(port: u16, from: i64, to: i64) {
             id + 9
         );
         loop {
-            let ok = Command::new(format!("{PG_BIN}/psql"))
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "shop", "-qAtX"])
-                .args(["-v", "ON_ERROR_STOP=1", "-c", &sql])
-                .arg("-p")
-                .arg(port.to_string())
-                .env("PGPASSWORD", PASSWORD)
+            let ok = psql_command(port, "shop")
+                .args(["-c", &sql])
                 .stderr(Stdio::null())
                 .status()
                 .expect("psql runs")

@@ -51,6 +51,27 @@ fn check(output: std::process::Output, what: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// psql as the superuser against `database` of the test server on `port` (stopping at the
+/// first error, unaligned tuples only): for threads that cannot borrow the server, or
+/// commands that may fail while it restarts.
+pub fn psql_command(port: u16, database: &str) -> Command {
+    let mut c = Command::new(Path::new(PG_BIN).join("psql"));
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-qAtX",
+    ])
+    .arg("-p")
+    .arg(port.to_string())
+    .args(["-d", database])
+    .env("PGPASSWORD", PASSWORD);
+    c
+}
+
 impl Postgres {
     /// Starts a server with `wal_level=logical`.
     pub fn start() -> Postgres {
@@ -128,21 +149,7 @@ impl Postgres {
     }
 
     fn psql_command(&self, database: &str) -> Command {
-        let mut c = Command::new(Path::new(PG_BIN).join("psql"));
-        c.args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-qAtX",
-        ])
-        .arg("-p")
-        .arg(self.port.to_string())
-        .args(["-d", database])
-        .env("PGPASSWORD", PASSWORD);
-        c
+        psql_command(self.port, database)
     }
 
     /// Runs SQL with psql against a database; returns the unaligned, tuples-only output.
