@@ -11,6 +11,7 @@
 //!   commits once the sink has flushed.
 //! - [`sinks`]: where records go (JSON lines to a file or stdout).
 //! - [`offsets`]: durable source positions.
+//! - [`kafka`]: the Kafka clients the sink, the offset store and MySQL's schema history share.
 //! - [`api`]: the REST API (connector status, plugins, Prometheus metrics).
 //! - [`config`]: connector and worker properties (Debezium/Kafka Connect names), merged;
 //!   [`pipeline::connector`] runs a connector from them.
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod config;
 pub mod event;
+pub mod kafka;
 pub mod offsets;
 pub mod pipeline;
 pub mod plugin;

@@ -16,10 +16,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{OffsetError, OffsetMap, OffsetStore, connect_key};
 use crate::config::{ConfigError, Properties};
-use crate::sinks::kafka::KafkaConfig;
-use crate::sinks::kafka::config::TopicSettings;
-use crate::sinks::kafka::producer::Shared;
-use crate::sinks::kafka::topics::Admin;
+use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
 
 /// How long reading the offsets topic at start may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
@@ -79,7 +76,7 @@ impl KafkaOffsetStore {
     /// (the sink's exactly-once producer) commits go in the sink's transactions; otherwise
     /// the store has an idempotent producer of its own.
     pub fn open(
-        kafka: &KafkaConfig,
+        kafka: &ClientSettings,
         settings: &KafkaOffsetSettings,
         transactional: Option<Arc<Shared>>,
     ) -> Result<KafkaOffsetStore, OffsetError> {
@@ -114,7 +111,7 @@ impl KafkaOffsetStore {
 }
 
 /// Reads the topic from the beginning to its end, keeping the last value of each key.
-fn read_all(kafka: &KafkaConfig, topic: &str) -> Result<HashMap<String, OffsetMap>, String> {
+fn read_all(kafka: &ClientSettings, topic: &str) -> Result<HashMap<String, OffsetMap>, String> {
     let consumer: BaseConsumer = kafka
         .client(&[
             ("group.id", "tidemark-offset-reader"),

@@ -135,7 +135,7 @@ pub fn open(
     let store: Box<dyn OffsetStore> = match offsets {
         Some(settings) => {
             let transactional = kafka.exactly_once.then(|| sink.shared());
-            Box::new(KafkaOffsetStore::open(&kafka, &settings, transactional)?)
+            Box::new(KafkaOffsetStore::open(&kafka.common, &settings, transactional)?)
         }
         None => Box::new(FileOffsetStore::open(&worker.offset_file)?),
     };

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use rdkafka::ClientConfig;
-use rdkafka::error::KafkaError;
 use regex::Regex;
 
 use crate::config::{ConfigError, Properties};
 use crate::event::JsonOptions;
+use crate::kafka::{ClientSettings, TopicSettings, check_client_config, java_producer_property};
 
 /// Producer settings Tidemark sets unless `producer.*` overrides them: Kafka Connect's
 /// guarantees for source connectors (idempotent, every replica acknowledges, a record is
@@ -23,17 +23,6 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     // Java's partitioner: a key lands in the partition Kafka Connect would choose.
     ("partitioner", "murmur2_random"),
 ];
-
-/// How a topic that does not exist yet is created.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TopicSettings {
-    /// `partitions`; -1 is the broker's default.
-    pub partitions: i32,
-    /// `replication.factor`; -1 is the broker's default.
-    pub replication_factor: i32,
-    /// Every other `topic.creation.<group>.<config>`: topic configs such as `cleanup.policy`.
-    pub configs: BTreeMap<String, String>,
-}
 
 /// A `topic.creation.groups` entry: its settings apply to topics its `include` matches and
 /// its `exclude` does not.
@@ -75,9 +64,8 @@ pub struct KafkaConfig {
     /// The librdkafka properties of the producer: `bootstrap.servers`, Tidemark's defaults,
     /// then every `producer.*` with the prefix removed.
     pub producer: BTreeMap<String, String>,
-    /// Properties every client (producer, admin, offset consumer) shares: the bootstrap
-    /// servers and the connection and security settings.
-    pub common: BTreeMap<String, String>,
+    /// The settings every client (producer, admin, offset consumer) shares.
+    pub common: ClientSettings,
     pub topics: TopicCreation,
     /// `exactly.once.support=required` (or `requested`): records and offsets go in one
     /// Kafka transaction per offset commit.
@@ -85,10 +73,6 @@ pub struct KafkaConfig {
     /// The JsonConverter settings for keys and values.
     pub json: JsonOptions,
 }
-
-/// Worker properties that every Kafka client gets, as a Connect worker passes them to its
-/// producers, consumers and admin client.
-const COMMON_PREFIXES: &[&str] = &["security.protocol", "ssl.", "sasl.", "client.dns.lookup"];
 
 impl KafkaConfig {
     /// The sink's settings, or `None` when `bootstrap.servers` is not set (the file sink).
@@ -100,19 +84,13 @@ impl KafkaConfig {
         let Some(servers) = props.get("bootstrap.servers") else {
             return Ok(None);
         };
-        let mut common = BTreeMap::new();
-        common.insert("bootstrap.servers".to_owned(), servers.trim().to_owned());
-        for prefix in COMMON_PREFIXES {
-            for (rest, value) in props.with_prefix(prefix) {
-                common.insert(format!("{prefix}{rest}"), value);
-            }
-        }
+        let common = ClientSettings::from_properties(props, servers);
         let exactly_once = props.choice(
             "exactly.once.support",
             "disabled",
             &["disabled", "requested", "required"],
         )? != "disabled";
-        let mut producer = common.clone();
+        let mut producer = common.properties().clone();
         producer.insert("client.id".into(), format!("tidemark-{connector}"));
         for (key, value) in PRODUCER_DEFAULTS {
             producer.insert((*key).into(), (*value).into());
@@ -149,18 +127,6 @@ impl KafkaConfig {
         }))
     }
 
-    /// A librdkafka config with the shared client settings and `extra`.
-    pub fn client(&self, extra: &[(&str, &str)]) -> ClientConfig {
-        let mut config = ClientConfig::new();
-        for (k, v) in &self.common {
-            config.set(k, v);
-        }
-        for (k, v) in extra {
-            config.set(*k, *v);
-        }
-        config
-    }
-
     /// The producer's librdkafka config.
     pub fn producer_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
@@ -168,59 +134,6 @@ impl KafkaConfig {
             config.set(k, v);
         }
         config
-    }
-}
-
-/// Translates the Java producer properties that librdkafka names differently.
-pub(crate) fn java_producer_property(
-    key: &str,
-    value: String,
-) -> Result<(String, String), ConfigError> {
-    match key {
-        // Bytes in Java, kilobytes in librdkafka.
-        "buffer.memory" => {
-            let bytes: u64 = value.trim().parse().map_err(|_| ConfigError::Invalid {
-                key: "producer.buffer.memory".into(),
-                value: value.clone(),
-                problem: "expected a number of bytes".into(),
-            })?;
-            Ok((
-                "queue.buffering.max.kbytes".into(),
-                bytes.div_ceil(1024).max(1).to_string(),
-            ))
-        }
-        "key.serializer" | "value.serializer" => Err(ConfigError::Invalid {
-            key: format!("producer.{key}"),
-            value,
-            problem: "keys and values are serialised by the JsonConverter; remove this property"
-                .into(),
-        }),
-        _ => Ok((key.to_owned(), value)),
-    }
-}
-
-/// Checks librdkafka accepts every property (names and values), without connecting.
-/// `property` gives the name the user wrote for a librdkafka property.
-pub(crate) fn check_client_config(
-    properties: &BTreeMap<String, String>,
-    property: impl Fn(&str) -> String,
-) -> Result<(), ConfigError> {
-    let mut config = ClientConfig::new();
-    for (k, v) in properties {
-        config.set(k, v);
-    }
-    match config.create_native_config() {
-        Ok(_) => Ok(()),
-        Err(KafkaError::ClientConfig(_, description, key, value)) => Err(ConfigError::Invalid {
-            key: property(&key),
-            value,
-            problem: description,
-        }),
-        Err(other) => Err(ConfigError::Invalid {
-            key: "producer.*".into(),
-            value: String::new(),
-            problem: other.to_string(),
-        }),
     }
 }
 

@@ -2,8 +2,9 @@
 //! as the JsonConverter serialises them, headers as strings, tombstones as null values.
 //!
 //! - [`config`]: the settings (`producer.*`, `topic.creation.*`, `exactly.once.support`).
-//! - [`producer`]: the librdkafka producer, its delivery reports, backpressure and waits.
-//! - [`topics`]: topic creation through the admin API.
+//! - [`topics`]: topic creation (Connect's `topic.creation.*`) before a topic's first record.
+//!
+//! The producer and the admin client are [`crate::kafka`]'s.
 //!
 //! `flush` returns once the broker acknowledged every record written before it, so the
 //! pipeline commits an offset only after everything up to it is in Kafka. With exactly-once
@@ -11,7 +12,6 @@
 //! store ([`crate::offsets::KafkaOffsetStore`]) commits together with the offset.
 
 pub mod config;
-pub mod producer;
 pub mod topics;
 
 use std::sync::Arc;
@@ -22,8 +22,8 @@ use rdkafka::producer::BaseRecord;
 use super::{Sink, SinkError};
 use crate::event::{Record, write_converted};
 pub use config::KafkaConfig;
-use producer::Shared;
-use topics::{Admin, TopicCreator};
+use crate::kafka::{Admin, Shared};
+use topics::TopicCreator;
 
 /// Writes records to Kafka.
 pub struct KafkaSink {
@@ -46,10 +46,10 @@ impl KafkaSink {
     /// client. Nothing is sent until the first write.
     pub fn open(config: KafkaConfig) -> Result<KafkaSink, SinkError> {
         let open_failed = |reason: String| SinkError::Open {
-            target: format!("Kafka at {}", config.common["bootstrap.servers"]),
+            target: format!("Kafka at {}", config.common.bootstrap()),
             reason,
         };
-        let admin = Admin::new(&config.client(&[("allow.auto.create.topics", "false")]))
+        let admin = Admin::new(&config.common.client(&[("allow.auto.create.topics", "false")]))
             .map_err(open_failed)?;
         let shared = Shared::create(&config.producer_config()).map_err(open_failed)?;
         Ok(KafkaSink {

@@ -8,7 +8,7 @@ use regex::Regex;
 
 use super::tls::MySqlTls;
 use crate::config::{ConfigError, Properties};
-use crate::sinks::kafka::config::{check_client_config, java_producer_property};
+use crate::kafka::{check_client_config, java_producer_property};
 use crate::sources::options::{
     BinaryMode, ConvertFailure, DecimalMode, SkippedOps, TimeMode, regexes,
 };

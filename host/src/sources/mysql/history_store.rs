@@ -14,9 +14,7 @@ use serde_json::Value as Json;
 
 use super::config::{HistoryStore, KafkaHistoryConfig};
 use super::error::MySqlError;
-use crate::sinks::kafka::config::TopicSettings;
-use crate::sinks::kafka::producer::Shared;
-use crate::sinks::kafka::topics::Admin;
+use crate::kafka::{Admin, Shared, TopicSettings};
 
 /// An open schema history.
 pub enum HistoryWriter {
