@@ -24,6 +24,8 @@ use tidemark_tests::postgres::{Postgres, psql_command};
 use tidemark_tests::{golden_lines, tidemark_binary, workload, write_properties};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
+/// How long the broker is away in the outage test.
+const OUTAGE: Duration = Duration::from_secs(30);
 
 /// Connector properties writing to Kafka at `bootstrap` instead of the file sink.
 fn kafka_properties(
@@ -430,7 +432,7 @@ fn a_broker_outage_pauses_the_pipeline_and_loses_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     let offset_during = capture.offset();
     let confirmed_during = server.confirmed_flush("shop", "tidemark_slot");
-    std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
+    std::thread::sleep(OUTAGE.saturating_sub(down.elapsed()));
     assert_eq!(
         capture.offset(),
         offset_during,
