@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Turns the RESULT lines of bench/pg.sh (or bench/maria.sh) into a Markdown table with the ratios the targets
 are about: Tidemark against pg_recvlogical (streaming) and against Debezium (rows/s, RSS).
-Repeated measurements are summarised by their median rate and their highest peak RSS."""
+Repeated measurements are summarised by their median rate and their highest peak RSS.
+bench/kafka.sh's lines (cases `tx` and `load<R>`) get tables of their own: per case, start-up,
+and the issue's targets (Tidemark against Debezium on Kafka Connect)."""
 import statistics
 import sys
 
@@ -53,8 +55,102 @@ def chain_table(rows):
             ))
 
 
+def num(f, key):
+    """A numeric field, None when absent or `-`."""
+    try:
+        return float(f[key])
+    except (KeyError, ValueError):
+        return None
+
+
+KAFKA_TOOLS = {"tidemark": "Tidemark", "connect": "Debezium 3.6.1 on Connect 4.4"}
+
+
+def kafka_case_order(case):
+    return (0, 0) if case == "tx" else (1, int(case[len("load"):]))
+
+
+def kafka_tables(rows):
+    """bench/kafka.sh: every case, the start-up figures, and the targets."""
+    cases = [(t, p, f) for t, p, f in rows if p == "tx" or p.startswith("load")]
+    schemas_list = list(dict.fromkeys(f["schemas"] for _, _, f in cases))
+    print("| schemas | case | tool | rows | rows/s | p50 ms | p99 ms | max ms | verdict | peak RSS | CPU s | broker peak RSS | broker CPU s |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+    for schemas in schemas_list:
+        found = sorted((f for f in cases if f[2]["schemas"] == schemas),
+                       key=lambda c: (kafka_case_order(c[1]), c[0] != "tidemark"))
+        for tool, case, f in found:
+            tx = case == "tx"
+            label = f"one {int(f['expected']):,}-row transaction" if tx else f"{int(case[4:]):,} rows/s offered"
+            rows_cell = f"{int(f['rows']):,}" + ("" if f["rows"] == f["expected"] else f" of {int(f['expected']):,}")
+            print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                schemas, label, KAFKA_TOOLS.get(tool, tool), rows_cell,
+                cell(num(f, "rows_per_s") if tx else num(f, "achieved"), "{:,.0f}"),
+                "–" if tx else cell(num(f, "p50_ms"), "{:,.0f}"),
+                "–" if tx else cell(num(f, "p99_ms"), "{:,.0f}"),
+                cell(num(f, "max_ms"), "{:,.0f}"),
+                "–" if tx else f["verdict"].replace("_", " "),
+                cell(num(f, "rss_kb"), "{:,.0f} kB"), cell(num(f, "cpu_s"), "{:.1f}"),
+                cell(num(f, "broker_rss_kb"), "{:,.0f} kB"), cell(num(f, "broker_cpu_s"), "{:.1f}"),
+            ))
+    print()
+    print("(tx: rows/s = rows / (first event's ts_ms -> last event readable), max = commit -> last "
+          "event readable; loads: rows/s = the rate Postgres achieved, latency = readable in Kafka "
+          "- commit; CPU s over the workload; peak RSS of the connector's process includes its start-up)")
+    print()
+    print("| schemas | tool | cases | ready s (median) | REST answers s | connector RUNNING s | start-up CPU s (median) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for schemas in schemas_list:
+        for tool in KAFKA_TOOLS:
+            found = [f for t, _, f in cases if t == tool and f["schemas"] == schemas]
+            if not found:
+                continue
+            print("| {} | {} | {} | {} | {} | {} | {} |".format(
+                schemas, KAFKA_TOOLS[tool], len(found), cell(median(found, "ready_s"), "{:.1f}"),
+                cell(median([f for f in found if num(f, "rest_s") is not None], "rest_s"), "{:.1f}"),
+                cell(median([f for f in found if num(f, "running_s") is not None], "running_s"), "{:.1f}"),
+                cell(median(found, "start_cpu_s"), "{:.1f}"),
+            ))
+    print()
+    print("| schemas | Tidemark / Connect rows/s (≥ 10x) | Tidemark p99 at 20k rows/s (< 100 ms) | Connect / Tidemark peak RSS (≥ 30x) | highest sustained: Tidemark | highest sustained: Connect |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for schemas in schemas_list:
+        def one(tool, case):
+            found = [f for t, p, f in cases if t == tool and p == case and f["schemas"] == schemas]
+            return found[0] if found else {}
+        def peak_rss(tool):
+            values = [num(f, "rss_kb") for t, _, f in cases if t == tool and f["schemas"] == schemas]
+            values = [v for v in values if v is not None]
+            return max(values) if values else None
+        def best(tool):
+            found = [f for t, p, f in rows if t == tool and p == "best" and f.get("schemas") == schemas]
+            if not found:
+                return "–"
+            f = found[0]
+            lo, hi = int(f["sustained_rows_per_s"]), int(f["first_failed"])
+            text = f"{lo:,}" if lo else "none"
+            if hi:
+                text += f" ({hi:,}: {f['failed_verdict'].replace('_', ' ')})"
+            return text
+        tm, dbz = num(one("tidemark", "tx"), "rows_per_s"), num(one("connect", "tx"), "rows_per_s")
+        tm_rss, dbz_rss = peak_rss("tidemark"), peak_rss("connect")
+        print("| {} | {} | {} | {} | {} | {} |".format(
+            schemas, cell(tm / dbz if tm and dbz else None, "{:.1f}x"),
+            cell(num(one("tidemark", "load20000"), "p99_ms"), "{:,.0f} ms"),
+            cell(dbz_rss / tm_rss if tm_rss and dbz_rss else None, "{:.1f}x"),
+            best("tidemark"), best("connect"),
+        ))
+    broker = [f for t, p, f in rows if t == "broker" and p == "run"]
+    if broker:
+        print()
+        print(f"(broker: highest peak RSS over the cases' workloads {int(broker[0]['peak_rss_kb']):,} kB)")
+
+
 def main():
     rows = parse(sys.argv[1])
+    if any(p == "tx" or p.startswith("load") for t, p, f in rows):
+        kafka_tables(rows)
+        return
     if any(p.startswith("chain=") for t, p, f in rows):
         chain_table(rows)
         return

@@ -3,9 +3,14 @@
 //! readable from Kafka minus `source.ts_ms`, its transaction's commit time). Used by
 //! `bench/kafka.sh`.
 //!
-//!     kafka_latency BOOTSTRAP TOPIC ROWS [TIMEOUT_S]
+//!     kafka_latency BOOTSTRAP TOPIC ROWS [TIMEOUT_S] [FROM]
 //!
-//! Stops after ROWS change events or TIMEOUT_S (default 300) seconds.
+//! Stops after ROWS change events or TIMEOUT_S (default 300) seconds. FROM is `beginning`
+//! (the default: every event of the topic) or `end` (only events written after the topic's
+//! end offsets were read at start). Besides p50/p99/max over all events it reports the median
+//! latency of the first and of the last tenth of the events (in arrival order): a connector
+//! that keeps up with an offered load has both about equal, one that falls behind has the
+//! last tenth's grow with the length of the run.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,14 +33,28 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The median of unsorted latencies (0 for none).
+fn median_of(latencies: &[i64]) -> i64 {
+    let mut sorted = latencies.to_vec();
+    sorted.sort_unstable();
+    percentile(&sorted, 50.0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        return Err("usage: kafka_latency BOOTSTRAP TOPIC ROWS [TIMEOUT_S]".into());
+        return Err("usage: kafka_latency BOOTSTRAP TOPIC ROWS [TIMEOUT_S] [beginning|end]".into());
     }
     let (bootstrap, topic) = (&args[1], &args[2]);
     let rows: usize = args[3].parse()?;
     let timeout = Duration::from_secs(args.get(4).map(|t| t.parse()).transpose()?.unwrap_or(300));
+    let from_end = match args.get(5).map(String::as_str) {
+        None | Some("beginning") => false,
+        Some("end") => true,
+        Some(other) => {
+            return Err(format!("FROM must be `beginning` or `end`, not `{other}`").into());
+        }
+    };
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "tidemark-bench")
@@ -64,9 +83,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions as i32 {
-        assignment.add_partition_offset(topic, p, Offset::Beginning)?;
+        let offset = if from_end {
+            let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+            Offset::Offset(high)
+        } else {
+            Offset::Beginning
+        };
+        assignment.add_partition_offset(topic, p, offset)?;
     }
     consumer.assign(&assignment)?;
+    // bench/kafka.sh starts the workload once this line is out.
+    eprintln!("kafka_latency: reading {topic} from {assignment:?}");
     let mut latencies = Vec::with_capacity(rows);
     let mut first_event_ms = i64::MAX;
     let mut last_seen_ms = 0;
@@ -91,6 +118,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         last_seen_ms = seen;
         latencies.push(seen - commit);
     }
+    let tenth = if latencies.is_empty() {
+        0
+    } else {
+        (latencies.len() / 10).max(1)
+    };
+    let head_p50 = median_of(&latencies[..tenth]);
+    let tail_p50 = median_of(&latencies[latencies.len() - tenth..]);
     latencies.sort_unstable();
     let span_ms = (last_seen_ms - first_event_ms).max(1);
     println!(
@@ -101,6 +135,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "p50_ms": percentile(&latencies, 50.0),
             "p99_ms": percentile(&latencies, 99.0),
             "max_ms": latencies.last().copied().unwrap_or(0),
+            "head_p50_ms": head_p50,
+            "tail_p50_ms": tail_p50,
         })
     );
     Ok(())
