@@ -1,7 +1,10 @@
-//! A throwaway Apache Kafka broker ([`Kafka`], see [`broker`]) and helpers that create topics,
-//! read their configuration, and read topics back as JSON lines shaped like the file sink's.
+//! A throwaway Apache Kafka broker ([`Kafka`], see [`broker`]), a Kafka Connect worker beside
+//! it ([`Connect`], see [`connect`]), and helpers that create topics, read their configuration,
+//! and read topics back as JSON lines shaped like the file sink's.
 
 mod broker;
+mod connect;
+mod jvm;
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +19,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{Value as Json, json};
 
 pub use broker::Kafka;
+pub use connect::{Connect, ConnectOptions, InitialState};
 
 /// Runs an admin request to its end.
 fn admin<T>(

@@ -2,20 +2,18 @@
 //! JVM) on two ephemeral ports of 127.0.0.1, its logs in a temporary directory, run from the
 //! jars `tests/support/kafka/fetch.sh` puts in the cache.
 //!
-//! A guard process (`sh`) holds the read end of a pipe whose write end only this test process
-//! has: when the test process ends, however it ends, the guard kills the JVM and removes the
-//! directory. That lets a test binary share one broker ([`Kafka::shared`]) from a static.
+//! Its JVM has a guard ([`Jvm`]) that kills it and removes the directory when the test process
+//! ends, however it ends. That lets a test binary share one broker ([`Kafka::shared`]) from a
+//! static.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 
-/// The Apache Kafka release the tests run (the `<kafka.version>` of `pom.xml`).
-const VERSION: &str = "4.4.0";
+use super::jvm::{Jvm, VERSION, fetched, java};
 
 /// Any valid cluster id (16 bytes, base64url): each broker is a cluster of its own.
 const CLUSTER_ID: &str = "dGlkZW1hcmstdGVzdHMtMQ";
@@ -23,68 +21,19 @@ const CLUSTER_ID: &str = "dGlkZW1hcmstdGVzdHMtMQ";
 /// How long a broker may take to answer its first metadata request.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// JVM options: a small heap and a collector and compiler that start fast.
-const JVM_OPTIONS: &[&str] = &[
-    "-Xms256m",
-    "-Xmx512m",
-    "-XX:+UseSerialGC",
-    "-XX:TieredStopAtLevel=1",
-    "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true",
-];
-
 /// A running (or stopped, see [`Kafka::stop`]) single-node Apache Kafka broker.
 pub struct Kafka {
     /// The PLAINTEXT listener's port on 127.0.0.1.
     pub port: u16,
     dir: tempfile::TempDir,
     libs: PathBuf,
-    running: Option<Running>,
-}
-
-/// The broker's JVM and the guard that kills it if the test process goes away.
-struct Running {
-    java: Child,
-    guard: Child,
-    guard_stdin: ChildStdin,
-}
-
-/// The cache directory of `fetch.sh`: `$TIDEMARK_CACHE`, else `$XDG_CACHE_HOME/tidemark`,
-/// else `~/.cache/tidemark`.
-fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TIDEMARK_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache")
-        });
-    base.join("tidemark")
+    running: Option<Jvm>,
 }
 
 /// The broker's jars, fetched by `tests/support/kafka/fetch.sh` on first use.
 fn libs() -> PathBuf {
     static LIBS: OnceLock<PathBuf> = OnceLock::new();
-    LIBS.get_or_init(|| {
-        let home = cache_dir().join(format!("kafka-{VERSION}"));
-        if !home.join(".complete").exists() {
-            let script = crate::workspace_root().join("tests/support/kafka/fetch.sh");
-            let status = Command::new("bash")
-                .arg(&script)
-                .arg("kafka")
-                .status()
-                .expect("bash runs");
-            assert!(
-                status.success() && home.join(".complete").exists(),
-                "Apache Kafka {VERSION} is not in {} and fetching it failed: run \
-                 `bash tests/support/kafka/fetch.sh` (needs Maven and a JDK 17+)",
-                home.display()
-            );
-        }
-        home.join("libs")
-    })
-    .clone()
+    LIBS.get_or_init(|| fetched("kafka").join("libs")).clone()
 }
 
 /// Two distinct free ports (both held while the second is chosen).
@@ -182,14 +131,10 @@ impl Kafka {
     /// Its ports and data stay for [`Kafka::resume`].
     pub fn stop(&mut self) {
         let stopping = Instant::now();
-        let mut running = self.running.take().expect("the broker is running");
-        let status = Command::new("kill")
-            .args(["-TERM", &running.java.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "signalling the broker failed");
-        let _ = running.java.wait();
-        running.disarm();
+        self.running
+            .take()
+            .expect("the broker is running")
+            .terminate();
         eprintln!(
             "Apache Kafka on {} stopped in {:.1?}",
             self.bootstrap(),
@@ -201,37 +146,16 @@ impl Kafka {
     pub fn resume(&mut self) {
         assert!(self.running.is_none(), "the broker is already running");
         let started = Instant::now();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("log file");
-        let java = java(&self.libs)
+        let mut command = java(&self.libs);
+        command
             .arg("kafka.Kafka")
-            .arg(self.dir.path().join("server.properties"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("java runs (a JDK 17+ on PATH)");
-        // The guard: on EOF (this process gone) it kills the JVM and removes the directory;
-        // `disarm` tells it the JVM has been waited for.
-        let mut guard = Command::new("sh")
-            .arg("-c")
-            .arg(r#"read -r line; [ "$line" = disarm ] || { kill -9 "$1"; rm -rf "$2"; }"#)
-            .arg("kafka-guard")
-            .arg(java.id().to_string())
-            .arg(self.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("sh runs");
-        let guard_stdin = guard.stdin.take().expect("the guard's stdin");
-        self.running = Some(Running {
-            java,
-            guard,
-            guard_stdin,
-        });
+            .arg(self.dir.path().join("server.properties"));
+        self.running = Some(Jvm::spawn(
+            command,
+            &self.log_path(),
+            self.dir.path(),
+            "kafka-guard",
+        ));
         self.wait_ready(started);
         eprintln!(
             "Apache Kafka {VERSION} on {} answers {:.1?} after its JVM started",
@@ -268,7 +192,7 @@ impl Kafka {
                 return;
             }
             let running = self.running.as_mut().expect("the broker is running");
-            if let Ok(Some(status)) = running.java.try_wait() {
+            if let Some(status) = running.exited() {
                 panic!(
                     "Apache Kafka exited ({status}) before answering:\n{}",
                     self.log_tail()
@@ -284,28 +208,9 @@ impl Kafka {
     }
 }
 
-impl Running {
-    /// Ends the guard once the JVM has been waited for (its pid may then be reused).
-    fn disarm(mut self) {
-        let _ = self.guard_stdin.write_all(b"disarm\n");
-        drop(self.guard_stdin);
-        let _ = self.guard.wait();
-    }
-}
-
 impl Drop for Kafka {
     fn drop(&mut self) {
-        if let Some(mut running) = self.running.take() {
-            let _ = running.java.kill();
-            let _ = running.java.wait();
-            running.disarm();
-        }
+        // The JVM goes before its directory.
+        drop(self.running.take());
     }
-}
-
-/// `java` with the broker's class path and JVM options.
-fn java(libs: &Path) -> Command {
-    let mut command = Command::new("java");
-    command.args(JVM_OPTIONS).arg("-cp").arg(libs.join("*"));
-    command
 }
