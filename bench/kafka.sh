@@ -27,8 +27,10 @@
 # topic's end after a warm-up row created it, and notes when each became readable:
 #
 # - tx: one transaction inserts N rows (1,000,000) while the connector streams; rows/s =
-#   rows / (first event's ts_ms, the connector's processing time -> last event readable in
-#   Kafka); the commit -> last readable time is reported too (max_ms).
+#   rows / (the transaction's commit time, source.ts_ms -> last event readable in Kafka)
+#   (commit_rows_per_s; max_ms is that time). Only the database's and the reader's clocks
+#   count: rows_per_s, from the first event's ts_ms (stamped by the connector when it built
+#   the event, after whatever it buffered before), is reported too.
 # - load R: R rows/s offered for D seconds (20) in transactions of R/100 rows every 10 ms;
 #   latency per event = time readable in Kafka - source.ts_ms (its transaction's commit
 #   time); p50, p99 and max over every event. LOADS ("5000 20000") always run; then STEPS
@@ -50,7 +52,9 @@
 #   RUNNING); start_cpu_s = the process's CPU seconds until ready.
 #
 # Env: N, D, LOADS, STEPS, SCHEMAS ("true false"), TOOLS ("tidemark connect"), TIMEOUT (the
-# reader's, 900 s), W (work dir, /tmp/tidemark-kafka-bench), BROKER_HEAP, CONNECT_HEAP.
+# reader's, 900 s), W (work dir, /tmp/tidemark-kafka-bench), BROKER_HEAP, CONNECT_HEAP,
+# TIDEMARK_PROPS / CONNECT_PROPS (extra lines for Tidemark's / the worker's properties, for
+# experiments; the defaults are the figures' settings).
 # Prints RESULT lines as they come and Markdown tables at the end (bench/summary.py, which
 # also reads a saved $W/results.txt).
 set -euo pipefail
@@ -217,6 +221,7 @@ offset.storage.topic=tidemark-offsets-$1
 offset.storage.replication.factor=1
 key.converter.schemas.enable=$3
 value.converter.schemas.enable=$3
+${TIDEMARK_PROPS:-}
 PROPS
   "$TIDEMARK" run "$W/$1.properties" >"$W/$1.log" 2>&1 &
   TOOL_PID=$!
@@ -241,6 +246,7 @@ offset.storage.replication.factor=1
 status.storage.replication.factor=1
 listeners=http://127.0.0.1:$rest
 plugin.path=$W/plugins
+${CONNECT_PROPS:-}
 PROPS
   connector_properties "$1" "$2" | jq -Rn --arg name "bench-$1" \
     '{name: $name, config: ([inputs | capture("(?<key>[^=]+)=(?<value>.*)")] | from_entries)}' \

@@ -74,8 +74,8 @@ def kafka_tables(rows):
     """bench/kafka.sh: every case, the start-up figures, and the targets."""
     cases = [(t, p, f) for t, p, f in rows if p == "tx" or p.startswith("load")]
     schemas_list = list(dict.fromkeys(f["schemas"] for _, _, f in cases))
-    print("| schemas | case | tool | rows | rows/s | p50 ms | p99 ms | max ms | verdict | peak RSS | CPU s | broker peak RSS | broker CPU s |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+    print("| schemas | case | tool | rows | rows/s | p50 ms | p99 ms | max ms | verdict | peak RSS | broker peak RSS | CPU s: connector / broker / walsender / reader |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for schemas in schemas_list:
         found = sorted((f for f in cases if f[2]["schemas"] == schemas),
                        key=lambda c: (kafka_case_order(c[1]), c[0] != "tidemark"))
@@ -83,20 +83,20 @@ def kafka_tables(rows):
             tx = case == "tx"
             label = f"one {int(f['expected']):,}-row transaction" if tx else f"{int(case[4:]):,} rows/s offered"
             rows_cell = f"{int(f['rows']):,}" + ("" if f["rows"] == f["expected"] else f" of {int(f['expected']):,}")
-            print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                 schemas, label, KAFKA_TOOLS.get(tool, tool), rows_cell,
-                cell(num(f, "rows_per_s") if tx else num(f, "achieved"), "{:,.0f}"),
+                cell(num(f, "commit_rows_per_s") if tx else num(f, "achieved"), "{:,.0f}"),
                 "–" if tx else cell(num(f, "p50_ms"), "{:,.0f}"),
                 "–" if tx else cell(num(f, "p99_ms"), "{:,.0f}"),
                 cell(num(f, "max_ms"), "{:,.0f}"),
                 "–" if tx else f["verdict"].replace("_", " "),
-                cell(num(f, "rss_kb"), "{:,.0f} kB"), cell(num(f, "cpu_s"), "{:.1f}"),
-                cell(num(f, "broker_rss_kb"), "{:,.0f} kB"), cell(num(f, "broker_cpu_s"), "{:.1f}"),
+                cell(num(f, "rss_kb"), "{:,.0f} kB"), cell(num(f, "broker_rss_kb"), "{:,.0f} kB"),
+                " / ".join(cell(num(f, k), "{:.1f}") for k in ("cpu_s", "broker_cpu_s", "walsender_cpu_s", "reader_cpu_s")),
             ))
     print()
-    print("(tx: rows/s = rows / (first event's ts_ms -> last event readable), max = commit -> last "
-          "event readable; loads: rows/s = the rate Postgres achieved, latency = readable in Kafka "
-          "- commit; CPU s over the workload; peak RSS of the connector's process includes its start-up)")
+    print("(tx: rows/s = rows / (commit -> last event readable), max = that time; loads: rows/s = "
+          "the rate Postgres achieved, latency = readable in Kafka - commit; CPU s over the workload; "
+          "peak RSS of the connector's process includes its start-up)")
     print()
     print("| schemas | tool | cases | ready s (median) | REST answers s | connector RUNNING s | start-up CPU s (median) |")
     print("|---|---|---:|---:|---:|---:|---:|")
@@ -132,7 +132,7 @@ def kafka_tables(rows):
             if hi:
                 text += f" ({hi:,}: {f['failed_verdict'].replace('_', ' ')})"
             return text
-        tm, dbz = num(one("tidemark", "tx"), "rows_per_s"), num(one("connect", "tx"), "rows_per_s")
+        tm, dbz = num(one("tidemark", "tx"), "commit_rows_per_s"), num(one("connect", "tx"), "commit_rows_per_s")
         tm_rss, dbz_rss = peak_rss("tidemark"), peak_rss("connect")
         print("| {} | {} | {} | {} | {} | {} |".format(
             schemas, cell(tm / dbz if tm and dbz else None, "{:.1f}x"),

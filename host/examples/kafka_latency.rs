@@ -1,7 +1,9 @@
 //! Reads a topic of Debezium change events as they arrive and reports, as one JSON line, how
 //! many arrived, the end-to-end rate and the commit-to-Kafka latency of each (the time it was
 //! readable from Kafka minus `source.ts_ms`, its transaction's commit time). Used by
-//! `bench/kafka.sh`.
+//! `bench/kafka.sh`. Two rates: `commit_rows_per_s` = events / (first commit time -> last
+//! event readable), `rows_per_s` = events / (first event's `ts_ms`, the connector's
+//! processing time -> last event readable).
 //!
 //!     kafka_latency BOOTSTRAP TOPIC ROWS [TIMEOUT_S] [FROM]
 //!
@@ -121,6 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("kafka_latency: reading {topic} from {assignment:?}");
     let mut latencies = Vec::with_capacity(rows);
     let mut first_event_ms = i64::MAX;
+    let mut first_commit_ms = i64::MAX;
     let mut last_seen_ms = 0;
     while latencies.len() < rows && Instant::now() < deadline {
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
@@ -141,6 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         };
         first_event_ms = first_event_ms.min(processed);
+        first_commit_ms = first_commit_ms.min(commit);
         last_seen_ms = seen;
         latencies.push(seen - commit);
     }
@@ -153,11 +157,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tail_p50 = median_of(&latencies[latencies.len() - tenth..]);
     latencies.sort_unstable();
     let span_ms = (last_seen_ms - first_event_ms).max(1);
+    let commit_span_ms = (last_seen_ms - first_commit_ms).max(1);
     println!(
         "{}",
         serde_json::json!({
             "rows": latencies.len(),
             "rows_per_s": (latencies.len() as f64 * 1000.0 / span_ms as f64).round(),
+            "commit_rows_per_s": (latencies.len() as f64 * 1000.0 / commit_span_ms as f64).round(),
             "p50_ms": percentile(&latencies, 50.0),
             "p99_ms": percentile(&latencies, 99.0),
             "max_ms": latencies.last().copied().unwrap_or(0),
