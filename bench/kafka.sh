@@ -4,10 +4,10 @@
 #
 #   cargo build --release -p tidemark --bin tidemark --example kafka_latency && bench/kafka.sh
 #
-# Starts a throwaway Postgres 15 (fsync off; synchronous_commit on, see below) and a throwaway Apache Kafka 4.4
-# broker (single-node KRaft, broker and controller in one JVM, storage formatted first; jars
-# from `tests/support/kafka/fetch.sh kafka`), both on free ports of 127.0.0.1. Every case gets
-# a fresh table, slot, publication and topic, and a fresh connector process:
+# Starts a throwaway Postgres 15 (fsync off; synchronous_commit on, see below) and a throwaway
+# Apache Kafka 4.4 broker (single-node KRaft, broker and controller in one JVM, storage
+# formatted first; jars from `tests/support/kafka/fetch.sh kafka`), on free ports of 127.0.0.1.
+# Every case gets a fresh table, slot, publication and topic, and a fresh connector process:
 #
 # - tidemark: `target/release/tidemark run` with the case's properties (offsets in a Kafka
 #   topic, `offset.storage.topic`).
@@ -45,8 +45,9 @@
 #   peak RSS = /proc/<pid>/status VmHWM read at the case's end (the kernel's high-water mark;
 #   the connector process is new per case, so its figure covers its start-up too; the broker's
 #   is reset through /proc/<pid>/clear_refs when the workload starts, so it is the peak during
-#   the workload, its heap grown in earlier cases included); CPU seconds = /proc/<pid>/stat utime+stime over the workload (warm-up row
-#   read -> last event read).
+#   the workload, its heap grown in earlier cases included); CPU seconds = /proc/<pid>/stat
+#   utime+stime over the workload (warm-up row read -> last event read), for the profile also
+#   of the slot's walsender (Postgres decoding) and of the reader (/usr/bin/time).
 # - Start-up: ready_s = process launched -> its replication slot active (both); for Connect
 #   also rest_s (launched -> REST answers) and running_s (launched -> connector and task
 #   RUNNING); start_cpu_s = the process's CPU seconds until ready.
