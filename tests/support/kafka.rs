@@ -1,6 +1,6 @@
 //! A throwaway Apache Kafka broker ([`Kafka`], see [`broker`]), a Kafka Connect worker beside
-//! it ([`Connect`], see [`connect`]), and helpers that create topics, read their configuration,
-//! and read topics back as JSON lines shaped like the file sink's.
+//! it ([`Connect`], see [`connect`]), and helpers that create topics,
+//! read their configuration, and read topics back as JSON lines shaped like the file sink's.
 
 mod broker;
 mod connect;
@@ -18,7 +18,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{Value as Json, json};
 
-pub use broker::Kafka;
+pub use broker::{Kafka, KafkaBuilder, Secured};
 pub use connect::{Connect, ConnectOptions, InitialState};
 
 /// Runs an admin request to its end.
@@ -88,8 +88,17 @@ impl ClientContext for ReadToEnd {
 impl ConsumerContext for ReadToEnd {}
 
 fn consumer(bootstrap: &str, read_committed: bool) -> BaseConsumer<ReadToEnd> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    consumer_with(&[("bootstrap.servers", bootstrap)], read_committed)
+}
+
+/// A consumer with `access`: librdkafka properties, `bootstrap.servers` and any security
+/// settings among them.
+fn consumer_with(access: &[(&str, &str)], read_committed: bool) -> BaseConsumer<ReadToEnd> {
+    let mut config = ClientConfig::new();
+    for (key, value) in access {
+        config.set(*key, *value);
+    }
+    config
         .set("group.id", "tidemark-tests")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
@@ -145,7 +154,12 @@ impl Consumed {
 
 /// The partition count of each topic, or `None` for a topic the broker does not know.
 pub fn partitions(bootstrap: &str, topic: &str) -> Option<usize> {
-    let consumer = consumer(bootstrap, false);
+    partitions_with(&[("bootstrap.servers", bootstrap)], topic)
+}
+
+/// [`partitions`] with a consumer configured by `access` (see [`read_topics_with`]).
+pub fn partitions_with(access: &[(&str, &str)], topic: &str) -> Option<usize> {
+    let consumer = consumer_with(access, false);
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .ok()?;
@@ -160,18 +174,28 @@ pub fn partitions(bootstrap: &str, topic: &str) -> Option<usize> {
 /// Everything in the topics (topic by topic, partition by partition, each in order), read
 /// from the beginning up to the end as of now. Topics that do not exist yet are skipped.
 pub fn read_topics(bootstrap: &str, topics: &[&str], read_committed: bool) -> Vec<Consumed> {
+    read_topics_with(&[("bootstrap.servers", bootstrap)], topics, read_committed)
+}
+
+/// [`read_topics`] with consumers configured by `access`: librdkafka properties,
+/// `bootstrap.servers` and the security settings of a secured listener among them.
+pub fn read_topics_with(
+    access: &[(&str, &str)],
+    topics: &[&str],
+    read_committed: bool,
+) -> Vec<Consumed> {
     let mut out = Vec::new();
     for topic in topics {
-        read_topic(bootstrap, topic, read_committed, &mut out);
+        read_topic(access, topic, read_committed, &mut out);
     }
     out
 }
 
-fn read_topic(bootstrap: &str, topic: &str, read_committed: bool, out: &mut Vec<Consumed>) {
-    let Some(n) = partitions(bootstrap, topic) else {
+fn read_topic(access: &[(&str, &str)], topic: &str, read_committed: bool, out: &mut Vec<Consumed>) {
+    let Some(n) = partitions_with(access, topic) else {
         return;
     };
-    let consumer = consumer(bootstrap, read_committed);
+    let consumer = consumer_with(access, read_committed);
     let mut assignment = TopicPartitionList::new();
     for p in 0..n as i32 {
         assignment
@@ -228,9 +252,22 @@ pub fn wait_for(
     what: &str,
     done: impl Fn(&[Consumed]) -> bool,
 ) -> Vec<Consumed> {
+    let access = [("bootstrap.servers", bootstrap)];
+    wait_for_with(&access, topics, read_committed, timeout, what, done)
+}
+
+/// [`wait_for`] with consumers configured by `access` (see [`read_topics_with`]).
+pub fn wait_for_with(
+    access: &[(&str, &str)],
+    topics: &[&str],
+    read_committed: bool,
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(&[Consumed]) -> bool,
+) -> Vec<Consumed> {
     let deadline = Instant::now() + timeout;
     loop {
-        let records = read_topics(bootstrap, topics, read_committed);
+        let records = read_topics_with(access, topics, read_committed);
         if done(&records) {
             return records;
         }

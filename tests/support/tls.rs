@@ -1,6 +1,7 @@
 //! Throwaway certificates for the TLS tests, made with the `openssl` command: a CA, a server
 //! certificate it signs for `127.0.0.1` only (not `localhost`), and a second CA that signed
-//! nothing the servers use.
+//! nothing the servers use; on request a client certificate the CA signs, and the stores
+//! Java reads (PKCS12 made by `openssl`, PKCS12 and JKS trust stores made by `keytool`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -135,6 +136,134 @@ impl Certificates {
             .status()
             .expect("chown runs");
         assert!(status.success(), "chown {user} failed");
+    }
+}
+
+/// A client certificate signed by the test CA, in the shapes Kafka clients take.
+pub struct ClientCertificate {
+    /// The certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM, PKCS#8, unencrypted).
+    pub key: PathBuf,
+    /// Key and certificate in one file: a Java PEM key store.
+    pub pem_keystore: PathBuf,
+}
+
+impl Certificates {
+    /// A client certificate for `name`, signed by the CA, for TLS client authentication.
+    pub fn client(&self, name: &str) -> ClientCertificate {
+        let path = self.dir.path();
+        std::fs::write(
+            path.join(format!("{name}.ext")),
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+        )
+        .expect("write the extensions");
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let cert = format!("{name}.pem");
+        openssl(
+            path,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            path,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &cert,
+            ],
+        );
+        let pem_keystore = path.join(format!("{name}-keystore.pem"));
+        let both = [
+            std::fs::read(path.join(&key)).expect("the key"),
+            std::fs::read(path.join(&cert)).expect("the certificate"),
+        ]
+        .concat();
+        std::fs::write(&pem_keystore, both).expect("write the PEM key store");
+        ClientCertificate {
+            cert: path.join(cert),
+            key: path.join(key),
+            pem_keystore,
+        }
+    }
+
+    /// A PKCS12 key store (made by `openssl pkcs12 -export`) of a key and its certificate.
+    pub fn pkcs12_keystore(&self, cert: &Path, key: &Path, password: &str) -> PathBuf {
+        let out = self.dir.path().join(format!(
+            "{}.p12",
+            cert.file_stem().expect("a file name").to_string_lossy()
+        ));
+        let (cert, key, out_arg) = (
+            cert.display().to_string(),
+            key.display().to_string(),
+            out.display().to_string(),
+        );
+        openssl(
+            self.dir.path(),
+            &[
+                "pkcs12",
+                "-export",
+                "-in",
+                &cert,
+                "-inkey",
+                &key,
+                "-name",
+                "tidemark",
+                "-out",
+                &out_arg,
+                "-passout",
+                &format!("pass:{password}"),
+            ],
+        );
+        out
+    }
+
+    /// A trust store holding `ca`, made by Java's `keytool` as `kind` (`PKCS12` or `JKS`).
+    pub fn java_truststore(&self, ca: &Path, kind: &str, password: &str) -> PathBuf {
+        let out = self.dir.path().join(format!(
+            "{}-truststore.{}",
+            ca.file_stem().expect("a file name").to_string_lossy(),
+            kind.to_ascii_lowercase()
+        ));
+        let output = Command::new("keytool")
+            .args(["-importcert", "-noprompt", "-alias", "ca", "-file"])
+            .arg(ca)
+            .arg("-keystore")
+            .arg(&out)
+            .args(["-storetype", kind, "-storepass", password])
+            .output()
+            .expect("keytool runs (a JDK on PATH)");
+        assert!(
+            output.status.success(),
+            "keytool failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        out
     }
 }
 

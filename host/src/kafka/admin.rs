@@ -3,8 +3,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::ffi::CStr;
+
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{Client, ClientContext};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::producer::Context;
@@ -28,10 +33,13 @@ pub struct Admin {
     client: AdminClient<Context>,
 }
 
-/// Waits for a future on the calling thread. The admin client's futures are completed by its
-/// own polling thread, so no async runtime is needed (the pipeline thread, where plugins run,
-/// must not have one).
-fn block_on<F: Future>(future: F) -> F::Output {
+/// Waits for a future on the calling thread, calling `check` between polls: its error ends
+/// the wait. The admin client's futures are completed by its own polling thread, so no async
+/// runtime is needed (the pipeline thread, where plugins run, must not have one).
+fn block_on<F: Future>(
+    future: F,
+    check: impl Fn() -> Result<(), String>,
+) -> Result<F::Output, String> {
     struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
         fn wake(self: std::sync::Arc<Self>) {
@@ -43,9 +51,77 @@ fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     loop {
         if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
+            return Ok(output);
         }
+        check()?;
         std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
+/// librdkafka's syslog level as rdkafka names it.
+fn log_level(level: i32) -> RDKafkaLogLevel {
+    match level {
+        ..=0 => RDKafkaLogLevel::Emerg,
+        1 => RDKafkaLogLevel::Alert,
+        2 => RDKafkaLogLevel::Critical,
+        3 => RDKafkaLogLevel::Error,
+        4 => RDKafkaLogLevel::Warning,
+        5 => RDKafkaLogLevel::Notice,
+        6 => RDKafkaLogLevel::Info,
+        _ => RDKafkaLogLevel::Debug,
+    }
+}
+
+/// Serves the events librdkafka puts on a client's main queue (errors, log lines), which
+/// rdkafka's admin client never polls: without this a failed authentication would never
+/// reach [`Context::error`], and the queue would grow for as long as the client lives.
+fn serve_main_queue(client: &Client<Context>) {
+    use rdkafka::bindings as rd;
+    // SAFETY: the client (and so its handle) outlives this call; the queue reference from
+    // rd_kafka_queue_get_main is released with rd_kafka_queue_destroy, each event polled
+    // with rd_kafka_event_destroy, and the strings read from an event are copied before it
+    // is destroyed.
+    unsafe {
+        let queue = rd::rd_kafka_queue_get_main(client.native_ptr());
+        if queue.is_null() {
+            return;
+        }
+        loop {
+            let event = rd::rd_kafka_queue_poll(queue, 0);
+            if event.is_null() {
+                break;
+            }
+            match rd::rd_kafka_event_type(event) {
+                rd::RD_KAFKA_EVENT_ERROR => {
+                    let code: RDKafkaErrorCode = rd::rd_kafka_event_error(event).into();
+                    let text = rd::rd_kafka_event_error_string(event);
+                    let reason = if text.is_null() {
+                        String::new()
+                    } else {
+                        CStr::from_ptr(text).to_string_lossy().into_owned()
+                    };
+                    client.context().error(KafkaError::Global(code), &reason);
+                }
+                rd::RD_KAFKA_EVENT_LOG => {
+                    let mut facility = std::ptr::null();
+                    let mut text = std::ptr::null();
+                    let mut level = 0;
+                    if rd::rd_kafka_event_log(event, &mut facility, &mut text, &mut level) == 0
+                        && !facility.is_null()
+                        && !text.is_null()
+                    {
+                        let facility = CStr::from_ptr(facility).to_string_lossy().into_owned();
+                        let text = CStr::from_ptr(text).to_string_lossy().into_owned();
+                        client
+                            .context()
+                            .log(log_level(level), facility.trim(), text.trim());
+                    }
+                }
+                _ => {}
+            }
+            rd::rd_kafka_event_destroy(event);
+        }
+        rd::rd_kafka_queue_destroy(queue);
     }
 }
 
@@ -53,7 +129,7 @@ impl Admin {
     /// An admin client with the given client settings.
     pub fn new(config: &ClientConfig) -> Result<Admin, String> {
         let client = config
-            .create_with_context(Context::default())
+            .create_with_context(Context::new(config))
             .map_err(|e| format!("cannot create the Kafka admin client: {e}"))?;
         Ok(Admin { client })
     }
@@ -63,7 +139,7 @@ impl Admin {
     pub fn create_topic(&self, topic: &str, settings: &TopicSettings) -> Result<(), String> {
         // Asking first spares a CreateTopics request (and its permission) for a topic that
         // exists, and works with brokers that cannot create topics.
-        if self.exists(topic) {
+        if self.exists(topic)? {
             return Ok(());
         }
         let replication = TopicReplication::Fixed(settings.replication_factor);
@@ -83,7 +159,7 @@ impl Admin {
                 .without_max_times(),
         );
         loop {
-            let answer = block_on(self.client.create_topics([&new], &options));
+            let answer = block_on(self.client.create_topics([&new], &options), || self.fatal())?;
             let code = match answer {
                 Ok(results) => match results.into_iter().next() {
                     Some(Ok(_)) | None => return Ok(()),
@@ -103,12 +179,13 @@ impl Admin {
                 | RDKafkaErrorCode::NotController
                 | RDKafkaErrorCode::BrokerNotAvailable => {
                     tracing::warn!(topic, error = %code, "waiting for the Kafka broker to create a topic");
+                    self.fatal()?;
                     std::thread::sleep(waits.next().unwrap_or(Duration::from_secs(5)));
                 }
                 other => {
                     // A broker that may not create topics (no CreateTopics API, no ACL) is
                     // fine when the topic is there already.
-                    if self.exists(topic) {
+                    if self.exists(topic)? {
                         tracing::debug!(topic, error = %other, "topic not created, but it exists");
                         return Ok(());
                     }
@@ -123,15 +200,36 @@ impl Admin {
 }
 
 impl Admin {
-    /// Whether the broker knows the topic.
-    fn exists(&self, topic: &str) -> bool {
-        self.client
-            .inner()
-            .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
-            .is_ok_and(|m| {
-                m.topics()
-                    .iter()
-                    .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-            })
+    /// The failure that waiting will not mend (a wrong password or CA), if librdkafka
+    /// reported one.
+    fn fatal(&self) -> Result<(), String> {
+        serve_main_queue(self.client.inner());
+        match self.client.inner().context().fatal() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the broker knows the topic; false when it does not answer within
+    /// [`REQUEST_TIMEOUT`]. Asked in short requests, so that a failure that waiting will not
+    /// mend ends the wait.
+    fn exists(&self, topic: &str) -> Result<bool, String> {
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            self.fatal()?;
+            match self
+                .client
+                .inner()
+                .fetch_metadata(Some(topic), Duration::from_secs(1))
+            {
+                Ok(m) => {
+                    return Ok(m.topics().iter().any(|t| {
+                        t.name() == topic && t.error().is_none() && !t.partitions().is_empty()
+                    }));
+                }
+                Err(_) if std::time::Instant::now() < deadline => {}
+                Err(_) => return Ok(false),
+            }
+        }
     }
 }

@@ -12,15 +12,42 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
+use super::security;
+
 /// How often a wait for the broker says it is still waiting.
 const WAIT_REPORT: Duration = Duration::from_secs(10);
 
 /// Client callbacks: librdkafka's log and errors go to `tracing`; failed deliveries are
-/// remembered until the next [`Shared::flush`] reports them.
+/// remembered until the next [`Shared::flush`] reports them, and a failure no wait can mend
+/// (authentication, TLS handshake: see [`security::fatal_problem`]) until [`Context::fatal`]
+/// is asked.
 #[derive(Default)]
 pub struct Context {
     /// The first delivery that failed for good since the last flush.
     failed: Mutex<Option<String>>,
+    /// The first authentication or TLS failure.
+    fatal: Mutex<Option<String>>,
+    /// Who the client is, for that failure's error.
+    identity: security::Identity,
+}
+
+impl Context {
+    /// The context of a client with this config.
+    pub fn new(config: &ClientConfig) -> Context {
+        Context {
+            identity: security::Identity {
+                user: config.get("sasl.username").map(str::to_owned),
+                mechanism: config.get("sasl.mechanism").map(str::to_owned),
+            },
+            ..Context::default()
+        }
+    }
+
+    /// The authentication or TLS failure librdkafka reported, if any: the client cannot
+    /// reach the broker until its settings change.
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.lock().ok().and_then(|f| f.clone())
+    }
 }
 
 impl ClientContext for Context {
@@ -33,6 +60,13 @@ impl ClientContext for Context {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if let Some(problem) = security::fatal_problem(&error, reason, &self.identity) {
+            tracing::error!("Kafka client: {problem}");
+            if let Ok(mut fatal) = self.fatal.lock() {
+                fatal.get_or_insert(problem);
+            }
+            return;
+        }
         // Connection failures are retried by librdkafka; they are worth a warning, not a stop.
         tracing::warn!(%error, "Kafka client: {reason}");
     }
@@ -69,11 +103,11 @@ impl Shared {
     /// an earlier run with the same `transactional.id` left open).
     pub fn create(config: &ClientConfig) -> Result<Arc<Shared>, ProduceError> {
         let producer: ThreadedProducer<Context> = config
-            .create_with_context(Context::default())
+            .create_with_context(Context::new(config))
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
         let transactional = config.get("transactional.id").is_some();
         if transactional {
-            wait_for_broker("initialising transactions", || {
+            wait_for_broker(producer.context(), "initialising transactions", || {
                 producer.init_transactions(Duration::from_secs(30))
             })?;
         }
@@ -109,6 +143,9 @@ impl Shared {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
+                    if let Some(problem) = self.producer.context().fatal() {
+                        return Err(problem);
+                    }
                     let since = *waiting_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= WAIT_REPORT {
                         tracing::warn!(
@@ -130,7 +167,9 @@ impl Shared {
     /// Waits until the broker acknowledged every record sent so far, however long an
     /// outage lasts; then reports the first record it refused for good, if any.
     pub fn flush(&self) -> Result<(), ProduceError> {
-        wait_for_broker("delivering records", || self.producer.flush(WAIT_REPORT))?;
+        wait_for_broker(self.producer.context(), "delivering records", || {
+            self.producer.flush(WAIT_REPORT)
+        })?;
         match self.producer.context().failed.lock() {
             Ok(mut failed) => match failed.take() {
                 Some(problem) => Err(format!("Kafka did not accept a record: {problem}")),
@@ -143,9 +182,11 @@ impl Shared {
     /// Commits the open transaction, opening (and so committing an empty one) if none is.
     pub fn commit_transaction(&self) -> Result<(), ProduceError> {
         self.ensure_transaction()?;
-        let result = wait_for_broker("committing the transaction", || {
-            self.producer.commit_transaction(WAIT_REPORT)
-        });
+        let result = wait_for_broker(
+            self.producer.context(),
+            "committing the transaction",
+            || self.producer.commit_transaction(WAIT_REPORT),
+        );
         if let Err(problem) = result {
             // Leave nothing half-done: the records go again after a restart.
             let _ = self.producer.abort_transaction(Duration::from_secs(30));
@@ -168,8 +209,10 @@ impl Drop for Shared {
 }
 
 /// Runs `attempt` until it succeeds, as long as it fails only because the broker did not
-/// answer in time (an outage): each time out is logged and tried again.
+/// answer in time (an outage): each time out is logged and tried again, unless the client
+/// failed meanwhile in a way no wait can mend (see [`Context::fatal`]).
 fn wait_for_broker(
+    context: &Context,
     what: &str,
     mut attempt: impl FnMut() -> Result<(), KafkaError>,
 ) -> Result<(), ProduceError> {
@@ -177,6 +220,9 @@ fn wait_for_broker(
         match attempt() {
             Ok(()) => return Ok(()),
             Err(error) if is_timeout(&error) => {
+                if let Some(problem) = context.fatal() {
+                    return Err(problem);
+                }
                 tracing::warn!(%error, "waiting for the Kafka broker: {what}");
             }
             Err(error) => return Err(format!("{what}: {error}")),

@@ -1,5 +1,7 @@
-//! The Kafka sink's settings, under Kafka Connect's names: `bootstrap.servers`, `producer.*`
-//! (any librdkafka producer property), `topic.creation.*` and `exactly.once.support`.
+//! The Kafka sink's settings, under Kafka Connect's names: `bootstrap.servers`, the worker's
+//! security settings, `producer.*` and `producer.override.*` (Java's security properties, or
+//! any librdkafka producer property), `admin.*` and `admin.override.*`, `topic.creation.*`
+//! and `exactly.once.support`.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,7 @@ use regex::Regex;
 
 use crate::config::{ConfigError, Properties};
 use crate::event::JsonOptions;
-use crate::kafka::{ClientSettings, TopicSettings, check_client_config, java_producer_property};
+use crate::kafka::{ClientSettings, TopicSettings, java_producer_property};
 
 /// Producer settings Tidemark sets unless `producer.*` overrides them: Kafka Connect's
 /// guarantees for source connectors (idempotent, every replica acknowledges, a record is
@@ -61,11 +63,15 @@ impl TopicCreation {
 /// Settings of the Kafka sink.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
-    /// The librdkafka properties of the producer: `bootstrap.servers`, Tidemark's defaults,
-    /// then every `producer.*` with the prefix removed.
+    /// The librdkafka properties of the producer: `bootstrap.servers`, the worker-level
+    /// security settings, every `producer.*` then `producer.override.*` with the prefix
+    /// removed, and Tidemark's defaults for what they leave unset.
     pub producer: BTreeMap<String, String>,
-    /// The settings every client (producer, admin, offset consumer) shares.
+    /// The worker-level settings, which the offset store's clients use (as Connect's do).
     pub common: ClientSettings,
+    /// The admin client's (topic creation): worker-level, then `admin.*`, then
+    /// `admin.override.*`.
+    pub admin: ClientSettings,
     pub topics: TopicCreation,
     /// `exactly.once.support=required` (or `requested`): records and offsets go in one
     /// Kafka transaction per offset commit.
@@ -84,43 +90,37 @@ impl KafkaConfig {
         let Some(servers) = props.get("bootstrap.servers") else {
             return Ok(None);
         };
-        let common = ClientSettings::from_properties(props, servers);
+        let common = ClientSettings::from_properties(props, servers)?;
         let exactly_once = props.choice(
             "exactly.once.support",
             "disabled",
             &["disabled", "requested", "required"],
         )? != "disabled";
-        let mut producer = common.properties().clone();
-        producer.insert("client.id".into(), format!("tidemark-{connector}"));
+        let mut producer = ClientSettings::layered(
+            props,
+            ("bootstrap.servers", servers),
+            &["", "producer.", "producer.override."],
+            java_producer_property,
+        )?;
+        producer.set_default("client.id", &format!("tidemark-{connector}"));
         for (key, value) in PRODUCER_DEFAULTS {
-            producer.insert((*key).into(), (*value).into());
+            producer.set_default(key, value);
         }
         if exactly_once {
-            producer.insert("transactional.id".into(), format!("tidemark-{connector}"));
+            producer.set_default("transactional.id", &format!("tidemark-{connector}"));
         }
-        let mut overridden = Vec::new();
-        for (key, value) in props.with_prefix("producer.") {
-            let (key, value) = java_producer_property(&key, value)?;
-            overridden.push(key.clone());
-            producer.insert(key, value);
-        }
-        check_client_config(&producer, |key| {
-            if overridden.iter().any(|k| k == key) {
-                format!("producer.{key}")
-            } else {
-                key.to_owned()
-            }
-        })?;
-        if exactly_once && !producer.contains_key("transactional.id") {
-            return Err(ConfigError::Invalid {
-                key: "producer.transactional.id".into(),
-                value: String::new(),
-                problem: "exactly.once.support needs a transactional id".into(),
-            });
-        }
+        producer.check()?;
+        let admin = ClientSettings::layered(
+            props,
+            ("bootstrap.servers", servers),
+            &["", "admin.", "admin.override."],
+            |_, key, value| Ok((key.to_owned(), value)),
+        )?;
+        admin.check()?;
         Ok(Some(KafkaConfig {
-            producer,
+            producer: producer.properties().clone(),
             common,
+            admin,
             topics: topic_creation(props)?,
             exactly_once,
             json,

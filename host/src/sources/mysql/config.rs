@@ -8,7 +8,7 @@ use regex::Regex;
 
 use super::tls::MySqlTls;
 use crate::config::{ConfigError, Properties};
-use crate::kafka::{check_client_config, java_producer_property};
+use crate::kafka::{ClientSettings, java_producer_property};
 use crate::sources::options::{
     BinaryMode, ConvertFailure, DecimalMode, SkippedOps, TimeMode, regexes,
 };
@@ -186,9 +186,10 @@ pub enum HistoryStore {
 pub struct KafkaHistoryConfig {
     /// `schema.history.internal.kafka.topic`.
     pub topic: String,
-    /// The producer's librdkafka properties: `bootstrap.servers` from
-    /// `schema.history.internal.kafka.bootstrap.servers`, Tidemark's defaults, then every
-    /// `schema.history.internal.producer.*` without its prefix.
+    /// The producer's (and the admin client's) librdkafka properties: `bootstrap.servers`
+    /// from `schema.history.internal.kafka.bootstrap.servers`, every
+    /// `schema.history.internal.producer.*` without its prefix (Java's security properties
+    /// translated), and Tidemark's defaults for what they leave unset.
     pub producer: BTreeMap<String, String>,
 }
 
@@ -216,30 +217,34 @@ impl KafkaHistoryConfig {
             )?
             .trim()
             .to_owned();
-        let mut producer = BTreeMap::new();
-        producer.insert("bootstrap.servers".to_owned(), servers);
-        producer.insert(
-            "client.id".to_owned(),
-            format!("{}-schemahistory", props.get_or("name", "tidemark")),
+        // As Debezium's: the history's clients take only their own prefixes, not the
+        // worker's settings.
+        let servers_key = "schema.history.internal.kafka.bootstrap.servers";
+        let mut producer = ClientSettings::layered(
+            props,
+            (servers_key, &servers),
+            &["schema.history.internal.producer."],
+            java_producer_property,
+        )?;
+        producer.set_default(
+            "client.id",
+            &format!("{}-schemahistory", props.get_or("name", "tidemark")),
         );
         for (key, value) in HISTORY_PRODUCER_DEFAULTS {
-            producer.insert((*key).to_owned(), (*value).to_owned());
+            producer.set_default(key, value);
         }
-        for (key, value) in props.with_prefix("schema.history.internal.producer.") {
-            let (key, value) = java_producer_property(&key, value)?;
-            producer.insert(key, value);
-        }
-        // The history is written, never read back (see docs/mysql.md): the consumer and
+        producer.check()?;
+        // The history is written, never read back (see docs/mysql.md): the consumer's
+        // security settings are checked like the producer's, its other settings and the
         // recovery settings Debezium's configs carry have nothing to set.
-        props.with_prefix("schema.history.internal.consumer.");
+        ClientSettings::layered(
+            props,
+            (servers_key, &servers),
+            &["schema.history.internal.consumer."],
+            |_, key, value| Ok((key.to_owned(), value)),
+        )?;
         props.with_prefix("schema.history.internal.kafka.");
-        check_client_config(&producer, |key| {
-            if key == "bootstrap.servers" {
-                "schema.history.internal.kafka.bootstrap.servers".to_owned()
-            } else {
-                format!("schema.history.internal.producer.{key}")
-            }
-        })?;
+        let producer = producer.properties().clone();
         Ok(KafkaHistoryConfig { topic, producer })
     }
 }
