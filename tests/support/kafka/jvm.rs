@@ -60,8 +60,16 @@ pub(super) fn fetched(what: &str) -> PathBuf {
 
 /// `java` with the tests' JVM options and the jars of `libs` as its class path.
 pub(super) fn java(libs: &Path) -> Command {
+    java_with(&[libs.join("*")])
+}
+
+/// `java` with the tests' JVM options and `class_path` (directories, jars, `dir/*`).
+pub(super) fn java_with(class_path: &[PathBuf]) -> Command {
     let mut command = Command::new("java");
-    command.args(JVM_OPTIONS).arg("-cp").arg(libs.join("*"));
+    command
+        .args(JVM_OPTIONS)
+        .arg("-cp")
+        .arg(std::env::join_paths(class_path).expect("a class path without ':'"));
     command
 }
 
