@@ -16,6 +16,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{OffsetError, OffsetMap, OffsetStore, connect_key};
 use crate::config::{ConfigError, Properties};
+use crate::kafka::producer::ProduceError;
 use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
 
 /// How long reading the offsets topic at start may take.
@@ -98,7 +99,7 @@ impl KafkaOffsetStore {
                 ("message.timeout.ms", "0"),
                 ("partitioner", "murmur2_random"),
             ]))
-            .map_err(read_error)?,
+            .map_err(|e| read_error(e.to_string()))?,
         };
         let entries = read_all(kafka, &topic).map_err(read_error)?;
         tracing::info!(topic = %topic, offsets = entries.len(), "offsets read from Kafka");
@@ -215,9 +216,9 @@ impl OffsetStore for KafkaOffsetStore {
         partition: &OffsetMap,
         offset: &OffsetMap,
     ) -> Result<(), OffsetError> {
-        let write_error = |reason: String| OffsetError::Write {
+        let write_error = |reason: ProduceError| OffsetError::Write {
             path: format!("Kafka topic {}", self.topic),
-            reason,
+            reason: reason.to_string(),
         };
         let key = connect_key(connector, partition);
         let value = serde_json::Value::Object(offset.clone()).to_string();
@@ -225,7 +226,7 @@ impl OffsetStore for KafkaOffsetStore {
         self.producer
             .send(BaseRecord::to(&self.topic).key(&key).payload(&value))
             .map_err(write_error)?;
-        if self.producer.transactional {
+        if self.producer.transactional() {
             self.producer.commit_transaction().map_err(write_error)?;
         } else {
             self.producer.flush().map_err(write_error)?;

@@ -26,6 +26,11 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("partitioner", "murmur2_random"),
 ];
 
+/// `transaction.timeout.ms` with exactly-once unless `producer.transaction.timeout.ms` sets
+/// it: 15 minutes, the broker's default `transaction.max.timeout.ms`, instead of librdkafka's
+/// 60 s, because a whole snapshot is one transaction.
+const TRANSACTION_TIMEOUT_MS: &str = "900000";
+
 /// A `topic.creation.groups` entry: its settings apply to topics its `include` matches and
 /// its `exclude` does not.
 #[derive(Debug, Clone)]
@@ -108,6 +113,13 @@ impl KafkaConfig {
         }
         if exactly_once {
             producer.set_default("transactional.id", &format!("tidemark-{connector}"));
+            let set = |key: &str| producer.properties().contains_key(key);
+            if !set("transaction.timeout.ms") && !set("socket.timeout.ms") {
+                // librdkafka would stretch the socket timeout to the transaction timeout: a
+                // broker that stops answering is noticed as soon as without exactly-once.
+                producer.set_default("socket.timeout.ms", "60000");
+            }
+            producer.set_default("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS);
         }
         producer.check()?;
         let admin = ClientSettings::layered(
@@ -272,6 +284,17 @@ mod tests {
         assert_eq!(c.producer["queue.buffering.max.kbytes"], "1024");
         assert!(c.exactly_once);
         assert_eq!(c.producer["transactional.id"], "tidemark-inv");
+        assert_eq!(c.producer["transaction.timeout.ms"], "900000");
+        assert_eq!(c.producer["socket.timeout.ms"], "60000");
+        let c = config(&[
+            ("bootstrap.servers", "k:9092"),
+            ("exactly.once.support", "required"),
+            ("producer.transaction.timeout.ms", "10000"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.producer["transaction.timeout.ms"], "10000");
+        assert!(!c.producer.contains_key("socket.timeout.ms"));
     }
 
     #[test]

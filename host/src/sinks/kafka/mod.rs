@@ -34,10 +34,10 @@ pub struct KafkaSink {
     value: String,
 }
 
-fn failed(reason: String) -> SinkError {
+fn failed(reason: impl ToString) -> SinkError {
     SinkError::Write {
         target: "Kafka".into(),
-        reason,
+        reason: reason.to_string(),
     }
 }
 
@@ -55,7 +55,8 @@ impl KafkaSink {
                 .client(&[("allow.auto.create.topics", "false")]),
         )
         .map_err(open_failed)?;
-        let shared = Shared::create(&config.producer_config()).map_err(open_failed)?;
+        let shared =
+            Shared::create(&config.producer_config()).map_err(|e| open_failed(e.to_string()))?;
         Ok(KafkaSink {
             shared,
             topics: TopicCreator::new(admin, config.topics.clone()),

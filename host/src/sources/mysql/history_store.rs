@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 
 use super::config::{HistoryStore, KafkaHistoryConfig};
 use super::error::MySqlError;
+use crate::kafka::producer::ProduceError;
 use crate::kafka::{Admin, Shared, TopicSettings};
 
 /// An open schema history.
@@ -138,7 +139,7 @@ impl KafkaHistory {
         Admin::new(&client)
             .and_then(|admin| admin.create_topic(&config.topic, &topic_settings()))
             .map_err(failed)?;
-        let producer = Shared::create(&client).map_err(failed)?;
+        let producer = Shared::create(&client).map_err(|e| failed(e.to_string()))?;
         tracing::info!(topic = %config.topic, "schema history in Kafka");
         Ok(KafkaHistory {
             topic: config.topic.clone(),
@@ -151,9 +152,9 @@ impl KafkaHistory {
     /// the connector pauses meanwhile).
     fn append(&mut self, record: &Json) -> Result<(), MySqlError> {
         let value = record.to_string();
-        let failed = |reason: String| MySqlError::History {
+        let failed = |reason: ProduceError| MySqlError::History {
             path: self.target.clone(),
-            reason,
+            reason: reason.to_string(),
         };
         self.producer
             .send(
