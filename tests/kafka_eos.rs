@@ -635,6 +635,8 @@ fn a_snapshot_longer_than_its_transaction_timeout_fails_clearly_and_the_default_
     ];
     let topic = format!("{name}.public.items");
 
+    // Built before the clock starts.
+    tidemark_tests::tidemark_binary();
     let short = [slow, &[("producer.transaction.timeout.ms", "2000")]].concat();
     let config = shop.config(dir.path(), &bootstrap, name, &short);
     let started = Instant::now();
