@@ -694,3 +694,37 @@ fn a_snapshot_longer_than_its_transaction_timeout_fails_clearly_and_the_default_
         "the snapshot once, whole: {seen}"
     );
 }
+
+#[test]
+fn a_transaction_timeout_above_the_brokers_maximum_is_a_clear_error_at_start() {
+    let broker = Kafka::shared();
+    let shop = Shop::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    // The broker's transaction.max.timeout.ms is Kafka's default, 15 minutes.
+    let config = shop.config(
+        dir.path(),
+        &broker.bootstrap(),
+        "eosmaxtimeout",
+        &[
+            ("exactly.once.support", "required"),
+            ("producer.transaction.timeout.ms", "900001"),
+        ],
+    );
+    tidemark_tests::tidemark_binary();
+    let started = Instant::now();
+    let mut run = Run::start(&config, dir.path(), "run");
+    let status = run.exit_within(TIMEOUT);
+    eprintln!("refused after {:?}", started.elapsed());
+    let log = run.log();
+    let error = log
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("the run ends with an error: {log}"));
+    assert!(
+        !status.success()
+            && error.contains("transaction.timeout.ms=900001")
+            && error.contains("transaction.max.timeout.ms")
+            && error.contains("producer.transaction.timeout.ms"),
+        "the error names the timeout, the broker's maximum and the key to change ({status}): {error}"
+    );
+}
