@@ -19,6 +19,8 @@ pub struct Cli {
 enum Command {
     /// Run a connector: snapshot, then stream changes through the transforms to the sink.
     Run(run::RunArgs),
+    /// Run a worker: many connectors, managed over Kafka Connect's REST API.
+    Worker(run::WorkerArgs),
     /// Work with plugins: run them over records, or look inside them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -28,6 +30,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Worker(args) => run::worker(args),
         Command::Plugin(command) => plugin::run(command),
     }
 }

@@ -57,10 +57,7 @@ impl ClientSettings {
 }
 
 /// Translates the Java producer properties that librdkafka names differently.
-pub fn java_producer_property(
-    key: &str,
-    value: String,
-) -> Result<(String, String), ConfigError> {
+pub fn java_producer_property(key: &str, value: String) -> Result<(String, String), ConfigError> {
     match key {
         // Bytes in Java, kilobytes in librdkafka.
         "buffer.memory" => {
@@ -108,4 +105,3 @@ pub fn check_client_config(
         }),
     }
 }
-

@@ -9,6 +9,7 @@
 //! serialized and written. Memory is bounded by the channels' capacities times the batch size.
 
 pub mod connector;
+pub mod control;
 pub mod errors;
 pub mod outputs;
 
@@ -55,6 +56,8 @@ pub struct PipelineSettings {
     pub flush_interval: Duration,
     /// `errors.tolerance` and the dead-letter queue.
     pub errors: ErrorPolicy,
+    /// Closed while the connector is paused.
+    pub gate: control::Gate,
 }
 
 /// Counters of a pipeline, readable while it runs.
@@ -101,6 +104,7 @@ impl Pipeline {
             partition,
             flush_interval,
             errors,
+            gate,
         } = settings;
         let worker = Worker {
             sink,
@@ -112,6 +116,7 @@ impl Pipeline {
             stats: stats.clone(),
             count_in: !transforms,
             pending: None,
+            gate,
         };
         let spawn = |name: &str, run: Box<dyn FnOnce() -> Result<(), PipelineError> + Send>| {
             std::thread::Builder::new()
@@ -262,6 +267,9 @@ struct Worker {
     count_in: bool,
     /// The newest checkpoint whose records are written but not yet flushed.
     pending: Option<Checkpoint>,
+    /// Closed while the connector is paused: everything written is committed, then nothing
+    /// more is read until it opens.
+    gate: control::Gate,
 }
 
 impl Worker {
@@ -274,6 +282,8 @@ impl Worker {
     ) -> Result<(), PipelineError> {
         let mut next_commit = Instant::now() + self.flush_interval;
         loop {
+            let gate = self.gate.clone();
+            gate.pass(|| self.commit())?;
             match receiver.recv_deadline(next_commit) {
                 Ok(batch) => self.write(batch.into())?,
                 Err(flume::RecvTimeoutError::Timeout) => {}
@@ -418,6 +428,7 @@ mod tests {
                 partition: OffsetMap::new(),
                 flush_interval: Duration::from_millis(50),
                 errors: ErrorPolicy::default(),
+                gate: Default::default(),
             },
         )
         .unwrap();
@@ -463,6 +474,7 @@ mod tests {
                 partition: OffsetMap::new(),
                 flush_interval: Duration::from_secs(3600),
                 errors: ErrorPolicy::default(),
+                gate: Default::default(),
             },
         )
         .unwrap();

@@ -135,7 +135,11 @@ pub fn open(
     let store: Box<dyn OffsetStore> = match offsets {
         Some(settings) => {
             let transactional = kafka.exactly_once.then(|| sink.shared());
-            Box::new(KafkaOffsetStore::open(&kafka.common, &settings, transactional)?)
+            Box::new(KafkaOffsetStore::open(
+                &kafka.common,
+                &settings,
+                transactional,
+            )?)
         }
         None => Box::new(FileOffsetStore::open(&worker.offset_file)?),
     };

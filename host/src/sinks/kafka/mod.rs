@@ -21,8 +21,8 @@ use rdkafka::producer::BaseRecord;
 
 use super::{Sink, SinkError};
 use crate::event::{Record, write_converted};
-pub use config::KafkaConfig;
 use crate::kafka::{Admin, Shared};
+pub use config::KafkaConfig;
 use topics::TopicCreator;
 
 /// Writes records to Kafka.
@@ -49,8 +49,12 @@ impl KafkaSink {
             target: format!("Kafka at {}", config.common.bootstrap()),
             reason,
         };
-        let admin = Admin::new(&config.common.client(&[("allow.auto.create.topics", "false")]))
-            .map_err(open_failed)?;
+        let admin = Admin::new(
+            &config
+                .common
+                .client(&[("allow.auto.create.topics", "false")]),
+        )
+        .map_err(open_failed)?;
         let shared = Shared::create(&config.producer_config()).map_err(open_failed)?;
         Ok(KafkaSink {
             shared,
