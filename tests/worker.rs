@@ -134,12 +134,16 @@ fn connector(server: &Postgres, db: &str, sink: &Path) -> Json {
     })
 }
 
-/// The `after.id` of every change event in `path`.
+/// The `after.id` of every change event in `path` (values with or without schemas).
 fn ids(path: &Path) -> Vec<i64> {
     read_lines(path)
         .iter()
         .filter_map(|l| serde_json::from_str::<Json>(l).ok())
-        .filter_map(|e| e.pointer("/value/payload/after/id").and_then(Json::as_i64))
+        .filter_map(|e| {
+            e.pointer("/value/after/id")
+                .or_else(|| e.pointer("/value/payload/after/id"))
+                .and_then(Json::as_i64)
+        })
         .collect()
 }
 
