@@ -1,6 +1,7 @@
 //! `tidemark worker` managed over Kafka Connect's REST API, against a real Postgres: create,
 //! status, a failing connector beside a running one, pause, resume, stop, restart, config
-//! changes, delete, and connectors that come back after the worker restarts.
+//! changes, delete, connectors that come back after the worker restarts, and offsets read,
+//! changed and reset (KIP-875).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -369,5 +370,122 @@ fn connectors_are_managed_over_connects_rest_api() {
         !slot_active(&server, "alpha")
     });
     assert_eq!(worker.call("GET", "/connectors", None).1, json!(["beta"]));
+    worker.stop();
+}
+
+/// The op of every change event in `path` with its `after.id`.
+fn ops(path: &Path) -> Vec<(String, i64)> {
+    read_lines(path)
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+        .filter_map(|e| {
+            let value = e.get("value")?;
+            let value = value.get("payload").unwrap_or(value);
+            Some((
+                value.get("op")?.as_str()?.to_owned(),
+                value.pointer("/after/id")?.as_i64()?,
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn offsets_are_read_changed_and_reset_while_stopped() {
+    let server = Postgres::start();
+    server.create_database("gamma");
+    server.psql("gamma", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    insert(&server, "gamma", 1, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gamma.jsonl");
+    let worker = WorkerProcess::start(dir.path(), free_port());
+    let config = connector(&server, "gamma", &out);
+    let created = worker.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "gamma", "config": config})),
+    );
+    assert_eq!(created.0, 201, "{}", created.1);
+    wait_ids(&out, &[1, 2, 3]);
+    insert(&server, "gamma", 4, 4);
+    wait_ids(&out, &[4]);
+    let partition = json!({"server": "gamma"});
+    wait_until("an offset with an lsn", TIMEOUT, || {
+        let (_, body) = worker.call("GET", "/connectors/gamma/offsets", None);
+        body["offsets"][0]["partition"] == partition && body["offsets"][0]["offset"]["lsn"].is_u64()
+    });
+
+    // Changing offsets needs a stopped connector, its own partition and a valid offset.
+    let change = |offset: Json, partition: &Json| json!({"offsets": [{"partition": partition, "offset": offset}]});
+    let (code, body) = worker.call(
+        "PATCH",
+        "/connectors/gamma/offsets",
+        Some(change(json!({"lsn": 1}), &partition)),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("STOPPED"),
+        "{body}"
+    );
+    assert_eq!(worker.call("PUT", "/connectors/gamma/stop", None).0, 202);
+    worker.wait_state("gamma", "STOPPED", None);
+    let (code, body) = worker.call(
+        "PATCH",
+        "/connectors/gamma/offsets",
+        Some(change(json!({"lsn": 1}), &json!({"server": "other"}))),
+    );
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = worker.call(
+        "PATCH",
+        "/connectors/gamma/offsets",
+        Some(change(json!({"position": 1}), &partition)),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("lsn"), "{body}");
+
+    // Skip rows 5 and 6: the offset moves past their commit.
+    insert(&server, "gamma", 5, 6);
+    let lsn: u64 = server
+        .psql("gamma", "SELECT pg_current_wal_insert_lsn() - '0/0'")
+        .trim()
+        .parse()
+        .unwrap();
+    let (code, body) = worker.call(
+        "PATCH",
+        "/connectors/gamma/offsets",
+        Some(change(json!({"lsn": lsn}), &partition)),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        worker.call("GET", "/connectors/gamma/offsets", None).1["offsets"][0]["offset"]["lsn"],
+        json!(lsn)
+    );
+    assert_eq!(worker.call("PUT", "/connectors/gamma/resume", None).0, 202);
+    insert(&server, "gamma", 7, 7);
+    wait_ids(&out, &[7]);
+    let seen = ids(&out);
+    assert!(
+        !seen.contains(&5) && !seen.contains(&6),
+        "rows before the altered offset are skipped: {seen:?} (offset lsn {lsn})\n{}",
+        std::fs::read_to_string(&worker.log).unwrap_or_default()
+    );
+
+    // Reset: no offset, so the next start snapshots again (snapshot.mode=initial).
+    assert_eq!(worker.call("PUT", "/connectors/gamma/stop", None).0, 202);
+    worker.wait_state("gamma", "STOPPED", None);
+    let (code, body) = worker.call("DELETE", "/connectors/gamma/offsets", None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        worker.call("GET", "/connectors/gamma/offsets", None).1,
+        json!({"offsets": []})
+    );
+    assert_eq!(worker.call("PUT", "/connectors/gamma/resume", None).0, 202);
+    wait_until("a second snapshot", TIMEOUT, || {
+        let snapshot: Vec<i64> = ops(&out)
+            .into_iter()
+            .filter(|(op, _)| op == "r")
+            .map(|(_, id)| id)
+            .collect();
+        [5, 6, 7].iter().all(|id| snapshot.contains(id))
+    });
     worker.stop();
 }

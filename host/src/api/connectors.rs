@@ -54,7 +54,7 @@ impl IntoResponse for WorkerError {
 }
 
 /// A request body as JSON, or Connect's 400 naming what is wrong with it.
-fn body(bytes: &Bytes) -> Result<Json_, WorkerError> {
+pub(super) fn body(bytes: &Bytes) -> Result<Json_, WorkerError> {
     serde_json::from_slice(bytes)
         .map_err(|e| WorkerError::BadRequest(format!("the request body is not valid JSON: {e}")))
 }

@@ -3,13 +3,15 @@
 //! Prometheus metrics.
 //!
 //! - `GET /` — the version, as Connect's root answers.
-//! - `/connectors…` — create, list, inspect, change, pause, resume, stop, restart, delete.
+//! - `/connectors…` — create, list, inspect, change, pause, resume, stop, restart, delete;
+//!   read, change and reset offsets ([`offsets`]).
 //! - `GET /plugins` — each plugin of the plugin directories: versions (content hash, load
 //!   time), users, reload count and last reload error, as `tidemark plugin list` shows them.
 //! - `GET /metrics` — counters in the Prometheus text format (see [`metrics`]).
 
 pub mod connectors;
 pub mod metrics;
+pub mod offsets;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -74,6 +76,7 @@ pub fn serve(listener: tokio::net::TcpListener, state: ApiState) -> Result<Api, 
         .route("/plugins", get(plugins))
         .route("/metrics", get(metrics))
         .merge(connectors::routes())
+        .merge(offsets::routes())
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use super::{OffsetError, OffsetMap, OffsetStore, connect_key};
+use super::{OffsetError, OffsetMap, OffsetStore, Partition, connect_key, partitions_of};
 
 /// Offsets kept in a local file: a handle on the file's entries, shared by every handle
 /// this process opened on the same file.
@@ -126,9 +126,38 @@ impl OffsetStore for FileOffsetStore {
         partition: &OffsetMap,
         offset: &OffsetMap,
     ) -> Result<(), OffsetError> {
+        self.put(
+            connector,
+            partition,
+            serde_json::Value::Object(offset.clone()),
+        )
+    }
+
+    fn offsets(&self, connector: &str) -> Result<Vec<Partition>, OffsetError> {
+        let entries = self.lock()?;
+        let objects = entries
+            .iter()
+            .filter_map(|(key, value)| value.as_object().map(|offset| (key, offset)));
+        Ok(partitions_of(objects, connector))
+    }
+
+    fn reset(&mut self, connector: &str, partition: &OffsetMap) -> Result<(), OffsetError> {
+        // A null value, as Connect's file store keeps a deleted offset.
+        self.put(connector, partition, serde_json::Value::Null)
+    }
+}
+
+impl FileOffsetStore {
+    /// Stores a partition's value and writes the file.
+    fn put(
+        &mut self,
+        connector: &str,
+        partition: &OffsetMap,
+        value: serde_json::Value,
+    ) -> Result<(), OffsetError> {
         let mut entries = self.lock()?;
         let key = connect_key(connector, partition);
-        let previous = entries.insert(key.clone(), serde_json::Value::Object(offset.clone()));
+        let previous = entries.insert(key.clone(), value);
         self.write(&entries).map_err(|e| {
             // What is in memory stays what is on disk.
             match previous {

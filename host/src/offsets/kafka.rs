@@ -14,7 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::BaseRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{OffsetError, OffsetMap, OffsetStore, connect_key};
+use super::{OffsetError, OffsetMap, OffsetStore, Partition, connect_key, partitions_of};
 use crate::config::{ConfigError, Properties};
 use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
 
@@ -231,6 +231,30 @@ impl OffsetStore for KafkaOffsetStore {
             self.producer.flush().map_err(write_error)?;
         }
         self.entries.insert(key, offset.clone());
+        Ok(())
+    }
+
+    fn offsets(&self, connector: &str) -> Result<Vec<Partition>, OffsetError> {
+        Ok(partitions_of(self.entries.iter(), connector))
+    }
+
+    fn reset(&mut self, connector: &str, partition: &OffsetMap) -> Result<(), OffsetError> {
+        let write_error = |reason: String| OffsetError::Write {
+            path: format!("Kafka topic {}", self.topic),
+            reason,
+        };
+        let key = connect_key(connector, partition);
+        // A tombstone, as Connect deletes an offset.
+        self.producer.ensure_transaction().map_err(write_error)?;
+        self.producer
+            .send(BaseRecord::<'_, str, ()>::to(&self.topic).key(&key))
+            .map_err(write_error)?;
+        if self.producer.transactional {
+            self.producer.commit_transaction().map_err(write_error)?;
+        } else {
+            self.producer.flush().map_err(write_error)?;
+        }
+        self.entries.remove(&key);
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use super::control::Controls;
 use super::errors::ErrorPolicy;
 use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings, outputs};
 use crate::config::{self, ConfigError, Properties, Secrets, WorkerConfig};
-use crate::offsets::OffsetError;
+use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
 use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::reload::{self, Reloading};
 use crate::plugin::{Chain, PluginDirectory, PluginError, Runtime, RuntimeOptions, Step, resolve};
@@ -229,6 +229,60 @@ fn source_of(props: &Properties) -> Result<Source, ConnectorError> {
         Ok(Source::MySql(MySqlConfig::from_properties(props, flavor)?))
     } else {
         Err(ConnectorError::UnknownConnector(class.to_owned()))
+    }
+}
+
+/// Where a connector's offsets are and what they look like: its name, its source partition
+/// (`{"server": <topic.prefix>}`) and its source, which decides what a valid offset is.
+pub struct OffsetScope {
+    pub name: String,
+    pub partition: OffsetMap,
+    postgres: bool,
+    worker: WorkerConfig,
+    props: Properties,
+}
+
+impl OffsetScope {
+    /// The scope of the connector the properties describe (config providers resolved).
+    pub fn of(props: &Properties) -> Result<OffsetScope, ConnectorError> {
+        let mut props = props.clone();
+        config::resolve_providers(&mut props)?;
+        let secrets = props.secrets().clone();
+        let scope = || -> Result<OffsetScope, ConnectorError> {
+            let props = crate::config::rename_legacy_keys(props.clone())?;
+            let (name, prefix, postgres) = match source_of(&props)? {
+                Source::Postgres(c) => (c.name, c.topic_prefix, true),
+                Source::MySql(c) => (c.name, c.topic_prefix, false),
+            };
+            Ok(OffsetScope {
+                name,
+                partition: postgres::offset::partition(&prefix),
+                postgres,
+                worker: WorkerConfig::from_properties(&props)?,
+                props,
+            })
+        };
+        scope().map_err(|e| e.hiding(&secrets))
+    }
+
+    /// Opens the connector's offset store (blocks while it reads a Kafka offsets topic).
+    pub fn open_store(&self) -> Result<Box<dyn OffsetStore>, ConnectorError> {
+        outputs::open_store(&self.props, &self.worker, &self.name)
+    }
+
+    /// Why `offset` cannot be this connector's offset, if it cannot: a Postgres offset needs
+    /// its `lsn`, a MariaDB/MySQL one its binlog `file` and `pos`.
+    pub fn check(&self, offset: &OffsetMap) -> Result<(), String> {
+        if self.postgres {
+            postgres::offset::read(offset).map(|_| ()).ok_or_else(|| {
+                "a Postgres offset needs \"lsn\" (a number: the LSN to resume after)".into()
+            })
+        } else {
+            mysql::offset::BinlogOffset::read(offset).map(|_| ()).ok_or_else(|| {
+                "a MariaDB/MySQL offset needs \"file\" (a binlog file name) and \"pos\" (a number)"
+                    .into()
+            })
+        }
     }
 }
 

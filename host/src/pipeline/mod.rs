@@ -386,6 +386,13 @@ mod tests {
             ));
             Ok(())
         }
+        fn offsets(&self, _: &str) -> Result<Vec<crate::offsets::Partition>, OffsetError> {
+            Ok(Vec::new())
+        }
+        fn reset(&mut self, _: &str, _: &OffsetMap) -> Result<(), OffsetError> {
+            self.0.push("reset".into());
+            Ok(())
+        }
     }
 
     fn checkpoint(n: u64) -> Option<Checkpoint> {

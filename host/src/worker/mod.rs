@@ -19,8 +19,11 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use serde_json::Value as Json;
+
 use crate::config::{Properties, WorkerConfig};
-use crate::pipeline::connector;
+use crate::offsets::{OffsetError, OffsetMap, OffsetStore, Partition};
+use crate::pipeline::connector::{self, OffsetScope};
 use handle::{Handle, Report};
 pub use status::{State, Status};
 pub use store::{ConfigStore, StoredConnector, TargetState};
@@ -40,6 +43,8 @@ pub enum WorkerError {
     Conflict(String),
     #[error("cannot keep connector configs in {path}: {reason}")]
     Store { path: String, reason: String },
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl WorkerError {
@@ -49,13 +54,16 @@ impl WorkerError {
             WorkerError::NotFound(_) => 404,
             WorkerError::Exists(_) | WorkerError::Conflict(_) => 409,
             WorkerError::Invalid(_) | WorkerError::BadRequest(_) => 400,
-            WorkerError::Store { .. } => 500,
+            WorkerError::Store { .. } | WorkerError::Internal(_) => 500,
         }
     }
 
     /// Whether trying the same request again later may succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, WorkerError::Store { .. } | WorkerError::Conflict(_))
+        matches!(
+            self,
+            WorkerError::Store { .. } | WorkerError::Conflict(_) | WorkerError::Internal(_)
+        )
     }
 }
 
@@ -351,6 +359,103 @@ impl Worker {
         handle.start(&self.inner.defaults);
         tracing::info!(connector = %name, "connector restarted");
         Ok(true)
+    }
+
+    /// The connector's offset scope and store, opened off the async workers.
+    async fn offset_store(
+        &self,
+        name: &str,
+        stopped_only: bool,
+    ) -> Result<(OffsetScope, Box<dyn OffsetStore>), WorkerError> {
+        let (config, state) = {
+            let state = self.inner.state.lock().await;
+            let handle = state
+                .handles
+                .get(name)
+                .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
+            (handle.config.clone(), handle.status().state)
+        };
+        if stopped_only && state != State::Stopped {
+            return Err(WorkerError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. \
+                 This can be done for the specified connector by issuing a 'PUT' request to the \
+                 '/connectors/{name}/stop' endpoint"
+            )));
+        }
+        let mut merged = self.inner.defaults.clone();
+        merged.extend(config);
+        tokio::task::spawn_blocking(move || {
+            let scope = OffsetScope::of(&Properties::from_pairs(merged))
+                .map_err(|e| WorkerError::BadRequest(e.to_string()))?;
+            let store = scope
+                .open_store()
+                .map_err(|e| WorkerError::Internal(e.to_string()))?;
+            Ok((scope, store))
+        })
+        .await
+        .map_err(|e| WorkerError::Internal(format!("reading offsets failed: {e}")))?
+    }
+
+    /// A connector's committed offsets, per source partition (Connect's KIP-875).
+    pub async fn offsets(&self, name: &str) -> Result<Vec<Partition>, WorkerError> {
+        let (scope, store) = self.offset_store(name, false).await?;
+        tokio::task::spawn_blocking(move || store.offsets(&scope.name))
+            .await
+            .map_err(|e| WorkerError::Internal(format!("reading offsets failed: {e}")))?
+            .map_err(|e| WorkerError::Internal(e.to_string()))
+    }
+
+    /// Sets (or, for `None`, removes) the offsets of a stopped connector's partitions. Each
+    /// partition must be the connector's and each offset valid for its source.
+    pub async fn alter_offsets(
+        &self,
+        name: &str,
+        changes: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<(), WorkerError> {
+        let (scope, mut store) = self.offset_store(name, true).await?;
+        for (partition, offset) in &changes {
+            if *partition != scope.partition {
+                return Err(WorkerError::BadRequest(format!(
+                    "the partition {} is not one of connector {name}'s: its only partition is {}",
+                    Json::Object(partition.clone()),
+                    Json::Object(scope.partition.clone())
+                )));
+            }
+            if let Some(offset) = offset {
+                scope.check(offset).map_err(|problem| {
+                    WorkerError::BadRequest(format!(
+                        "the offset {} is not valid: {problem}",
+                        Json::Object(offset.clone())
+                    ))
+                })?;
+            }
+        }
+        tokio::task::spawn_blocking(move || {
+            for (partition, offset) in changes {
+                match offset {
+                    Some(offset) => store.commit(&scope.name, &partition, &offset)?,
+                    None => store.reset(&scope.name, &partition)?,
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| WorkerError::Internal(format!("writing offsets failed: {e}")))?
+        .map_err(|e: OffsetError| WorkerError::Internal(e.to_string()))
+    }
+
+    /// Removes every offset of a stopped connector: its next start follows `snapshot.mode`.
+    pub async fn reset_offsets(&self, name: &str) -> Result<(), WorkerError> {
+        let (scope, mut store) = self.offset_store(name, true).await?;
+        tokio::task::spawn_blocking(move || {
+            for partition in store.offsets(&scope.name)? {
+                store.reset(&scope.name, &partition.partition)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| WorkerError::Internal(format!("resetting offsets failed: {e}")))?
+        .map_err(|e: OffsetError| WorkerError::Internal(e.to_string()))
     }
 
     /// Stops and forgets a connector (its offsets stay, as in Connect).
