@@ -15,6 +15,7 @@ pub mod offsets;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -23,6 +24,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use crate::pipeline::control::Probe;
 use crate::plugin::PluginState;
 use crate::worker::Worker;
 
@@ -126,6 +128,14 @@ async fn plugins(State(state): State<ApiState>) -> Response {
     Json(plugin_states(&state).await).into_response()
 }
 
+/// `body` with every connector's resolved secrets hidden.
+fn hide_secrets(mut body: String, probes: &[(String, Arc<Probe>)]) -> String {
+    for (_, probe) in probes {
+        body = probe.secrets().redact(&body).into_owned();
+    }
+    body
+}
+
 async fn metrics(State(state): State<ApiState>) -> Response {
     let probes = state.worker.probes().await;
     let connectors: Vec<(String, &crate::pipeline::PipelineStats)> = probes
@@ -133,14 +143,41 @@ async fn metrics(State(state): State<ApiState>) -> Response {
         .filter_map(|(name, probe)| probe.stats().map(|stats| (name.clone(), &**stats)))
         .collect();
     let plugins = plugin_states(&state).await;
-    let mut body = metrics::render(&connectors, &plugins);
-    for (_, probe) in &probes {
-        body = probe.secrets().redact(&body).into_owned();
-    }
+    let body = hide_secrets(metrics::render(&connectors, &plugins), &probes);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Properties, resolve_providers};
+
+    #[test]
+    fn answers_hide_every_connectors_resolved_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.properties");
+        std::fs::write(&file, "token=tidemark-test-s3cret\n").unwrap();
+        let mut props = Properties::from_pairs([
+            ("config.providers", "file".to_owned()),
+            ("x", format!("${{file:{}:token}}", file.display())),
+        ]);
+        resolve_providers(&mut props).unwrap();
+        let probe = Arc::new(Probe::default());
+        probe.resolved(props.secrets().clone());
+        let probes = vec![
+            ("other".to_owned(), Arc::new(Probe::default())),
+            ("c".to_owned(), probe),
+        ];
+        let text = hide_secrets(
+            "plugin failed: bad token tidemark-test-s3cret".into(),
+            &probes,
+        );
+        assert!(!text.contains("tidemark-test-s3cret"), "{text}");
+        assert!(text.contains("<secret from ${file:"), "{text}");
+    }
 }

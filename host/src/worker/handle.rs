@@ -120,13 +120,22 @@ impl Handle {
             gate: self.gate.clone(),
             probe: self.probe.clone(),
         };
+        self.launch(stop, connector::run(props, controls));
+    }
+
+    /// Runs `run` as the connector's task, and a monitor that turns how it ends (an error, a
+    /// panic) into the connector's status.
+    fn launch(
+        &mut self,
+        stop: watch::Sender<bool>,
+        run: impl Future<Output = Result<(), ConnectorError>> + Send + 'static,
+    ) {
         let report = self.report.clone();
         let generation = report.generation.fetch_add(1, Ordering::AcqRel) + 1;
         report.set(Status::of(State::Running));
-        let run = tokio::spawn(connector::run(props, controls));
+        let run = tokio::spawn(run);
         let task = tokio::spawn(async move {
-            let outcome = run.await;
-            let status = match outcome {
+            let status = match run.await {
                 Ok(Ok(())) => Status::of(State::Stopped),
                 Ok(Err(error)) => {
                     let status = Status::failed(trace_of(&error));
@@ -192,5 +201,36 @@ impl Handle {
                  on its own (what it did not commit is delivered again)"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_fails_only_its_connector_with_the_message() {
+        let mut panicking = Handle::new(BTreeMap::new(), TargetState::Started);
+        let mut healthy = Handle::new(BTreeMap::new(), TargetState::Started);
+        let (stop, mut shutdown) = watch::channel(false);
+        healthy.launch(stop, async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+            Ok(())
+        });
+        let (stop, _) = watch::channel(false);
+        panicking.launch(stop, async { panic!("index out of bounds in a decoder") });
+        panicking.report.ended().await;
+        let status = panicking.status();
+        assert_eq!(status.state, State::Failed);
+        assert!(
+            status
+                .trace
+                .unwrap()
+                .contains("panicked: index out of bounds"),
+            "the trace names the panic"
+        );
+        assert_eq!(healthy.status().state, State::Running);
+        healthy.stop(Duration::from_secs(5)).await;
+        assert_eq!(healthy.status().state, State::Stopped);
     }
 }
