@@ -489,3 +489,67 @@ fn offsets_are_read_changed_and_reset_while_stopped() {
     });
     worker.stop();
 }
+
+/// Connectors of the fleet test: one per database, as one per tenant.
+const FLEET: usize = 50;
+
+#[test]
+fn a_fleet_of_connectors_in_one_worker_delivers_every_row() {
+    let server = Postgres::start_with(&[
+        "wal_level = logical",
+        "max_connections = 300",
+        "max_replication_slots = 80",
+        "max_wal_senders = 80",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let worker = WorkerProcess::start(dir.path(), free_port());
+    let started = std::time::Instant::now();
+    for i in 0..FLEET {
+        let db = format!("tenant{i}");
+        server.create_database(&db);
+        server.psql(&db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        insert(&server, &db, 1, 5);
+        let out = dir.path().join(format!("{db}.jsonl"));
+        let (code, body) = worker.call(
+            "POST",
+            "/connectors",
+            Some(json!({"name": db, "config": connector(&server, &db, &out)})),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    wait_until("every connector RUNNING", TIMEOUT, || {
+        let (_, all) = worker.call("GET", "/connectors?expand=status", None);
+        all.as_object().is_some_and(|all| {
+            all.len() == FLEET
+                && all
+                    .values()
+                    .all(|c| c["status"]["tasks"][0]["state"] == "RUNNING")
+        })
+    });
+    for i in 0..FLEET {
+        insert(&server, &format!("tenant{i}"), 6, 10);
+    }
+    let expected: Vec<i64> = (1..=10).collect();
+    for i in 0..FLEET {
+        let out = dir.path().join(format!("tenant{i}.jsonl"));
+        wait_ids(&out, &expected);
+        let mut seen = ids(&out);
+        seen.sort();
+        assert_eq!(seen, expected, "tenant{i}: every row exactly once");
+    }
+    eprintln!(
+        "{FLEET} connectors created, snapshotted and streamed in {:.1?}",
+        started.elapsed()
+    );
+    let (_, metrics) = worker.call("GET", "/metrics", None);
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("tidemark_records_out_total{connector=\"tenant"))
+            .count(),
+        FLEET,
+        "one series per connector"
+    );
+    worker.stop();
+}
