@@ -8,8 +8,10 @@
 //! - `GET /plugins` — each plugin of the plugin directories: versions (content hash, load
 //!   time), users, reload count and last reload error, as `tidemark plugin list` shows them.
 //! - `GET /metrics` — counters in the Prometheus text format (see [`metrics`]).
+//! - `/admin/loggers…` — log levels, changed while running ([`loggers`]).
 
 pub mod connectors;
+pub mod loggers;
 pub mod metrics;
 pub mod offsets;
 
@@ -44,6 +46,8 @@ pub enum ApiError {
 #[derive(Clone)]
 pub struct ApiState {
     pub worker: Worker,
+    /// The process's log levels, when they can be changed (`/admin/loggers`).
+    pub loggers: Option<loggers::Loggers>,
 }
 
 /// A running API server; dropping it stops the server.
@@ -79,6 +83,7 @@ pub fn serve(listener: tokio::net::TcpListener, state: ApiState) -> Result<Api, 
         .route("/metrics", get(metrics))
         .merge(connectors::routes())
         .merge(offsets::routes())
+        .merge(loggers::routes())
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {

@@ -26,11 +26,11 @@ enum Command {
     Plugin(plugin::PluginCommand),
 }
 
-/// Runs the parsed command.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the parsed command; `loggers` changes the process's log levels.
+pub fn run(cli: Cli, loggers: tidemark::api::loggers::Loggers) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Worker(args) => run::worker(args),
+        Command::Run(args) => run::run(args, loggers),
+        Command::Worker(args) => run::worker(args, loggers),
         Command::Plugin(command) => plugin::run(command),
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use tidemark::api::loggers::Loggers;
 use tidemark::api::{self, ApiState};
 use tidemark::config::{DEFAULT_OFFSET_FILE, Properties, WorkerConfig};
 use tidemark::worker::{TargetState, Worker};
@@ -66,6 +67,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Serves the worker's REST API at `address`; the worker's id is the address it listens on.
 async fn serve(
     address: Option<SocketAddr>,
+    loggers: Loggers,
     build: impl FnOnce(String) -> anyhow::Result<Worker>,
 ) -> anyhow::Result<(Worker, Option<api::Api>)> {
     match address {
@@ -77,6 +79,7 @@ async fn serve(
                 listener,
                 ApiState {
                     worker: worker.clone(),
+                    loggers: Some(loggers),
                 },
             )?;
             Ok((worker, Some(api)))
@@ -87,7 +90,7 @@ async fn serve(
 
 /// Runs the connector until it ends, fails, or SIGINT/SIGTERM asks it to stop (after
 /// which it flushes the sink and commits its offsets).
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
+pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
     let mut props = Properties::load(&args.configs, &args.sets)?;
     default_plugin_path(&mut props, &args.configs[0]);
     let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
@@ -96,8 +99,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .require("name", "the connector's name (Connect's \"name\")")?
         .to_owned();
     runtime()?.block_on(async {
-        let (worker, _api) =
-            serve(address, |id| Ok(Worker::new(id, Default::default(), None)?)).await?;
+        let (worker, _api) = serve(address, loggers, |id| {
+            Ok(Worker::new(id, Default::default(), None)?)
+        })
+        .await?;
         let signal = tokio::spawn(wait_for_signal());
         worker
             .create(&name, props.to_map(), TargetState::Started)
@@ -120,7 +125,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Runs a worker until SIGINT/SIGTERM: stored connectors come back, the command line's are
 /// created (or updated), others come over REST.
-pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
     let mut props = Properties::load(std::slice::from_ref(&args.worker), &args.sets)?;
     default_plugin_path(&mut props, &args.worker);
     props.set_default("listeners", DEFAULT_LISTENER);
@@ -142,7 +147,7 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     }
     runtime()?.block_on(async {
         let defaults = props.to_map();
-        let (worker, _api) = serve(address, |id| {
+        let (worker, _api) = serve(address, loggers, |id| {
             Ok(Worker::new(id, defaults, Some(store.clone()))?)
         })
         .await?;
