@@ -361,6 +361,15 @@ fn connectors_are_managed_over_connects_rest_api() {
         list["beta"]["info"]["config"]["database.dbname"], "beta",
         "{list}"
     );
+    // Active topics, kept across restarts until reset.
+    let (_, topics) = worker.call("GET", "/connectors/alpha/topics", None);
+    assert_eq!(topics, json!({"alpha": {"topics": ["alpha.public.t"]}}));
+    assert_eq!(
+        worker.call("PUT", "/connectors/alpha/topics/reset", None).0,
+        200
+    );
+    let (_, topics) = worker.call("GET", "/connectors/alpha/topics", None);
+    assert_eq!(topics, json!({"alpha": {"topics": []}}));
     let (_, tasks) = worker.call("GET", "/connectors/alpha/tasks", None);
     assert_eq!(tasks[0]["id"], json!({"connector": "alpha", "task": 0}));
     assert_eq!(

@@ -34,6 +34,8 @@ pub fn routes() -> Router<ApiState> {
         .route("/connectors/{name}/resume", put(resume))
         .route("/connectors/{name}/stop", put(stop))
         .route("/connectors/{name}/restart", post(restart))
+        .route("/connectors/{name}/topics", get(topics))
+        .route("/connectors/{name}/topics/reset", put(reset_topics))
 }
 
 /// Connect's error body: `{"error_code": N, "message": "…"}`.
@@ -370,4 +372,20 @@ async fn restart(
         Json(status_json(&name, &status, state.worker.id())),
     )
         .into_response())
+}
+
+async fn topics(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Response, WorkerError> {
+    let topics = state.worker.topics(&name).await?;
+    Ok(Json(json!({ name: { "topics": topics } })).into_response())
+}
+
+async fn reset_topics(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Response, WorkerError> {
+    state.worker.reset_topics(&name).await?;
+    Ok(StatusCode::OK.into_response())
 }

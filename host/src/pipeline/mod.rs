@@ -66,6 +66,25 @@ pub struct PipelineStats {
     pub records_in: std::sync::atomic::AtomicU64,
     pub records_out: std::sync::atomic::AtomicU64,
     pub commits: std::sync::atomic::AtomicU64,
+    /// The topics records were written to (Connect's active topics).
+    pub topics: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl PipelineStats {
+    /// Notes the topics of `records`.
+    fn saw_topics(&self, records: &[Record]) {
+        let Ok(mut topics) = self.topics.lock() else {
+            return;
+        };
+        let mut last: Option<&str> = None;
+        for record in records {
+            // Consecutive records mostly share a topic: look each run up once.
+            if last != Some(record.topic.as_str()) && !topics.contains(&record.topic) {
+                topics.insert(record.topic.clone());
+            }
+            last = Some(&record.topic);
+        }
+    }
 }
 
 /// The source's ends of a running pipeline.
@@ -310,6 +329,7 @@ impl Worker {
                 self.stats
                     .records_out
                     .fetch_add(records.len() as u64, Relaxed);
+                self.stats.saw_topics(&records);
             }
         }
         if batch.checkpoint.is_some() {

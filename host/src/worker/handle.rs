@@ -2,7 +2,7 @@
 //! that runs it. A connector runs as a task of its own: its failure (or a panic in its
 //! code) ends only that task, which the monitor turns into a `FAILED` status with a trace.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -71,6 +71,8 @@ pub struct Handle {
     pub probe: Arc<Probe>,
     gate: Gate,
     run: Option<Run>,
+    /// Topics written by earlier runs (Connect's active topics, kept until reset).
+    earlier_topics: BTreeSet<String>,
 }
 
 impl Handle {
@@ -87,6 +89,28 @@ impl Handle {
             probe: Arc::new(Probe::default()),
             gate: Gate::default(),
             run: None,
+            earlier_topics: BTreeSet::new(),
+        }
+    }
+
+    /// Every topic the connector has written to since it was created or its topics reset.
+    pub fn topics(&self) -> BTreeSet<String> {
+        let mut topics = self.earlier_topics.clone();
+        if let Some(stats) = self.probe.stats()
+            && let Ok(current) = stats.topics.lock()
+        {
+            topics.extend(current.iter().cloned());
+        }
+        topics
+    }
+
+    /// Forgets the topics written so far.
+    pub fn reset_topics(&mut self) {
+        self.earlier_topics.clear();
+        if let Some(stats) = self.probe.stats()
+            && let Ok(mut current) = stats.topics.lock()
+        {
+            current.clear();
         }
     }
 
@@ -113,6 +137,7 @@ impl Handle {
         merged.extend(self.config.clone());
         let props = Properties::from_pairs(merged);
         self.gate.set_closed(self.target == TargetState::Paused);
+        self.earlier_topics = self.topics();
         self.probe = Arc::new(Probe::default());
         let (stop, shutdown) = watch::channel(false);
         let controls = Controls {

@@ -304,6 +304,26 @@ impl Worker {
             .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
     }
 
+    /// The topics a connector has written to (Connect's active topics).
+    pub async fn topics(&self, name: &str) -> Result<Vec<String>, WorkerError> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .get(name)
+            .map(|h| h.topics().into_iter().collect())
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
+    /// Forgets the topics a connector has written to.
+    pub async fn reset_topics(&self, name: &str) -> Result<(), WorkerError> {
+        let mut state = self.inner.state.lock().await;
+        state
+            .handles
+            .get_mut(name)
+            .map(Handle::reset_topics)
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
     /// Each connector's probe (counters, plugins, resolved secrets of its current run).
     pub async fn probes(&self) -> Vec<(String, Arc<crate::pipeline::control::Probe>)> {
         let state = self.inner.state.lock().await;
