@@ -12,7 +12,8 @@
 //! - [`sinks`]: where records go (JSON lines to a file or stdout).
 //! - [`offsets`]: durable source positions.
 //! - [`kafka`]: the Kafka clients the sink, the offset store and MySQL's schema history share.
-//! - [`api`]: the REST API (connector status, plugins, Prometheus metrics).
+//! - [`worker`]: many connectors in one process, each with its own pipeline and failure.
+//! - [`api`]: Kafka Connect's REST API over the worker, plugins, Prometheus metrics.
 //! - [`config`]: connector and worker properties (Debezium/Kafka Connect names), merged;
 //!   [`pipeline::connector`] runs a connector from them.
 
@@ -25,3 +26,4 @@ pub mod pipeline;
 pub mod plugin;
 pub mod sinks;
 pub mod sources;
+pub mod worker;

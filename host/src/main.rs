@@ -12,16 +12,31 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let initial = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&initial)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The filter can be replaced while running (`PUT /admin/loggers/{name}`).
+    let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
         // Values resolved from config providers never reach the log.
-        .with_writer(tidemark::config::RedactingStderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with(tracing_subscriber::fmt::layer().with_writer(tidemark::config::RedactingStderr))
         .init();
+    let apply = move |directive: &str| -> Result<(), String> {
+        let filter = tracing_subscriber::EnvFilter::try_new(directive)
+            .map_err(|e| format!("invalid log filter {directive:?}: {e}"))?;
+        reload.reload(filter).map_err(|e| e.to_string())
+    };
+    let root = if initial.contains([',', '=']) {
+        "info"
+    } else {
+        initial.as_str()
+    };
+    let loggers = tidemark::api::loggers::Loggers::new(root, std::sync::Arc::new(apply));
     let args = cli::Cli::parse();
-    match cli::run(args) {
+    match cli::run(args, loggers) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

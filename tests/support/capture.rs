@@ -131,7 +131,10 @@ impl Capture {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(connector::run(Properties::from_pairs(props), shutdown))
+            runtime.block_on(connector::run(
+                Properties::from_pairs(props),
+                tidemark::pipeline::control::Controls::unattended(shutdown),
+            ))
         });
         Capture {
             dir,

@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod mariadb;
 pub mod postgres;
 pub mod process;
+pub mod rest;
 pub mod tls;
 
 use std::collections::BTreeMap;

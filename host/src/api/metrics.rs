@@ -1,4 +1,5 @@
-//! Prometheus text exposition of a connector's counters and its plugins' reload history.
+//! Prometheus text exposition of the connectors' counters (labelled `connector`) and their
+//! plugins' reload history.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -7,31 +8,41 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::pipeline::PipelineStats;
 use crate::plugin::PluginState;
 
-/// Renders the metrics of `connector` and of the plugins in `plugins`.
+/// Renders the metrics of the running `connectors` (name and counters) and of the plugins
+/// in `plugins`.
 pub fn render(
-    connector: &str,
-    stats: &PipelineStats,
+    connectors: &[(String, &PipelineStats)],
     plugins: &BTreeMap<String, PluginState>,
 ) -> String {
     let mut out = String::new();
-    let c = [("connector", connector)];
+    let labels: Vec<[(&str, &str); 1]> = connectors
+        .iter()
+        .map(|(name, _)| [("connector", name.as_str())])
+        .collect();
+    let per_connector = |value: &dyn Fn(&PipelineStats) -> u64| -> Vec<(&[(&str, &str)], u64)> {
+        labels
+            .iter()
+            .zip(connectors)
+            .map(|(labels, (_, stats))| (labels.as_slice(), value(stats)))
+            .collect()
+    };
     counter(
         &mut out,
         "tidemark_records_in_total",
         "Records the source handed to the pipeline.",
-        &[(&c, stats.records_in.load(Relaxed))],
+        &per_connector(&|s| s.records_in.load(Relaxed)),
     );
     counter(
         &mut out,
         "tidemark_records_out_total",
         "Records written to the sink (dead letters included).",
-        &[(&c, stats.records_out.load(Relaxed))],
+        &per_connector(&|s| s.records_out.load(Relaxed)),
     );
     counter(
         &mut out,
         "tidemark_offset_commits_total",
         "Offset commits after a sink flush.",
-        &[(&c, stats.commits.load(Relaxed))],
+        &per_connector(&|s| s.commits.load(Relaxed)),
     );
 
     let names: Vec<[(&str, &str); 1]> = plugins.keys().map(|n| [("plugin", n.as_str())]).collect();
@@ -153,7 +164,10 @@ mod tests {
                 upgrades: 2,
             },
         );
-        let text = render("c1", &stats, &plugins);
+        let other = PipelineStats::default();
+        let text = render(&[("c1".into(), &stats), ("c2".into(), &other)], &plugins);
+        assert_eq!(text.matches("# TYPE tidemark_records_in_total").count(), 1);
+        assert!(text.contains("tidemark_records_in_total{connector=\"c2\"} 0\n"));
         assert!(text.contains("tidemark_records_in_total{connector=\"c1\"} 7\n"));
         assert!(text.contains("tidemark_plugin_reloads_total{plugin=\"stamp\"} 3\n"));
         assert!(text.contains("tidemark_plugin_reload_failures_total{plugin=\"stamp\"} 1\n"));

@@ -1,29 +1,34 @@
-//! The worker's REST API, at Kafka Connect's `listeners` (or `rest.port`) address: a subset
-//! of Connect's endpoints for the running connector, the plugin directory, and Prometheus
-//! metrics.
+//! The worker's REST API, at Kafka Connect's `listeners` (or `rest.port`) address: Connect's
+//! endpoints for the worker's connectors ([`connectors`]), the plugin directory, and
+//! Prometheus metrics.
 //!
-//! - `GET /` — the Tidemark version.
-//! - `GET /connectors` — the names of the running connectors.
-//! - `GET /connectors/{name}/status` — Connect's status document.
-//! - `GET /plugins` — each plugin of the plugin directory: versions (content hash, load time),
-//!   users, reload count and last reload error, as `tidemark plugin list` shows them.
+//! - `GET /` — the version, as Connect's root answers.
+//! - `/connectors…` — create, list, inspect, change, pause, resume, stop, restart, delete;
+//!   read, change and reset offsets ([`offsets`]).
+//! - `GET /plugins` — each plugin of the plugin directories: versions (content hash, load
+//!   time), users, reload count and last reload error, as `tidemark plugin list` shows them.
 //! - `GET /metrics` — counters in the Prometheus text format (see [`metrics`]).
+//! - `/admin/loggers…` — log levels, changed while running ([`loggers`]).
 
+pub mod connectors;
+pub mod loggers;
 pub mod metrics;
+pub mod offsets;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::Secrets;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::pipeline::PipelineStats;
-use crate::plugin::PluginDirectory;
+use crate::pipeline::control::Probe;
+use crate::plugin::PluginState;
+use crate::worker::Worker;
 
 /// What went wrong starting the API.
 #[derive(Debug, thiserror::Error)]
@@ -37,24 +42,12 @@ pub enum ApiError {
     },
 }
 
-/// What the API reports on: one connector and its plugin directory.
+/// What the API serves: the worker and its connectors.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The connector's `name`.
-    pub connector: String,
-    /// Its pipeline's counters.
-    pub stats: Arc<PipelineStats>,
-    /// The plugin directory, when `plugin.path` is set.
-    pub plugins: Option<PluginDirectory>,
-    /// Values resolved from config providers: hidden in every answer (a plugin's error may
-    /// quote its configuration).
-    pub secrets: Secrets,
-}
-
-/// `body` with the resolved secrets hidden, as a response of `content_type`.
-fn hidden(secrets: &Secrets, content_type: &'static str, body: String) -> Response {
-    let body = secrets.redact(&body).into_owned();
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    pub worker: Worker,
+    /// The process's log levels, when they can be changed (`/admin/loggers`).
+    pub loggers: Option<loggers::Loggers>,
 }
 
 /// A running API server; dropping it stops the server.
@@ -70,20 +63,27 @@ impl Drop for Api {
     }
 }
 
-/// Starts serving `state` on `address` (on the current tokio runtime).
-pub async fn serve(address: SocketAddr, state: ApiState) -> Result<Api, ApiError> {
-    let listener = tokio::net::TcpListener::bind(address)
+/// Binds `address` (port 0: any free port), so that the worker can know its id before
+/// serving.
+pub async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, ApiError> {
+    tokio::net::TcpListener::bind(address)
         .await
-        .map_err(|source| ApiError::Bind { address, source })?;
-    let address = listener
-        .local_addr()
-        .map_err(|source| ApiError::Bind { address, source })?;
+        .map_err(|source| ApiError::Bind { address, source })
+}
+
+/// Starts serving `state` on `listener` (on the current tokio runtime).
+pub fn serve(listener: tokio::net::TcpListener, state: ApiState) -> Result<Api, ApiError> {
+    let address = listener.local_addr().map_err(|source| ApiError::Bind {
+        address: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
     let app = Router::new()
         .route("/", get(root))
-        .route("/connectors", get(connectors))
-        .route("/connectors/{name}/status", get(status))
         .route("/plugins", get(plugins))
         .route("/metrics", get(metrics))
+        .merge(connectors::routes())
+        .merge(offsets::routes())
+        .merge(loggers::routes())
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
@@ -94,66 +94,76 @@ pub async fn serve(address: SocketAddr, state: ApiState) -> Result<Api, ApiError
     Ok(Api { address, task })
 }
 
-async fn root() -> Json<serde_json::Value> {
-    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "product": "tidemark" }))
-}
-
-async fn connectors(State(state): State<ApiState>) -> Json<Vec<String>> {
-    Json(vec![state.connector])
-}
-
-async fn status(State(state): State<ApiState>, Path(name): Path<String>) -> Response {
-    if name != state.connector {
-        let message = format!("Connector {name} not found");
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error_code": 404, "message": message })),
-        )
-            .into_response();
-    }
-    // The process runs one connector and ends when it fails, so while it answers the
-    // connector and its single task are running.
+async fn root(State(state): State<ApiState>) -> Json<serde_json::Value> {
     Json(json!({
-        "name": name,
-        "connector": { "state": "RUNNING", "worker_id": "tidemark" },
-        "tasks": [ { "id": 0, "state": "RUNNING", "worker_id": "tidemark" } ],
-        "type": "source",
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": concat!("tidemark-", env!("CARGO_PKG_VERSION")),
+        "kafka_cluster_id": state.worker.id(),
     }))
-    .into_response()
+}
+
+/// Every running connector's plugin directory state, with that connector's resolved secrets
+/// hidden (a plugin's error may quote its configuration), merged by plugin name.
+async fn plugin_states(state: &ApiState) -> BTreeMap<String, PluginState> {
+    let mut merged: BTreeMap<String, PluginState> = BTreeMap::new();
+    for (_, probe) in state.worker.probes().await {
+        let Some(directory) = probe.plugins() else {
+            continue;
+        };
+        let Ok(text) = serde_json::to_string(&directory.state()) else {
+            continue;
+        };
+        let text = probe.secrets().redact(&text).into_owned();
+        let Ok(states) = serde_json::from_str::<BTreeMap<String, PluginState>>(&text) else {
+            continue;
+        };
+        for (name, plugin) in states {
+            match merged.get_mut(&name) {
+                Some(known) => known.users.extend(plugin.users),
+                None => {
+                    merged.insert(name, plugin);
+                }
+            }
+        }
+    }
+    merged
 }
 
 async fn plugins(State(state): State<ApiState>) -> Response {
-    let body = match &state.plugins {
-        Some(directory) => serde_json::to_string(&directory.state()),
-        None => serde_json::to_string(&json!({})),
-    };
-    match body {
-        Ok(body) => hidden(&state.secrets, "application/json", body),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    Json(plugin_states(&state).await).into_response()
+}
+
+/// `body` with every connector's resolved secrets hidden.
+fn hide_secrets(mut body: String, probes: &[(String, Arc<Probe>)]) -> String {
+    for (_, probe) in probes {
+        body = probe.secrets().redact(&body).into_owned();
     }
+    body
 }
 
 async fn metrics(State(state): State<ApiState>) -> Response {
-    let plugins = state
-        .plugins
-        .as_ref()
-        .map(PluginDirectory::state)
-        .unwrap_or_default();
-    hidden(
-        &state.secrets,
-        "text/plain; version=0.0.4",
-        metrics::render(&state.connector, &state.stats, &plugins),
+    let probes = state.worker.probes().await;
+    let connectors: Vec<(String, &crate::pipeline::PipelineStats)> = probes
+        .iter()
+        .filter_map(|(name, probe)| probe.stats().map(|stats| (name.clone(), &**stats)))
+        .collect();
+    let plugins = plugin_states(&state).await;
+    let body = hide_secrets(metrics::render(&connectors, &plugins), &probes);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        body,
     )
+        .into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Properties, resolve_providers};
-    use http_body_util::BodyExt;
 
-    #[tokio::test]
-    async fn answers_hide_resolved_secrets() {
+    #[test]
+    fn answers_hide_every_connectors_resolved_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("secrets.properties");
         std::fs::write(&file, "token=tidemark-test-s3cret\n").unwrap();
@@ -162,13 +172,16 @@ mod tests {
             ("x", format!("${{file:{}:token}}", file.display())),
         ]);
         resolve_providers(&mut props).unwrap();
-        let response = hidden(
-            props.secrets(),
-            "text/plain",
+        let probe = Arc::new(Probe::default());
+        probe.resolved(props.secrets().clone());
+        let probes = vec![
+            ("other".to_owned(), Arc::new(Probe::default())),
+            ("c".to_owned(), probe),
+        ];
+        let text = hide_secrets(
             "plugin failed: bad token tidemark-test-s3cret".into(),
+            &probes,
         );
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(!text.contains("tidemark-test-s3cret"), "{text}");
         assert!(text.contains("<secret from ${file:"), "{text}");
     }

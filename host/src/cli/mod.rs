@@ -19,15 +19,18 @@ pub struct Cli {
 enum Command {
     /// Run a connector: snapshot, then stream changes through the transforms to the sink.
     Run(run::RunArgs),
+    /// Run a worker: many connectors, managed over Kafka Connect's REST API.
+    Worker(run::WorkerArgs),
     /// Work with plugins: run them over records, or look inside them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
 }
 
-/// Runs the parsed command.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the parsed command; `loggers` changes the process's log levels.
+pub fn run(cli: Cli, loggers: tidemark::api::loggers::Loggers) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, loggers),
+        Command::Worker(args) => run::worker(args, loggers),
         Command::Plugin(command) => plugin::run(command),
     }
 }

@@ -1,12 +1,17 @@
-//! `tidemark run CONFIG… [--set key=value]…`: runs a connector until interrupted.
+//! `tidemark run CONFIG… [--set key=value]…`: runs one connector until interrupted, and
+//! `tidemark worker WORKER.properties [CONNECTOR…] [--set key=value]…`: a worker whose
+//! connectors are managed over Kafka Connect's REST API.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use tidemark::config::{Properties, WorkerConfig};
-use tidemark::pipeline::connector;
-use tokio::sync::watch;
+use tidemark::api::loggers::Loggers;
+use tidemark::api::{self, ApiState};
+use tidemark::config::{DEFAULT_OFFSET_FILE, Properties, WorkerConfig};
+use tidemark::worker::{TargetState, Worker};
 
 /// Runs a connector: Debezium connector configs (Kafka Connect JSON or `.properties`) and
 /// worker properties, merged in order.
@@ -20,50 +25,162 @@ pub struct RunArgs {
     sets: Vec<String>,
 }
 
-/// Runs the connector until it ends, fails, or SIGINT/SIGTERM asks it to stop (after
-/// which it flushes the sink and commits its offsets).
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut props = Properties::load(&args.configs, &args.sets)?;
-    // The plugin directory: `plugin.path`, else $TIDEMARK_PLUGIN_PATH, else `plugins/` next
-    // to the first config file when there is one.
+/// Runs a worker: its properties, and connector configs to create (or update) at start.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The worker's properties (Connect's worker config): every connector's defaults.
+    #[arg(value_name = "WORKER.properties")]
+    worker: PathBuf,
+    /// Connector configs (Kafka Connect JSON with a name, or `.properties` with `name`).
+    #[arg(value_name = "CONNECTOR")]
+    connectors: Vec<PathBuf>,
+    /// A worker property `key=value` overriding the file.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+/// Where a worker listens when `listeners` is not set: Connect's port, on loopback only.
+const DEFAULT_LISTENER: &str = "http://127.0.0.1:8083";
+
+/// The plugin directory: `plugin.path`, else $TIDEMARK_PLUGIN_PATH, else `plugins/` next to
+/// `first_config` when there is one.
+fn default_plugin_path(props: &mut Properties, first_config: &Path) {
     if let Some(dir) = std::env::var_os("TIDEMARK_PLUGIN_PATH") {
         props.set_default("plugin.path", dir.to_string_lossy());
-    } else if let Some(dir) = args.configs[0]
+    } else if let Some(dir) = first_config
         .parent()
         .map(|p| p.join("plugins"))
         .filter(|d| d.is_dir())
     {
         props.set_default("plugin.path", dir.to_string_lossy());
     }
-    let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let (stop, shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("stopping: flushing and committing offsets");
-            let _ = stop.send(true);
-            // A stop must not hang on a server that is down: past the graceful timeout the
-            // process ends without the final flush (what was not committed comes again).
-            // A thread of its own, so a starved runtime cannot delay it.
-            std::thread::spawn(move || {
-                std::thread::sleep(shutdown_timeout);
-                tracing::error!(
-                    timeout_ms = shutdown_timeout.as_millis() as u64,
-                    "the connector did not stop within task.shutdown.graceful.timeout.ms: exiting \
-                     without the final flush and commit (uncommitted changes are delivered again \
-                     on the next start)"
-                );
-                std::process::exit(3);
-            });
-        });
-        connector::run(props, shutdown).await
-    })?;
-    Ok(())
+        .context("cannot start the async runtime")
+}
+
+/// Serves the worker's REST API at `address`; the worker's id is the address it listens on.
+async fn serve(
+    address: Option<SocketAddr>,
+    loggers: Loggers,
+    build: impl FnOnce(String) -> anyhow::Result<Worker>,
+) -> anyhow::Result<(Worker, Option<api::Api>)> {
+    match address {
+        Some(address) => {
+            let listener = api::bind(address).await?;
+            let bound = listener.local_addr().context("the REST API's address")?;
+            let worker = build(bound.to_string())?;
+            let api = api::serve(
+                listener,
+                ApiState {
+                    worker: worker.clone(),
+                    loggers: Some(loggers),
+                },
+            )?;
+            Ok((worker, Some(api)))
+        }
+        None => Ok((build("tidemark".into())?, None)),
+    }
+}
+
+/// Runs the connector until it ends, fails, or SIGINT/SIGTERM asks it to stop (after
+/// which it flushes the sink and commits its offsets).
+pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
+    let mut props = Properties::load(&args.configs, &args.sets)?;
+    default_plugin_path(&mut props, &args.configs[0]);
+    let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
+    let address = WorkerConfig::rest_address(&props)?;
+    let name = props
+        .require("name", "the connector's name (Connect's \"name\")")?
+        .to_owned();
+    runtime()?.block_on(async {
+        let (worker, _api) = serve(address, loggers, |id| {
+            Ok(Worker::new(id, Default::default(), None)?)
+        })
+        .await?;
+        let signal = tokio::spawn(wait_for_signal());
+        worker
+            .create(&name, props.to_map(), TargetState::Started)
+            .await?;
+        let (report, _) = worker.observe(&name).await?;
+        tokio::select! {
+            _ = report.ended() => {}
+            _ = signal => {
+                tracing::info!("stopping: flushing and committing offsets");
+                exit_after(shutdown_timeout);
+                worker.shutdown().await;
+            }
+        }
+        match report.take_error() {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Runs a worker until SIGINT/SIGTERM: stored connectors come back, the command line's are
+/// created (or updated), others come over REST.
+pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
+    let mut props = Properties::load(std::slice::from_ref(&args.worker), &args.sets)?;
+    default_plugin_path(&mut props, &args.worker);
+    props.set_default("listeners", DEFAULT_LISTENER);
+    let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
+    let address = WorkerConfig::rest_address(&props)?;
+    let store = match props.get("config.storage.file") {
+        Some(file) => PathBuf::from(file),
+        None => Path::new(props.get_or("offset.storage.file.filename", DEFAULT_OFFSET_FILE))
+            .with_file_name("connectors.json"),
+    };
+    let mut connectors = Vec::new();
+    for file in &args.connectors {
+        let config = Properties::load(std::slice::from_ref(file), &[])?;
+        let name = config
+            .get("name")
+            .with_context(|| format!("connector config {} has no name", file.display()))?
+            .to_owned();
+        connectors.push((name, config.to_map()));
+    }
+    runtime()?.block_on(async {
+        let defaults = props.to_map();
+        let (worker, _api) = serve(address, loggers, |id| {
+            Ok(Worker::new(id, defaults, Some(store.clone()))?)
+        })
+        .await?;
+        worker.start_stored().await;
+        for (name, config) in connectors {
+            worker
+                .put_config(&name, config)
+                .await
+                .with_context(|| format!("connector {name}"))?;
+        }
+        tracing::info!(worker = worker.id(), store = %store.display(), "worker running");
+        wait_for_signal().await;
+        tracing::info!("stopping: flushing and committing every connector's offsets");
+        exit_after(shutdown_timeout);
+        worker.shutdown().await;
+        Ok(())
+    })
+}
+
+/// A stop must not hang on a server that is down: past the graceful timeout the process
+/// ends without the final flush (what was not committed comes again). A thread of its own,
+/// so a starved runtime cannot delay it.
+fn exit_after(timeout: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(timeout);
+        tracing::error!(
+            timeout_ms = timeout.as_millis() as u64,
+            "the connectors did not stop within task.shutdown.graceful.timeout.ms: exiting \
+             without the final flush and commit (uncommitted changes are delivered again on \
+             the next start)"
+        );
+        std::process::exit(3);
+    });
 }
 
 async fn wait_for_signal() {

@@ -89,6 +89,11 @@ impl Properties {
         })
     }
 
+    /// Every property, as given (config-provider variables unresolved unless resolved).
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.entries.clone()
+    }
+
     /// Sets a property unless it is set already.
     pub fn set_default(&mut self, key: &str, value: impl Into<String>) {
         self.entries

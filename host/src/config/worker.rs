@@ -44,6 +44,12 @@ impl WorkerConfig {
         )?))
     }
 
+    /// The REST API's address: Kafka Connect's `listeners` (`http://host:port`, the first
+    /// entry), else `rest.port` with `rest.host.name`; `None` when neither is set.
+    pub fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
+        rest_address(props)
+    }
+
     /// Reads the worker settings.
     pub fn from_properties(props: &Properties) -> Result<WorkerConfig, ConfigError> {
         check_converters(props)?;

@@ -14,7 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::BaseRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{OffsetError, OffsetMap, OffsetStore, connect_key};
+use super::{OffsetError, OffsetMap, OffsetStore, Partition, connect_key, partitions_of};
 use crate::config::{ConfigError, Properties};
 use crate::kafka::producer::ProduceError;
 use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
@@ -216,22 +216,44 @@ impl OffsetStore for KafkaOffsetStore {
         partition: &OffsetMap,
         offset: &OffsetMap,
     ) -> Result<(), OffsetError> {
+        let key = connect_key(connector, partition);
+        let value = serde_json::Value::Object(offset.clone()).to_string();
+        self.write(&key, Some(&value))?;
+        self.entries.insert(key, offset.clone());
+        Ok(())
+    }
+
+    fn offsets(&self, connector: &str) -> Result<Vec<Partition>, OffsetError> {
+        Ok(partitions_of(self.entries.iter(), connector))
+    }
+
+    fn reset(&mut self, connector: &str, partition: &OffsetMap) -> Result<(), OffsetError> {
+        let key = connect_key(connector, partition);
+        // A tombstone, as Connect deletes an offset.
+        self.write(&key, None)?;
+        self.entries.remove(&key);
+        Ok(())
+    }
+}
+
+impl KafkaOffsetStore {
+    /// Writes one offset record (`None`: a tombstone) and waits until the broker has it: in
+    /// the open transaction with exactly-once, which this commits.
+    fn write(&self, key: &str, value: Option<&str>) -> Result<(), OffsetError> {
         let write_error = |reason: ProduceError| OffsetError::Write {
             path: format!("Kafka topic {}", self.topic),
             reason: reason.to_string(),
         };
-        let key = connect_key(connector, partition);
-        let value = serde_json::Value::Object(offset.clone()).to_string();
-        self.producer.ensure_transaction().map_err(write_error)?;
-        self.producer
-            .send(BaseRecord::to(&self.topic).key(&key).payload(&value))
-            .map_err(write_error)?;
-        if self.producer.transactional() {
-            self.producer.commit_transaction().map_err(write_error)?;
-        } else {
-            self.producer.flush().map_err(write_error)?;
+        let mut record = BaseRecord::<'_, str, str>::to(&self.topic).key(key);
+        if let Some(value) = value {
+            record = record.payload(value);
         }
-        self.entries.insert(key, offset.clone());
-        Ok(())
+        self.producer.ensure_transaction().map_err(write_error)?;
+        self.producer.send(record).map_err(write_error)?;
+        if self.producer.transactional() {
+            self.producer.commit_transaction().map_err(write_error)
+        } else {
+            self.producer.flush().map_err(write_error)
+        }
     }
 }

@@ -39,6 +39,42 @@ pub trait OffsetStore: Send {
         partition: &OffsetMap,
         offset: &OffsetMap,
     ) -> Result<(), OffsetError>;
+
+    /// Every source partition of a connector with its committed offset.
+    fn offsets(&self, connector: &str) -> Result<Vec<Partition>, OffsetError>;
+
+    /// Durably removes a partition's offset: the connector's next start follows its
+    /// `snapshot.mode` as if it had never run.
+    fn reset(&mut self, connector: &str, partition: &OffsetMap) -> Result<(), OffsetError>;
+}
+
+/// A source partition and its committed offset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    pub partition: OffsetMap,
+    pub offset: OffsetMap,
+}
+
+/// The connector's partitions among stored `(Connect key, offset)` entries.
+fn partitions_of<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a OffsetMap)>,
+    connector: &str,
+) -> Vec<Partition> {
+    entries
+        .filter_map(|(key, offset)| {
+            let key: serde_json::Value = serde_json::from_str(key).ok()?;
+            match key.as_array()?.as_slice() {
+                [
+                    serde_json::Value::String(name),
+                    serde_json::Value::Object(partition),
+                ] if name == connector => Some(Partition {
+                    partition: partition.clone(),
+                    offset: offset.clone(),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// The key Kafka Connect gives an offset: `["<connector>",{partition}]` as compact JSON.

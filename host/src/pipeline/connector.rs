@@ -6,13 +6,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use tokio::sync::watch;
-
+use super::control::Controls;
 use super::errors::ErrorPolicy;
 use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings, outputs};
-use crate::api::{self, ApiError, ApiState};
 use crate::config::{self, ConfigError, Properties, Secrets, WorkerConfig};
-use crate::offsets::OffsetError;
+use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
 use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::reload::{self, Reloading};
 use crate::plugin::{Chain, PluginDirectory, PluginError, Runtime, RuntimeOptions, Step, resolve};
@@ -31,6 +29,9 @@ const IGNORED: &[&str] = &[
     "internal.value.converter",
     "status.update.interval.ms",
     "slot.drop.on.stop",
+    // Read by the worker around its connectors.
+    "config.storage.file",
+    "task.shutdown.graceful.timeout.ms",
 ];
 
 /// What stopped a connector.
@@ -56,8 +57,6 @@ pub enum ConnectorError {
     Sink(#[from] SinkError),
     #[error(transparent)]
     Offsets(#[from] OffsetError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
     /// An error whose message held a value resolved from a config provider, with that value
     /// shown as its variable.
     #[error("{0}")]
@@ -190,37 +189,120 @@ enum Source {
     MySql(MySqlConfig),
 }
 
-/// Runs the connector the properties describe until `shutdown` turns true, the source ends
-/// (`snapshot.mode=initial_only`) or something fails. Config-provider variables are resolved
-/// first; an error never shows what they resolved to. Needs a multi-threaded runtime: the
-/// blocking start-up steps run in place of an async worker.
-pub async fn run(
-    mut props: Properties,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(), ConnectorError> {
-    config::resolve_providers(&mut props)?;
+/// Checks a connector's properties without connecting to anything (config providers are
+/// resolved): the source's settings, the worker's, and the error policy. Every problem
+/// found, each naming its property, with resolved values hidden.
+pub fn check(props: &Properties) -> Result<(), Vec<ConnectorError>> {
+    let mut props = props.clone();
+    config::resolve_providers(&mut props).map_err(|e| vec![e.into()])?;
     let secrets = props.secrets().clone();
-    run_resolved(props, shutdown)
-        .await
-        .map_err(|error| error.hiding(&secrets))
+    let hide = |problems: Vec<ConnectorError>| -> Vec<ConnectorError> {
+        problems.into_iter().map(|e| e.hiding(&secrets)).collect()
+    };
+    let props = crate::config::rename_legacy_keys(props).map_err(|e| hide(vec![e.into()]))?;
+    let mut problems = Vec::new();
+    if let Err(error) = source_of(&props) {
+        problems.push(error);
+    }
+    if let Err(error) = WorkerConfig::from_properties(&props) {
+        problems.push(error.into());
+    }
+    if let Err(error) = ErrorPolicy::from_properties(&props) {
+        problems.push(error.into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(hide(problems))
+    }
 }
 
-async fn run_resolved(
-    props: Properties,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(), ConnectorError> {
-    let props = crate::config::rename_legacy_keys(props)?;
+/// The source `connector.class` selects, with its settings.
+fn source_of(props: &Properties) -> Result<Source, ConnectorError> {
     let class = props.require(
         "connector.class",
         "io.debezium.connector.postgresql.PostgresConnector",
     )?;
-    let source = if postgres::config::CLASSES.contains(&class) {
-        Source::Postgres(PostgresConfig::from_properties(&props)?)
+    if postgres::config::CLASSES.contains(&class) {
+        Ok(Source::Postgres(PostgresConfig::from_properties(props)?))
     } else if let Some(flavor) = Flavor::from_class(class) {
-        Source::MySql(MySqlConfig::from_properties(&props, flavor)?)
+        Ok(Source::MySql(MySqlConfig::from_properties(props, flavor)?))
     } else {
-        return Err(ConnectorError::UnknownConnector(class.to_owned()));
-    };
+        Err(ConnectorError::UnknownConnector(class.to_owned()))
+    }
+}
+
+/// Where a connector's offsets are and what they look like: its name, its source partition
+/// (`{"server": <topic.prefix>}`) and its source, which decides what a valid offset is.
+pub struct OffsetScope {
+    pub name: String,
+    pub partition: OffsetMap,
+    postgres: bool,
+    worker: WorkerConfig,
+    props: Properties,
+}
+
+impl OffsetScope {
+    /// The scope of the connector the properties describe (config providers resolved).
+    pub fn of(props: &Properties) -> Result<OffsetScope, ConnectorError> {
+        let mut props = props.clone();
+        config::resolve_providers(&mut props)?;
+        let secrets = props.secrets().clone();
+        let scope = || -> Result<OffsetScope, ConnectorError> {
+            let props = crate::config::rename_legacy_keys(props.clone())?;
+            let (name, prefix, postgres) = match source_of(&props)? {
+                Source::Postgres(c) => (c.name, c.topic_prefix, true),
+                Source::MySql(c) => (c.name, c.topic_prefix, false),
+            };
+            Ok(OffsetScope {
+                name,
+                partition: postgres::offset::partition(&prefix),
+                postgres,
+                worker: WorkerConfig::from_properties(&props)?,
+                props,
+            })
+        };
+        scope().map_err(|e| e.hiding(&secrets))
+    }
+
+    /// Opens the connector's offset store (blocks while it reads a Kafka offsets topic).
+    pub fn open_store(&self) -> Result<Box<dyn OffsetStore>, ConnectorError> {
+        outputs::open_store(&self.props, &self.worker, &self.name)
+    }
+
+    /// Why `offset` cannot be this connector's offset, if it cannot: a Postgres offset needs
+    /// its `lsn`, a MariaDB/MySQL one its binlog `file` and `pos`.
+    pub fn check(&self, offset: &OffsetMap) -> Result<(), String> {
+        if self.postgres {
+            postgres::offset::read(offset).map(|_| ()).ok_or_else(|| {
+                "a Postgres offset needs \"lsn\" (a number: the LSN to resume after)".into()
+            })
+        } else {
+            mysql::offset::BinlogOffset::read(offset).map(|_| ()).ok_or_else(|| {
+                "a MariaDB/MySQL offset needs \"file\" (a binlog file name) and \"pos\" (a number)"
+                    .into()
+            })
+        }
+    }
+}
+
+/// Runs the connector the properties describe until `controls.shutdown` turns true, the
+/// source ends (`snapshot.mode=initial_only`) or something fails; while `controls.gate` is
+/// closed the pipeline holds (paused). Config-provider variables are resolved first; an error
+/// never shows what they resolved to. Needs a multi-threaded runtime: the blocking start-up
+/// steps run in place of an async worker.
+pub async fn run(mut props: Properties, controls: Controls) -> Result<(), ConnectorError> {
+    config::resolve_providers(&mut props)?;
+    let secrets = props.secrets().clone();
+    controls.probe.resolved(secrets.clone());
+    run_resolved(props, controls)
+        .await
+        .map_err(|error| error.hiding(&secrets))
+}
+
+async fn run_resolved(props: Properties, controls: Controls) -> Result<(), ConnectorError> {
+    let props = crate::config::rename_legacy_keys(props)?;
+    let source = source_of(&props)?;
     let (name, topic_prefix) = match &source {
         Source::Postgres(c) => (c.name.clone(), c.topic_prefix.clone()),
         Source::MySql(c) => (c.name.clone(), c.topic_prefix.clone()),
@@ -252,30 +334,18 @@ async fn run_resolved(
             partition,
             flush_interval: worker.flush_interval,
             errors: ErrorPolicy::from_properties(&props)?,
+            gate: controls.gate.clone(),
         },
     )?;
-    // Kept alive while the connector runs; dropping it stops the server.
-    let _api = match worker.rest_address {
-        Some(address) => Some(
-            api::serve(
-                address,
-                ApiState {
-                    connector: name.clone(),
-                    stats: pipeline.stats.clone(),
-                    plugins: transforms.directory,
-                    secrets: props.secrets().clone(),
-                },
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    controls
+        .probe
+        .started(pipeline.stats.clone(), transforms.directory);
     let PipelineInput { batches, committed } = input;
     let context = SourceContext {
         stored,
         batches,
         committed,
-        shutdown,
+        shutdown: controls.shutdown,
     };
     let (source_result, closed) = match &source {
         Source::Postgres(config) => {

@@ -9,6 +9,7 @@
 //! serialized and written. Memory is bounded by the channels' capacities times the batch size.
 
 pub mod connector;
+pub mod control;
 pub mod errors;
 pub mod outputs;
 
@@ -55,6 +56,8 @@ pub struct PipelineSettings {
     pub flush_interval: Duration,
     /// `errors.tolerance` and the dead-letter queue.
     pub errors: ErrorPolicy,
+    /// Closed while the connector is paused.
+    pub gate: control::Gate,
 }
 
 /// Counters of a pipeline, readable while it runs.
@@ -63,6 +66,25 @@ pub struct PipelineStats {
     pub records_in: std::sync::atomic::AtomicU64,
     pub records_out: std::sync::atomic::AtomicU64,
     pub commits: std::sync::atomic::AtomicU64,
+    /// The topics records were written to (Connect's active topics).
+    pub topics: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl PipelineStats {
+    /// Notes the topics of `records`.
+    fn saw_topics(&self, records: &[Record]) {
+        let Ok(mut topics) = self.topics.lock() else {
+            return;
+        };
+        let mut last: Option<&str> = None;
+        for record in records {
+            // Consecutive records mostly share a topic: look each run up once.
+            if last != Some(record.topic.as_str()) && !topics.contains(&record.topic) {
+                topics.insert(record.topic.clone());
+            }
+            last = Some(&record.topic);
+        }
+    }
 }
 
 /// The source's ends of a running pipeline.
@@ -101,6 +123,7 @@ impl Pipeline {
             partition,
             flush_interval,
             errors,
+            gate,
         } = settings;
         let worker = Worker {
             sink,
@@ -112,6 +135,7 @@ impl Pipeline {
             stats: stats.clone(),
             count_in: !transforms,
             pending: None,
+            gate,
         };
         let spawn = |name: &str, run: Box<dyn FnOnce() -> Result<(), PipelineError> + Send>| {
             std::thread::Builder::new()
@@ -262,6 +286,9 @@ struct Worker {
     count_in: bool,
     /// The newest checkpoint whose records are written but not yet flushed.
     pending: Option<Checkpoint>,
+    /// Closed while the connector is paused: everything written is committed, then nothing
+    /// more is read until it opens.
+    gate: control::Gate,
 }
 
 impl Worker {
@@ -274,6 +301,8 @@ impl Worker {
     ) -> Result<(), PipelineError> {
         let mut next_commit = Instant::now() + self.flush_interval;
         loop {
+            let gate = self.gate.clone();
+            gate.pass(|| self.commit())?;
             match receiver.recv_deadline(next_commit) {
                 Ok(batch) => self.write(batch.into())?,
                 Err(flume::RecvTimeoutError::Timeout) => {}
@@ -300,6 +329,7 @@ impl Worker {
                 self.stats
                     .records_out
                     .fetch_add(records.len() as u64, Relaxed);
+                self.stats.saw_topics(&records);
             }
         }
         if batch.checkpoint.is_some() {
@@ -376,6 +406,13 @@ mod tests {
             ));
             Ok(())
         }
+        fn offsets(&self, _: &str) -> Result<Vec<crate::offsets::Partition>, OffsetError> {
+            Ok(Vec::new())
+        }
+        fn reset(&mut self, _: &str, _: &OffsetMap) -> Result<(), OffsetError> {
+            self.0.push("reset".into());
+            Ok(())
+        }
     }
 
     fn checkpoint(n: u64) -> Option<Checkpoint> {
@@ -418,6 +455,7 @@ mod tests {
                 partition: OffsetMap::new(),
                 flush_interval: Duration::from_millis(50),
                 errors: ErrorPolicy::default(),
+                gate: Default::default(),
             },
         )
         .unwrap();
@@ -463,6 +501,7 @@ mod tests {
                 partition: OffsetMap::new(),
                 flush_interval: Duration::from_secs(3600),
                 errors: ErrorPolicy::default(),
+                gate: Default::default(),
             },
         )
         .unwrap();

@@ -60,6 +60,34 @@ fn storage(props: &Properties) -> Result<Storage, ConfigError> {
     }
 }
 
+/// Opens only the offset store the properties choose (for reading or changing a stopped
+/// connector's offsets): offsets in Kafka get a producer of their own.
+pub fn open_store(
+    props: &Properties,
+    worker: &WorkerConfig,
+    connector: &str,
+) -> Result<Box<dyn OffsetStore>, ConnectorError> {
+    match (
+        storage(props)?,
+        KafkaConfig::from_properties(props, connector, worker.json)?,
+    ) {
+        (Storage::Kafka, Some(kafka)) => {
+            let settings = KafkaOffsetSettings::from_properties(props)?;
+            Ok(Box::new(KafkaOffsetStore::open(
+                &kafka.common,
+                &settings,
+                None,
+            )?))
+        }
+        (Storage::Kafka, None) => Err(ConfigError::Missing {
+            key: "bootstrap.servers".into(),
+            hint: "offsets in Kafka (offset.storage.topic) need the Kafka brokers".into(),
+        }
+        .into()),
+        (Storage::File, _) => Ok(Box::new(FileOffsetStore::open(&worker.offset_file)?)),
+    }
+}
+
 /// Opens the sink and the offset store the properties choose.
 pub fn open(
     props: &Properties,

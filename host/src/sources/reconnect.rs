@@ -159,7 +159,7 @@ impl Reconnects {
     /// starts.
     pub async fn after_failure(
         &mut self,
-        error: &dyn std::fmt::Display,
+        error: &(dyn std::fmt::Display + Sync),
         retriable: bool,
         committed: &watch::Receiver<Option<Checkpoint>>,
         shutdown: &mut watch::Receiver<bool>,

@@ -1,0 +1,513 @@
+//! The worker: many connectors in one process, managed like Kafka Connect's (create, pause,
+//! resume, stop, restart, change, delete), each with its own pipeline and its own failure.
+//!
+//! - [`store`]: the connector configs and target states, kept in `config.storage.file`.
+//! - [`status`]: Connect's states and failure traces.
+//! - [`handle`]: one connector and the task that runs it.
+//!
+//! The worker's properties are every connector's defaults; a connector's own properties
+//! override them (its sink, `producer.override.*`, converters), as Connect allows.
+
+pub mod handle;
+pub mod status;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use serde_json::Value as Json;
+
+use crate::config::{Properties, WorkerConfig};
+use crate::offsets::{OffsetError, OffsetMap, OffsetStore, Partition};
+use crate::pipeline::connector::{self, OffsetScope};
+use handle::{Handle, Report};
+pub use status::{State, Status};
+pub use store::{ConfigStore, StoredConnector, TargetState};
+
+/// What went wrong managing connectors; each maps to a Connect REST error code.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("Connector {0} not found")]
+    NotFound(String),
+    #[error("Connector {0} already exists")]
+    Exists(String),
+    #[error("Connector configuration is invalid and contains the following {} error(s):\n{}", .0.len(), .0.join("\n"))]
+    Invalid(Vec<String>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot keep connector configs in {path}: {reason}")]
+    Store { path: String, reason: String },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WorkerError {
+    /// The HTTP status Kafka Connect answers with for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            WorkerError::NotFound(_) => 404,
+            WorkerError::Exists(_) | WorkerError::Conflict(_) => 409,
+            WorkerError::Invalid(_) | WorkerError::BadRequest(_) => 400,
+            WorkerError::Store { .. } | WorkerError::Internal(_) => 500,
+        }
+    }
+
+    /// Whether trying the same request again later may succeed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self,
+            WorkerError::Store { .. } | WorkerError::Conflict(_) | WorkerError::Internal(_)
+        )
+    }
+}
+
+/// A summary of one connector: Connect's `ConnectorInfo`.
+#[derive(Debug, Clone)]
+pub struct ConnectorInfo {
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// A worker and its connectors.
+#[derive(Clone)]
+pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Connect's `worker_id`: the REST address, `host:port`.
+    id: String,
+    /// The worker's properties: every connector's defaults.
+    defaults: BTreeMap<String, String>,
+    shutdown_timeout: Duration,
+    state: Mutex<Connectors>,
+}
+
+struct Connectors {
+    store: ConfigStore,
+    handles: BTreeMap<String, Handle>,
+}
+
+impl Worker {
+    /// A worker with these properties as every connector's defaults, keeping connector
+    /// configs in `store` (`None`: only in memory). Stored connectors are not started yet:
+    /// see [`Worker::start_stored`].
+    pub fn new(
+        id: String,
+        defaults: BTreeMap<String, String>,
+        store: Option<PathBuf>,
+    ) -> Result<Worker, WorkerError> {
+        let props = Properties::from_pairs(defaults.clone());
+        let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)
+            .map_err(|e| WorkerError::BadRequest(e.to_string()))?;
+        let store = ConfigStore::open(store)?;
+        let handles = store
+            .connectors()
+            .iter()
+            .map(|(name, entry)| {
+                (
+                    name.clone(),
+                    Handle::new(entry.config.clone(), entry.target),
+                )
+            })
+            .collect();
+        Ok(Worker {
+            inner: Arc::new(Inner {
+                id,
+                defaults,
+                shutdown_timeout,
+                state: Mutex::new(Connectors { store, handles }),
+            }),
+        })
+    }
+
+    /// Connect's `worker_id` of this worker.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Starts every stored connector that is not stopped.
+    pub async fn start_stored(&self) {
+        let mut state = self.inner.state.lock().await;
+        for (name, handle) in &mut state.handles {
+            if handle.target != TargetState::Stopped && !handle.is_running() {
+                tracing::info!(connector = %name, "starting stored connector");
+                handle.start(&self.inner.defaults);
+            }
+        }
+    }
+
+    /// The connectors' names.
+    pub async fn names(&self) -> Vec<String> {
+        self.inner
+            .state
+            .lock()
+            .await
+            .handles
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Checks a connector's properties (merged with the worker's) without connecting to
+    /// anything: every problem found, named by its property.
+    pub fn validate(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), WorkerError> {
+        if name.trim().is_empty() || name.contains('/') {
+            return Err(WorkerError::BadRequest(format!(
+                "Connector name {name:?} is invalid: it must be non-empty and contain no '/'"
+            )));
+        }
+        if let Some(given) = config.get("name")
+            && given != name
+        {
+            return Err(WorkerError::BadRequest(format!(
+                "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
+            )));
+        }
+        let mut merged = self.inner.defaults.clone();
+        merged.extend(config.clone());
+        merged.insert("name".into(), name.to_owned());
+        connector::check(&Properties::from_pairs(merged)).map_err(|problems| {
+            WorkerError::Invalid(problems.iter().map(ToString::to_string).collect())
+        })
+    }
+
+    /// Creates a connector and starts it (unless `target` is `STOPPED`; `PAUSED` starts it
+    /// paused).
+    pub async fn create(
+        &self,
+        name: &str,
+        mut config: BTreeMap<String, String>,
+        target: TargetState,
+    ) -> Result<ConnectorInfo, WorkerError> {
+        config.insert("name".into(), name.to_owned());
+        self.validate(name, &config)?;
+        let mut state = self.inner.state.lock().await;
+        if state.handles.contains_key(name) {
+            return Err(WorkerError::Exists(name.to_owned()));
+        }
+        state.store.put(
+            name,
+            StoredConnector {
+                config: config.clone(),
+                target,
+            },
+        )?;
+        let mut handle = Handle::new(config.clone(), target);
+        if target != TargetState::Stopped {
+            handle.start(&self.inner.defaults);
+        }
+        state.handles.insert(name.to_owned(), handle);
+        tracing::info!(connector = %name, ?target, "connector created");
+        Ok(ConnectorInfo {
+            name: name.to_owned(),
+            config,
+        })
+    }
+
+    /// Replaces a connector's config (creating it when it does not exist: `true`), and
+    /// restarts it with the new one unless it is stopped.
+    pub async fn put_config(
+        &self,
+        name: &str,
+        mut config: BTreeMap<String, String>,
+    ) -> Result<(bool, ConnectorInfo), WorkerError> {
+        config.insert("name".into(), name.to_owned());
+        self.validate(name, &config)?;
+        let mut state = self.inner.state.lock().await;
+        let Connectors { store, handles } = &mut *state;
+        let Some(handle) = handles.get_mut(name) else {
+            drop(state);
+            return self
+                .create(name, config, TargetState::Started)
+                .await
+                .map(|info| (true, info));
+        };
+        store.put(
+            name,
+            StoredConnector {
+                config: config.clone(),
+                target: handle.target,
+            },
+        )?;
+        handle.stop(self.inner.shutdown_timeout).await;
+        handle.config = config.clone();
+        if handle.target != TargetState::Stopped {
+            handle.start(&self.inner.defaults);
+        }
+        tracing::info!(connector = %name, "connector config changed");
+        Ok((
+            false,
+            ConnectorInfo {
+                name: name.to_owned(),
+                config,
+            },
+        ))
+    }
+
+    /// Connect's PATCH of a config: each key set to its value, a `None` value removed.
+    pub async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<ConnectorInfo, WorkerError> {
+        let mut config = self.config(name).await?;
+        for (key, value) in patch {
+            match value {
+                Some(value) => config.insert(key, value),
+                None => config.remove(&key),
+            };
+        }
+        self.put_config(name, config).await.map(|(_, info)| info)
+    }
+
+    /// A connector's own properties.
+    pub async fn config(&self, name: &str) -> Result<BTreeMap<String, String>, WorkerError> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .get(name)
+            .map(|h| h.config.clone())
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
+    /// A connector's status.
+    pub async fn status(&self, name: &str) -> Result<Status, WorkerError> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .get(name)
+            .map(Handle::status)
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
+    /// The report and probe of a connector's runs (for `tidemark run` and the metrics).
+    pub async fn observe(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<Report>, Arc<crate::pipeline::control::Probe>), WorkerError> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .get(name)
+            .map(|h| (h.report.clone(), h.probe.clone()))
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
+    /// The topics a connector has written to (Connect's active topics).
+    pub async fn topics(&self, name: &str) -> Result<Vec<String>, WorkerError> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .get(name)
+            .map(|h| h.topics().into_iter().collect())
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
+    /// Forgets the topics a connector has written to.
+    pub async fn reset_topics(&self, name: &str) -> Result<(), WorkerError> {
+        let mut state = self.inner.state.lock().await;
+        state
+            .handles
+            .get_mut(name)
+            .map(Handle::reset_topics)
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
+    /// Each connector's probe (counters, plugins, resolved secrets of its current run).
+    pub async fn probes(&self) -> Vec<(String, Arc<crate::pipeline::control::Probe>)> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .iter()
+            .map(|(name, h)| (name.clone(), h.probe.clone()))
+            .collect()
+    }
+
+    /// Sets a connector's target state: pausing holds its pipeline (the connection is
+    /// kept), stopping ends its run, resuming continues from the committed offset.
+    pub async fn set_target(&self, name: &str, target: TargetState) -> Result<(), WorkerError> {
+        let mut state = self.inner.state.lock().await;
+        let Connectors { store, handles } = &mut *state;
+        let handle = handles
+            .get_mut(name)
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
+        store.set_target(name, target)?;
+        handle.target = target;
+        match target {
+            TargetState::Stopped => {
+                handle.stop(self.inner.shutdown_timeout).await;
+                handle.mark_stopped();
+            }
+            TargetState::Paused | TargetState::Started => {
+                let paused = target == TargetState::Paused;
+                if handle.is_running() {
+                    handle.set_paused(paused);
+                } else if handle.status().state != State::Failed {
+                    handle.start(&self.inner.defaults);
+                }
+            }
+        }
+        tracing::info!(connector = %name, ?target, "connector target state changed");
+        Ok(())
+    }
+
+    /// Restarts a connector (only when it failed, with `only_failed`): its run is stopped
+    /// and started again from the committed offset. Returns whether it restarted.
+    pub async fn restart(&self, name: &str, only_failed: bool) -> Result<bool, WorkerError> {
+        let mut state = self.inner.state.lock().await;
+        let handle = state
+            .handles
+            .get_mut(name)
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
+        let failed = handle.status().state == State::Failed;
+        if (only_failed && !failed) || handle.target == TargetState::Stopped {
+            return Ok(false);
+        }
+        handle.mark_restarting();
+        handle.stop(self.inner.shutdown_timeout).await;
+        handle.start(&self.inner.defaults);
+        tracing::info!(connector = %name, "connector restarted");
+        Ok(true)
+    }
+
+    /// The connector's offset scope and store, opened off the async workers.
+    async fn offset_store(
+        &self,
+        name: &str,
+        stopped_only: bool,
+    ) -> Result<(OffsetScope, Box<dyn OffsetStore>), WorkerError> {
+        let (config, state) = {
+            let state = self.inner.state.lock().await;
+            let handle = state
+                .handles
+                .get(name)
+                .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
+            (handle.config.clone(), handle.status().state)
+        };
+        if stopped_only && state != State::Stopped {
+            return Err(WorkerError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. \
+                 This can be done for the specified connector by issuing a 'PUT' request to the \
+                 '/connectors/{name}/stop' endpoint"
+            )));
+        }
+        let mut merged = self.inner.defaults.clone();
+        merged.extend(config);
+        tokio::task::spawn_blocking(move || {
+            let scope = OffsetScope::of(&Properties::from_pairs(merged))
+                .map_err(|e| WorkerError::BadRequest(e.to_string()))?;
+            let store = scope
+                .open_store()
+                .map_err(|e| WorkerError::Internal(e.to_string()))?;
+            Ok((scope, store))
+        })
+        .await
+        .map_err(|e| WorkerError::Internal(format!("reading offsets failed: {e}")))?
+    }
+
+    /// A connector's committed offsets, per source partition (Connect's KIP-875).
+    pub async fn offsets(&self, name: &str) -> Result<Vec<Partition>, WorkerError> {
+        let (scope, store) = self.offset_store(name, false).await?;
+        tokio::task::spawn_blocking(move || store.offsets(&scope.name))
+            .await
+            .map_err(|e| WorkerError::Internal(format!("reading offsets failed: {e}")))?
+            .map_err(|e| WorkerError::Internal(e.to_string()))
+    }
+
+    /// Sets (or, for `None`, removes) the offsets of a stopped connector's partitions. Each
+    /// partition must be the connector's and each offset valid for its source.
+    pub async fn alter_offsets(
+        &self,
+        name: &str,
+        changes: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<(), WorkerError> {
+        let (scope, mut store) = self.offset_store(name, true).await?;
+        for (partition, offset) in &changes {
+            if *partition != scope.partition {
+                return Err(WorkerError::BadRequest(format!(
+                    "the partition {} is not one of connector {name}'s: its only partition is {}",
+                    Json::Object(partition.clone()),
+                    Json::Object(scope.partition.clone())
+                )));
+            }
+            if let Some(offset) = offset {
+                scope.check(offset).map_err(|problem| {
+                    WorkerError::BadRequest(format!(
+                        "the offset {} is not valid: {problem}",
+                        Json::Object(offset.clone())
+                    ))
+                })?;
+            }
+        }
+        tokio::task::spawn_blocking(move || {
+            for (partition, offset) in changes {
+                match offset {
+                    Some(offset) => store.commit(&scope.name, &partition, &offset)?,
+                    None => store.reset(&scope.name, &partition)?,
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| WorkerError::Internal(format!("writing offsets failed: {e}")))?
+        .map_err(|e: OffsetError| WorkerError::Internal(e.to_string()))
+    }
+
+    /// Removes every offset of a stopped connector: its next start follows `snapshot.mode`.
+    pub async fn reset_offsets(&self, name: &str) -> Result<(), WorkerError> {
+        let (scope, mut store) = self.offset_store(name, true).await?;
+        tokio::task::spawn_blocking(move || {
+            for partition in store.offsets(&scope.name)? {
+                store.reset(&scope.name, &partition.partition)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| WorkerError::Internal(format!("resetting offsets failed: {e}")))?
+        .map_err(|e: OffsetError| WorkerError::Internal(e.to_string()))
+    }
+
+    /// Stops and forgets a connector (its offsets stay, as in Connect).
+    pub async fn delete(&self, name: &str) -> Result<(), WorkerError> {
+        let mut state = self.inner.state.lock().await;
+        if !state.handles.contains_key(name) {
+            return Err(WorkerError::NotFound(name.to_owned()));
+        }
+        state.store.remove(name)?;
+        if let Some(mut handle) = state.handles.remove(name) {
+            handle.stop(self.inner.shutdown_timeout).await;
+        }
+        tracing::info!(connector = %name, "connector deleted");
+        Ok(())
+    }
+
+    /// Stops every connector (each with a final flush and commit), keeping their configs.
+    pub async fn shutdown(&self) {
+        let mut state = self.inner.state.lock().await;
+        let timeout = self.inner.shutdown_timeout;
+        // All at once: each waits for its own final flush and commit.
+        let mut stops = tokio::task::JoinSet::new();
+        for (name, mut handle) in std::mem::take(&mut state.handles) {
+            stops.spawn(async move {
+                handle.stop(timeout).await;
+                (name, handle)
+            });
+        }
+        while let Some(stopped) = stops.join_next().await {
+            if let Ok((name, handle)) = stopped {
+                state.handles.insert(name, handle);
+            }
+        }
+    }
+}
