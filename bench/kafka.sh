@@ -83,26 +83,9 @@ for b in "$TIDEMARK" "$LATENCY"; do
 done
 bash tests/support/kafka/fetch.sh kafka >/dev/null
 rm -rf "$W"; mkdir -p "$W"
-# Debezium 3.6.1 is built against Kafka 4.3 and calls org.apache.kafka.common.utils.Sanitizer,
-# which Kafka 4.4 moved to ...utils.internals (KAFKA-20297; Debezium's fix, debezium/dbz#2555,
-# came after 3.6.1): on a 4.4 worker its task fails with NoClassDefFoundError. The plugin
-# directory used here is the fetched one plus a jar holding only that class from
-# kafka-clients 4.3.0 (fetched with Maven from Maven Central); the plugin's class loader finds
-# it after the worker's own Kafka classes, so everything else is Connect 4.4's.
-connect_plugins() {
-  bash tests/support/kafka/fetch.sh connect >/dev/null
-  local compat=$CACHE/bench/debezium-3.6.1-sanitizer-kafka-4.3.0.jar
-  if [ ! -e "$compat" ]; then
-    local tmp; tmp=$(mktemp -d)
-    mvn -q -B dependency:copy -Dartifact=org.apache.kafka:kafka-clients:4.3.0 -DoutputDirectory="$tmp" >"$tmp/mvn.log" 2>&1 \
-      || { cat "$tmp/mvn.log" >&2; die "Maven could not fetch org.apache.kafka:kafka-clients:4.3.0"; }
-    (cd "$tmp" && unzip -q kafka-clients-4.3.0.jar 'org/apache/kafka/common/utils/Sanitizer*.class' \
-      && jar cf compat.jar org) || die "no Sanitizer class in kafka-clients 4.3.0"
-    mkdir -p "$CACHE/bench"; mv "$tmp/compat.jar" "$compat"; rm -rf "$tmp"
-  fi
-  mkdir -p "$W/plugins/debezium-connector-postgres"
-  ln -s "$CONNECT_HOME"/plugins/debezium-connector-postgres/*.jar "$compat" "$W/plugins/debezium-connector-postgres/"
-}
+# fetch.sh connect also puts the Sanitizer shim Debezium 3.6.1 needs on a Kafka 4.4 worker
+# (tests/support/kafka/shim) into Connect's libs.
+connect_plugins() { bash tests/support/kafka/fetch.sh connect >/dev/null; }
 RESULTS=$W/results.txt; : > "$RESULTS"
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -246,7 +229,7 @@ config.storage.replication.factor=1
 offset.storage.replication.factor=1
 status.storage.replication.factor=1
 listeners=http://127.0.0.1:$rest
-plugin.path=$W/plugins
+plugin.path=$CONNECT_HOME/plugins
 ${CONNECT_PROPS:-}
 PROPS
   connector_properties "$1" "$2" | jq -Rn --arg name "bench-$1" \

@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value as Json, json};
 
 use super::Kafka;
-use super::jvm::{Jvm, VERSION, fetched, java_with};
+use super::jvm::{Jvm, VERSION, fetched, java};
 
 /// How long a worker may take to report itself healthy, and a connector to reach a state.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -89,77 +89,6 @@ fn home() -> PathBuf {
     HOME.get_or_init(|| fetched("connect")).clone()
 }
 
-/// Debezium 3.6.1 names its JMX metrics with `org.apache.kafka.common.utils.Sanitizer`, which
-/// Kafka 4.4 moved to `org.apache.kafka.common.utils.internals`: without this class on the
-/// worker's class path (plugins get `org.apache.kafka.common` from there) every Debezium task
-/// fails with a `NoClassDefFoundError`. It forwards to the moved class.
-const SANITIZER: &str = "package org.apache.kafka.common.utils;
-
-/** Where Debezium 3.6.1 looks for Kafka's Sanitizer, forwarding to where Kafka 4.4 has it. */
-public final class Sanitizer {
-    private Sanitizer() {}
-
-    public static String sanitize(String name) {
-        return org.apache.kafka.common.utils.internals.Sanitizer.sanitize(name);
-    }
-
-    public static String desanitize(String name) {
-        return org.apache.kafka.common.utils.internals.Sanitizer.desanitize(name);
-    }
-
-    public static String jmxSanitize(String name) {
-        return org.apache.kafka.common.utils.internals.Sanitizer.jmxSanitize(name);
-    }
-}
-";
-
-/// The directory of the compiled [`SANITIZER`], built with `javac` on first use under
-/// `target/`.
-fn sanitizer_classes() -> PathBuf {
-    static CLASSES: OnceLock<PathBuf> = OnceLock::new();
-    CLASSES
-        .get_or_init(|| {
-            let target = crate::workspace_root().join("target");
-            let classes = target.join(format!("kafka-connect-{VERSION}-sanitizer"));
-            if classes
-                .join("org/apache/kafka/common/utils/Sanitizer.class")
-                .exists()
-            {
-                return classes;
-            }
-            std::fs::create_dir_all(&target).expect("target/");
-            let staging = tempfile::Builder::new()
-                .prefix(".kafka-connect-sanitizer")
-                .tempdir_in(&target)
-                .expect("tempdir");
-            let source = staging.path().join("Sanitizer.java");
-            std::fs::write(&source, SANITIZER).expect("write Sanitizer.java");
-            let output = std::process::Command::new("javac")
-                .arg("-nowarn")
-                .arg("-cp")
-                .arg(home().join("libs").join("*"))
-                .arg("-d")
-                .arg(staging.path().join("classes"))
-                .arg(&source)
-                .output()
-                .expect("javac runs (a JDK 17+ on PATH)");
-            assert!(
-                output.status.success(),
-                "compiling the Sanitizer shim failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            // Another test binary may have finished first; its classes are as good.
-            if std::fs::rename(staging.path().join("classes"), &classes).is_err() {
-                assert!(
-                    classes.exists(),
-                    "moving the Sanitizer shim into {classes:?}"
-                );
-            }
-            classes
-        })
-        .clone()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -220,7 +149,7 @@ impl Connect {
         std::fs::write(&config, worker_properties(kafka, port, &options))
             .expect("write the worker's properties");
         let started = Instant::now();
-        let mut command = java_with(&[home.join("libs").join("*"), sanitizer_classes()]);
+        let mut command = java(&home.join("libs"));
         command
             .arg("-Dorg.slf4j.simpleLogger.showDateTime=true")
             .arg("org.apache.kafka.connect.cli.ConnectDistributed")

@@ -2,7 +2,8 @@
 # Fetches the tests' Apache Kafka peers from Maven Central with Maven (pom.xml beside this
 # script) into a cache outside the repository:
 #   fetch.sh [kafka]  the broker: <cache>/kafka-<version>/libs/*.jar
-#   fetch.sh connect  a Connect worker: <cache>/connect-<version>/libs/*.jar, and Debezium's
+#   fetch.sh connect  a Connect worker: <cache>/connect-<version>/libs/*.jar (with the
+#                     Sanitizer shim Debezium 3.6.1 needs on Connect 4.4), and Debezium's
 #                     Postgres connector as a plugin: <cache>/connect-<version>/plugins/
 #                     debezium-connector-postgres/*.jar
 #   fetch.sh all      both
@@ -60,13 +61,29 @@ kafka_libs() { copy kafka "$1/libs"; }
 connect_libs() { copy connect "$1/libs"; }
 debezium_plugin() { copy debezium "$1/plugins/debezium-connector-postgres"; }
 
+# The Sanitizer shim (shim/…/Sanitizer.java) that Debezium 3.6.1 needs on a Connect 4.4 worker,
+# compiled into the worker's libs as a jar; added to a complete cache too (it came later).
+SHIM_JAR=tidemark-debezium-3.6.1-sanitizer-shim.jar
+connect_shim() {
+    local libs="$cache/connect-$version/libs"
+    [ -e "$libs/$SHIM_JAR" ] && return
+    local tmp
+    tmp=$(mktemp -d "$cache/.shim.XXXXXX")
+    trap 'rm -rf "$tmp"' RETURN
+    javac -nowarn -cp "$libs/*" -d "$tmp/classes" \
+        "$here/shim/org/apache/kafka/common/utils/Sanitizer.java"
+    jar cf "$tmp/$SHIM_JAR" -C "$tmp/classes" .
+    mv "$tmp/$SHIM_JAR" "$libs/$SHIM_JAR"
+    echo "connect $version: Sanitizer shim for Debezium 3.6.1 in $libs/$SHIM_JAR"
+}
+
 what=${1:-kafka}
 case "$what" in
     kafka) fetch kafka kafka_libs ;;
-    connect) fetch connect connect_libs debezium_plugin ;;
+    connect) fetch connect connect_libs debezium_plugin && connect_shim ;;
     all)
         fetch kafka kafka_libs
-        fetch connect connect_libs debezium_plugin
+        fetch connect connect_libs debezium_plugin && connect_shim
         ;;
     *)
         echo "usage: fetch.sh [kafka|connect|all]" >&2

@@ -37,11 +37,18 @@ fn cache_dir() -> PathBuf {
     base.join("tidemark")
 }
 
+/// The jar `fetch.sh connect` adds to Connect's libs for Debezium 3.6.1 on Kafka 4.4.
+const CONNECT_SHIM: &str = "libs/tidemark-debezium-3.6.1-sanitizer-shim.jar";
+
 /// `<cache>/<what>-<VERSION>`, fetched by `fetch.sh <what>` (`kafka` or `connect`) when its
-/// `.complete` marker is missing; panics saying what to run when that fails.
+/// `.complete` marker (or Connect's shim) is missing; panics saying what to run when that
+/// fails.
 pub(super) fn fetched(what: &str) -> PathBuf {
     let home = cache_dir().join(format!("{what}-{VERSION}"));
-    if !home.join(".complete").exists() {
+    let ready = |home: &Path| {
+        home.join(".complete").exists() && (what != "connect" || home.join(CONNECT_SHIM).exists())
+    };
+    if !ready(&home) {
         let script = crate::workspace_root().join("tests/support/kafka/fetch.sh");
         let status = Command::new("bash")
             .arg(&script)
@@ -49,7 +56,7 @@ pub(super) fn fetched(what: &str) -> PathBuf {
             .status()
             .expect("bash runs");
         assert!(
-            status.success() && home.join(".complete").exists(),
+            status.success() && ready(&home),
             "Apache Kafka's {what} {VERSION} is not in {} and fetching it failed: run \
              `bash tests/support/kafka/fetch.sh {what}` (needs Maven and a JDK 17+)",
             home.display()
