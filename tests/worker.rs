@@ -512,9 +512,12 @@ fn offsets_are_read_changed_and_reset_while_stopped() {
         std::fs::read_to_string(&worker.log).unwrap_or_default()
     );
 
-    // Reset: no offset, so the next start snapshots again (snapshot.mode=initial).
+    // Reset: no offset, so the next start snapshots again (snapshot.mode=initial), and the
+    // stream meets the snapshot exactly: row 8, written after the last commit, comes once.
     assert_eq!(worker.call("PUT", "/connectors/gamma/stop", None).0, 202);
     worker.wait_state("gamma", "STOPPED", None);
+    insert(&server, "gamma", 8, 8);
+    let before_reset = ops(&out).len();
     let (code, body) = worker.call("DELETE", "/connectors/gamma/offsets", None);
     assert_eq!(code, 200, "{body}");
     assert_eq!(
@@ -528,8 +531,17 @@ fn offsets_are_read_changed_and_reset_while_stopped() {
             .filter(|(op, _)| op == "r")
             .map(|(_, id)| id)
             .collect();
-        [5, 6, 7].iter().all(|id| snapshot.contains(id))
+        [5, 6, 7, 8].iter().all(|id| snapshot.contains(id))
     });
+    insert(&server, "gamma", 9, 9);
+    wait_ids(&out, &[9]);
+    let after_reset: Vec<(String, i64)> = ops(&out).split_off(before_reset);
+    let eights: Vec<&(String, i64)> = after_reset.iter().filter(|(_, id)| *id == 8).collect();
+    assert_eq!(
+        eights,
+        [&("r".to_owned(), 8)],
+        "row 8 once, from the snapshot"
+    );
     worker.stop();
 }
 

@@ -132,6 +132,15 @@ pub struct SlotState {
     pub confirmed_flush: Option<u64>,
 }
 
+/// Drops the connector's slot (which no session may be using).
+pub async fn drop_slot(client: &Client, config: &PostgresConfig) -> Result<(), PostgresError> {
+    client
+        .execute("SELECT pg_drop_replication_slot($1)", &[&config.slot_name])
+        .await
+        .map_err(|e| PostgresError::query("dropping the replication slot", e))?;
+    Ok(())
+}
+
 /// Reads the slot; `None` when it does not exist. Fails when it exists but cannot be used.
 /// A slot the server invalidated (`wal_status = 'lost'`, after `max_slot_wal_keep_size`) is
 /// an error, except with `snapshot.mode=when_needed`, which drops it: the connector then
@@ -163,10 +172,7 @@ pub async fn read_slot(
             "the replication slot was invalidated (wal_status = lost, see max_slot_wal_keep_size): \
              snapshot.mode=when_needed drops it and takes a new snapshot"
         );
-        client
-            .execute("SELECT pg_drop_replication_slot($1)", &[&config.slot_name])
-            .await
-            .map_err(|e| PostgresError::query("dropping the invalidated replication slot", e))?;
+        drop_slot(client, config).await?;
         return Ok(None);
     }
     let plugin: Option<String> = row.get(0);

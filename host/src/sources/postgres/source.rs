@@ -162,8 +162,20 @@ async fn attempt(
         return Ok(None);
     }
     setup::ensure_publication(&mgmt, config, &captured).await?;
-    let slot = setup::read_slot(&mgmt, config).await?;
+    let mut slot = setup::read_slot(&mgmt, config).await?;
     let snapshot = wants_snapshot(config.snapshot_mode, stored.as_ref(), slot.as_ref());
+    if snapshot && slot.is_some() && stored.is_none_or(|s| s.snapshot_incomplete) {
+        // No committed offset refers to the slot (an earlier attempt ended mid-snapshot, or
+        // the offsets were reset): its position predates this snapshot, so streaming from it
+        // would deliver again the changes the snapshot reads. Nothing depends on it: a new
+        // slot's exported snapshot makes the snapshot and the stream meet exactly.
+        tracing::info!(
+            slot = %config.slot_name,
+            "no committed offset uses the replication slot: it is created again for the snapshot"
+        );
+        setup::drop_slot(&mgmt, config).await?;
+        slot = None;
+    }
     if slot.is_none()
         && let Some(stored) = &stored
         && !snapshot
