@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
+use tidemark::api::{self, ApiState};
 use tidemark::config::Properties;
-use tidemark::pipeline::connector::{self, ConnectorError};
+use tidemark::config::WorkerConfig;
+use tidemark::pipeline::connector;
+use tidemark::pipeline::control::Controls;
+use tidemark::worker::{RunError, Worker};
 use tokio::sync::watch;
 
 use crate::mariadb::MariaDb;
@@ -23,7 +27,7 @@ pub struct Capture {
     pub out: PathBuf,
     pub offsets: PathBuf,
     stop: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<Result<(), ConnectorError>>>,
+    thread: Option<std::thread::JoinHandle<Result<(), RunError>>>,
 }
 
 /// Connector properties for a test server's database `db`, with the sink and offsets in
@@ -131,10 +135,25 @@ impl Capture {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(connector::run(
-                Properties::from_pairs(props),
-                tidemark::pipeline::control::Controls::unattended(shutdown),
-            ))
+            let props = Properties::from_pairs(props);
+            let address = WorkerConfig::rest_address(&props).expect("a valid REST address");
+            let Some(address) = address else {
+                return runtime
+                    .block_on(connector::run(props, Controls::unattended(shutdown)))
+                    .map_err(RunError::from);
+            };
+            // With a REST listener, as `tidemark run` runs it: in a worker serving the API.
+            runtime.block_on(async move {
+                let worker = Worker::new("capture".into(), Default::default(), None)?;
+                let listener = api::bind(address).await.expect("the REST address is free");
+                let state = ApiState {
+                    worker: worker.clone(),
+                    loggers: None,
+                };
+                let _api = api::serve(listener, state).expect("the REST API starts");
+                let name = props.get("name").unwrap_or("test-connector").to_owned();
+                worker.run_one(&name, props.to_map(), shutdown).await
+            })
         });
         Capture {
             dir,
@@ -231,13 +250,13 @@ impl Capture {
     }
 
     /// Asks the connector to stop and returns how it ended.
-    pub fn stop(mut self) -> Result<(), ConnectorError> {
+    pub fn stop(mut self) -> Result<(), RunError> {
         let _ = self.stop.send(true);
         self.join()
     }
 
     /// Waits for the connector to end on its own.
-    pub fn join(&mut self) -> Result<(), ConnectorError> {
+    pub fn join(&mut self) -> Result<(), RunError> {
         match self.thread.take() {
             Some(thread) => thread.join().expect("the connector thread panicked"),
             None => Ok(()),
@@ -246,7 +265,7 @@ impl Capture {
 
     /// Waits for the connector to end on its own within `timeout`; panics (leaving the
     /// connector's thread behind, so the test does not hang) when it does not.
-    pub fn end_within(&mut self, timeout: Duration) -> Result<(), ConnectorError> {
+    pub fn end_within(&mut self, timeout: Duration) -> Result<(), RunError> {
         let deadline = Instant::now() + timeout;
         while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
             if Instant::now() > deadline {

@@ -11,7 +11,7 @@ use clap::Args;
 use tidemark::api::loggers::Loggers;
 use tidemark::api::{self, ApiState};
 use tidemark::config::{DEFAULT_OFFSET_FILE, Properties, WorkerConfig};
-use tidemark::worker::{TargetState, Worker};
+use tidemark::worker::Worker;
 
 /// Runs a connector: Debezium connector configs (Kafka Connect JSON or `.properties`) and
 /// worker properties, merged in order.
@@ -103,23 +103,14 @@ pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
             Ok(Worker::new(id, Default::default(), None)?)
         })
         .await?;
-        let signal = tokio::spawn(wait_for_signal());
-        worker
-            .create(&name, props.to_map(), TargetState::Started)
-            .await?;
-        let (report, _) = worker.observe(&name).await?;
-        tokio::select! {
-            _ = report.ended() => {}
-            _ = signal => {
-                tracing::info!("stopping: flushing and committing offsets");
-                exit_after(shutdown_timeout);
-                worker.shutdown().await;
-            }
-        }
-        match report.take_error() {
-            Some(error) => Err(error.into()),
-            None => Ok(()),
-        }
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: flushing and committing offsets");
+            exit_after(shutdown_timeout);
+            let _ = stop.send(true);
+        });
+        Ok(worker.run_one(&name, props.to_map(), shutdown).await?)
     })
 }
 

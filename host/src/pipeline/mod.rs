@@ -304,7 +304,11 @@ impl Worker {
             let gate = self.gate.clone();
             gate.pass(|| self.commit())?;
             match receiver.recv_deadline(next_commit) {
-                Ok(batch) => self.write(batch.into())?,
+                Ok(batch) => {
+                    // Paused while this batch came: it waits for the resume too.
+                    gate.pass(|| self.commit())?;
+                    self.write(batch.into())?
+                }
                 Err(flume::RecvTimeoutError::Timeout) => {}
                 Err(flume::RecvTimeoutError::Disconnected) => break,
             }

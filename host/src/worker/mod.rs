@@ -67,6 +67,15 @@ impl WorkerError {
     }
 }
 
+/// Why a single connector's run ([`Worker::run_one`]) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
+    #[error(transparent)]
+    Connector(#[from] connector::ConnectorError),
+}
+
 /// A summary of one connector: Connect's `ConnectorInfo`.
 #[derive(Debug, Clone)]
 pub struct ConnectorInfo {
@@ -125,6 +134,27 @@ impl Worker {
                 state: Mutex::new(Connectors { store, handles }),
             }),
         })
+    }
+
+    /// Creates connector `name` and runs it until it ends by itself (failed, or
+    /// `snapshot.mode=initial_only` done) or `shutdown` turns true, which stops every
+    /// connector with a final flush and commit: `tidemark run`.
+    pub async fn run_one(
+        &self,
+        name: &str,
+        config: BTreeMap<String, String>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), RunError> {
+        self.create(name, config, TargetState::Started).await?;
+        let (report, _) = self.observe(name).await?;
+        tokio::select! {
+            _ = report.ended() => {}
+            _ = shutdown.wait_for(|stop| *stop) => self.shutdown().await,
+        }
+        match report.take_error() {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
     }
 
     /// Connect's `worker_id` of this worker.
