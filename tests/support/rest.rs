@@ -1,5 +1,6 @@
 //! A small blocking client for Kafka Connect's REST API (and Tidemark's, which speaks the
-//! same): JSON in, status and JSON out, over HTTP/1.1 with hyper's client.
+//! same): JSON in, status and JSON out, over HTTP/1.1 with hyper's client (already in the
+//! tests' dependency tree through axum and wasmtime-wasi-http).
 
 use std::time::Duration;
 

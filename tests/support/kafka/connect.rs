@@ -6,26 +6,22 @@
 //! while the worker is up). Its JVM has the broker's guard ([`Jvm`]).
 //!
 //! The REST helpers ([`Connect::create`], [`Connect::status`], [`Connect::offsets`], …) are
-//! Connect's API as a user calls it, over HTTP/1.1 with hyper's client (already in the tests'
-//! dependency tree through axum and wasmtime-wasi-http).
+//! Connect's API as a user calls it, through the tests' REST client ([`Rest`], shared with the
+//! tests of Tidemark's own worker).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value as Json, json};
 
 use super::Kafka;
 use super::jvm::{Jvm, VERSION, fetched, java};
+use crate::rest::Rest;
 
 /// How long a worker may take to report itself healthy, and a connector to reach a state.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long one REST request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The worker's settings a test chooses; [`ConnectOptions::default`] gives unique names.
 #[derive(Debug, Clone)]
@@ -79,7 +75,7 @@ pub struct Connect {
     /// The worker's settings.
     pub options: ConnectOptions,
     jvm: Option<Jvm>,
-    runtime: tokio::runtime::Runtime,
+    rest: Rest,
     dir: tempfile::TempDir,
 }
 
@@ -164,10 +160,7 @@ impl Connect {
             port,
             options,
             jvm: Some(jvm),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime"),
+            rest: Rest::new(port),
             dir,
         };
         connect.wait_healthy(started);
@@ -231,48 +224,7 @@ impl Connect {
         path: &str,
         body: Option<&Json>,
     ) -> Result<(u16, Json), String> {
-        let port = self.port;
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(
-                body.map(Json::to_string).unwrap_or_default(),
-            )))
-            .map_err(|e| e.to_string())?;
-        let exchange = async move {
-            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .map_err(|e| e.to_string())?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            tokio::spawn(connection);
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            let json = if bytes.is_empty() {
-                Json::Null
-            } else {
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("{e} in the answer {}", String::from_utf8_lossy(&bytes)))?
-            };
-            Ok::<_, String>((status, json))
-        };
-        self.runtime
-            .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, exchange).await })
-            .map_err(|_| format!("no answer within {REQUEST_TIMEOUT:?}"))?
+        self.rest.try_request(method, path, body)
     }
 
     /// A request whose status must be one of `expected`; panics with the answer and the
