@@ -68,20 +68,25 @@ pub struct StoredOffset {
     pub snapshot_incomplete: bool,
 }
 
-/// A position in the change stream: transactions committing before `commit`, and changes of
-/// the transaction committing at `commit` up to `proc`, were delivered already.
+/// A position in the change stream: transactions committing before `commit`, changes of the
+/// transaction committing at `commit` up to `proc`, and, for a position inside transaction
+/// `txid` (Debezium writes its offset there, often without that transaction's commit), that
+/// transaction's changes up to `proc`, were delivered already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResumePoint {
     pub commit: u64,
     pub proc: Option<u64>,
+    pub txid: Option<u64>,
 }
 
 impl ResumePoint {
-    /// Whether a change at `lsn` of the transaction committing at `commit_lsn` was
+    /// Whether a change at `lsn` of transaction `xid`, committing at `commit_lsn`, was
     /// delivered before.
-    pub fn covers(&self, commit_lsn: u64, lsn: u64) -> bool {
+    pub fn covers(&self, commit_lsn: u64, lsn: u64, xid: u64) -> bool {
+        let up_to_proc = self.proc.is_some_and(|p| lsn <= p);
         commit_lsn < self.commit
-            || (commit_lsn == self.commit && self.proc.is_some_and(|p| lsn <= p))
+            || (commit_lsn == self.commit && up_to_proc)
+            || (self.txid == Some(xid) && up_to_proc)
     }
 }
 
@@ -96,10 +101,16 @@ pub fn read(map: &OffsetMap) -> Option<StoredOffset> {
         _ => false,
     };
     let completed = flag("snapshot_completed") || flag("last_snapshot_record");
+    // A position at a change (not a COMMIT) lies inside its transaction.
+    let inside = map
+        .get("messageType")
+        .and_then(Json::as_str)
+        .is_some_and(|m| !m.eq_ignore_ascii_case("COMMIT"));
     Some(StoredOffset {
         resume: ResumePoint {
             commit,
             proc: number("lsn_proc"),
+            txid: number("txId").filter(|_| inside),
         },
         snapshot_incomplete: snapshot && !completed,
     })
@@ -124,7 +135,8 @@ mod tests {
             stored.resume,
             ResumePoint {
                 commit: 200,
-                proc: Some(120)
+                proc: Some(120),
+                txid: Some(7),
             }
         );
         assert!(!stored.snapshot_incomplete);
@@ -140,16 +152,38 @@ mod tests {
         let inside = ResumePoint {
             commit: 200,
             proc: Some(120),
+            txid: None,
         };
-        assert!(inside.covers(150, 149));
-        assert!(inside.covers(200, 120));
-        assert!(!inside.covers(200, 121));
-        assert!(!inside.covers(300, 10));
+        assert!(inside.covers(150, 149, 1));
+        assert!(inside.covers(200, 120, 2));
+        assert!(!inside.covers(200, 121, 2));
+        assert!(!inside.covers(300, 10, 3));
         let between = ResumePoint {
             commit: 200,
             proc: None,
+            txid: None,
         };
-        assert!(between.covers(199, 150));
-        assert!(!between.covers(200, 150));
+        assert!(between.covers(199, 150, 1));
+        assert!(!between.covers(200, 150, 2));
+    }
+
+    #[test]
+    fn debeziums_offset_inside_a_transaction_resumes_after_its_last_change() {
+        // Debezium 3.6.1's offset after a change of transaction 730, without its commit.
+        let map = serde_json::json!({
+            "lsn_proc": 500, "messageType": "INSERT", "lsn": 500, "txId": 730, "ts_usec": 1
+        });
+        let resume = read(map.as_object().unwrap()).unwrap().resume;
+        assert!(resume.covers(450, 400, 729), "an earlier transaction");
+        assert!(
+            resume.covers(900, 480, 730),
+            "transaction 730 up to its last change"
+        );
+        assert!(resume.covers(900, 500, 730));
+        assert!(!resume.covers(900, 520, 730), "the rest of transaction 730");
+        assert!(!resume.covers(950, 520, 731), "a later transaction");
+        // At a COMMIT the transaction is done: no position inside it.
+        let map = serde_json::json!({"lsn_proc": 900, "lsn_commit": 900, "lsn": 900, "txId": 730, "messageType": "COMMIT"});
+        assert_eq!(read(map.as_object().unwrap()).unwrap().resume.txid, None);
     }
 }

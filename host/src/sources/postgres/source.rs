@@ -353,5 +353,6 @@ async fn take_snapshot(
     Ok(ResumePoint {
         commit: resume_from,
         proc: None,
+        txid: None,
     })
 }

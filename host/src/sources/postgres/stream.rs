@@ -364,7 +364,7 @@ impl Stream<'_> {
         let table = table?;
         let txn = state.txn?;
         if let Some(resume) = self.resume {
-            if resume.covers(txn.final_lsn, lsn) {
+            if resume.covers(txn.final_lsn, lsn, txn.xid.into()) {
                 return None;
             }
             self.resume = None;
@@ -381,10 +381,11 @@ impl Stream<'_> {
         ))
     }
 
-    /// Whether a position of the transaction committing at `final_lsn` was delivered
+    /// Whether a position of transaction `xid`, committing at `final_lsn`, was delivered
     /// before a restart.
-    fn delivered(&self, final_lsn: u64, lsn: u64) -> bool {
-        self.resume.is_some_and(|r| r.covers(final_lsn, lsn))
+    fn delivered(&self, final_lsn: u64, lsn: u64, xid: u32) -> bool {
+        self.resume
+            .is_some_and(|r| r.covers(final_lsn, lsn, xid.into()))
     }
 
     /// Emits the open transaction's BEGIN event at its first message (`lsn`), unless it was
@@ -395,7 +396,7 @@ impl Stream<'_> {
         };
         txn.begun = true;
         let txn = *txn;
-        if self.delivered(txn.final_lsn, lsn) {
+        if self.delivered(txn.final_lsn, lsn, txn.xid) {
             return;
         }
         if let Some(transactions) = self.transactions.as_mut() {
@@ -410,7 +411,7 @@ impl Stream<'_> {
         let Some(txn) = state.txn else {
             return;
         };
-        if self.delivered(txn.final_lsn, end_lsn) {
+        if self.delivered(txn.final_lsn, end_lsn, txn.xid) {
             return;
         }
         if let Some(end) = self
