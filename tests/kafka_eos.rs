@@ -453,7 +453,15 @@ fn crash_run(name: &str, exactly_once: bool) -> CrashRun {
     // Kills at random delays while the writer changes rows.
     let writer = shop.start_writer();
     for kill in 0..STREAM_KILLS {
-        let delay = dice.between(500, 3000);
+        // The run writes before it is killed (a slow start on a busy machine must not take the
+        // whole delay), so the kill finds a transaction open.
+        let started = log_end.get();
+        let deadline = Instant::now() + TIMEOUT;
+        while log_end.get() <= started {
+            assert!(Instant::now() < deadline, "{name}: run {kill} never wrote");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let delay = dice.between(300, 2000);
         std::thread::sleep(Duration::from_millis(delay));
         let before = log_end.get();
         run.kill_9();
