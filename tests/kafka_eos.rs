@@ -206,6 +206,17 @@ struct Tally {
     unknown: Vec<(i64, i64)>,
 }
 
+impl Tally {
+    /// Every change exactly once, in order per key, and nothing else.
+    fn exactly_once(&self) -> bool {
+        self.missing.is_empty()
+            && self.duplicates == 0
+            && self.out_of_order.is_empty()
+            && self.unknown.is_empty()
+            && self.seen == self.expected
+    }
+}
+
 fn tally(expected: &BTreeMap<i64, i64>, changes: &[(i64, i64)]) -> Tally {
     let keys = by_key(changes);
     let mut tally = Tally {
@@ -497,11 +508,7 @@ fn exactly_once_survives_kill_9_at_random_points_of_a_snapshot_and_a_stream() {
     let committed = tally(&run.expected, &run.committed);
     eprintln!("read_committed: {committed}");
     assert!(
-        committed.missing.is_empty()
-            && committed.duplicates == 0
-            && committed.out_of_order.is_empty()
-            && committed.unknown.is_empty()
-            && committed.seen == committed.expected,
+        committed.exactly_once(),
         "every change exactly once, in order per key: {committed}"
     );
     // The crashes came inside open transactions: their records are in the log, aborted,
@@ -616,11 +623,7 @@ fn a_second_instance_fences_the_first_which_stops_with_a_clear_error() {
     second.stop();
     let seen = tally(&expected, &changes(&records));
     assert!(
-        seen.missing.is_empty()
-            && seen.duplicates == 0
-            && seen.out_of_order.is_empty()
-            && seen.unknown.is_empty()
-            && seen.seen == seen.expected,
+        seen.exactly_once(),
         "every change exactly once across the fencing: {seen}"
     );
 }

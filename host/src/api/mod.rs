@@ -102,22 +102,11 @@ async fn root(State(state): State<ApiState>) -> Json<serde_json::Value> {
     }))
 }
 
-/// Every running connector's plugin directory state, with that connector's resolved secrets
-/// hidden (a plugin's error may quote its configuration), merged by plugin name.
-async fn plugin_states(state: &ApiState) -> BTreeMap<String, PluginState> {
+/// Every connector's plugin directory state, merged by plugin name.
+fn plugin_states(probes: &[(String, Arc<Probe>)]) -> BTreeMap<String, PluginState> {
     let mut merged: BTreeMap<String, PluginState> = BTreeMap::new();
-    for (_, probe) in state.worker.probes().await {
-        let Some(directory) = probe.plugins() else {
-            continue;
-        };
-        let Ok(text) = serde_json::to_string(&directory.state()) else {
-            continue;
-        };
-        let text = probe.secrets().redact(&text).into_owned();
-        let Ok(states) = serde_json::from_str::<BTreeMap<String, PluginState>>(&text) else {
-            continue;
-        };
-        for (name, plugin) in states {
+    for directory in probes.iter().filter_map(|(_, probe)| probe.plugins()) {
+        for (name, plugin) in directory.state() {
             match merged.get_mut(&name) {
                 Some(known) => known.users.extend(plugin.users),
                 None => {
@@ -130,7 +119,16 @@ async fn plugin_states(state: &ApiState) -> BTreeMap<String, PluginState> {
 }
 
 async fn plugins(State(state): State<ApiState>) -> Response {
-    Json(plugin_states(&state).await).into_response()
+    let probes = state.worker.probes().await;
+    match serde_json::to_string(&plugin_states(&probes)) {
+        // A plugin's error may quote its configuration.
+        Ok(body) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            hide_secrets(body, &probes),
+        )
+            .into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
 }
 
 /// `body` with every connector's resolved secrets hidden.
@@ -147,8 +145,10 @@ async fn metrics(State(state): State<ApiState>) -> Response {
         .iter()
         .filter_map(|(name, probe)| probe.stats().map(|stats| (name.clone(), &**stats)))
         .collect();
-    let plugins = plugin_states(&state).await;
-    let body = hide_secrets(metrics::render(&connectors, &plugins), &probes);
+    let body = hide_secrets(
+        metrics::render(&connectors, &plugin_states(&probes)),
+        &probes,
+    );
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -89,7 +89,6 @@ pub struct Probe {
     stats: OnceLock<Arc<PipelineStats>>,
     plugins: OnceLock<PluginDirectory>,
     secrets: OnceLock<Secrets>,
-    started: watch::Sender<bool>,
 }
 
 impl Probe {
@@ -104,7 +103,6 @@ impl Probe {
         if let Some(plugins) = plugins {
             let _ = self.plugins.set(plugins);
         }
-        self.started.send_replace(true);
     }
 
     /// The values config providers resolved for the connector (none before it started).
@@ -120,11 +118,6 @@ impl Probe {
     /// The plugin directory, when the connector has one.
     pub fn plugins(&self) -> Option<&PluginDirectory> {
         self.plugins.get()
-    }
-
-    /// Whether the pipeline has started.
-    pub fn is_started(&self) -> bool {
-        *self.started.borrow()
     }
 }
 

@@ -226,6 +226,21 @@ impl Worker {
         if state.handles.contains_key(name) {
             return Err(WorkerError::Exists(name.to_owned()));
         }
+        self.insert(&mut state, name, config.clone(), target)?;
+        Ok(ConnectorInfo {
+            name: name.to_owned(),
+            config,
+        })
+    }
+
+    /// Stores a new (validated) connector and starts it unless `target` is `STOPPED`.
+    fn insert(
+        &self,
+        state: &mut Connectors,
+        name: &str,
+        config: BTreeMap<String, String>,
+        target: TargetState,
+    ) -> Result<(), WorkerError> {
         state.store.put(
             name,
             StoredConnector {
@@ -233,16 +248,13 @@ impl Worker {
                 target,
             },
         )?;
-        let mut handle = Handle::new(config.clone(), target);
+        let mut handle = Handle::new(config, target);
         if target != TargetState::Stopped {
             handle.start(&self.inner.defaults);
         }
         state.handles.insert(name.to_owned(), handle);
         tracing::info!(connector = %name, ?target, "connector created");
-        Ok(ConnectorInfo {
-            name: name.to_owned(),
-            config,
-        })
+        Ok(())
     }
 
     /// Replaces a connector's config (creating it when it does not exist: `true`), and
@@ -255,13 +267,17 @@ impl Worker {
         config.insert("name".into(), name.to_owned());
         self.validate(name, &config)?;
         let mut state = self.inner.state.lock().await;
+        if !state.handles.contains_key(name) {
+            self.insert(&mut state, name, config.clone(), TargetState::Started)?;
+            let info = ConnectorInfo {
+                name: name.to_owned(),
+                config,
+            };
+            return Ok((true, info));
+        }
         let Connectors { store, handles } = &mut *state;
         let Some(handle) = handles.get_mut(name) else {
-            drop(state);
-            return self
-                .create(name, config, TargetState::Started)
-                .await
-                .map(|info| (true, info));
+            return Err(WorkerError::NotFound(name.to_owned()));
         };
         store.put(
             name,
