@@ -193,13 +193,7 @@ enum Source {
 /// resolved): the source's settings, the worker's, and the error policy. Every problem
 /// found, each naming its property, with resolved values hidden.
 pub fn check(props: &Properties) -> Result<(), Vec<ConnectorError>> {
-    let mut props = props.clone();
-    config::resolve_providers(&mut props).map_err(|e| vec![e.into()])?;
-    let secrets = props.secrets().clone();
-    let hide = |problems: Vec<ConnectorError>| -> Vec<ConnectorError> {
-        problems.into_iter().map(|e| e.hiding(&secrets)).collect()
-    };
-    let props = crate::config::rename_legacy_keys(props).map_err(|e| hide(vec![e.into()]))?;
+    let (props, secrets) = resolved(props).map_err(|e| vec![e])?;
     let mut problems = Vec::new();
     if let Err(error) = source_of(&props) {
         problems.push(error);
@@ -213,8 +207,19 @@ pub fn check(props: &Properties) -> Result<(), Vec<ConnectorError>> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(hide(problems))
+        Err(problems.into_iter().map(|e| e.hiding(&secrets)).collect())
     }
+}
+
+/// The properties with config providers resolved and Debezium's old names renamed, and the
+/// resolved values (which every error must hide; a renaming error already does).
+fn resolved(props: &Properties) -> Result<(Properties, Secrets), ConnectorError> {
+    let mut props = props.clone();
+    config::resolve_providers(&mut props)?;
+    let secrets = props.secrets().clone();
+    let props = crate::config::rename_legacy_keys(props)
+        .map_err(|e| ConnectorError::from(e).hiding(&secrets))?;
+    Ok((props, secrets))
 }
 
 /// The source `connector.class` selects, with its settings.
@@ -245,11 +250,8 @@ pub struct OffsetScope {
 impl OffsetScope {
     /// The scope of the connector the properties describe (config providers resolved).
     pub fn of(props: &Properties) -> Result<OffsetScope, ConnectorError> {
-        let mut props = props.clone();
-        config::resolve_providers(&mut props)?;
-        let secrets = props.secrets().clone();
+        let (props, secrets) = resolved(props)?;
         let scope = || -> Result<OffsetScope, ConnectorError> {
-            let props = crate::config::rename_legacy_keys(props.clone())?;
             let (name, prefix, postgres) = match source_of(&props)? {
                 Source::Postgres(c) => (c.name, c.topic_prefix, true),
                 Source::MySql(c) => (c.name, c.topic_prefix, false),
@@ -259,7 +261,7 @@ impl OffsetScope {
                 partition: postgres::offset::partition(&prefix),
                 postgres,
                 worker: WorkerConfig::from_properties(&props)?,
-                props,
+                props: props.clone(),
             })
         };
         scope().map_err(|e| e.hiding(&secrets))
@@ -291,9 +293,8 @@ impl OffsetScope {
 /// closed the pipeline holds (paused). Config-provider variables are resolved first; an error
 /// never shows what they resolved to. Needs a multi-threaded runtime: the blocking start-up
 /// steps run in place of an async worker.
-pub async fn run(mut props: Properties, controls: Controls) -> Result<(), ConnectorError> {
-    config::resolve_providers(&mut props)?;
-    let secrets = props.secrets().clone();
+pub async fn run(props: Properties, controls: Controls) -> Result<(), ConnectorError> {
+    let (props, secrets) = resolved(&props)?;
     controls.probe.resolved(secrets.clone());
     run_resolved(props, controls)
         .await
@@ -301,7 +302,6 @@ pub async fn run(mut props: Properties, controls: Controls) -> Result<(), Connec
 }
 
 async fn run_resolved(props: Properties, controls: Controls) -> Result<(), ConnectorError> {
-    let props = crate::config::rename_legacy_keys(props)?;
     let source = source_of(&props)?;
     let (name, topic_prefix) = match &source {
         Source::Postgres(c) => (c.name.clone(), c.topic_prefix.clone()),
