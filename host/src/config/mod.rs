@@ -4,6 +4,8 @@
 //! bare object of properties) or a Java `.properties` file. Later files override earlier ones,
 //! and `--set key=value` overrides them all.
 
+mod configdef;
+mod def;
 mod legacy;
 mod properties;
 mod providers;
@@ -14,6 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub(crate) use configdef::declare_keys;
+pub use configdef::{Checked, ConfigDef, Unknown};
+pub use def::{DefaultValue, Importance, Key, Text, Type, Validator};
 pub use legacy::rename_legacy_keys;
 pub use properties::parse_properties;
 pub use providers::resolve_providers;
