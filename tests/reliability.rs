@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use tidemark_tests::capture::{Capture, maria_properties, pg_properties};
 use tidemark_tests::mariadb::MariaDb;
 use tidemark_tests::postgres::{Postgres, psql_command};
-use tidemark_tests::process::{read_lines, signal, spawn_tidemark, wait_until};
+use tidemark_tests::process::{free_port, read_lines, signal, spawn_tidemark, wait_until};
+use tidemark_tests::rest::Rest;
 use tidemark_tests::{tidemark_binary, write_properties};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -146,6 +147,7 @@ fn write_through_outages(port: u16, from: i64, to: i64) {
 
 #[test]
 fn the_connector_reconnects_through_a_restart_and_an_outage() {
+    let api_port = free_port();
     let server = Postgres::start();
     server.create_database("shop");
     server.psql(
@@ -160,6 +162,7 @@ fn the_connector_reconnects_through_a_restart_and_an_outage() {
         &[
             ("retriable.restart.connector.wait.ms", "200"),
             ("errors.retry.delay.max.ms", "2000"),
+            ("listeners", &format!("http://127.0.0.1:{api_port}")),
         ],
     );
     let config = dir.path().join("connector.properties");
@@ -198,6 +201,23 @@ fn the_connector_reconnects_through_a_restart_and_an_outage() {
         child.try_wait().unwrap().is_none(),
         "the process stays up while the server is down"
     );
+    // Meanwhile the connector is RUNNING, as Connect shows a task that retries, and the
+    // metrics count its reconnects (the restart's, and the outage's so far).
+    let api = Rest::new(api_port);
+    let (code, status) = api.request("GET", "/connectors/test-connector/status", None);
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["connector"]["state"], "RUNNING", "{status}");
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    let (_, metrics) = api.request("GET", "/metrics", None);
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    let reconnects: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("tidemark_source_reconnects_total{connector=\"test-connector\"} ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no reconnect counter in the metrics: {metrics}"));
+    assert!(reconnects >= 2, "reconnects counted: {reconnects}");
     server.start_again();
     writer.join().unwrap();
     wait_until("every row written after the outage", TIMEOUT, || {

@@ -22,6 +22,10 @@ struct WorkerProcess {
     log: PathBuf,
 }
 
+/// The host name the test workers advertise (`rest.advertised.host.name`): their
+/// `worker_id` is this and the port they listen on.
+const ADVERTISED_HOST: &str = "worker-a.tidemark.test";
+
 impl WorkerProcess {
     /// Starts `tidemark worker` with its properties in `dir` and waits until its API answers.
     fn start(dir: &Path, port: u16) -> WorkerProcess {
@@ -30,6 +34,7 @@ impl WorkerProcess {
             &config,
             format!(
                 "listeners=http://127.0.0.1:{port}\n\
+                 rest.advertised.host.name={ADVERTISED_HOST}\n\
                  offset.storage.file.filename={}\n\
                  offset.flush.interval.ms=200\n",
                 dir.join("offsets.json").display()
@@ -234,6 +239,19 @@ fn connectors_are_managed_over_connects_rest_api() {
 
     worker.wait_state("alpha", "RUNNING", Some("RUNNING"));
     wait_ids(&alpha_out, &[1, 2, 3]);
+    // The worker id is the advertised address, as Connect's.
+    let (_, status) = worker.call("GET", "/connectors/alpha/status", None);
+    let advertised = format!("{ADVERTISED_HOST}:{port}");
+    assert_eq!(
+        status["connector"]["worker_id"],
+        advertised.as_str(),
+        "{status}"
+    );
+    assert_eq!(
+        status["tasks"][0]["worker_id"],
+        advertised.as_str(),
+        "{status}"
+    );
 
     // Log levels change while running: the pipeline's debug lines appear only after.
     let log = || std::fs::read_to_string(&worker.log).unwrap_or_default();

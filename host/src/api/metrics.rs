@@ -44,6 +44,12 @@ pub fn render(
         "Offset commits after a sink flush.",
         &per_connector(&|s| s.commits.load(Relaxed)),
     );
+    counter(
+        &mut out,
+        "tidemark_source_reconnects_total",
+        "Reconnects of the source after a retriable failure (the connector stays RUNNING meanwhile).",
+        &per_connector(&|s| s.reconnects.load(Relaxed)),
+    );
 
     let names: Vec<[(&str, &str); 1]> = plugins.keys().map(|n| [("plugin", n.as_str())]).collect();
     let per_plugin = |value: &dyn Fn(&PluginState) -> u64| -> Vec<(&[(&str, &str)], u64)> {

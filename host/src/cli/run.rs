@@ -64,9 +64,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Serves the worker's REST API at `address`; the worker's id is the address it listens on.
+/// Serves the worker's REST API at `address`; the worker's id is the address it advertises
+/// (`rest.advertised.*`, else the address it listens on).
 async fn serve(
     address: Option<SocketAddr>,
+    props: &Properties,
     loggers: Loggers,
     build: impl FnOnce(String) -> anyhow::Result<Worker>,
 ) -> anyhow::Result<(Worker, Option<api::Api>)> {
@@ -74,7 +76,7 @@ async fn serve(
         Some(address) => {
             let listener = api::bind(address).await?;
             let bound = listener.local_addr().context("the REST API's address")?;
-            let worker = build(bound.to_string())?;
+            let worker = build(WorkerConfig::advertised_id(props, bound)?)?;
             let api = api::serve(
                 listener,
                 ApiState {
@@ -99,7 +101,7 @@ pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
         .require("name", "the connector's name (Connect's \"name\")")?
         .to_owned();
     runtime()?.block_on(async {
-        let (worker, _api) = serve(address, loggers, |id| {
+        let (worker, _api) = serve(address, &props, loggers, |id| {
             Ok(Worker::new(id, Default::default(), None)?)
         })
         .await?;
@@ -138,7 +140,7 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
     }
     runtime()?.block_on(async {
         let defaults = props.to_map();
-        let (worker, _api) = serve(address, loggers, |id| {
+        let (worker, _api) = serve(address, &props, loggers, |id| {
             Ok(Worker::new(id, defaults, Some(store.clone()))?)
         })
         .await?;

@@ -50,12 +50,22 @@ impl WorkerConfig {
         rest_address(props)
     }
 
+    /// Connect's `worker_id` for a REST API bound to `bound`: the advertised URL's
+    /// `host:port`. The host is `rest.advertised.host.name`, else the listener's host as
+    /// written, else (listening on every address) this machine's host name; the port is
+    /// `rest.advertised.port`, else the bound port. `rest.advertised.listener` may only be
+    /// `http`, the one protocol the API serves.
+    pub fn advertised_id(props: &Properties, bound: SocketAddr) -> Result<String, ConfigError> {
+        advertised_id(props, bound)
+    }
+
     /// Reads the worker settings.
     pub fn from_properties(props: &Properties) -> Result<WorkerConfig, ConfigError> {
         check_converters(props)?;
         // The process applies it (`tidemark run`); checked here too, so that a connector run
         // any other way reports a bad value and does not call the key unknown.
         Self::shutdown_timeout(props)?;
+        Self::advertised_id(props, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let flush_ms: u64 = props.parse("offset.flush.interval.ms", 60_000, "milliseconds")?;
         Ok(WorkerConfig {
             offset_file: PathBuf::from(
@@ -164,6 +174,50 @@ fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
     Ok(Some(SocketAddr::new(ip, port)))
 }
 
+fn advertised_id(props: &Properties, bound: SocketAddr) -> Result<String, ConfigError> {
+    if let Some(listener) = props.get("rest.advertised.listener")
+        && !listener.trim().eq_ignore_ascii_case("http")
+    {
+        return Err(ConfigError::Invalid {
+            key: "rest.advertised.listener".into(),
+            value: listener.to_owned(),
+            problem: "the REST API serves http only: set it to http or remove it".into(),
+        });
+    }
+    let port: u16 = props.parse("rest.advertised.port", bound.port(), "a port number")?;
+    let written = match props.get("listeners") {
+        Some(listeners) => {
+            let first = listeners.split(',').next().unwrap_or("").trim();
+            let authority = first.strip_prefix("http://").unwrap_or(first);
+            let authority = authority.trim_end_matches('/');
+            authority
+                .rsplit_once(':')
+                .map_or(authority, |(host, _)| host)
+                .to_owned()
+        }
+        None => props.get_or("rest.host.name", "").to_owned(),
+    };
+    let host = match props.get("rest.advertised.host.name") {
+        Some(host) => host.trim().to_owned(),
+        None if !written.is_empty() && written != "0.0.0.0" => written,
+        None => machine_host_name().unwrap_or_else(|| bound.ip().to_string()),
+    };
+    Ok(format!("{host}:{port}"))
+}
+
+/// This machine's host name, as a worker listening on every address advertises itself.
+fn machine_host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
+}
+
 fn host_ip(host: &str) -> Option<IpAddr> {
     match host.trim_matches(['[', ']']) {
         "" | "0.0.0.0" => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -175,6 +229,36 @@ fn host_ip(host: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worker_id_is_the_advertised_address() {
+        let bound: SocketAddr = "127.0.0.1:38083".parse().unwrap();
+        let id = |pairs: &[(&str, &str)]| {
+            WorkerConfig::advertised_id(&Properties::from_pairs(pairs.iter().copied()), bound)
+        };
+        assert_eq!(id(&[]).unwrap(), machine_host_name().unwrap() + ":38083");
+        assert_eq!(
+            id(&[("listeners", "http://localhost:0")]).unwrap(),
+            "localhost:38083"
+        );
+        assert_eq!(
+            id(&[
+                ("listeners", "http://127.0.0.1:0"),
+                ("rest.advertised.host.name", "worker-7.example.com"),
+                ("rest.advertised.port", "443"),
+                ("rest.advertised.listener", "HTTP"),
+            ])
+            .unwrap(),
+            "worker-7.example.com:443"
+        );
+        let err = id(&[("rest.advertised.listener", "https")]).unwrap_err();
+        assert!(
+            err.to_string().contains("rest.advertised.listener"),
+            "{err}"
+        );
+        let err = id(&[("rest.advertised.port", "x")]).unwrap_err();
+        assert!(err.to_string().contains("rest.advertised.port"), "{err}");
+    }
 
     #[test]
     fn connect_defaults_and_overrides() {

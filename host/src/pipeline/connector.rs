@@ -346,6 +346,7 @@ async fn run_resolved(props: Properties, controls: Controls) -> Result<(), Conne
         batches,
         committed,
         shutdown: controls.shutdown,
+        reconnects: pipeline.stats.reconnects.clone(),
     };
     let (source_result, closed) = match &source {
         Source::Postgres(config) => {

@@ -66,6 +66,8 @@ pub struct PipelineStats {
     pub records_in: std::sync::atomic::AtomicU64,
     pub records_out: std::sync::atomic::AtomicU64,
     pub commits: std::sync::atomic::AtomicU64,
+    /// Reconnects of the source after retriable failures (the source counts them).
+    pub reconnects: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The topics records were written to (Connect's active topics).
     pub topics: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }

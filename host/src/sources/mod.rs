@@ -43,4 +43,6 @@ pub struct SourceContext {
     pub committed: watch::Receiver<Option<Checkpoint>>,
     /// Becomes true when the connector should stop.
     pub shutdown: watch::Receiver<bool>,
+    /// Counts the reconnects after retriable failures (shown in the metrics).
+    pub reconnects: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }

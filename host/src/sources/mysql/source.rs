@@ -80,7 +80,11 @@ pub async fn run(config: &MySqlConfig, mut context: SourceContext) -> Result<(),
             .after_failure(&error, retriable, committed, shutdown, stored)
             .await
         {
-            After::Retry => {}
+            After::Retry => {
+                context
+                    .reconnects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             After::Stop => return Ok(()),
             After::GiveUp => return Err(error),
         }
@@ -99,6 +103,7 @@ async fn attempt(
         batches,
         committed,
         shutdown,
+        ..
     } = context;
     let mut mgmt = catalog::connect(config).await?;
     *connected = true;

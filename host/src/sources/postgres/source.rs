@@ -98,7 +98,11 @@ pub async fn run(config: &PostgresConfig, mut context: SourceContext) -> Result<
             .after_failure(&error, retriable, committed, shutdown, stored)
             .await
         {
-            After::Retry => {}
+            After::Retry => {
+                context
+                    .reconnects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             After::Stop => return Ok(()),
             After::GiveUp => return Err(error),
         }
@@ -118,6 +122,7 @@ async fn attempt(
         batches,
         committed,
         shutdown,
+        ..
     } = context;
     let mgmt = catalog::connect(config).await?;
     *connected = true;
