@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: a throwaway Postgres with a small shop database, Tidemark capturing it (snapshot,
-# then streaming) through a Wasm transform (RegexRouter) to stdout as Debezium JSON lines,
+# The demo: a throwaway Postgres with a small shop database and a Tidemark worker; a connector
+# created over Kafka Connect's REST API captures it (snapshot, then streaming) through a Wasm
+# transform (RegexRouter) to stdout as Debezium JSON lines, paused and resumed over REST,
 # while some traffic runs. Everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,14 +37,22 @@ SQL "CREATE TABLE orders (id serial PRIMARY KEY, customer int REFERENCES custome
 SQL "INSERT INTO customers (name, email) VALUES ('Alice', 'alice@example.com'), ('Bob', 'bob@example.com')"
 SQL "INSERT INTO orders (customer, total) VALUES (1, 12.50), (2, 99.99)"
 
-echo "== tidemark run examples/postgres/connector.json examples/postgres/worker.properties" >&2
-"$TIDEMARK" run examples/postgres/connector.json examples/postgres/worker.properties \
-  --set "database.port=$PORT" --set "offset.storage.file.filename=$WORK/offsets.json" &
+API=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+REST() { curl -sS -X "$1" -H 'Content-Type: application/json' "http://127.0.0.1:$API$2" "${@:3}"; echo; }
+state() { REST GET /connectors/shop-connector/status | python3 -c 'import json, sys; print(json.load(sys.stdin)["connector"]["state"])'; }
+wait_state() { for _ in $(seq 1 100); do [ "$(state 2>/dev/null)" = "$1" ] && return; sleep 0.1; done; echo "the connector did not reach $1" >&2; exit 1; }
+
+echo "== tidemark worker examples/postgres/worker.properties (Kafka Connect's REST API on port $API)" >&2
+"$TIDEMARK" worker examples/postgres/worker.properties --set "listeners=http://127.0.0.1:$API" \
+  --set "offset.storage.file.filename=$WORK/offsets.json" --set "config.storage.file=$WORK/connectors.json" &
 TM_PID=$!
-for _ in $(seq 1 100); do
-  [ "$(SQL "SELECT count(*) FROM pg_replication_slots WHERE active")" = 1 ] && break
-  sleep 0.1
-done
+for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/" >/dev/null && break; sleep 0.1; done
+
+echo "== POST /connectors with the Debezium connector JSON (examples/postgres/connector.json)" >&2
+sed "s/\"5432\"/\"$PORT\"/" examples/postgres/connector.json | REST POST /connectors -d @- >&2
+wait_state RUNNING
+echo "== GET /connectors/shop-connector/status" >&2
+REST GET /connectors/shop-connector/status >&2
 
 echo "== traffic: inserts, an update, a delete" >&2
 SQL "INSERT INTO customers (name, email) VALUES ('Carol', 'carol@example.com')"
@@ -51,11 +60,24 @@ sleep 0.5
 SQL "BEGIN; INSERT INTO orders (customer, total) VALUES (3, 5.00), (3, 7.25); UPDATE customers SET email = 'bob@example.org' WHERE name = 'Bob'; COMMIT"
 sleep 0.5
 SQL "DELETE FROM orders WHERE total > 50"
+sleep 1
+
+echo "== PUT /connectors/shop-connector/pause: nothing is read while paused (Dave waits)" >&2
+REST PUT /connectors/shop-connector/pause >&2
+wait_state PAUSED
+SQL "INSERT INTO customers (name, email) VALUES ('Dave', 'dave@example.com')"
+sleep 1
+echo "== PUT /connectors/shop-connector/resume: Dave arrives" >&2
+REST PUT /connectors/shop-connector/resume >&2
+wait_state RUNNING
 sleep 2
 
-echo "== stopping (SIGTERM): Tidemark flushes and commits its offset" >&2
+echo "== GET /connectors/shop-connector/offsets (KIP-875)" >&2
+REST GET /connectors/shop-connector/offsets >&2
+
+echo "== stopping the worker (SIGTERM): it flushes and commits every connector's offsets" >&2
 kill -TERM "$TM_PID"
 wait "$TM_PID"
 TM_PID=
-echo "== committed offset ($WORK/offsets.json):" >&2
-cat "$WORK/offsets.json" >&2
+echo "== the connector's config persists for the next start ($WORK/connectors.json)" >&2
+cat "$WORK/connectors.json" >&2
