@@ -1,6 +1,7 @@
 //! The embedded default sink (`sink.file`): one JSON line `{"topic","key","value","headers"}`
 //! per record, keys and values in Debezium's JsonConverter form, to a file or to stdout.
-//! Each batch goes out in one write; `flush` syncs the file to disk.
+//! Each batch goes out in one write; `flush` syncs the file to disk and gives back the
+//! serialization buffers of large batches.
 
 use std::fs::File;
 use std::io::Write;
@@ -26,6 +27,11 @@ pub struct FileSink {
 
 /// Batches at least this large are serialized by two threads.
 const PARALLEL_FROM: usize = 256;
+
+/// Serialization buffers larger than this are given back at each flush: a connector keeps
+/// no more than this after a burst (with hundreds of connectors in a worker, a burst's
+/// buffers kept by each would add up to gigabytes).
+const KEPT_BUFFER: usize = 64 << 10;
 
 fn serialize(out: &mut String, records: &[Record], options: JsonOptions) {
     out.clear();
@@ -74,7 +80,7 @@ impl FileSink {
             name,
             target,
             options,
-            buffer: String::with_capacity(1 << 16),
+            buffer: String::new(),
             second: String::new(),
         })
     }
@@ -135,16 +141,18 @@ impl Sink for FileSink {
                 .write_all(self.buffer.as_bytes())
                 .and_then(|()| file.write_all(self.second.as_bytes())),
         };
-        // Keep the buffers from pinning the memory of one unusually large batch.
-        for buffer in [&mut self.buffer, &mut self.second] {
-            if buffer.capacity() > 1 << 24 {
-                *buffer = String::new();
-            }
-        }
         written.map_err(|e| self.failed(e))
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
+        // The batches written since the last flush are done with: keep the buffers small.
+        for buffer in [&mut self.buffer, &mut self.second] {
+            if buffer.capacity() > KEPT_BUFFER {
+                *buffer = String::new();
+            } else {
+                buffer.clear();
+            }
+        }
         match &self.target {
             Target::Stdout => Ok(()),
             Target::File(file) => file.sync_data().map_err(|e| self.failed(e)),
@@ -196,6 +204,25 @@ mod tests {
             text,
             "{\"topic\":\"t\",\"key\":null,\"value\":{\"schema\":null,\"payload\":1},\"headers\":[]}\n"
                 .repeat(2)
+        );
+    }
+
+    #[test]
+    fn a_flush_gives_back_the_buffers_of_a_large_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let records = vec![Record::new("t", None, Some(Data::schemaless(Value::Int32(1)))); 4096];
+        let mut sink = FileSink::open(path.to_str(), JsonOptions::default()).unwrap();
+        sink.write(&records).unwrap();
+        assert!(sink.buffer.capacity() + sink.second.capacity() > KEPT_BUFFER);
+        sink.flush().unwrap();
+        assert_eq!(sink.buffer.capacity() + sink.second.capacity(), 0);
+        sink.write(&records[..1]).unwrap();
+        sink.flush().unwrap();
+        assert!(sink.buffer.capacity() <= KEPT_BUFFER);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().lines().count(),
+            4097
         );
     }
 

@@ -96,7 +96,9 @@ impl Stream<'_> {
             relations: HashMap::new(),
             txn: None,
             last_commit: self.last_commit,
-            records: Vec::with_capacity(self.config.max_batch_size),
+            // Grown as a batch needs and handed on with it, so an idle connector holds no
+            // batch-sized buffer after a burst.
+            records: Vec::new(),
             checkpoint: None,
             completed_end: 0,
             heartbeat_due: false,
@@ -464,10 +466,7 @@ impl Stream<'_> {
             return Ok(());
         }
         let batch = Batch {
-            records: std::mem::replace(
-                &mut state.records,
-                Vec::with_capacity(self.config.max_batch_size),
-            ),
+            records: std::mem::take(&mut state.records),
             checkpoint: state.checkpoint.take().map(|(offset, ack, context)| {
                 let mut offset = offset.to_map();
                 offset.extend(context);

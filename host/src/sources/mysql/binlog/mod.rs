@@ -205,7 +205,9 @@ impl Stream<'_> {
             generation: 0,
             skip: (self.start.event > 0 || self.start.row > 0)
                 .then_some((self.start.event, self.start.row)),
-            records: Vec::with_capacity(self.config.max_batch_size),
+            // Grown as a batch needs and handed on with it, so an idle connector holds no
+            // batch-sized buffer after a burst.
+            records: Vec::new(),
             checkpoint: None,
             heartbeat_due: false,
             described: false,
@@ -708,10 +710,7 @@ impl Stream<'_> {
             return Ok(());
         }
         let batch = Batch {
-            records: std::mem::replace(
-                &mut state.records,
-                Vec::with_capacity(self.config.max_batch_size),
-            ),
+            records: std::mem::take(&mut state.records),
             checkpoint: state.checkpoint.take().map(|offset| {
                 let mut offset = offset.to_map();
                 // The open transaction's counts so far, as Debezium stores them: every record
