@@ -30,12 +30,27 @@ mod generated_sink {
     });
 }
 
+/// The optional `config-schema` export (world `declared-transform`), sharing the interfaces
+/// of the `transform` world; the host uses only its `describe`.
+mod generated_declared {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "declared-transform",
+        with: {
+            "tidemark:plugin/records": super::generated::tidemark::plugin::records,
+            "tidemark:plugin/types": super::generated::tidemark::plugin::types,
+            "tidemark:plugin/host": super::generated::tidemark::plugin::host,
+        },
+    });
+}
+
 pub use generated::Transform;
 pub use generated::TransformPre;
 pub use generated::exports::tidemark::plugin::transformer::{Emitted, Outcome};
 pub use generated::tidemark::plugin::host;
 pub use generated::tidemark::plugin::records;
 pub use generated::tidemark::plugin::types;
+pub use generated_declared::exports::tidemark::plugin::config_schema;
 pub use generated_sink::exports::tidemark::plugin::destination::SinkError;
 pub use generated_sink::{Sink, SinkPre};
 
@@ -45,4 +60,6 @@ pub mod exports {
     pub const TRANSFORMER: &str = "tidemark:plugin/transformer@0.1.0";
     /// Exported by a sink plugin (world `sink`).
     pub const DESTINATION: &str = "tidemark:plugin/destination@0.1.0";
+    /// Exported by a plugin that declares its configuration keys (optional).
+    pub const CONFIG_SCHEMA: &str = "tidemark:plugin/config-schema@0.1.0";
 }

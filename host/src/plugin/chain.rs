@@ -90,6 +90,11 @@ impl Chain {
                     });
                 }
                 let (limits, config) = Limits::from_config(&label, &step.config)?;
+                let prefix = match &step.name {
+                    Some(name) => format!("transforms.{name}."),
+                    None => String::new(),
+                };
+                super::declared::check_declared(&step.plugin, &label, &prefix, &config)?;
                 Ok(Prepared {
                     plugin: step.plugin,
                     label,

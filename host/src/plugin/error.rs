@@ -38,6 +38,15 @@ pub enum PluginError {
         value: String,
         reason: String,
     },
+    #[error(
+        "plugin '{plugin}' has an invalid configuration: {}",
+        problems.join("; ")
+    )]
+    InvalidConfig {
+        plugin: String,
+        /// Each problem, naming its full key and what to do.
+        problems: Vec<String>,
+    },
     #[error("plugin '{plugin}' rejected its configuration: {message}")]
     Configure { plugin: String, message: String },
     #[error(

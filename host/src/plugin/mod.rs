@@ -13,6 +13,7 @@ mod bindings;
 mod cache;
 mod chain;
 mod convert;
+pub mod declared;
 mod directory;
 mod error;
 mod http;

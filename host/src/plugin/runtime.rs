@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ use wasmtime::{
 use super::PluginError;
 use super::bindings::{self, SinkPre, TransformPre, exports};
 use super::cache::DiskCache;
+use super::declared::{self, Declaration};
 use super::priority;
 use super::state::StoreState;
 
@@ -141,6 +142,8 @@ pub struct Plugin {
     pub(super) sink: Option<SinkPre<StoreState>>,
     /// The component bytes, to compile the plugin again for the metered engine.
     bytes: Arc<[u8]>,
+    /// Its declared configuration keys, read on first use and kept with the compiled code.
+    declared: Arc<OnceLock<Option<Arc<Declaration>>>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -162,6 +165,7 @@ struct Loaded {
     world: World,
     exports: Vec<String>,
     imports: Vec<String>,
+    declared: Arc<OnceLock<Option<Arc<Declaration>>>>,
 }
 
 /// One engine configuration: the engine, its linker and its compiled-component caches.
@@ -365,11 +369,28 @@ impl Runtime {
             transform: loaded.transform.clone(),
             sink: loaded.sink.clone(),
             bytes: loaded.bytes.clone(),
+            declared: loaded.declared.clone(),
         }))
     }
 }
 
 impl Plugin {
+    /// The configuration keys the plugin declares (its optional `config-schema` export);
+    /// `None` when it declares none. Read once per compiled plugin, by calling its
+    /// `describe` on an instance of its own.
+    pub fn declaration(&self) -> Result<Option<Arc<Declaration>>, PluginError> {
+        if let Some(known) = self.declared.get() {
+            return Ok(known.clone());
+        }
+        let pre = match (&self.transform, &self.sink) {
+            (Some(transform), _) => transform.instance_pre(),
+            (None, Some(sink)) => sink.instance_pre(),
+            (None, None) => return Ok(None),
+        };
+        let read = declared::describe(pre, &self.name)?.map(Arc::new);
+        Ok(self.declared.get_or_init(|| read).clone())
+    }
+
     /// The kind of engine its code was compiled for.
     pub(super) fn kind(&self) -> Kind {
         Kind {
@@ -540,6 +561,7 @@ impl Flavor {
             world,
             exports,
             imports,
+            declared: Arc::default(),
         })
     }
 }

@@ -65,6 +65,7 @@ impl SinkPlugin {
             });
         }
         let (mut limits, settings) = Limits::from_config(&plugin.name, config)?;
+        super::declared::check_declared(&plugin, &plugin.name, "sink.config.", &settings)?;
         if !config.contains_key(limits::TIMEOUT_KEY) {
             limits.timeout = DEFAULT_TIMEOUT;
         }

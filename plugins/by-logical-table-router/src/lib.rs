@@ -48,6 +48,10 @@ pub struct ByLogicalTableRouter {
 }
 
 impl Transform for ByLogicalTableRouter {
+    fn config_def() -> Option<tidemark_sdk::ConfigDef> {
+        Some(settings::definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
         let settings = Settings::parse(&config)?;
         Ok(ByLogicalTableRouter {

@@ -1,6 +1,6 @@
 //! The router's settings.
 
-use tidemark_sdk::Config;
+use tidemark_sdk::{Config, ConfigDef, Importance, Key, KeyType};
 
 use connect_common::avro_names::Mode;
 use connect_common::java_regex::JavaRegex;
@@ -23,70 +23,116 @@ pub struct Settings {
     pub mode: Mode,
 }
 
+/// Debezium's keys.
+pub fn definition() -> ConfigDef {
+    let key = |name: &str, key_type: KeyType, importance: Importance, doc: &str| {
+        Key::new(name, key_type, importance, doc)
+    };
+    ConfigDef::new()
+        .key(
+            key(
+                "topic.regex",
+                KeyType::String,
+                Importance::High,
+                "The regular expression matching the physical tables' topics.",
+            )
+            .required(),
+        )
+        .key(
+            key(
+                "topic.replacement",
+                KeyType::String,
+                Importance::High,
+                "The logical topic, in Java's replacement syntax ($1 inserts a group).",
+            )
+            .required(),
+        )
+        .key(
+            key(
+                "key.enforce.uniqueness",
+                KeyType::Boolean,
+                Importance::Low,
+                "Whether a field naming the physical table is added to the key, so keys stay unique in the logical topic.",
+            )
+            .default_value("true"),
+        )
+        .key(
+            key(
+                "key.field.name",
+                KeyType::String,
+                Importance::Low,
+                "The name of the key field naming the physical table.",
+            )
+            .default_value(DEFAULT_KEY_FIELD),
+        )
+        .key(key(
+            "key.field.regex",
+            KeyType::String,
+            Importance::Low,
+            "A regular expression on the physical topic, to compute the key field's value with key.field.replacement.",
+        ))
+        .key(key(
+            "key.field.replacement",
+            KeyType::String,
+            Importance::Low,
+            "The key field's value, in Java's replacement syntax over key.field.regex.",
+        ))
+        .key(
+            key(
+                "schema.name.adjustment.mode",
+                KeyType::String,
+                Importance::Low,
+                "How schema names are made valid: none, avro or avro_unicode.",
+            )
+            .default_value("none")
+            .allowed_ignoring_case(&["none", "avro", "avro_unicode"]),
+        )
+        .key(
+            key(
+                "logical.table.cache.size",
+                KeyType::Int,
+                Importance::Low,
+                "How many logical tables' schemas are cached.",
+            )
+            .default_value("16"),
+        )
+}
+
 impl Settings {
     /// Reads and checks the settings; errors name the setting.
     pub fn parse(config: &Config) -> Result<Settings, String> {
-        let regex = required(config, "topic.regex")?;
-        let replacement = required(config, "topic.replacement")?;
+        let parsed = definition().parse(config)?;
+        let text = |key: &str| parsed.string(key).filter(|v| !v.is_empty());
+        let regex = text("topic.regex").ok_or("setting 'topic.regex' must not be empty")?;
+        let replacement =
+            text("topic.replacement").ok_or("setting 'topic.replacement' must not be empty")?;
         let topic = JavaRegex::new(regex, replacement)
             .map_err(|e| format!("settings 'topic.regex' / 'topic.replacement': {e}"))?;
-        let enforce_uniqueness = parse_bool(config, "key.enforce.uniqueness", true)?;
-        let key_field_name = config
-            .get("key.field.name")
-            .unwrap_or(DEFAULT_KEY_FIELD)
-            .to_owned();
-        let key_field = match config
-            .get("key.field.regex")
-            .filter(|r| !r.trim().is_empty())
-        {
+        let key_field = match text("key.field.regex") {
             None => None,
             Some(regex) => {
-                let replacement = config
-                    .get("key.field.replacement")
-                    .filter(|r| !r.trim().is_empty())
-                    .ok_or(
-                        "setting 'key.field.replacement' must be non-empty if key.field.regex is set",
-                    )?;
+                let replacement = text("key.field.replacement").ok_or(
+                    "setting 'key.field.replacement' must be non-empty if key.field.regex is set",
+                )?;
                 Some(JavaRegex::new(regex, replacement).map_err(|e| {
                     format!("settings 'key.field.regex' / 'key.field.replacement': {e}")
                 })?)
             }
         };
-        let mode_text = config.get("schema.name.adjustment.mode").unwrap_or("none");
+        let mode_text = text("schema.name.adjustment.mode").unwrap_or_default();
         let mode = Mode::parse(mode_text).ok_or_else(|| {
-            format!(
-                "setting 'schema.name.adjustment.mode' must be none, avro or avro_unicode, not \
-                 {mode_text:?}"
-            )
+            format!("setting 'schema.name.adjustment.mode' has no meaning for {mode_text:?}")
         })?;
-        if let Some(size) = config.get("logical.table.cache.size") {
-            size.trim().parse::<i32>().map_err(|_| {
-                format!("setting 'logical.table.cache.size' must be an integer, not {size:?}")
-            })?;
-        }
         Ok(Settings {
             topic,
-            enforce_uniqueness,
-            key_field_name,
+            enforce_uniqueness: parsed.boolean("key.enforce.uniqueness") != Some(false),
+            key_field_name: parsed
+                .string("key.field.name")
+                .unwrap_or(DEFAULT_KEY_FIELD)
+                .to_owned(),
             key_field,
             mode,
         })
-    }
-}
-
-fn required<'a>(config: &'a Config, key: &str) -> Result<&'a str, String> {
-    config
-        .get(key)
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| format!("missing required setting '{key}'"))
-}
-
-fn parse_bool(config: &Config, key: &str, default: bool) -> Result<bool, String> {
-    match config.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(_) => Err(format!("setting '{key}' must be true or false")),
     }
 }
 

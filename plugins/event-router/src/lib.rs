@@ -44,6 +44,10 @@ pub struct EventRouter {
 }
 
 impl Transform for EventRouter {
+    fn config_def() -> Option<tidemark_sdk::ConfigDef> {
+        Some(settings::definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
         let (settings, warnings) = Settings::parse(&config)?;
         for warning in warnings {

@@ -1,6 +1,6 @@
 //! The outbox router's settings.
 
-use tidemark_sdk::Config;
+use tidemark_sdk::{Config, ConfigDef, Importance, Key, KeyType};
 
 use crate::json_schema::NullBehavior;
 use connect_common::avro_names::Mode;
@@ -53,23 +53,145 @@ pub struct Settings {
     pub field_names: Mode,
 }
 
+/// Debezium's keys, as this router reads them.
+pub fn definition() -> ConfigDef {
+    let key = |name: &str, key_type: KeyType, importance: Importance, doc: &str| {
+        Key::new(name, key_type, importance, doc)
+    };
+    let column = |name: &str, default: &str, doc: &str| {
+        key(name, KeyType::String, Importance::Low, doc).default_value(default)
+    };
+    ConfigDef::new()
+        .key(column("table.field.event.id", "id", "The outbox column holding the event's id."))
+        .key(column(
+            "table.field.event.key",
+            "aggregateid",
+            "The outbox column holding the event's key.",
+        ))
+        .key(key(
+            "table.field.event.timestamp",
+            KeyType::String,
+            Importance::Low,
+            "The outbox column holding the event's timestamp; unset, the change event's.",
+        ))
+        .key(column(
+            "table.field.event.payload",
+            "payload",
+            "The outbox column holding the event's payload.",
+        ))
+        .key(key(
+            "table.field.event.schema.version",
+            KeyType::String,
+            Importance::Low,
+            "The outbox column holding the version of the value's schema.",
+        ))
+        .key(key(
+            "table.fields.additional.placement",
+            KeyType::List,
+            Importance::High,
+            "Extra outbox columns, as column:placement[:alias] with placement header, envelope or partition.",
+        ))
+        .key(
+            key(
+                "table.field.additional.missing",
+                KeyType::String,
+                Importance::Low,
+                "What a row lacking an additional column does: error or ignore.",
+            )
+            .default_value("error")
+            .allowed_ignoring_case(&["error", "ignore"]),
+        )
+        .key(
+            key(
+                "table.op.invalid.behavior",
+                KeyType::String,
+                Importance::Medium,
+                "What an update of an outbox row does: warn, error or fatal.",
+            )
+            .default_value("warn")
+            .allowed_ignoring_case(&["warn", "error", "fatal"]),
+        )
+        .key(
+            key(
+                "table.expand.json.payload",
+                KeyType::Boolean,
+                Importance::Medium,
+                "Whether a JSON string payload is expanded into a struct.",
+            )
+            .default_value("false"),
+        )
+        .key(
+            key(
+                "table.json.payload.null.behavior",
+                KeyType::String,
+                Importance::Medium,
+                "How expanded JSON nulls are typed: ignore or optional_bytes.",
+            )
+            .default_value("ignore")
+            .allowed_ignoring_case(&["ignore", "optional_bytes"]),
+        )
+        .key(column(
+            "route.by.field",
+            "aggregatetype",
+            "The outbox column whose value routes the event.",
+        ))
+        .key(
+            key(
+                "route.topic.regex",
+                KeyType::String,
+                Importance::Low,
+                "The regular expression over route.by.field's value for route.topic.replacement.",
+            )
+            .default_value("(?<routedByValue>.*)"),
+        )
+        .key(
+            key(
+                "route.topic.replacement",
+                KeyType::String,
+                Importance::High,
+                "The event's topic, in Java's replacement syntax over route.topic.regex.",
+            )
+            .default_value("outbox.event.${routedByValue}"),
+        )
+        .key(
+            key(
+                "route.tombstone.on.empty.payload",
+                KeyType::Boolean,
+                Importance::Low,
+                "Whether an empty payload becomes a tombstone.",
+            )
+            .default_value("false"),
+        )
+        .key(
+            key(
+                "field.name.adjustment.mode",
+                KeyType::String,
+                Importance::Low,
+                "How field names of expanded payloads are made valid: none, avro or avro_unicode.",
+            )
+            .default_value("none")
+            .allowed_ignoring_case(&["none", "avro", "avro_unicode"]),
+        )
+}
+
 impl Settings {
     /// Reads and checks the settings; errors name the setting. Also returns warnings to
     /// log once.
     pub fn parse(config: &Config) -> Result<(Settings, Vec<String>), String> {
-        let text = |key: &str, default: &str| config.get(key).unwrap_or(default).to_owned();
+        let parsed = definition().parse(config)?;
+        let text = |key: &str| parsed.string(key).unwrap_or_default().to_owned();
         let optional = |key: &str| {
-            config
-                .get(key)
-                .filter(|v| !v.trim().is_empty())
+            parsed
+                .string(key)
+                .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let regex = text("route.topic.regex", "(?<routedByValue>.*)");
-        let replacement = text("route.topic.replacement", "outbox.event.${routedByValue}");
-        let route = JavaRegex::new(&regex, &replacement).map_err(|e| {
-            format!("settings 'route.topic.regex' / 'route.topic.replacement': {e}")
-        })?;
-        let additional = parse_additional(config.get("table.fields.additional.placement"))?;
+        let flag = |key: &str| parsed.boolean(key) == Some(true);
+        let route = JavaRegex::new(&text("route.topic.regex"), &text("route.topic.replacement"))
+            .map_err(|e| {
+                format!("settings 'route.topic.regex' / 'route.topic.replacement': {e}")
+            })?;
+        let additional = parse_additional(&parsed.list("table.fields.additional.placement"))?;
         let mut warnings = Vec::new();
         if additional
             .iter()
@@ -82,51 +204,31 @@ impl Settings {
             );
         }
         let settings = Settings {
-            event_id: text("table.field.event.id", "id"),
-            event_key: text("table.field.event.key", "aggregateid"),
-            payload: text("table.field.event.payload", "payload"),
+            event_id: text("table.field.event.id"),
+            event_key: text("table.field.event.key"),
+            payload: text("table.field.event.payload"),
             timestamp: optional("table.field.event.timestamp"),
             schema_version: optional("table.field.event.schema.version"),
-            route_by: text("route.by.field", "aggregatetype"),
+            route_by: text("route.by.field"),
             route,
-            tombstone_on_empty_payload: boolean(config, "route.tombstone.on.empty.payload")?,
+            tombstone_on_empty_payload: flag("route.tombstone.on.empty.payload"),
             additional,
-            ignore_missing: choice(
-                config,
-                "table.field.additional.missing",
-                &[("error", false), ("ignore", true)],
-            )?
-            .unwrap_or(false),
-            invalid_op: choice(
-                config,
-                "table.op.invalid.behavior",
-                &[
-                    ("warn", InvalidOp::Warn),
-                    ("error", InvalidOp::Error),
-                    ("fatal", InvalidOp::Fatal),
-                ],
-            )?
-            .unwrap_or(InvalidOp::Warn),
-            expand_json: boolean(config, "table.expand.json.payload")?,
-            json_nulls: choice(
-                config,
-                "table.json.payload.null.behavior",
-                &[
-                    ("ignore", NullBehavior::Ignore),
-                    ("optional_bytes", NullBehavior::OptionalBytes),
-                ],
-            )?
-            .unwrap_or(NullBehavior::Ignore),
-            field_names: choice(
-                config,
-                "field.name.adjustment.mode",
-                &[
-                    ("none", Mode::None),
-                    ("avro", Mode::Avro),
-                    ("avro_unicode", Mode::AvroUnicode),
-                ],
-            )?
-            .unwrap_or(Mode::None),
+            ignore_missing: parsed.string("table.field.additional.missing") == Some("ignore"),
+            invalid_op: match parsed.string("table.op.invalid.behavior") {
+                Some("error") => InvalidOp::Error,
+                Some("fatal") => InvalidOp::Fatal,
+                _ => InvalidOp::Warn,
+            },
+            expand_json: flag("table.expand.json.payload"),
+            json_nulls: match parsed.string("table.json.payload.null.behavior") {
+                Some("optional_bytes") => NullBehavior::OptionalBytes,
+                _ => NullBehavior::Ignore,
+            },
+            field_names: match parsed.string("field.name.adjustment.mode") {
+                Some("avro") => Mode::Avro,
+                Some("avro_unicode") => Mode::AvroUnicode,
+                _ => Mode::None,
+            },
         };
         Ok((settings, warnings))
     }
@@ -140,14 +242,11 @@ impl Settings {
     }
 }
 
-/// `column:placement[:alias]` entries, comma separated.
-fn parse_additional(setting: Option<&str>) -> Result<Vec<Additional>, String> {
+/// `column:placement[:alias]` entries.
+fn parse_additional(entries: &[String]) -> Result<Vec<Additional>, String> {
     const KEY: &str = "table.fields.additional.placement";
-    let Some(setting) = setting.filter(|s| !s.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    setting
-        .split(',')
+    entries
+        .iter()
         .filter(|entry| !entry.trim().is_empty())
         .map(|entry| {
             let parts: Vec<&str> = entry.split(':').map(str::trim).collect();
@@ -179,28 +278,6 @@ fn parse_additional(setting: Option<&str>) -> Result<Vec<Additional>, String> {
             })
         })
         .collect()
-}
-
-fn boolean(config: &Config, key: &str) -> Result<bool, String> {
-    Ok(choice(config, key, &[("true", true), ("false", false)])?.unwrap_or(false))
-}
-
-/// One of the allowed values (any case, blanks trimmed), `None` when unset.
-fn choice<T: Copy>(config: &Config, key: &str, allowed: &[(&str, T)]) -> Result<Option<T>, String> {
-    let Some(text) = config.get(key) else {
-        return Ok(None);
-    };
-    allowed
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(text.trim()))
-        .map(|(_, value)| Some(*value))
-        .ok_or_else(|| {
-            let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-            format!(
-                "setting '{key}' must be one of {}, not {text:?}",
-                names.join(", ")
-            )
-        })
 }
 
 #[cfg(test)]

@@ -21,7 +21,8 @@ use connect_common::operand::{self, Rewrite};
 use connect_common::settings;
 use connect_common::structs::{require_map, require_struct};
 use tidemark_sdk::{
-    Config, Data, Outcome, Part, Record, Schema, Transform, Value, export_transform,
+    Config, ConfigDef, Data, Importance, Key, KeyType, Outcome, Part, Record, Schema, Transform,
+    Value, export_transform,
 };
 
 pub use path::{FieldPath, Syntax};
@@ -112,27 +113,52 @@ impl ExtractField {
     }
 }
 
+/// Connect's keys, with the implied `part`.
+fn definition() -> ConfigDef {
+    ConfigDef::new()
+        .key(
+            Key::new(
+                "field",
+                KeyType::String,
+                Importance::Medium,
+                "The field to extract (a path of nested fields with field.syntax.version=V2).",
+            )
+            .required(),
+        )
+        .key(
+            Key::new(
+                "field.syntax.version",
+                KeyType::String,
+                Importance::High,
+                "How field names are read: V1 (a name, dots included) or V2 (a dotted path of nested fields, backquotes around a name with dots).",
+            )
+            .default_value("V1")
+            .allowed_ignoring_case(&["V1", "V2"]),
+        )
+        .key(settings::replace_null_key())
+        .key(settings::part_key())
+}
+
 impl Transform for ExtractField {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
-        let original = config.require("field")?.to_owned();
-        let syntax = match config.get("field.syntax.version") {
-            None => Syntax::V1,
-            Some(v) if v.eq_ignore_ascii_case("v1") => Syntax::V1,
-            Some(v) if v.eq_ignore_ascii_case("v2") => Syntax::V2,
-            Some(other) => {
-                return Err(format!(
-                    "setting 'field.syntax.version' must be V1 or V2, not {other:?}"
-                ));
-            }
+        let parsed = definition().parse(&config)?;
+        let original = parsed.string("field").unwrap_or_default().to_owned();
+        let syntax = match parsed.string("field.syntax.version") {
+            Some("V2") => Syntax::V2,
+            _ => Syntax::V1,
         };
         let path = FieldPath::parse(&original, syntax)
             .map_err(|e| format!("setting 'field' {original:?}: {e}"))?;
         Ok(ExtractField {
-            part: settings::part(&config)?,
+            part: settings::part(&parsed),
             extraction: Extraction {
                 path,
                 original,
-                replace_null_with_default: settings::replace_null_with_default(&config)?,
+                replace_null_with_default: settings::replace_null_with_default(&parsed),
             },
             plans: IdCache::default(),
         })

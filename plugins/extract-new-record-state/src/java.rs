@@ -25,19 +25,6 @@ pub fn is_blank(text: &str) -> bool {
     trim(text).is_empty()
 }
 
-/// A Kafka `ConfigDef` boolean: `true` or `false`, any case, surrounding blanks ignored.
-pub fn parse_bool(key: &str, text: Option<&str>, default: bool) -> Result<bool, String> {
-    match text.map(|t| trim(t).to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(t) if t == "true" => Ok(true),
-        Some(t) if t == "false" => Ok(false),
-        Some(_) => Err(format!(
-            "setting '{key}' must be true or false, not {:?}",
-            text.unwrap_or_default()
-        )),
-    }
-}
-
 /// Kafka's `SchemaUtil.copySchemaBasics(schema)`: same type, name, version, doc and
 /// parameters (and element schema for arrays); required, no default, no fields.
 pub fn copy_basics(schema: &Schema) -> Schema {
@@ -100,17 +87,6 @@ mod tests {
         assert_eq!(split(",a", ','), ["", "a"]);
         assert!(split(":", ':').is_empty());
         assert_eq!(split("", ':'), [""]);
-    }
-
-    #[test]
-    fn booleans_follow_config_def() {
-        assert_eq!(parse_bool("k", Some(" TRUE "), false), Ok(true));
-        assert_eq!(parse_bool("k", None, true), Ok(true));
-        assert!(
-            parse_bool("k", Some("yes"), true)
-                .unwrap_err()
-                .contains("'k'")
-        );
     }
 
     #[test]

@@ -89,6 +89,10 @@ impl Cached {
 }
 
 impl Transform for ExtractNewRecordState {
+    fn config_def() -> Option<tidemark_sdk::ConfigDef> {
+        Some(settings::definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
         let (settings, warnings) = Settings::parse(&config)?;
         for warning in warnings {

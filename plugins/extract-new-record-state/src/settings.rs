@@ -1,6 +1,6 @@
 //! The transform's settings, including the legacy delete keys Debezium 3.6 no longer reads.
 
-use tidemark_sdk::Config;
+use tidemark_sdk::{Config, ConfigDef, Importance, Key, KeyType, Settings as Parsed};
 
 use crate::field_ref::FieldRef;
 use crate::java;
@@ -83,6 +83,89 @@ pub struct DropFields {
     pub keep_schema_compatible: bool,
 }
 
+/// `delete.tombstone.handling.mode`.
+const MODE: &str = "delete.tombstone.handling.mode";
+
+/// The transform's keys: Debezium 3.6's, and the legacy delete keys Debezium 2 read.
+pub fn definition() -> ConfigDef {
+    let low =
+        |name: &str, key_type: KeyType, doc: &str| Key::new(name, key_type, Importance::Low, doc);
+    ConfigDef::new()
+        .key(
+            Key::new(
+                MODE,
+                KeyType::String,
+                Importance::Medium,
+                "What becomes of deletes and tombstones: drop (both removed), tombstone (a delete \
+                 becomes a record with a null value; tombstones removed), rewrite (a delete \
+                 becomes its before row with __deleted=true; tombstones removed), \
+                 rewrite-with-tombstone (the same, tombstones kept), delete-to-tombstone (a \
+                 delete becomes a tombstone; tombstones removed).",
+            )
+            .default_value("tombstone")
+            .allowed_ignoring_case(&Handling::MODES.map(|(name, _)| name)),
+        )
+        .key(low(
+            "route.by.field",
+            KeyType::String,
+            "A row field whose value becomes the record's topic.",
+        ).default_value(""))
+        .key(low(
+            "add.fields.prefix",
+            KeyType::String,
+            "The prefix of the fields add.fields adds.",
+        ).default_value("__"))
+        .key(low(
+            "add.fields",
+            KeyType::List,
+            "Envelope or source fields added to the row (op, ts_ms, source.ts_ms, or field:new_name).",
+        ).default_value(""))
+        .key(low(
+            "add.headers.prefix",
+            KeyType::String,
+            "The prefix of the headers add.headers adds.",
+        ).default_value("__"))
+        .key(low(
+            "add.headers",
+            KeyType::List,
+            "Envelope or source fields added as headers, named as in add.fields.",
+        ).default_value(""))
+        .key(low(
+            "replace.null.with.default",
+            KeyType::Boolean,
+            "Whether a null column takes its schema default when the row is rewritten.",
+        ).default_value("true"))
+        .key(low(
+            "drop.fields.header.name",
+            KeyType::String,
+            "A header listing fields to remove from the row.",
+        ))
+        .key(low(
+            "drop.fields.from.key",
+            KeyType::Boolean,
+            "Whether drop.fields.header.name also removes the fields from the key.",
+        ).default_value("false"))
+        .key(low(
+            "drop.fields.keep.schema.compatible",
+            KeyType::Boolean,
+            "Whether drop.fields.header.name removes only optional fields, so schemas stay compatible.",
+        ).default_value("true"))
+        .key(low(
+            "drop.tombstones",
+            KeyType::Boolean,
+            "Deprecated (Debezium 2): whether tombstones are removed; use delete.tombstone.handling.mode.",
+        ))
+        .key(
+            Key::new(
+                "delete.handling.mode",
+                KeyType::String,
+                Importance::Medium,
+                "Deprecated (Debezium 2): drop, none or rewrite; use delete.tombstone.handling.mode.",
+            )
+            .allowed_ignoring_case(&["drop", "none", "rewrite"]),
+        )
+}
+
 /// Everything `configure` reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -97,107 +180,85 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings; also returns warnings to log once (deprecated keys).
     pub fn parse(config: &Config) -> Result<(Settings, Vec<String>), String> {
+        let parsed = definition().parse(config)?;
+        let text = |key: &str| parsed.string(key).unwrap_or_default();
+        let flag = |key: &str| parsed.boolean(key) == Some(true);
         let mut warnings = Vec::new();
-        let handling = handling(config, &mut warnings)?;
-        let fields_prefix = config.get("add.fields.prefix").unwrap_or("__");
-        let headers_prefix = config.get("add.headers.prefix").unwrap_or("__");
-        let add_fields = FieldRef::list(fields_prefix, config.get("add.fields").unwrap_or(""))
-            .map_err(|e| format!("setting 'add.fields': {e}"))?;
-        let add_headers = FieldRef::list(headers_prefix, config.get("add.headers").unwrap_or(""))
-            .map_err(|e| format!("setting 'add.headers': {e}"))?;
-        let route_by_field = config
-            .get("route.by.field")
+        let handling = handling(config, &parsed, &mut warnings)?;
+        let add_fields = FieldRef::list(
+            text("add.fields.prefix"),
+            config.get("add.fields").unwrap_or(""),
+        )
+        .map_err(|e| format!("setting 'add.fields': {e}"))?;
+        let add_headers = FieldRef::list(
+            text("add.headers.prefix"),
+            config.get("add.headers").unwrap_or(""),
+        )
+        .map_err(|e| format!("setting 'add.headers': {e}"))?;
+        let route_by_field = Some(text("route.by.field"))
             .filter(|f| !f.is_empty())
             .map(str::to_owned);
-        let replace_null_with_default = java::parse_bool(
-            "replace.null.with.default",
-            config.get("replace.null.with.default"),
-            true,
-        )?;
-        let from_key = java::parse_bool(
-            "drop.fields.from.key",
-            config.get("drop.fields.from.key"),
-            false,
-        )?;
-        let keep_schema_compatible = java::parse_bool(
-            "drop.fields.keep.schema.compatible",
-            config.get("drop.fields.keep.schema.compatible"),
-            true,
-        )?;
-        let drop_fields = config
-            .get("drop.fields.header.name")
+        let drop_fields = parsed
+            .string("drop.fields.header.name")
             .filter(|h| !java::is_blank(h))
             .map(|header| DropFields {
                 header: header.to_owned(),
-                from_key,
-                keep_schema_compatible,
+                from_key: flag("drop.fields.from.key"),
+                keep_schema_compatible: flag("drop.fields.keep.schema.compatible"),
             });
         let settings = Settings {
             handling,
             route_by_field,
             add_fields,
             add_headers,
-            replace_null_with_default,
+            replace_null_with_default: flag("replace.null.with.default"),
             drop_fields,
         };
         Ok((settings, warnings))
     }
 }
 
-/// `delete.tombstone.handling.mode`, else the legacy `drop.tombstones` (default true) and
-/// `delete.handling.mode` (`drop` by default, `none`, `rewrite`) as Debezium 2.x read them,
-/// else the default `tombstone`.
-fn handling(config: &Config, warnings: &mut Vec<String>) -> Result<Handling, String> {
-    const KEY: &str = "delete.tombstone.handling.mode";
-    let legacy_tombstones = config.get("drop.tombstones");
-    let legacy_deletes = config.get("delete.handling.mode");
+/// `delete.tombstone.handling.mode` when set, else the legacy `drop.tombstones` (default
+/// true) and `delete.handling.mode` (`drop` by default, `none`, `rewrite`) as Debezium 2.x
+/// read them, else the default `tombstone`.
+fn handling(
+    config: &Config,
+    parsed: &Parsed,
+    warnings: &mut Vec<String>,
+) -> Result<Handling, String> {
+    let legacy_tombstones = parsed.boolean("drop.tombstones");
+    let legacy_deletes = parsed.string("delete.handling.mode");
     let legacy = legacy_tombstones.is_some() || legacy_deletes.is_some();
-    if let Some(mode) = config.get(KEY).filter(|m| !java::is_blank(m)) {
-        let wanted = java::trim(mode);
+    if config.get(MODE).is_some() || !legacy {
+        let mode = parsed.string(MODE).unwrap_or_default();
         let handling = Handling::MODES
             .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .find(|(name, _)| *name == mode)
             .map(|(_, h)| *h)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Handling::MODES.iter().map(|(n, _)| *n).collect();
-                format!(
-                    "setting '{KEY}' must be one of {}, not {mode:?}",
-                    names.join(", ")
-                )
-            })?;
+            .ok_or_else(|| format!("setting '{MODE}' has no meaning for {mode:?}"))?;
         if legacy {
             warnings.push(format!(
                 "the deprecated settings 'drop.tombstones' and 'delete.handling.mode' are ignored \
-                 because '{KEY}' is set"
+                 because '{MODE}' is set"
             ));
         }
         return Ok(handling);
     }
-    if !legacy {
-        return Ok(Handling::new(Tombstones::Drop, Deletes::NullValue));
-    }
-    let tombstones = if java::parse_bool("drop.tombstones", legacy_tombstones, true)? {
+    let tombstones = if legacy_tombstones.unwrap_or(true) {
         Tombstones::Drop
     } else {
         Tombstones::Keep
     };
-    let deletes = match legacy_deletes.map(|d| java::trim(d).to_ascii_lowercase()) {
-        None => Deletes::Drop,
-        Some(d) if d == "drop" => Deletes::Drop,
-        Some(d) if d == "none" => Deletes::NullValue,
-        Some(d) if d == "rewrite" => Deletes::Rewrite,
-        Some(_) => {
-            return Err(format!(
-                "setting 'delete.handling.mode' must be one of drop, none, rewrite, not {:?}",
-                legacy_deletes.unwrap_or_default()
-            ));
-        }
+    let deletes = match legacy_deletes {
+        None | Some("drop") => Deletes::Drop,
+        Some("none") => Deletes::NullValue,
+        Some(_) => Deletes::Rewrite,
     };
     let handling = Handling::new(tombstones, deletes);
     let equivalent = match handling.mode_name() {
-        Some(name) => format!("use '{KEY}={name}' instead"),
+        Some(name) => format!("use '{MODE}={name}' instead"),
         None => format!(
-            "no '{KEY}' value has the same effect ({} tombstones, {} deletes), which is kept",
+            "no '{MODE}' value has the same effect ({} tombstones, {} deletes), which is kept",
             if tombstones == Tombstones::Keep {
                 "keeping"
             } else {

@@ -54,7 +54,10 @@ mod syntax;
 
 use cel_interpreter::Value as Cel;
 use regex::Regex;
-use tidemark_sdk::{Config, Outcome, Part, Record, Records, Transform, export_transform};
+use tidemark_sdk::{
+    Config, ConfigDef, Importance, Key, KeyType, Outcome, Part, Record, Records, Transform,
+    export_transform,
+};
 
 use condition::{Condition, Language};
 use record::PartReader;
@@ -87,11 +90,49 @@ pub struct ConditionFilter {
     value: PartReader,
 }
 
+/// Debezium's keys (Kafka Connect's Filter has none, and is the one configured without
+/// any of them).
+fn definition() -> ConfigDef {
+    let key = |name: &str, importance: Importance, doc: &str| {
+        Key::new(name, KeyType::String, importance, doc)
+    };
+    ConfigDef::new()
+        .key(key(
+            "language",
+            Importance::High,
+            "Debezium's Filter: the condition's language, cel, jsr223.groovy or jsr223.graal.js (required with condition).",
+        ))
+        .key(key(
+            "condition",
+            Importance::High,
+            "Debezium's Filter: the condition a record must meet to be kept (value, key, topic, header.<name>).",
+        ))
+        .key(key(
+            "topic.regex",
+            Importance::Low,
+            "Debezium's Filter: only records of topics matching this regular expression are filtered.",
+        ))
+        .key(
+            key(
+                "null.handling.mode",
+                Importance::Medium,
+                "Debezium's Filter: what becomes of a record with a null value: keep, drop or evaluate.",
+            )
+            .default_value("keep")
+            .allowed_ignoring_case(&["keep", "drop", "evaluate"]),
+        )
+}
+
 impl Transform for Filter {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
         if DEBEZIUM_SETTINGS.iter().all(|s| config.get(s).is_none()) {
             return Ok(Filter::DropAll);
         }
+        let parsed = definition().parse(&config)?;
         let language = language(config.require("language")?)?;
         let condition = config
             .get("condition")
@@ -104,7 +145,11 @@ impl Transform for Filter {
                 format!("setting 'topic.regex' is not a valid regular expression {pattern:?}: {e}")
             })?),
         };
-        let nulls = null_handling(config.get("null.handling.mode"))?;
+        let nulls = match parsed.string("null.handling.mode") {
+            Some("drop") => NullHandling::Drop,
+            Some("evaluate") => NullHandling::Evaluate,
+            _ => NullHandling::Keep,
+        };
         let key = PartReader::new(condition.paths(Part::Key));
         let value = PartReader::new(condition.paths(Part::Value));
         Ok(Filter::Condition(Box::new(ConditionFilter {
@@ -279,19 +324,6 @@ fn language(text: &str) -> Result<Language, String> {
         other => Err(format!(
             "setting 'language' has an unsupported value {other:?}: use cel, jsr223.groovy or \
              jsr223.graal.js (conditions are evaluated as CEL)"
-        )),
-    }
-}
-
-/// The `null.handling.mode` setting (case-insensitive, default `keep`).
-fn null_handling(text: Option<&str>) -> Result<NullHandling, String> {
-    match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("keep") => Ok(NullHandling::Keep),
-        Some("drop") => Ok(NullHandling::Drop),
-        Some("evaluate") => Ok(NullHandling::Evaluate),
-        Some(_) => Err(format!(
-            "setting 'null.handling.mode' has an invalid value {:?}: use keep, drop or evaluate",
-            text.unwrap_or_default()
         )),
     }
 }

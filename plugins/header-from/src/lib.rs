@@ -28,7 +28,8 @@ use connect_common::structs::{
 };
 use connect_common::values::convert_to_string;
 use tidemark_sdk::{
-    Config, Data, Header, Outcome, Part, Record, Schema, Transform, Value, export_transform,
+    Config, ConfigDef, Data, Header, Importance, Key, KeyType, Outcome, Part, Record, Schema,
+    Transform, Value, export_transform,
 };
 
 /// What becomes of the fields.
@@ -198,31 +199,66 @@ impl HeaderFrom {
     }
 }
 
+/// Connect's keys, with the implied `part`.
+fn definition() -> ConfigDef {
+    ConfigDef::new()
+        .key(
+            Key::new(
+                "fields",
+                KeyType::List,
+                Importance::High,
+                "The fields whose values become headers (a non-empty list).",
+            )
+            .required(),
+        )
+        .key(
+            Key::new(
+                "headers",
+                KeyType::List,
+                Importance::High,
+                "The header names, one for each field, in the same order.",
+            )
+            .required(),
+        )
+        .key(
+            Key::new(
+                "operation",
+                KeyType::String,
+                Importance::High,
+                "move (the fields are removed) or copy (they are kept).",
+            )
+            .required()
+            .allowed(&["move", "copy"]),
+        )
+        .key(settings::replace_null_key())
+        .key(settings::part_key())
+}
+
 impl Transform for HeaderFrom {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
-        let fields = settings::non_empty_list(&config, "fields")?;
-        let headers = settings::non_empty_list(&config, "headers")?;
+        let parsed = definition().parse(&config)?;
+        let fields = settings::non_empty_list(&parsed, "fields")?;
+        let headers = settings::non_empty_list(&parsed, "headers")?;
         if fields.len() != headers.len() {
             return Err(
                 "'fields' config must have the same number of elements as 'headers' config.".into(),
             );
         }
-        let operation = match config.require("operation")? {
-            "move" => Operation::Move,
-            "copy" => Operation::Copy,
-            other => {
-                return Err(format!(
-                    "setting 'operation' must be 'move' or 'copy', not {other:?}"
-                ));
-            }
+        let operation = match parsed.string("operation") {
+            Some("move") => Operation::Move,
+            _ => Operation::Copy,
         };
         Ok(HeaderFrom {
-            part: settings::part(&config)?,
+            part: settings::part(&parsed),
             hoist: Hoist {
                 fields,
                 headers,
                 operation,
-                replace_null_with_default: settings::replace_null_with_default(&config)?,
+                replace_null_with_default: settings::replace_null_with_default(&parsed),
             },
             plans: IdCache::default(),
         })

@@ -27,10 +27,11 @@ use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme}
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "sink",
+        world: "declared-sink",
     });
 }
 
+use bindings::exports::tidemark::plugin::config_schema::{self, ConfigKey, Importance, KeyType};
 use bindings::exports::tidemark::plugin::destination::{Guest, SinkError};
 use bindings::tidemark::plugin::records::Batch;
 use bindings::tidemark::plugin::types::{Part, SchemaNode, SchemaType, ValueNode};
@@ -69,6 +70,52 @@ fn parse_url(url: &str) -> Result<(Scheme, String, String), String> {
     Ok((scheme, authority.to_owned(), path.to_owned()))
 }
 
+/// The sink's keys, declared for the host (which checks a configuration against them and
+/// lists them); `configure` reads the same keys.
+fn definition() -> Vec<ConfigKey> {
+    let key =
+        |name: &str, type_, default: Option<&str>, required, importance, doc: &str| ConfigKey {
+            name: name.to_owned(),
+            type_,
+            default_value: default.map(str::to_owned),
+            required,
+            importance,
+            documentation: doc.to_owned(),
+            allowed: Vec::new(),
+            case_insensitive: false,
+        };
+    vec![
+        key(
+            URL,
+            KeyType::String,
+            None,
+            true,
+            Importance::High,
+            "The address batches are POSTed to, http://host[:port]/path or https://…; the host must also be granted with plugin.allow.http=host:port.",
+        ),
+        key(
+            TIMEOUT,
+            KeyType::Long,
+            Some(&DEFAULT_TIMEOUT_MS.to_string()),
+            false,
+            Importance::Medium,
+            "Connect and first-byte timeout of a request, in milliseconds.",
+        ),
+        key(
+            "header.*",
+            KeyType::Password,
+            None,
+            false,
+            Importance::Low,
+            "header.<Name>: an extra request header (e.g. header.Authorization=Bearer …).",
+        ),
+    ]
+}
+
+const URL: &str = "url";
+const TIMEOUT: &str = "timeout.ms";
+const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
 fn configure(config: Vec<(String, String)>) -> Result<Settings, String> {
     let get = |key: &str| {
         config
@@ -77,10 +124,10 @@ fn configure(config: Vec<(String, String)>) -> Result<Settings, String> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    let url = get("url").ok_or("missing required setting 'url' (the address to POST to)")?;
+    let url = get(URL).ok_or("missing required setting 'url' (the address to POST to)")?;
     let (scheme, authority, path) = parse_url(url.trim())?;
-    let timeout_ms: u64 = match get("timeout.ms") {
-        None => 30_000,
+    let timeout_ms: u64 = match get(TIMEOUT) {
+        None => DEFAULT_TIMEOUT_MS,
         Some(v) => v
             .trim()
             .parse()
@@ -360,6 +407,12 @@ fn classify(target: &str, error: ErrorCode) -> SinkError {
 }
 
 struct HttpSink;
+
+impl config_schema::Guest for HttpSink {
+    fn describe() -> Option<Vec<ConfigKey>> {
+        Some(definition())
+    }
+}
 
 impl Guest for HttpSink {
     fn configure(config: Vec<(String, String)>) -> Result<(), String> {

@@ -27,7 +27,8 @@ use connect_common::structs::{
     add_field, check_put, field_value, map_put, require_map, require_struct, struct_basics,
 };
 use tidemark_sdk::{
-    Config, Data, Outcome, Part, Record, Schema, SchemaType, Transform, Value, export_transform,
+    Config, ConfigDef, Data, Importance, Key, KeyType, Outcome, Part, Record, Schema, SchemaType,
+    Transform, Value, export_transform,
 };
 
 const PURPOSE: &str = "field insertion";
@@ -190,10 +191,44 @@ impl InsertField {
     }
 }
 
+/// Connect's keys, with the implied `part`.
+fn definition() -> ConfigDef {
+    let field = |name: &str, doc: &str| Key::new(name, KeyType::String, Importance::Medium, doc);
+    ConfigDef::new()
+        .key(field(
+            "topic.field",
+            "The field for the record's topic; a name ending in ! is required, in ? optional (the default).",
+        ))
+        .key(field(
+            "partition.field",
+            "The field for the record's Kafka partition; ! required, ? optional.",
+        ))
+        .key(field(
+            "offset.field",
+            "The field for a sink record's Kafka offset; not available on source records (refused).",
+        ))
+        .key(field(
+            "timestamp.field",
+            "The field for the record's timestamp; ! required, ? optional.",
+        ))
+        .key(field(
+            "static.field",
+            "The field for the fixed value static.value; ! required, ? optional.",
+        ))
+        .key(field("static.value", "The value of static.field."))
+        .key(settings::replace_null_key())
+        .key(settings::part_key())
+}
+
 impl Transform for InsertField {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
-        let spec = |key: &str| config.get(key).map(Spec::parse);
-        if config.get("offset.field").is_some() {
+        let parsed = definition().parse(&config)?;
+        let spec = |key: &str| parsed.string(key).map(Spec::parse);
+        if parsed.has("offset.field") {
             return Err(
                 "setting 'offset.field' needs a sink record's Kafka offset: Tidemark's \
                         records come from a source, on which Kafka Connect fails every record; \
@@ -201,7 +236,7 @@ impl Transform for InsertField {
                     .into(),
             );
         }
-        let static_field = match (spec("static.field"), config.get("static.value")) {
+        let static_field = match (spec("static.field"), parsed.string("static.value")) {
             (None, _) => None,
             (Some(field), Some(value)) => Some((field, value.to_owned())),
             (Some(field), None) => {
@@ -216,7 +251,7 @@ impl Transform for InsertField {
             partition: spec("partition.field"),
             timestamp: spec("timestamp.field"),
             static_field,
-            replace_null_with_default: settings::replace_null_with_default(&config)?,
+            replace_null_with_default: settings::replace_null_with_default(&parsed),
         };
         if insertions.topic.is_none()
             && insertions.partition.is_none()
@@ -230,7 +265,7 @@ impl Transform for InsertField {
             );
         }
         Ok(InsertField {
-            part: settings::part(&config)?,
+            part: settings::part(&parsed),
             insertions,
             schemas: IdCache::default(),
         })

@@ -25,7 +25,8 @@ use connect_common::structs::{
     check_put, field_value, map_get, map_put, require_map, require_struct,
 };
 use tidemark_sdk::{
-    Config, Data, Outcome, Part, Record, Records, Schema, Transform, Value, export_transform,
+    Config, ConfigDef, Data, Importance, Key, KeyType, Outcome, Part, Record, Records, Schema,
+    Transform, Value, export_transform,
 };
 
 pub use mask::mask;
@@ -280,23 +281,50 @@ impl MaskField {
     }
 }
 
+/// Connect's keys, with the implied `part`.
+fn definition() -> ConfigDef {
+    ConfigDef::new()
+        .key(
+            Key::new(
+                "fields",
+                KeyType::List,
+                Importance::High,
+                "The fields to mask (a non-empty list).",
+            )
+            .required(),
+        )
+        .key(Key::new(
+            "replacement",
+            KeyType::String,
+            Importance::Low,
+            "The value masked fields get (converted to the field's type); unset, each type's empty value.",
+        ))
+        .key(settings::replace_null_key())
+        .key(settings::part_key())
+}
+
 impl Transform for MaskField {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
+        let parsed = definition().parse(&config)?;
         let mut fields: Vec<String> = Vec::new();
-        for field in settings::non_empty_list(&config, "fields")? {
+        for field in settings::non_empty_list(&parsed, "fields")? {
             if !fields.contains(&field) {
                 fields.push(field);
             }
         }
-        let replacement = config.get("replacement").map(str::to_owned);
+        let replacement = parsed.string("replacement").map(str::to_owned);
         if replacement.as_deref() == Some("") {
             return Err("setting 'replacement' must be a non-empty string when set".into());
         }
         Ok(MaskField {
-            part: settings::part(&config)?,
+            part: settings::part(&parsed),
             fields,
             replacement,
-            replace_null_with_default: settings::replace_null_with_default(&config)?,
+            replace_null_with_default: settings::replace_null_with_default(&parsed),
             plans: IdCache::default(),
         })
     }

@@ -8,7 +8,10 @@
 
 use connect_common::java_regex::{JavaRegex, Replacement};
 use regex::Regex;
-use tidemark_sdk::{Config, Outcome, Record, Records, Transform, export_transform};
+use tidemark_sdk::{
+    Config, ConfigDef, Importance, Key, KeyType, Outcome, Record, Records, Transform,
+    export_transform,
+};
 
 /// The RegexRouter transform.
 pub struct RegexRouter {
@@ -25,10 +28,38 @@ impl RegexRouter {
     }
 }
 
+/// Connect's keys.
+fn definition() -> ConfigDef {
+    ConfigDef::new()
+        .key(
+            Key::new(
+                "regex",
+                KeyType::String,
+                Importance::High,
+                "The regular expression a topic must match as a whole to be routed.",
+            )
+            .required(),
+        )
+        .key(
+            Key::new(
+                "replacement",
+                KeyType::String,
+                Importance::High,
+                "The new topic, in Java's replacement syntax ($1 or ${name} insert a group).",
+            )
+            .required(),
+        )
+}
+
 impl Transform for RegexRouter {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
-        let pattern = config.require("regex")?;
-        let replacement = config.require("replacement")?;
+        let parsed = definition().parse(&config)?;
+        let pattern = parsed.string("regex").unwrap_or_default();
+        let replacement = parsed.string("replacement").unwrap_or_default();
         let unanchored = Regex::new(pattern).map_err(|e| {
             format!("setting 'regex' is not a valid regular expression {pattern:?}: {e}")
         })?;
@@ -116,7 +147,10 @@ mod tests {
         let err = RegexRouter::configure(Config::new(vec![("regex".into(), "a".into())]))
             .err()
             .unwrap();
-        assert_eq!(err, "missing required setting 'replacement'");
+        assert!(
+            err.starts_with("missing required setting 'replacement'"),
+            "{err}"
+        );
         assert!(router("(", "x").err().unwrap().contains("setting 'regex'"));
     }
 }

@@ -22,7 +22,8 @@ use connect_common::structs::{
     add_field, check_put, field_value, map_put, require_map, require_struct, struct_basics,
 };
 use tidemark_sdk::{
-    Config, Data, Outcome, Part, Record, Schema, Transform, Value, export_transform,
+    Config, ConfigDef, Data, Importance, Key, KeyType, Outcome, Part, Record, Schema, Transform,
+    Value, export_transform,
 };
 
 const PURPOSE: &str = "field replacement";
@@ -195,21 +196,47 @@ impl ReplaceField {
     }
 }
 
+/// Connect's keys (with the names Kafka 3 deprecated), and the implied `part`.
+fn definition() -> ConfigDef {
+    let list = |name: &str, doc: &str| Key::new(name, KeyType::List, Importance::Medium, doc);
+    ConfigDef::new()
+        .key(list("exclude", "Fields to remove; they win over include.").default_value(""))
+        .key(
+            list(
+                "include",
+                "Fields to keep; when empty, every field not excluded is kept.",
+            )
+            .default_value(""),
+        )
+        .key(list("renames", "Field renames, as old:new pairs.").default_value(""))
+        .key(list("blacklist", "Deprecated: the old name of exclude."))
+        .key(list("whitelist", "Deprecated: the old name of include."))
+        .key(settings::replace_null_key())
+        .key(settings::part_key())
+}
+
 impl Transform for ReplaceField {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
+        let parsed = definition().parse(&config)?;
         let either = |key: &str, deprecated: &str| {
-            settings::list(&config, key)
-                .or_else(|| settings::list(&config, deprecated))
-                .unwrap_or_default()
+            if config.get(key).is_some() || !parsed.has(deprecated) {
+                parsed.list(key)
+            } else {
+                parsed.list(deprecated)
+            }
         };
-        let renames = parse_renames(&settings::list(&config, "renames").unwrap_or_default())?;
+        let renames = parse_renames(&parsed.list("renames"))?;
         Ok(ReplaceField {
-            part: settings::part(&config)?,
+            part: settings::part(&parsed),
             replacement: Replacement {
                 exclude: either("exclude", "blacklist"),
                 include: either("include", "whitelist"),
                 renames,
-                replace_null_with_default: settings::replace_null_with_default(&config)?,
+                replace_null_with_default: settings::replace_null_with_default(&parsed),
             },
             plans: IdCache::default(),
         })

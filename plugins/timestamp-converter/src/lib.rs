@@ -44,7 +44,8 @@ use connect_common::structs::{
     check_put, field_value, map_get, map_put, require_map, require_struct, struct_basics,
 };
 use tidemark_sdk::{
-    Config, Data, Outcome, Part, Record, Schema, Transform, Value, export_transform,
+    Config, ConfigDef, Data, Importance, Key, KeyType, Outcome, Part, Record, Schema, Transform,
+    Value, export_transform,
 };
 
 pub use convert::{Converter, Kind, Precision};
@@ -230,47 +231,88 @@ fn century_start_at(now: i64) -> i64 {
         .map_or(0, |days| days * MILLIS_PER_DAY + now.millis_of_day)
 }
 
+/// Connect's keys, with the implied `part`.
+fn definition() -> ConfigDef {
+    ConfigDef::new()
+        .key(
+            Key::new(
+                "field",
+                KeyType::String,
+                Importance::High,
+                "The field holding the timestamp; empty: the whole key or value.",
+            )
+            .default_value(""),
+        )
+        .key(
+            Key::new(
+                "target.type",
+                KeyType::String,
+                Importance::High,
+                "What the timestamp becomes: string, unix, Date, Time or Timestamp.",
+            )
+            .required()
+            .allowed(&["string", "unix", "Date", "Time", "Timestamp"]),
+        )
+        .key(
+            Key::new(
+                "format",
+                KeyType::String,
+                Importance::Medium,
+                "A SimpleDateFormat pattern, to read strings and to write them (needed for target.type=string).",
+            )
+            .default_value(""),
+        )
+        .key(
+            Key::new(
+                "unix.precision",
+                KeyType::String,
+                Importance::Low,
+                "The unit of unix timestamps: seconds, milliseconds, microseconds or nanoseconds.",
+            )
+            .default_value("milliseconds")
+            .allowed(&["seconds", "milliseconds", "microseconds", "nanoseconds"]),
+        )
+        .key(settings::replace_null_key())
+        .key(settings::part_key())
+}
+
 impl Transform for TimestampConverter {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
-        let target_text = config.require("target.type")?;
-        let target = Kind::parse(target_text).ok_or_else(|| {
-            format!(
-                "setting 'target.type' must be one of string, unix, Date, Time, Timestamp, \
-                 not {target_text:?}"
-            )
-        })?;
-        let precision_text = config.get("unix.precision").unwrap_or("milliseconds");
+        let parsed = definition().parse(&config)?;
+        let target_text = parsed.string("target.type").unwrap_or_default();
+        let target = Kind::parse(target_text)
+            .ok_or_else(|| format!("setting 'target.type' has no meaning for {target_text:?}"))?;
+        let precision_text = parsed.string("unix.precision").unwrap_or_default();
         let precision = Precision::parse(precision_text).ok_or_else(|| {
-            format!(
-                "setting 'unix.precision' must be one of seconds, milliseconds, microseconds, \
-                 nanoseconds, not {precision_text:?}"
-            )
+            format!("setting 'unix.precision' has no meaning for {precision_text:?}")
         })?;
-        let format = match config.get("format") {
-            Some(text) if !settings::java_trim(text).is_empty() => {
-                Some(Pattern::compile(text).map_err(|e| {
-                    format!(
-                        "setting 'format' needs a SimpleDateFormat-compatible pattern, not \
-                         {text:?}: {e}"
-                    )
-                })?)
-            }
+        let format = match parsed.string("format") {
+            Some(text) if !text.is_empty() => Some(Pattern::compile(text).map_err(|e| {
+                format!(
+                    "setting 'format' needs a SimpleDateFormat-compatible pattern, not \
+                     {text:?}: {e}"
+                )
+            })?),
             _ => None,
         };
         if target == Kind::String && format.is_none() {
             return Err("setting 'format' is required when 'target.type' is string".into());
         }
         Ok(TimestampConverter {
-            part: settings::part(&config)?,
+            part: settings::part(&parsed),
             conversion: Conversion {
-                field: config.get("field").unwrap_or_default().to_owned(),
+                field: parsed.string("field").unwrap_or_default().to_owned(),
                 converter: Converter {
                     target,
                     format,
                     precision,
                     century_start: century_start(),
                 },
-                replace_null_with_default: settings::replace_null_with_default(&config)?,
+                replace_null_with_default: settings::replace_null_with_default(&parsed),
             },
             plans: IdCache::default(),
         })

@@ -20,7 +20,8 @@ use connect_common::structs::{
     add_field, check_put, field_value, map_get, map_put, require_map, require_struct,
 };
 use tidemark_sdk::{
-    Config, Data, Outcome, Part, Record, Schema, SchemaType, Transform, Value, export_transform,
+    Config, ConfigDef, Data, Importance, Key, KeyType, Outcome, Part, Record, Schema, SchemaType,
+    Transform, Value, export_transform,
 };
 
 const PURPOSE: &str = "copying fields from value to key";
@@ -112,11 +113,31 @@ impl ValueToKey {
     }
 }
 
+/// Connect's keys.
+fn definition() -> ConfigDef {
+    ConfigDef::new()
+        .key(
+            Key::new(
+                "fields",
+                KeyType::List,
+                Importance::High,
+                "The value's fields that make up the new key (a non-empty list).",
+            )
+            .required(),
+        )
+        .key(settings::replace_null_key())
+}
+
 impl Transform for ValueToKey {
+    fn config_def() -> Option<ConfigDef> {
+        Some(definition())
+    }
+
     fn configure(config: Config) -> Result<Self, String> {
+        let parsed = definition().parse(&config)?;
         Ok(ValueToKey {
-            fields: settings::non_empty_list(&config, "fields")?,
-            replace_null_with_default: settings::replace_null_with_default(&config)?,
+            fields: settings::non_empty_list(&parsed, "fields")?,
+            replace_null_with_default: settings::replace_null_with_default(&parsed),
             plans: IdCache::default(),
         })
     }

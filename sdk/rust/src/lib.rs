@@ -32,6 +32,7 @@
 
 mod config;
 mod defined;
+mod keys;
 mod record;
 mod records;
 mod schema;
@@ -39,6 +40,7 @@ mod value;
 
 pub use config::Config;
 pub use defined::{Piece, Pieces, SchemaId, define_schema};
+pub use keys::{ConfigDef, Importance, Key, KeyType, Settings, split_list};
 pub use record::{AccessError, Data, Emit, Header, NewRecord, Outcome, Part, Record};
 pub use records::Records;
 pub use schema::{Schema, SchemaType};
@@ -51,7 +53,7 @@ extern crate self as tidemark_sdk;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "transform",
+        world: "declared-transform",
         pub_export_macro: true,
         export_macro_name: "export_world",
         default_bindings_module: "::tidemark_sdk::bindings",
@@ -64,6 +66,15 @@ pub trait Transform: Sized + 'static {
     /// Builds the transform from its configuration (the `transforms.<name>.*` properties
     /// without that prefix). An error message should name the setting and what to do.
     fn configure(config: Config) -> Result<Self, String>;
+
+    /// The transform's keys, declared once: the host checks a configuration against them
+    /// before [`configure`](Transform::configure) (naming the closest key for a misspelt
+    /// one) and lists them in `GET /connector-plugins/{class}/config`. `configure` should
+    /// parse its configuration with the same declaration ([`ConfigDef::parse`]). `None` (the
+    /// default) declares nothing, and the host checks nothing.
+    fn config_def() -> Option<ConfigDef> {
+        None
+    }
 
     /// Decides what becomes of one record; edits made through `record` are kept.
     fn apply(&mut self, record: &mut Record<'_>) -> Outcome;
@@ -92,9 +103,43 @@ pub mod __private {
 
     pub use wit_bindgen;
 
+    use crate::bindings::exports::tidemark::plugin::config_schema as schema;
     use crate::bindings::exports::tidemark::plugin::transformer as wit;
     use crate::bindings::tidemark::plugin::records::Batch;
-    use crate::{Config, Records, Transform};
+    use crate::{Config, ConfigDef, Importance, KeyType, Records, Transform};
+
+    /// A declaration as the `config-schema` interface carries it.
+    pub fn describe(def: Option<ConfigDef>) -> Option<Vec<schema::ConfigKey>> {
+        let def = def?;
+        Some(
+            def.keys()
+                .iter()
+                .map(|key| schema::ConfigKey {
+                    name: key.name.clone(),
+                    type_: match key.key_type {
+                        KeyType::String => schema::KeyType::String,
+                        KeyType::Int => schema::KeyType::Int,
+                        KeyType::Long => schema::KeyType::Long,
+                        KeyType::Double => schema::KeyType::Double,
+                        KeyType::Boolean => schema::KeyType::Boolean,
+                        KeyType::List => schema::KeyType::List,
+                        KeyType::Class => schema::KeyType::Class,
+                        KeyType::Password => schema::KeyType::Password,
+                    },
+                    default_value: key.default.clone(),
+                    required: key.required,
+                    importance: match key.importance {
+                        Importance::High => schema::Importance::High,
+                        Importance::Medium => schema::Importance::Medium,
+                        Importance::Low => schema::Importance::Low,
+                    },
+                    documentation: key.documentation.clone(),
+                    allowed: key.allowed.clone(),
+                    case_insensitive: key.case_insensitive,
+                })
+                .collect(),
+        )
+    }
 
     /// Runs `configure` and keeps the transform.
     pub fn configure<T: Transform>(
@@ -147,6 +192,18 @@ macro_rules! export_transform {
             {
                 __TIDEMARK_TRANSFORM
                     .with(|state| $crate::__private::process::<$transform>(state, records))
+            }
+        }
+
+        impl $crate::bindings::exports::tidemark::plugin::config_schema::Guest
+            for __TidemarkTransformExport
+        {
+            fn describe() -> ::std::option::Option<
+                ::std::vec::Vec<
+                    $crate::bindings::exports::tidemark::plugin::config_schema::ConfigKey,
+                >,
+            > {
+                $crate::__private::describe(<$transform as $crate::Transform>::config_def())
             }
         }
 
