@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::Producer;
@@ -20,8 +20,10 @@ use tidemark_tests::capture::{Capture, normalize, pg_properties, read_offset};
 use tidemark_tests::kafka::{
     Consumed, Kafka, create_topic, partitions, read_topics, topic_config, wait_for,
 };
-use tidemark_tests::postgres::{Postgres, psql_command};
-use tidemark_tests::{golden_lines, tidemark_binary, workload, write_properties};
+use tidemark_tests::postgres::Postgres;
+use tidemark_tests::process::spawn_tidemark;
+use tidemark_tests::shop::{shop, stop_writer, write_orders, write_orders_until_stopped};
+use tidemark_tests::{golden_lines, workload, write_properties};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the broker is away in the outage test.
@@ -171,92 +173,6 @@ fn postgres_to_kafka_equals_the_file_sink_and_debezium() {
         partitions(&broker.bootstrap(), "dbz.public.scratch"),
         Some(2)
     );
-}
-
-/// Starts `tidemark run` on a config file, its stderr to `log`.
-fn spawn_tidemark(config: &Path, log: &Path) -> Child {
-    Command::new(tidemark_binary())
-        .arg("run")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("tidemark starts")
-}
-
-/// Runs `sql` in database `shop` with psql on its own thread.
-fn psql_in_background(
-    server: &Postgres,
-    sql: String,
-) -> std::thread::JoinHandle<std::process::ExitStatus> {
-    let port = server.port;
-    std::thread::spawn(move || {
-        psql_command(port, "shop")
-            .arg("-c")
-            .arg(sql)
-            .status()
-            .expect("psql runs")
-    })
-}
-
-/// Inserts 3000 rows into `orders`, 10 per transaction, committed one by one with `pause`
-/// seconds between transactions.
-fn write_orders(
-    server: &Postgres,
-    pause: f64,
-) -> std::thread::JoinHandle<std::process::ExitStatus> {
-    psql_in_background(
-        server,
-        format!(
-            "DO $$ BEGIN FOR i IN 0..299 LOOP \
-               INSERT INTO orders SELECT g, 'n' || g FROM generate_series(i * 10 + 1, i * 10 + 10) g; \
-               COMMIT; PERFORM pg_sleep({pause}); END LOOP; END $$"
-        ),
-    )
-}
-
-/// Inserts rows into `orders`, 10 per transaction with `pause` seconds between transactions,
-/// until a row appears in `writer_stop` (see [`stop_writer`]). Unlike [`write_orders`] the
-/// stream cannot run dry before the test is ready, however slow the machine is.
-fn write_orders_until_stopped(
-    server: &Postgres,
-    pause: f64,
-) -> std::thread::JoinHandle<std::process::ExitStatus> {
-    server.psql("shop", "CREATE TABLE writer_stop (stop int)");
-    psql_in_background(
-        server,
-        format!(
-            "DO $$ BEGIN FOR i IN 0..99999 LOOP \
-               EXIT WHEN EXISTS (SELECT FROM writer_stop); \
-               INSERT INTO orders SELECT g, 'n' || g FROM generate_series(i * 10 + 1, i * 10 + 10) g; \
-               COMMIT; PERFORM pg_sleep({pause}); END LOOP; END $$"
-        ),
-    )
-}
-
-/// Stops a [`write_orders_until_stopped`] writer and returns how many rows it wrote.
-fn stop_writer(
-    server: &Postgres,
-    writer: std::thread::JoinHandle<std::process::ExitStatus>,
-) -> i64 {
-    server.psql("shop", "INSERT INTO writer_stop VALUES (1)");
-    assert!(
-        writer.join().unwrap().success(),
-        "the writer ran to its end"
-    );
-    let rows = server.psql("shop", "SELECT count(*) FROM orders");
-    rows.trim().parse().expect("a row count")
-}
-
-fn shop() -> Postgres {
-    let server = Postgres::start();
-    server.create_database("shop");
-    server.psql(
-        "shop",
-        "CREATE TABLE orders (id int PRIMARY KEY, note text)",
-    );
-    server
 }
 
 /// A field of a change event's value, with or without the JsonConverter's schema.

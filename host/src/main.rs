@@ -15,8 +15,16 @@ fn main() -> ExitCode {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let initial = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let filter = tracing_subscriber::EnvFilter::try_new(&initial)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = match tracing_subscriber::EnvFilter::try_new(&initial) {
+        Ok(filter) => filter,
+        Err(error) => {
+            eprintln!(
+                "error: RUST_LOG={initial:?} is not a log filter ({error}): use a level such as \
+                 info or debug, or directives such as tidemark::pipeline=debug, or unset it"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     // The filter can be replaced while running (`PUT /admin/loggers/{name}`).
     let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
     tracing_subscriber::registry()

@@ -5,6 +5,7 @@
 mod broker;
 mod connect;
 mod jvm;
+pub mod tally;
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,7 @@ pub mod mariadb;
 pub mod postgres;
 pub mod process;
 pub mod rest;
+pub mod shop;
 pub mod tls;
 
 use std::collections::BTreeMap;
