@@ -40,16 +40,24 @@
 #   connectors' status updates, and autovacuum visiting N databases), the offset commits and
 #   the WAL written meanwhile (idle_commits, idle_wal_kb); steady RSS = VmRSS at the
 #   end of the idle window; threads (/proc/<pid>/status Threads) and open descriptors then;
+# - idle with WAL advancing, for IDLE s more: no traffic to any captured table, but a client
+#   inserts a row into a table of the `postgres` database every second, so the cluster's WAL
+#   moves and every connector's slot position with it (as autovacuum or any other database's
+#   writes do): the worker's CPU (wal_cpu_pct), Postgres's, the offset commits and the WAL
+#   written (wal_commits, wal_kb);
 # - traffic: every database gets M = ROWS_TOTAL / N rows (ROWS_TOTAL 200,000; M overrides), in
 #   transactions of TX rows (10), alternately into orders and customers, by PAR (10) psql
 #   clients running one database's script each (xargs -P); rows_per_s = N x M / (traffic start
 #   -> every row in every sink); traffic_s = how long the clients took to commit; lag_s = last
 #   commit -> every row in the sinks; the worker's and Postgres's CPU seconds over that time;
+#   settled RSS = VmRSS AFTER_S s after the last row arrived (default: the flush interval
+#   plus 10 s, so every connector committed once after the traffic);
 # - peak RSS = VmHWM at the end (start-up, snapshot, idle and traffic), max threads sampled
 #   every 0.5 s; stop_s = SIGTERM -> the worker exited (every connector's final flush and commit).
 #
-# Env: NS, ROWS_TOTAL, M, TX, PAR, IDLE, SETTLE, FLUSH_MS (10000), TIMEOUT (per wait, 600 s),
-# W (work dir, /tmp/tidemark-fleet; removed at the start), BUILD (1: cargo build --release -p
+# Env: NS, ROWS_TOTAL, M, TX, PAR, IDLE, SETTLE, FLUSH_MS (10000), AFTER_S, TIMEOUT (per wait, 600 s),
+# W (work dir, /tmp/tidemark-fleet; removed at the start), TIDEMARK (the binary,
+# target/release/tidemark), BUILD (1: cargo build --release -p
 # tidemark --bin tidemark first, a no-op when fresh; 0: use target/release/tidemark as it is),
 # KEEP (1 keeps $W/pg and the sinks at the end).
 # Prints RESULT lines as they come ($W/results.txt) and a Markdown table at the end.
@@ -63,12 +71,13 @@ PAR=${PAR:-10}
 IDLE=${IDLE:-30}
 SETTLE=${SETTLE:-30}
 FLUSH_MS=${FLUSH_MS:-10000}
+AFTER_S=${AFTER_S:-$((FLUSH_MS / 1000 + 10))}
 TIMEOUT=${TIMEOUT:-600}
 W=${W:-/tmp/tidemark-fleet}
 BUILD=${BUILD:-1}
 KEEP=${KEEP:-0}
 BIN=/usr/lib/postgresql/15/bin
-TIDEMARK=$ROOT/target/release/tidemark
+TIDEMARK=${TIDEMARK:-$ROOT/target/release/tidemark}
 SNAP_ORDERS=5
 SNAP_CUSTOMERS=3
 SNAP=$((SNAP_ORDERS + SNAP_CUSTOMERS))
@@ -159,6 +168,8 @@ INSERT INTO orders SELECT g, 'customer ' || g, g * 10.5, now() FROM generate_ser
 INSERT INTO customers SELECT g, 'customer ' || g, 'customer' || g || '@example.com' FROM generate_series(1, $SNAP_CUSTOMERS) g;
 CREATE PUBLICATION fleet_pub FOR TABLE orders, customers;
 SQL
+# The table the WAL writer of the "idle with WAL advancing" window writes to (in no publication).
+P postgres -c "CREATE TABLE wal_tick (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())"
 # FILE_COPY: a checkpoint per database instead of each database's ~7.5 MB in the WAL.
 for i in $(seq 1 "$MAXN"); do echo "CREATE DATABASE fleet_$i TEMPLATE fleet_tpl STRATEGY FILE_COPY;"; done \
   | P postgres >/dev/null
@@ -313,11 +324,29 @@ PROPS
   k1=$(ticks "$WORKER_PID"); p1=$(pg_ticks)
   c1=$(commits "$rport"); l1=$(P postgres -c "SELECT pg_current_wal_lsn() - '0/0'")
   local el; el=$(( $(now_ms) - t ))
+  local idle_wal_kb=$(( (${l1%.*} - ${l0%.*}) / 1024 ))
   idle=$(awk -v a="$k0" -v b="$k1" -v hz="$HZ" -v ms="$el" 'BEGIN{printf "%.2f", 100 * (b - a) / hz / (ms / 1000)}')
   pg_idle=$(awk -v a="$p0" -v b="$p1" -v hz="$HZ" -v ms="$el" 'BEGIN{printf "%.2f", 100 * (b - a) / hz / (ms / 1000)}')
   rss=$(status_kb "$WORKER_PID" VmRSS)
   threads=$(awk '$1 == "Threads:" {print $2}' "/proc/$WORKER_PID/status")
   fds=$(find "/proc/$WORKER_PID/fd" -mindepth 1 | wc -l)
+
+  # Idle with WAL advancing: a row a second into a table no connector captures.
+  local wal_idle pg_wal_idle wal_commits wal_kb writer
+  ( while :; do P postgres -c "INSERT INTO wal_tick DEFAULT VALUES" || exit 0; sleep 1; done ) &
+  writer=$!
+  c0=$(commits "$rport"); l0=$(P postgres -c "SELECT pg_current_wal_lsn() - '0/0'")
+  k0=$(ticks "$WORKER_PID"); p0=$(pg_ticks); t=$(now_ms)
+  sleep "$IDLE"
+  k1=$(ticks "$WORKER_PID"); p1=$(pg_ticks)
+  c1=$(commits "$rport"); l1=$(P postgres -c "SELECT pg_current_wal_lsn() - '0/0'")
+  kill "$writer" 2>/dev/null || true
+  wait "$writer" 2>/dev/null || true
+  el=$(( $(now_ms) - t ))
+  wal_idle=$(awk -v a="$k0" -v b="$k1" -v hz="$HZ" -v ms="$el" 'BEGIN{printf "%.2f", 100 * (b - a) / hz / (ms / 1000)}')
+  pg_wal_idle=$(awk -v a="$p0" -v b="$p1" -v hz="$HZ" -v ms="$el" 'BEGIN{printf "%.2f", 100 * (b - a) / hz / (ms / 1000)}')
+  wal_commits=$((c1 - c0))
+  wal_kb=$(( (${l1%.*} - ${l0%.*}) / 1024 ))
 
   # Traffic: every database gets m rows, PAR clients at a time.
   traffic_sql "$m" "$cw/traffic.sql"
@@ -340,9 +369,11 @@ PROPS
   [ "$short" = 0 ] && [ "$over" = 0 ] || { echo "WARN after the traffic: $short sinks short of $((SNAP + m)) lines, $over over" >&2; ok=0; }
   failed=$(curl -s "http://127.0.0.1:$rport/connectors?expand=status" \
     | python3 -c 'import json,sys; print(sum(1 for v in json.load(sys.stdin).values() if v["status"]["tasks"] and v["status"]["tasks"][0]["state"] == "FAILED"))')
-  local hwm rss_after max_threads out_kb
+  local hwm rss_after rss_settled max_threads out_kb
   hwm=$(status_kb "$WORKER_PID" VmHWM)
   rss_after=$(status_kb "$WORKER_PID" VmRSS)
+  sleep "$AFTER_S"
+  rss_settled=$(status_kb "$WORKER_PID" VmRSS)
   out_kb=$(du -sk "$cw/sinks" | cut -f1)
 
   # Stop: every connector's final flush and commit.
@@ -358,9 +389,9 @@ PROPS
   [ "$code_exit" = 0 ] || { echo "WARN the worker exited with $code_exit" >&2; ok=0; }
   [ "$ok" = 1 ] || { echo "--- worker log (errors and warnings):" >&2; grep -E 'ERROR|WARN' "$cw/worker.log" | tail -n 20 >&2 || true; }
   result "fleet n=$n post_s=$post running_s=$running slots_s=$slots snapshot_s=$snapshot" \
-    "start_hwm_kb=$hwm_start steady_rss_kb=$rss idle_cpu_pct=$idle pg_idle_cpu_pct=$pg_idle idle_commits=$((c1 - c0)) idle_wal_kb=$(( (${l1%.*} - ${l0%.*}) / 1024 )) threads=$threads fds=$fds pg_backends=$backends" \
+    "start_hwm_kb=$hwm_start steady_rss_kb=$rss idle_cpu_pct=$idle pg_idle_cpu_pct=$pg_idle idle_commits=$((c1 - c0)) idle_wal_kb=$idle_wal_kb wal_cpu_pct=$wal_idle pg_wal_cpu_pct=$pg_wal_idle wal_commits=$wal_commits wal_kb=$wal_kb threads=$threads fds=$fds pg_backends=$backends" \
     "rows=$((n * m)) traffic_s=$traffic lag_s=$lag rows_per_s=$rows_s worker_cpu_s=$wcpu pg_cpu_s=$pcpu" \
-    "peak_rss_kb=$hwm rss_after_kb=$rss_after max_threads=$max_threads sink_kb=$out_kb stop_s=$stop failed=$failed exit=$code_exit complete=$ok"
+    "peak_rss_kb=$hwm rss_after_kb=$rss_after rss_settled_kb=$rss_settled max_threads=$max_threads sink_kb=$out_kb stop_s=$stop failed=$failed exit=$code_exit complete=$ok"
   [ "$KEEP" = 1 ] || rm -rf "$cw/sinks"
 }
 
@@ -379,11 +410,13 @@ def num(v):
         return "{:,}".format(int(v))
     except ValueError:
         return v
-print("| connectors | all RUNNING s | all slots active s | all snapshots in sinks s | peak RSS | steady RSS | idle CPU (worker) | idle CPU (Postgres) | threads | rows | rows/s | lag after last commit s | CPU s worker / Postgres | stop s | complete |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+print("| connectors | all RUNNING s | all slots active s | all snapshots in sinks s | peak RSS | steady RSS | RSS after traffic / settled | idle CPU (worker / Postgres) | idle CPU, WAL advancing (worker / Postgres, commits) | threads | rows | rows/s | lag after last commit s | CPU s worker / Postgres | stop s | complete |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in rows:
-    print("| %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s (max %s) | %s | %s | %s | %s / %s | %s | %s |" % (
+    print("| %s | %s | %s | %s | %s | %s | %s / %s | %s%% / %s%% | %s%% / %s%%, %s | %s (max %s) | %s | %s | %s | %s / %s | %s | %s |" % (
         r["n"], r["running_s"], r["slots_s"], r["snapshot_s"], mb(r["peak_rss_kb"]), mb(r["steady_rss_kb"]),
-        r["idle_cpu_pct"], r["pg_idle_cpu_pct"], r["threads"], r["max_threads"], num(r["rows"]), num(r["rows_per_s"]),
+        mb(r["rss_after_kb"]), mb(r["rss_settled_kb"]), r["idle_cpu_pct"], r["pg_idle_cpu_pct"],
+        r["wal_cpu_pct"], r["pg_wal_cpu_pct"], num(r["wal_commits"]),
+        r["threads"], r["max_threads"], num(r["rows"]), num(r["rows_per_s"]),
         r["lag_s"], r["worker_cpu_s"], r["pg_cpu_s"], r["stop_s"], "yes" if r["complete"] == "1" and r["failed"] == "0" else "NO"))
 PY

@@ -264,13 +264,14 @@ fn bench(name: &str) {
     })
     .expect("runtime");
     let directory = PluginDirectory::new(&plugins, runtime.clone());
-    let plugin = directory.load(&file, "bench").expect("the plugin loads");
+    let lease = directory.lease("bench");
+    let plugin = directory.load(&file, &lease).expect("the plugin loads");
     // The second version compiled ahead (as `tidemark plugin inspect` does), for warm reloads.
     runtime
         .load(name, &versions[1])
         .expect("the second version loads");
     let chain = || Chain::new(&runtime, vec![Step::new(plugin.clone(), config.clone())]);
-    let reloading = reload::start(&directory, chain().expect("chain")).expect("reloader");
+    let reloading = reload::start(lease, chain().expect("chain")).expect("reloader");
     let stop = Arc::new(AtomicBool::new(false));
     let (ran_tx, ran) = channel();
     let worker = {

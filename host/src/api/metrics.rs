@@ -6,13 +6,14 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::pipeline::PipelineStats;
-use crate::plugin::PluginState;
+use crate::plugin::{Compilations, PluginState};
 
-/// Renders the metrics of the running `connectors` (name and counters) and of the plugins
-/// in `plugins`.
+/// Renders the metrics of the running `connectors` (name and counters), of the plugins in
+/// `plugins`, and the `compilations` of the shared plugin runtime's engines.
 pub fn render(
     connectors: &[(String, &PipelineStats)],
     plugins: &BTreeMap<String, PluginState>,
+    compilations: &[Compilations],
 ) -> String {
     let mut out = String::new();
     let labels: Vec<[(&str, &str); 1]> = connectors
@@ -97,6 +98,25 @@ pub fn render(
         "Why the plugin's last rejected version was rejected (1 while there is one).",
         &errors.iter().map(|l| (l.as_slice(), 1)).collect::<Vec<_>>(),
     );
+    let engines: Vec<[(&str, &str); 2]> = compilations
+        .iter()
+        .map(|c| {
+            [
+                ("tier", c.tier.name()),
+                ("metered", if c.metered { "true" } else { "false" }),
+            ]
+        })
+        .collect();
+    counter(
+        &mut out,
+        "tidemark_plugin_compilations_total",
+        "Plugin components compiled (not found in a cache) by the process's shared runtime, per engine: each version once for all connectors.",
+        &engines
+            .iter()
+            .zip(compilations)
+            .map(|(labels, c)| (labels.as_slice(), c.count))
+            .collect::<Vec<_>>(),
+    );
     out
 }
 
@@ -164,6 +184,7 @@ mod tests {
                     },
                 ],
                 users: Default::default(),
+                live: Default::default(),
                 reloads: 3,
                 rejected: 1,
                 last_error: Some("bad \"world\"\nline".into()),
@@ -171,11 +192,23 @@ mod tests {
             },
         );
         let other = PipelineStats::default();
-        let text = render(&[("c1".into(), &stats), ("c2".into(), &other)], &plugins);
+        let compilations = [Compilations {
+            tier: crate::plugin::Tier::Baseline,
+            metered: false,
+            count: 2,
+        }];
+        let text = render(
+            &[("c1".into(), &stats), ("c2".into(), &other)],
+            &plugins,
+            &compilations,
+        );
         assert_eq!(text.matches("# TYPE tidemark_records_in_total").count(), 1);
         assert!(text.contains("tidemark_records_in_total{connector=\"c2\"} 0\n"));
         assert!(text.contains("tidemark_records_in_total{connector=\"c1\"} 7\n"));
         assert!(text.contains("tidemark_plugin_reloads_total{plugin=\"stamp\"} 3\n"));
+        assert!(text.contains(
+            "tidemark_plugin_compilations_total{tier=\"baseline\",metered=\"false\"} 2\n"
+        ));
         assert!(text.contains("tidemark_plugin_reload_failures_total{plugin=\"stamp\"} 1\n"));
         assert!(text.contains("tidemark_plugin_upgrades_total{plugin=\"stamp\"} 2\n"));
         assert!(text.contains(

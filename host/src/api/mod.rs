@@ -5,8 +5,9 @@
 //! - `GET /` — the version, as Connect's root answers.
 //! - `/connectors…` — create, list, inspect, change, pause, resume, stop, restart, delete;
 //!   read, change and reset offsets ([`offsets`]).
-//! - `GET /plugins` — each plugin of the plugin directories: versions (content hash, load
-//!   time), users, reload count and last reload error, as `tidemark plugin list` shows them.
+//! - `GET /plugins` — each plugin of the plugin directories the connectors share, once:
+//!   versions (content hash, load time), the connectors using it and the version each runs,
+//!   reload count and last reload error, as `tidemark plugin list` shows them.
 //! - `GET /metrics` — counters in the Prometheus text format (see [`metrics`]).
 //! - `/admin/loggers…` — log levels, changed while running ([`loggers`]).
 
@@ -102,13 +103,17 @@ async fn root(State(state): State<ApiState>) -> Json<serde_json::Value> {
     }))
 }
 
-/// Every connector's plugin directory state, merged by plugin name.
-fn plugin_states(probes: &[(String, Arc<Probe>)]) -> BTreeMap<String, PluginState> {
+/// The state of the plugin directories the worker's connectors share, merged by plugin name
+/// (connectors naming different directories may use plugins of the same name).
+fn plugin_states(worker: &Worker) -> BTreeMap<String, PluginState> {
     let mut merged: BTreeMap<String, PluginState> = BTreeMap::new();
-    for directory in probes.iter().filter_map(|(_, probe)| probe.plugins()) {
+    for directory in worker.plugins().directories() {
         for (name, plugin) in directory.state() {
             match merged.get_mut(&name) {
-                Some(known) => known.users.extend(plugin.users),
+                Some(known) => {
+                    known.users.extend(plugin.users);
+                    known.live.extend(plugin.live);
+                }
                 None => {
                     merged.insert(name, plugin);
                 }
@@ -120,7 +125,7 @@ fn plugin_states(probes: &[(String, Arc<Probe>)]) -> BTreeMap<String, PluginStat
 
 async fn plugins(State(state): State<ApiState>) -> Response {
     let probes = state.worker.probes().await;
-    match serde_json::to_string(&plugin_states(&probes)) {
+    match serde_json::to_string(&plugin_states(&state.worker)) {
         // A plugin's error may quote its configuration.
         Ok(body) => (
             [(header::CONTENT_TYPE, "application/json")],
@@ -145,8 +150,14 @@ async fn metrics(State(state): State<ApiState>) -> Response {
         .iter()
         .filter_map(|(name, probe)| probe.stats().map(|stats| (name.clone(), &**stats)))
         .collect();
+    let compilations = state
+        .worker
+        .plugins()
+        .runtime_if_created()
+        .map(|runtime| runtime.compilations())
+        .unwrap_or_default();
     let body = hide_secrets(
-        metrics::render(&connectors, &plugin_states(&probes)),
+        metrics::render(&connectors, &plugin_states(&state.worker), &compilations),
         &probes,
     );
     (

@@ -201,7 +201,15 @@ fn list(dir: &std::path::Path, cache_dir: Option<PathBuf>) -> anyhow::Result<()>
             println!("  not used by a running connector");
             continue;
         };
-        let users: Vec<&str> = known.users.iter().map(String::as_str).collect();
+        // Each connector with the version it runs.
+        let users: Vec<String> = known
+            .users
+            .iter()
+            .map(|user| match known.live.get(user) {
+                Some(hash) => format!("{user} ({})", &hash[..hash.len().min(16)]),
+                None => user.clone(),
+            })
+            .collect();
         println!("  used by: {}", users.join(", "));
         println!(
             "  reloads: {}, rejected versions: {}, swaps to optimized code: {}",

@@ -13,7 +13,7 @@ use crate::config::{self, ConfigError, Properties, Secrets, WorkerConfig};
 use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
 use crate::plugin::predicate::{Condition, Predicate};
 use crate::plugin::reload::{self, Reloading};
-use crate::plugin::{Chain, PluginDirectory, PluginError, Runtime, RuntimeOptions, Step, resolve};
+use crate::plugin::{Chain, PluginError, SharedPlugins, Step, resolve};
 use crate::sinks::SinkError;
 use crate::sources::SourceContext;
 use crate::sources::mysql::{self, Flavor, MySqlConfig, MySqlError};
@@ -97,31 +97,36 @@ fn predicates(props: &Properties) -> Result<BTreeMap<String, Predicate>, Connect
     Ok(predicates)
 }
 
-/// A connector's transforms: the chain, its hot reload when a plugin comes from the plugin
-/// directory, and that directory.
+/// A connector's transforms: the chain, and its hot reload when a plugin comes from the
+/// plugin directory.
 #[derive(Default)]
 struct Transforms {
     chain: Option<Chain>,
     reloading: Option<Reloading>,
-    directory: Option<PluginDirectory>,
 }
 
-/// The transform chain of `transforms`, with each plugin found and configured and each
+/// The transform chain of `transforms`, with each plugin found (in the process's shared
+/// runtime, so compiled once for every connector) and configured, and each
 /// `predicate`/`negate` attached; and, when a plugin comes from the plugin directory, the
 /// hot reload of the chain.
 fn transform_chain(
     props: &Properties,
     plugin_path: Option<&PathBuf>,
     connector: &str,
+    plugins: &SharedPlugins,
 ) -> Result<Transforms, ConnectorError> {
     let names = props.list("transforms");
     if names.is_empty() {
         return Ok(Transforms::default());
     }
     let predicates = predicates(props)?;
-    let runtime = Runtime::new(RuntimeOptions::default())?;
+    let runtime = plugins.runtime()?;
     let dirs = resolve::search_dirs(plugin_path.map(PathBuf::as_path));
-    let directory = plugin_path.map(|dir| PluginDirectory::new(dir, runtime.clone()));
+    // Held from the first load: a chain that fails to build releases the connector's use.
+    let lease = match plugin_path {
+        Some(dir) => Some(plugins.directory(dir)?.lease(connector)),
+        None => None,
+    };
     let mut watched = false;
     let mut steps = Vec::with_capacity(names.len());
     for name in names {
@@ -154,10 +159,13 @@ fn transform_chain(
             None => None,
         };
         let resolved = resolve::find_plugin(&type_name, &dirs)?;
-        let plugin = match directory.as_ref().filter(|d| d.contains(&resolved.path)) {
-            Some(directory) => {
+        let plugin = match lease
+            .as_ref()
+            .filter(|l| l.directory().contains(&resolved.path))
+        {
+            Some(lease) => {
                 watched = true;
-                directory.load(&resolved.path, connector)?
+                lease.directory().load(&resolved.path, lease)?
             }
             None => runtime.load_file(&resolved.path)?,
         };
@@ -172,14 +180,13 @@ fn transform_chain(
         });
     }
     let chain = Chain::new(&runtime, steps.clone())?;
-    let reloading = match &directory {
-        Some(directory) if watched => Some(reload::start(directory, Chain::new(&runtime, steps)?)?),
+    let reloading = match lease {
+        Some(lease) if watched => Some(reload::start(lease, Chain::new(&runtime, steps)?)?),
         _ => None,
     };
     Ok(Transforms {
         chain: Some(chain),
         reloading,
-        directory,
     })
 }
 
@@ -315,8 +322,9 @@ async fn run_resolved(props: Properties, controls: Controls) -> Result<(), Conne
     // they run where they cannot hold up the async workers (the signal handler among them).
     let (transforms, outputs::Outputs { sink, store }, stored) =
         tokio::task::block_in_place(|| {
-            let transforms = transform_chain(&props, worker.plugin_path.as_ref(), &name)?;
-            let outputs = outputs::open(&props, &worker, &name)?;
+            let transforms =
+                transform_chain(&props, worker.plugin_path.as_ref(), &name, &controls.plugins)?;
+            let outputs = outputs::open(&props, &worker, &name, &controls.plugins)?;
             let stored = outputs.store.load(&name, &partition)?;
             Ok::<_, ConnectorError>((transforms, outputs, stored))
         })?;
@@ -337,9 +345,7 @@ async fn run_resolved(props: Properties, controls: Controls) -> Result<(), Conne
             gate: controls.gate.clone(),
         },
     )?;
-    controls
-        .probe
-        .started(pipeline.stats.clone(), transforms.directory);
+    controls.probe.started(pipeline.stats.clone());
     let PipelineInput { batches, committed } = input;
     let context = SourceContext {
         stored,

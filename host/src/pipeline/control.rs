@@ -1,6 +1,6 @@
 //! What a worker uses to steer and watch a running connector: the pause gate its pipeline
-//! waits at, and the probe through which the connector shows its counters and plugins once
-//! they exist.
+//! waits at, the probe through which the connector shows its counters once they exist, and
+//! the plugins the worker's connectors share.
 
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::PipelineStats;
 use crate::config::Secrets;
-use crate::plugin::PluginDirectory;
+use crate::plugin::{RuntimeOptions, SharedPlugins};
 
 /// A gate the pipeline's sink thread passes before each batch: while it is closed (the
 /// connector is paused) the pipeline commits what it wrote and reads nothing more, so the
@@ -81,13 +81,11 @@ impl Gate {
     }
 }
 
-/// What a running connector shows its worker: its pipeline's counters, its plugin
-/// directory and the values its config providers resolved (which every answer hides), set
-/// once the pipeline has started.
+/// What a running connector shows its worker: its pipeline's counters and the values its
+/// config providers resolved (which every answer hides), set once the pipeline has started.
 #[derive(Default)]
 pub struct Probe {
     stats: OnceLock<Arc<PipelineStats>>,
-    plugins: OnceLock<PluginDirectory>,
     secrets: OnceLock<Secrets>,
 }
 
@@ -97,12 +95,9 @@ impl Probe {
         let _ = self.secrets.set(secrets);
     }
 
-    /// Records the started pipeline's counters and plugin directory.
-    pub(crate) fn started(&self, stats: Arc<PipelineStats>, plugins: Option<PluginDirectory>) {
+    /// Records the started pipeline's counters.
+    pub(crate) fn started(&self, stats: Arc<PipelineStats>) {
         let _ = self.stats.set(stats);
-        if let Some(plugins) = plugins {
-            let _ = self.plugins.set(plugins);
-        }
     }
 
     /// The values config providers resolved for the connector (none before it started).
@@ -113,11 +108,6 @@ impl Probe {
     /// The pipeline's counters, once it runs.
     pub fn stats(&self) -> Option<&Arc<PipelineStats>> {
         self.stats.get()
-    }
-
-    /// The plugin directory, when the connector has one.
-    pub fn plugins(&self) -> Option<&PluginDirectory> {
-        self.plugins.get()
     }
 }
 
@@ -130,15 +120,19 @@ pub struct Controls {
     pub gate: Gate,
     /// Filled in as the connector starts.
     pub probe: Arc<Probe>,
+    /// The plugin runtime and directories of the worker, shared by its connectors.
+    pub plugins: SharedPlugins,
 }
 
 impl Controls {
-    /// Controls of a connector nobody pauses or watches, stopped by `shutdown`.
+    /// Controls of a connector nobody pauses or watches, stopped by `shutdown`, with plugins
+    /// of its own.
     pub fn unattended(shutdown: watch::Receiver<bool>) -> Controls {
         Controls {
             shutdown,
             gate: Gate::default(),
             probe: Arc::new(Probe::default()),
+            plugins: SharedPlugins::new(RuntimeOptions::default()),
         }
     }
 }

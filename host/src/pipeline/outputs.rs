@@ -14,6 +14,7 @@
 use super::connector::ConnectorError;
 use crate::config::{ConfigError, Properties, WorkerConfig};
 use crate::offsets::{FileOffsetStore, KafkaOffsetSettings, KafkaOffsetStore, OffsetStore};
+use crate::plugin::SharedPlugins;
 use crate::sinks::Sink;
 use crate::sinks::kafka::{KafkaConfig, KafkaSink};
 
@@ -88,11 +89,13 @@ pub fn open_store(
     }
 }
 
-/// Opens the sink and the offset store the properties choose.
+/// Opens the sink and the offset store the properties choose (a sink plugin runs in the
+/// shared plugin runtime).
 pub fn open(
     props: &Properties,
     worker: &WorkerConfig,
     connector: &str,
+    plugins: &SharedPlugins,
 ) -> Result<Outputs, ConnectorError> {
     let kafka = KafkaConfig::from_properties(props, connector, worker.json)?;
     let storage = storage(props)?;
@@ -137,7 +140,7 @@ pub fn open(
             .into());
         }
         return Ok(Outputs {
-            sink: crate::sinks::open(props, worker)?,
+            sink: crate::sinks::open(props, worker, plugins)?,
             store: Box::new(FileOffsetStore::open(&worker.offset_file)?),
         });
     };
@@ -184,7 +187,8 @@ mod tests {
     fn problem(pairs: &[(&str, &str)]) -> String {
         let props = Properties::from_pairs(pairs.iter().copied());
         let worker = WorkerConfig::from_properties(&props).unwrap();
-        match open(&props, &worker, "c") {
+        let plugins = SharedPlugins::new(crate::plugin::RuntimeOptions { cache_dir: None });
+        match open(&props, &worker, "c", &plugins) {
             Ok(_) => panic!("{pairs:?} should be refused"),
             Err(e) => e.to_string(),
         }

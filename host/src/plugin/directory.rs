@@ -6,6 +6,11 @@
 //! thread of its own, and offered the same way. Each plugin's versions, users, reload count
 //! and last reload error are kept and written to `.tidemark-plugins.json` in the directory,
 //! where `tidemark plugin list` reads them.
+//!
+//! A process has one `PluginDirectory` per directory, shared by its connectors (see
+//! [`super::SharedPlugins`]): each connector holds a [`Lease`] on it while it runs, and
+//! validates every new version against its own configuration; the state records which
+//! version each connector runs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -59,15 +64,20 @@ pub struct PluginState {
     pub versions: Vec<Version>,
     /// Connectors using the plugin.
     pub users: BTreeSet<String>,
-    /// Versions swapped in while running.
+    /// The version (content hash) each connector using the plugin runs.
+    #[serde(default)]
+    pub live: BTreeMap<String, String>,
+    /// Versions swapped in while running, counted per connector.
     pub reloads: u64,
-    /// New versions rejected while running (unreadable, invalid, wrong world, configure
-    /// error or canary failure).
+    /// New versions rejected while running (unreadable or invalid: once; a configure error
+    /// or canary failure: per connector that refused it).
     #[serde(default)]
     pub rejected: u64,
-    /// Why the last rejected version was rejected.
+    /// Why the last rejected version was rejected (naming the connector when it was one
+    /// connector's check that refused it).
     pub last_error: Option<String>,
-    /// Swaps from a new version's baseline code to its optimized code while running.
+    /// Swaps from a new version's baseline code to its optimized code while running,
+    /// counted per connector.
     #[serde(default)]
     pub upgrades: u64,
 }
@@ -76,7 +86,11 @@ struct Inner {
     dir: PathBuf,
     runtime: Runtime,
     state: Mutex<BTreeMap<String, PluginState>>,
-    subscribers: Mutex<Vec<Sender<Offer>>>,
+    /// Where new versions are offered, by subscription id.
+    subscribers: Mutex<BTreeMap<u64, Sender<Offer>>>,
+    next_subscription: std::sync::atomic::AtomicU64,
+    /// Leases held per connector (a restarted connector may briefly hold two).
+    leases: Mutex<HashMap<String, usize>>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -94,7 +108,9 @@ impl PluginDirectory {
                 dir: dir.into(),
                 runtime,
                 state: Mutex::new(BTreeMap::new()),
-                subscribers: Mutex::new(Vec::new()),
+                subscribers: Mutex::new(BTreeMap::new()),
+                next_subscription: std::sync::atomic::AtomicU64::new(0),
+                leases: Mutex::new(HashMap::new()),
                 watcher: Mutex::new(None),
             }),
         }
@@ -110,6 +126,12 @@ impl PluginDirectory {
         &self.inner.runtime
     }
 
+    /// Whether both are the same directory (not merely the same path).
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &PluginDirectory) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Whether a file is in this directory.
     pub fn contains(&self, file: &Path) -> bool {
         file.parent().is_some_and(|p| same_dir(p, &self.inner.dir))
@@ -122,13 +144,14 @@ impl PluginDirectory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Loads a plugin of the directory for connector `user`.
-    pub fn load(&self, file: &Path, user: &str) -> Result<Arc<Plugin>, PluginError> {
+    /// Loads a plugin of the directory for the connector holding `lease`.
+    pub fn load(&self, file: &Path, lease: &Lease) -> Result<Arc<Plugin>, PluginError> {
         let plugin = self.inner.runtime.load_file(file)?;
         {
             let mut state = self.lock_state();
             let entry = state.entry(plugin.name.clone()).or_default();
-            entry.users.insert(user.to_owned());
+            entry.users.insert(lease.user.clone());
+            entry.live.insert(lease.user.clone(), plugin.hash.clone());
             if entry.versions.last().is_none_or(|v| v.hash != plugin.hash) {
                 entry.versions.push(version(&plugin, Some(true)));
             }
@@ -137,19 +160,26 @@ impl PluginDirectory {
         Ok(plugin)
     }
 
-    /// New versions of plugins, as they are loaded, and their optimized code.
-    pub fn subscribe(&self) -> Receiver<Offer> {
-        let (tx, rx) = channel();
-        self.inner
-            .subscribers
+    /// A lease on the directory for connector `user`, held while the connector runs: when
+    /// the connector's last lease is dropped, it no longer counts as a user of the plugins.
+    pub fn lease(&self, user: &str) -> Lease {
+        *self
+            .inner
+            .leases
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(tx);
-        rx
+            .entry(user.to_owned())
+            .or_default() += 1;
+        Lease {
+            directory: self.clone(),
+            user: user.to_owned(),
+            subscription: None,
+        }
     }
 
-    /// Records whether a new version went live.
-    pub fn report(&self, plugin: &Plugin, outcome: Result<(), String>) {
+    /// Records whether a new version went live in connector `user`. A version counts as
+    /// accepted once any connector took it.
+    pub fn report(&self, plugin: &Plugin, user: &str, outcome: Result<(), String>) {
         {
             let mut state = self.lock_state();
             let entry = state.entry(plugin.name.clone()).or_default();
@@ -160,14 +190,17 @@ impl PluginDirectory {
                 .rev()
                 .find(|v| v.hash == plugin.hash)
             {
-                Some(v) => v.accepted = Some(accepted),
+                Some(v) => v.accepted = Some(v.accepted == Some(true) || accepted),
                 None => entry.versions.push(version(plugin, Some(accepted))),
             }
             match outcome {
-                Ok(()) => entry.reloads += 1,
+                Ok(()) => {
+                    entry.reloads += 1;
+                    entry.live.insert(user.to_owned(), plugin.hash.clone());
+                }
                 Err(error) => {
                     entry.rejected += 1;
-                    entry.last_error = Some(error);
+                    entry.last_error = Some(format!("connector {user}: {error}"));
                 }
             }
         }
@@ -202,8 +235,17 @@ impl PluginDirectory {
         }
     }
 
-    /// Starts watching the directory for new versions of its plugins.
+    /// Starts watching the directory for new versions of its plugins, unless it is watched
+    /// already.
     pub fn watch(&self) -> Result<(), PluginError> {
+        let mut watching = self
+            .inner
+            .watcher
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if watching.is_some() {
+            return Ok(());
+        }
         let (tx, rx) = channel::<Change>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -227,11 +269,7 @@ impl PluginDirectory {
         watcher
             .watch(&self.inner.dir, RecursiveMode::NonRecursive)
             .map_err(|e| watch_error(&self.inner.dir, e))?;
-        *self
-            .inner
-            .watcher
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(watcher);
+        *watching = Some(watcher);
         let (optimize_tx, optimize_rx) = channel();
         let directory = self.clone();
         std::thread::Builder::new()
@@ -346,7 +384,7 @@ impl PluginDirectory {
             .subscribers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|tx| tx.send(offer.clone()).is_ok());
+            .retain(|_, tx| tx.send(offer.clone()).is_ok());
     }
 
     /// A plugin file changed: load it and, if it is a new version of a plugin in use, offer it.
@@ -398,6 +436,78 @@ impl PluginDirectory {
                 self.save();
             }
         }
+    }
+}
+
+/// A connector's hold on a plugin directory (see [`PluginDirectory::lease`]); dropping it
+/// ends the connector's subscription to new versions and, with its last lease, its use of the
+/// directory's plugins.
+pub struct Lease {
+    directory: PluginDirectory,
+    user: String,
+    subscription: Option<u64>,
+}
+
+impl Lease {
+    /// The connector holding the lease.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The directory leased.
+    pub fn directory(&self) -> &PluginDirectory {
+        &self.directory
+    }
+
+    /// New versions of the directory's plugins, as they are loaded, and their optimized
+    /// code, until the lease is dropped (the receiver then ends).
+    pub fn subscribe(&mut self) -> Receiver<Offer> {
+        let (tx, rx) = channel();
+        let inner = &self.directory.inner;
+        let id = inner
+            .next_subscription
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut subscribers = inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(old) = self.subscription.replace(id) {
+            subscribers.remove(&old);
+        }
+        subscribers.insert(id, tx);
+        rx
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let inner = &self.directory.inner;
+        if let Some(id) = self.subscription {
+            inner
+                .subscribers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&id);
+        }
+        {
+            // Held while the user is removed, so that a new lease of the same connector
+            // cannot come in between.
+            let mut leases = inner
+                .leases
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let count = leases.entry(self.user.clone()).or_default();
+            *count = count.saturating_sub(1);
+            if *count > 0 {
+                return;
+            }
+            leases.remove(&self.user);
+            for entry in self.directory.lock_state().values_mut() {
+                entry.users.remove(&self.user);
+                entry.live.remove(&self.user);
+            }
+        }
+        self.directory.save();
     }
 }
 

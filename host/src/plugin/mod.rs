@@ -1,6 +1,7 @@
 //! The plugin runtime: transforms and sinks as sandboxed WebAssembly components.
 //!
 //! - [`Runtime`]: one per process; the engine, linker and compiled-component caches.
+//! - [`SharedPlugins`]: the runtime and watched plugin directories a worker's connectors share.
 //! - [`Plugin`]: a loaded component, checked against its world.
 //! - [`Chain`]: transform plugins run in order over batches, in one store per pipeline.
 //! - [`sink::SinkPlugin`]: a sink plugin, in a store of its own.
@@ -25,11 +26,13 @@ pub mod reload;
 pub mod resolve;
 mod runtime;
 mod schemas;
+mod shared;
 pub mod sink;
 mod state;
 mod stderr;
 
 pub use chain::{Chain, Step};
-pub use directory::{Offer, PluginDirectory, PluginState, Version, read_state};
+pub use directory::{Lease, Offer, PluginDirectory, PluginState, Version, read_state};
 pub use error::PluginError;
-pub use runtime::{Origin, Plugin, Runtime, RuntimeOptions, Tier, World};
+pub use runtime::{Compilations, Origin, Plugin, Runtime, RuntimeOptions, Tier, World};
+pub use shared::SharedPlugins;

@@ -3,7 +3,10 @@
 //! version (which checks the world and that `configure` accepts the running config), runs a
 //! canary batch (a sample of the pipeline's latest records) through it, and only then hands
 //! a freshly instantiated chain to the pipeline, which takes it between two batches. A
-//! version that fails any check is rejected with one log line; the old one keeps running.
+//! version that fails any check is rejected with one log line naming the connector; the old
+//! one keeps running in that connector. Every connector using a plugin of a shared directory
+//! has its own reloader, so a new version is checked against each one's configuration and
+//! records, and goes live in each that accepts it.
 //!
 //! A version that went live with baseline code is replaced the same way by its optimized
 //! code once that is compiled: the same plugin, faster, from the next batch on.
@@ -11,7 +14,7 @@
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-use super::{Chain, Offer, Plugin, PluginDirectory, PluginError, Tier};
+use super::{Chain, Lease, Offer, Plugin, PluginDirectory, PluginError, Tier};
 use crate::event::Record;
 
 /// Records kept from each batch as the canary for new plugin versions.
@@ -23,15 +26,21 @@ pub struct Reloading {
     pub swaps: Receiver<Chain>,
     /// The latest records the pipeline saw, for canary runs.
     pub canary: Arc<Mutex<Vec<Record>>>,
+    /// The connector's hold on the plugin directory: dropped with the pipeline, it ends the
+    /// reloader thread and the connector's use of the directory's plugins.
+    _lease: Lease,
 }
 
-/// Starts the reloader of a pipeline whose chain is built like `template`.
-pub fn start(directory: &PluginDirectory, template: Chain) -> Result<Reloading, PluginError> {
-    let offers = directory.subscribe();
+/// Starts the reloader of the pipeline of the connector holding `lease`, whose chain is
+/// built like `template`, and watches the leased directory (unless it is watched already).
+pub fn start(mut lease: Lease, template: Chain) -> Result<Reloading, PluginError> {
+    let offers = lease.subscribe();
     let canary = Arc::new(Mutex::new(Vec::new()));
     let (swaps_tx, swaps) = channel();
+    let directory = lease.directory().clone();
     let reloader = Reloader {
         directory: directory.clone(),
+        connector: lease.user().to_owned(),
         template,
         canary: canary.clone(),
         swaps: swaps_tx,
@@ -49,11 +58,17 @@ pub fn start(directory: &PluginDirectory, template: Chain) -> Result<Reloading, 
         })
         .map_err(|e| PluginError::Runtime(e.to_string()))?;
     directory.watch()?;
-    Ok(Reloading { swaps, canary })
+    Ok(Reloading {
+        swaps,
+        canary,
+        _lease: lease,
+    })
 }
 
 struct Reloader {
     directory: PluginDirectory,
+    /// The connector whose pipeline this reloader serves.
+    connector: String,
     /// A chain with the versions currently live, from which new chains are built.
     template: Chain,
     canary: Arc<Mutex<Vec<Record>>>,
@@ -84,12 +99,13 @@ impl Reloader {
                 if self.swaps.send(live).is_err() {
                     return false;
                 }
-                tracing::info!(plugin = %plugin.name, hash = %&plugin.hash[..12], tier = plugin.tier.name(), "new plugin version live from the next batch");
-                self.directory.report(plugin, Ok(()));
+                tracing::info!(connector = %self.connector, plugin = %plugin.name, hash = %&plugin.hash[..12], tier = plugin.tier.name(), "new plugin version live from the next batch");
+                self.directory.report(plugin, &self.connector, Ok(()));
             }
             Err(error) => {
-                tracing::error!(plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "new plugin version rejected; the running version stays");
-                self.directory.report(plugin, Err(error.to_string()));
+                tracing::error!(connector = %self.connector, plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "new plugin version rejected by this connector; its running version stays");
+                self.directory
+                    .report(plugin, &self.connector, Err(error.to_string()));
             }
         }
         true
@@ -110,11 +126,11 @@ impl Reloader {
                 if self.swaps.send(live).is_err() {
                     return false;
                 }
-                tracing::info!(plugin = %plugin.name, hash = %&plugin.hash[..12], "plugin version runs its optimized code from the next batch");
+                tracing::info!(connector = %self.connector, plugin = %plugin.name, hash = %&plugin.hash[..12], "plugin version runs its optimized code from the next batch");
                 self.directory.report_upgrade(plugin);
             }
             Err(error) => {
-                tracing::error!(plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "the optimized code of the plugin version failed its checks; the baseline code keeps running");
+                tracing::error!(connector = %self.connector, plugin = %plugin.name, hash = %&plugin.hash[..12], %error, "the optimized code of the plugin version failed its checks; the baseline code keeps running");
             }
         }
         true

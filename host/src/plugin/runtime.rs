@@ -1,6 +1,15 @@
-//! The process-wide plugin runtime: one wasmtime [`Engine`] (pooling allocator, epoch
-//! interruption), one linker with exactly the host interfaces plugins may import, and the
-//! compiled-component caches (in memory by content hash, and on disk).
+//! The process-wide plugin runtime: one wasmtime [`Engine`] (epoch interruption), one linker
+//! with exactly the host interfaces plugins may import, and the compiled-component caches (in
+//! memory by content hash, and on disk). A worker's connectors share one runtime (see
+//! [`super::SharedPlugins`]): a plugin is compiled once however many connectors use it, and
+//! connectors loading the same bytes at the same time wait for one compile.
+//!
+//! Instances are allocated on demand, not from a pool: a pool is sized at start for a number
+//! of instances, which a worker cannot know (connectors are created over REST, each chain has
+//! its own instances, and a hot reload instantiates two more chains per connector while it
+//! validates), and running out of it would fail connectors. Allocating on demand costs a few
+//! `mmap` calls per instantiation (at start, on a reload, after a trap), never per batch, and
+//! memory is used only by live instances.
 //!
 //! Other engines are created the first time one is needed, each with its own caches:
 //! - Chains with a fuel budget (`plugin.fuel`) run on a *metered* engine: fuel accounting
@@ -22,9 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
-};
+use wasmtime::{Config, Engine, OptLevel, Strategy};
 
 use super::PluginError;
 use super::bindings::{self, SinkPre, TransformPre, exports};
@@ -42,18 +49,12 @@ pub struct RuntimeOptions {
     /// Where compiled components are cached; `None` disables the disk cache. A directory
     /// another user could write to is refused (see [`Runtime::disk_cache_refused`]).
     pub cache_dir: Option<PathBuf>,
-    /// Upper bound of any plugin's linear memory (per-plugin caps are lower).
-    pub max_memory_bytes: usize,
-    /// How many plugin instances may be alive at once in this process.
-    pub max_instances: u32,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> RuntimeOptions {
         RuntimeOptions {
             cache_dir: super::cache::default_dir(),
-            max_memory_bytes: 4 << 30,
-            max_instances: 1000,
         }
     }
 }
@@ -168,6 +169,10 @@ struct Loaded {
     declared: Arc<OnceLock<Option<Arc<Declaration>>>>,
 }
 
+/// The compiled code of one component for one engine, filled by the first load; later and
+/// concurrent loads of the same bytes wait for it instead of compiling again.
+type Slot = Arc<Mutex<Option<Arc<Loaded>>>>;
+
 /// One engine configuration: the engine, its linker and its compiled-component caches.
 struct Flavor {
     engine: Engine,
@@ -175,20 +180,31 @@ struct Flavor {
     disk: Option<DiskCache>,
     /// Why the configured cache directory is not used.
     disk_refused: Option<PluginError>,
-    loaded: Mutex<HashMap<String, Arc<Loaded>>>,
+    /// Compiled components by content hash.
+    loaded: Mutex<HashMap<String, Slot>>,
     kind: Kind,
+    /// Components this engine compiled (rather than found in a cache).
+    compiled: AtomicU64,
 }
 
 struct Inner {
-    options: RuntimeOptions,
     /// Optimized code without fuel: the engine most plugins run on.
     plain: Arc<Flavor>,
     /// The other engines, created when first needed.
     others: Mutex<HashMap<Kind, Arc<Flavor>>>,
-    compiled: AtomicU64,
 }
 
-/// The plugin runtime. Cheap to clone; create one per process.
+/// How many components one of a runtime's engines compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compilations {
+    /// The compiler of the engine.
+    pub tier: Tier,
+    /// Whether the engine counts fuel.
+    pub metered: bool,
+    pub count: u64,
+}
+
+/// The plugin runtime. Cheap to clone; create one per process and share it.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
@@ -198,19 +214,19 @@ impl Runtime {
     /// Creates the engine and linker and starts the epoch ticker.
     pub fn new(options: RuntimeOptions) -> Result<Runtime, PluginError> {
         priority::init_compile_threads();
-        let plain = Arc::new(Flavor::new(
-            &options,
-            Kind::PLAIN,
-            options.cache_dir.as_deref(),
-        )?);
+        let plain = Arc::new(Flavor::new(Kind::PLAIN, options.cache_dir.as_deref())?);
         Ok(Runtime {
             inner: Arc::new(Inner {
-                options,
                 plain,
                 others: Mutex::new(HashMap::new()),
-                compiled: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Whether both are the same runtime (not merely alike).
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &Runtime) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The engine that runs plugins without a fuel budget, for stores.
@@ -257,7 +273,7 @@ impl Runtime {
         }
         // The other engines use the directory only if the plain engine accepted it.
         let dir = self.inner.plain.disk.as_ref().map(DiskCache::dir);
-        let flavor = Arc::new(Flavor::new(&self.inner.options, kind, dir)?);
+        let flavor = Arc::new(Flavor::new(kind, dir)?);
         others.insert(kind, flavor.clone());
         Ok(flavor)
     }
@@ -270,7 +286,22 @@ impl Runtime {
 
     /// How many components this runtime has compiled (rather than found in a cache).
     pub fn compiled_count(&self) -> u64 {
-        self.inner.compiled.load(Ordering::Relaxed)
+        self.compilations().iter().map(|c| c.count).sum()
+    }
+
+    /// How many components each engine created so far compiled, the plain engine first.
+    pub fn compilations(&self) -> Vec<Compilations> {
+        let others = self.inner.others.lock().unwrap_or_else(|p| p.into_inner());
+        let mut others: Vec<&Arc<Flavor>> = others.values().collect();
+        others.sort_by_key(|f| (f.kind.tier == Tier::Baseline, f.kind.metered));
+        std::iter::once(&self.inner.plain)
+            .chain(others)
+            .map(|f| Compilations {
+                tier: f.kind.tier,
+                metered: f.kind.metered,
+                count: f.compiled.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// Loads a plugin file; the plugin is named after the file (without `.wasm`).
@@ -332,9 +363,15 @@ impl Runtime {
         hash: &str,
     ) -> Result<Arc<Plugin>, PluginError> {
         let started = Instant::now();
-        let cached = flavor.lock_loaded().get(hash).cloned();
-        let (loaded, origin) = match cached {
-            Some(loaded) => (loaded, Origin::Memory),
+        let slot = flavor
+            .lock_loaded()
+            .entry(hash.to_owned())
+            .or_default()
+            .clone();
+        // Held while compiling: whoever needs the same bytes meanwhile waits for this compile.
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let (loaded, origin) = match &*slot {
+            Some(loaded) => (loaded.clone(), Origin::Memory),
             None => {
                 let from_disk = flavor.disk.as_ref().and_then(|d| {
                     d.get(&flavor.engine, hash).unwrap_or_else(|error| {
@@ -346,15 +383,17 @@ impl Runtime {
                     Some(c) => (c, Origin::DiskCache),
                     None => {
                         let component = flavor.compile(name, hash, &bytes)?;
-                        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
+                        flavor.compiled.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(plugin = %name, hash = %&hash[..12], tier = flavor.kind.tier.name(), metered = flavor.kind.metered, compile_ms = started.elapsed().as_secs_f64() * 1000.0, "plugin compiled");
                         (component, Origin::Compiled)
                     }
                 };
                 let loaded = Arc::new(flavor.prepare(name, component, bytes)?);
-                flavor.lock_loaded().insert(hash.to_owned(), loaded.clone());
+                *slot = Some(loaded.clone());
                 (loaded, origin)
             }
         };
+        drop(slot);
         Ok(Arc::new(Plugin {
             name: name.to_owned(),
             hash: hash.to_owned(),
@@ -416,11 +455,7 @@ fn read_plugin(path: &Path) -> Result<(String, Vec<u8>), PluginError> {
 impl Flavor {
     /// Creates an engine of this kind, its linker and its caches (on disk in `cache_dir`
     /// unless the directory is refused), and starts the engine's epoch ticker.
-    fn new(
-        options: &RuntimeOptions,
-        kind: Kind,
-        cache_dir: Option<&Path>,
-    ) -> Result<Flavor, PluginError> {
+    fn new(kind: Kind, cache_dir: Option<&Path>) -> Result<Flavor, PluginError> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -433,20 +468,8 @@ impl Flavor {
                 .strategy(Strategy::Winch)
                 .cranelift_opt_level(OptLevel::None);
         }
-        if kind != Kind::PLAIN {
-            // Metered chains are few, and baseline code lives only until the optimized code
-            // replaces it; their instances are allocated on demand rather than reserving
-            // another pool. Memory caps still apply through the store's limiter.
-            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
-        } else {
-            let mut pool = PoolingAllocationConfig::new();
-            pool.total_component_instances(options.max_instances)
-                .total_core_instances(options.max_instances * 4)
-                .total_memories(options.max_instances)
-                .total_tables(options.max_instances * 2)
-                .max_memory_size(options.max_memory_bytes);
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
+        // Instances are allocated on demand (wasmtime's default; see the module's docs); memory
+        // caps apply through the store's limiter.
         let engine = Engine::new(&config).map_err(|e| PluginError::Runtime(e.to_string()))?;
 
         let mut linker = Linker::new(&engine);
@@ -476,16 +499,20 @@ impl Flavor {
             disk_refused,
             loaded: Mutex::new(HashMap::new()),
             kind,
+            compiled: AtomicU64::new(0),
         })
     }
 
     /// Whether this engine has compiled code for these component bytes, in memory or on disk.
     fn has(&self, hash: &str) -> bool {
-        self.lock_loaded().contains_key(hash)
-            || self.disk.as_ref().is_some_and(|d| d.contains(hash))
+        let in_memory = self.lock_loaded().get(hash).cloned().is_some_and(|slot| {
+            // A slot being filled (locked) is a compile in progress: not there yet.
+            slot.try_lock().is_ok_and(|loaded| loaded.is_some())
+        });
+        in_memory || self.disk.as_ref().is_some_and(|d| d.contains(hash))
     }
 
-    fn lock_loaded(&self) -> MutexGuard<'_, HashMap<String, Arc<Loaded>>> {
+    fn lock_loaded(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 

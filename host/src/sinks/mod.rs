@@ -8,6 +8,7 @@ pub mod wasm;
 
 use crate::config::{Properties, WorkerConfig};
 use crate::event::Record;
+use crate::plugin::SharedPlugins;
 
 /// What went wrong delivering records.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +38,12 @@ pub enum SinkError {
 }
 
 /// Opens the sink that `sink.type` names: `file` (the default: `sink.file`, JSON lines) or
-/// `wasm` (a sink plugin, see [`wasm`]).
-pub fn open(props: &Properties, worker: &WorkerConfig) -> Result<Box<dyn Sink>, SinkError> {
+/// `wasm` (a sink plugin, see [`wasm`], compiled in the shared plugin runtime).
+pub fn open(
+    props: &Properties,
+    worker: &WorkerConfig,
+    plugins: &SharedPlugins,
+) -> Result<Box<dyn Sink>, SinkError> {
     let kind = props
         .choice("sink.type", "file", &["file", "wasm"])
         .map_err(|e| SinkError::Open {
@@ -49,6 +54,7 @@ pub fn open(props: &Properties, worker: &WorkerConfig) -> Result<Box<dyn Sink>, 
         "wasm" => Box::new(wasm::WasmSink::from_properties(
             props,
             worker.plugin_path.as_deref(),
+            plugins,
         )?),
         _ => Box::new(file::FileSink::open(
             worker.sink_file.as_deref(),

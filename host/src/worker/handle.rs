@@ -14,6 +14,7 @@ use super::store::TargetState;
 use crate::config::Properties;
 use crate::pipeline::connector::{self, ConnectorError};
 use crate::pipeline::control::{Controls, Gate, Probe};
+use crate::plugin::SharedPlugins;
 
 /// What a connector's runs have to say, shared between the worker and the runs' monitors.
 #[derive(Default)]
@@ -131,8 +132,9 @@ impl Handle {
     }
 
     /// Starts a run with the worker's `defaults` under the connector's own properties
-    /// (paused at once when the target is `PAUSED`). Needs a multi-threaded runtime.
-    pub fn start(&mut self, defaults: &BTreeMap<String, String>) {
+    /// (paused at once when the target is `PAUSED`), its plugins in the worker's shared
+    /// `plugins`. Needs a multi-threaded runtime.
+    pub fn start(&mut self, defaults: &BTreeMap<String, String>, plugins: &SharedPlugins) {
         let mut merged = defaults.clone();
         merged.extend(self.config.clone());
         let props = Properties::from_pairs(merged);
@@ -144,6 +146,7 @@ impl Handle {
             shutdown,
             gate: self.gate.clone(),
             probe: self.probe.clone(),
+            plugins: plugins.clone(),
         };
         self.launch(stop, connector::run(props, controls));
     }

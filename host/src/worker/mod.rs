@@ -6,7 +6,10 @@
 //! - [`handle`]: one connector and the task that runs it.
 //!
 //! The worker's properties are every connector's defaults; a connector's own properties
-//! override them (its sink, `producer.override.*`, converters), as Connect allows.
+//! override them (its sink, `producer.override.*`, converters), as Connect allows. Its
+//! connectors share one plugin runtime and one watcher per plugin directory
+//! ([`SharedPlugins`]): a plugin is compiled once, and a new version of it is offered to
+//! every connector that uses it.
 
 pub mod handle;
 pub mod status;
@@ -24,6 +27,7 @@ use serde_json::Value as Json;
 use crate::config::{Properties, WorkerConfig};
 use crate::offsets::{OffsetError, OffsetMap, OffsetStore, Partition};
 use crate::pipeline::connector::{self, OffsetScope};
+use crate::plugin::{RuntimeOptions, SharedPlugins};
 use handle::{Handle, Report};
 pub use status::{State, Status};
 pub use store::{ConfigStore, StoredConnector, TargetState};
@@ -96,6 +100,8 @@ struct Inner {
     defaults: BTreeMap<String, String>,
     shutdown_timeout: Duration,
     state: Mutex<Connectors>,
+    /// The plugin runtime and plugin directories every connector shares.
+    plugins: SharedPlugins,
 }
 
 struct Connectors {
@@ -132,6 +138,7 @@ impl Worker {
                 defaults,
                 shutdown_timeout,
                 state: Mutex::new(Connectors { store, handles }),
+                plugins: SharedPlugins::new(RuntimeOptions::default()),
             }),
         })
     }
@@ -162,13 +169,18 @@ impl Worker {
         &self.inner.id
     }
 
+    /// The plugin runtime and plugin directories the worker's connectors share.
+    pub fn plugins(&self) -> &SharedPlugins {
+        &self.inner.plugins
+    }
+
     /// Starts every stored connector that is not stopped.
     pub async fn start_stored(&self) {
         let mut state = self.inner.state.lock().await;
         for (name, handle) in &mut state.handles {
             if handle.target != TargetState::Stopped && !handle.is_running() {
                 tracing::info!(connector = %name, "starting stored connector");
-                handle.start(&self.inner.defaults);
+                handle.start(&self.inner.defaults, &self.inner.plugins);
             }
         }
     }
@@ -250,7 +262,7 @@ impl Worker {
         )?;
         let mut handle = Handle::new(config, target);
         if target != TargetState::Stopped {
-            handle.start(&self.inner.defaults);
+            handle.start(&self.inner.defaults, &self.inner.plugins);
         }
         state.handles.insert(name.to_owned(), handle);
         tracing::info!(connector = %name, ?target, "connector created");
@@ -289,7 +301,7 @@ impl Worker {
         handle.stop(self.inner.shutdown_timeout).await;
         handle.config = config.clone();
         if handle.target != TargetState::Stopped {
-            handle.start(&self.inner.defaults);
+            handle.start(&self.inner.defaults, &self.inner.plugins);
         }
         tracing::info!(connector = %name, "connector config changed");
         Ok((
@@ -400,7 +412,7 @@ impl Worker {
                 if handle.is_running() {
                     handle.set_paused(paused);
                 } else if handle.status().state != State::Failed {
-                    handle.start(&self.inner.defaults);
+                    handle.start(&self.inner.defaults, &self.inner.plugins);
                 }
             }
         }
@@ -422,7 +434,7 @@ impl Worker {
         }
         handle.mark_restarting();
         handle.stop(self.inner.shutdown_timeout).await;
-        handle.start(&self.inner.defaults);
+        handle.start(&self.inner.defaults, &self.inner.plugins);
         tracing::info!(connector = %name, "connector restarted");
         Ok(true)
     }

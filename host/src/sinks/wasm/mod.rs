@@ -23,7 +23,7 @@ use super::{Sink, SinkError};
 use crate::config::{ConfigError, Properties};
 use crate::event::Record;
 use crate::plugin::sink::{Delivery, SinkPlugin};
-use crate::plugin::{Runtime, RuntimeOptions, resolve};
+use crate::plugin::{Runtime, SharedPlugins, resolve};
 
 /// How `retriable` failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,10 +68,11 @@ pub struct WasmSink {
 
 impl WasmSink {
     /// Loads and configures the plugin that `sink.plugin` names, with the `sink.config.*`
-    /// settings; `plugin_path` is the plugin directory.
+    /// settings, in the shared runtime of `plugins`; `plugin_path` is the plugin directory.
     pub fn from_properties(
         props: &Properties,
         plugin_path: Option<&Path>,
+        plugins: &SharedPlugins,
     ) -> Result<WasmSink, SinkError> {
         let bad = |reason: String| SinkError::Open {
             target: "sink.plugin".into(),
@@ -87,7 +88,7 @@ impl WasmSink {
         let found = resolve::find_plugin(name, &dirs).map_err(|e| bad(e.to_string()))?;
         let config = props.with_prefix("sink.config.");
         let retry = RetryPolicy::from_properties(props).map_err(|e| bad(e.to_string()))?;
-        let runtime = Runtime::new(RuntimeOptions::default()).map_err(|e| bad(e.to_string()))?;
+        let runtime = plugins.runtime().map_err(|e| bad(e.to_string()))?;
         WasmSink::open(&runtime, &found.path, &config, retry)
     }
 

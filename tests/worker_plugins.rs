@@ -1,0 +1,461 @@
+//! Plugins shared by a worker's connectors, against a real Postgres: a fleet of connectors
+//! using the same transforms from one plugin directory compiles each plugin once, one file
+//! replaced swaps it for every connector (each keeping its own configuration), and a version
+//! one connector's configuration refuses leaves that connector on the old version. The
+//! worker's memory is measured with the fleet running.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+use tidemark_tests::plugin_path;
+use tidemark_tests::postgres::{PASSWORD, Postgres};
+use tidemark_tests::process::{free_port, read_lines, signal, wait_until};
+use tidemark_tests::rest::Rest;
+use tidemark_tests::tidemark_binary;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The binary under test: `TIDEMARK_BIN` when set (to measure another build, such as the one
+/// before a change: its memory figures print before the assertions), else this tree's.
+fn binary() -> PathBuf {
+    std::env::var_os("TIDEMARK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(tidemark_binary)
+}
+
+/// A `tidemark worker` process with a plugin directory and its own compiled-plugin cache.
+struct WorkerProcess {
+    child: Child,
+    rest: Rest,
+    log: PathBuf,
+}
+
+impl WorkerProcess {
+    fn start(dir: &Path, plugins: &Path, cache: &Path) -> WorkerProcess {
+        let port = free_port();
+        let config = dir.join("worker.properties");
+        std::fs::write(
+            &config,
+            format!(
+                "listeners=http://127.0.0.1:{port}\n\
+                 offset.storage.file.filename={}\n\
+                 offset.flush.interval.ms=200\n\
+                 plugin.path={}\n",
+                dir.join("offsets.json").display(),
+                plugins.display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join("worker.log");
+        let child = Command::new(binary())
+            .arg("worker")
+            .arg(&config)
+            .env("TIDEMARK_CACHE_DIR", cache)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("tidemark starts");
+        let worker = WorkerProcess {
+            child,
+            rest: Rest::new(port),
+            log,
+        };
+        wait_until("the worker's REST API", TIMEOUT, || {
+            worker.rest.try_request("GET", "/", None).is_ok()
+        });
+        worker
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Json>) -> (u16, Json) {
+        self.rest.request(method, path, body.as_ref())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `field` of `/proc/<pid>/status` (e.g. `VmRSS` in kB, `Threads`).
+    fn proc_status(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+
+    /// The worker's resident memory in MiB.
+    fn rss_mib(&self) -> f64 {
+        self.proc_status("VmRSS") as f64 / 1024.0
+    }
+
+    /// The value of the sample of `metric` whose labels contain `labels`.
+    fn metric(&self, metric: &str, labels: &str) -> Option<f64> {
+        let (_, metrics) = self.call("GET", "/metrics", None);
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(&format!("{metric}{{")) && l.contains(labels))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    fn plugins(&self) -> Json {
+        self.call("GET", "/plugins", None).1
+    }
+
+    fn wait_all_running(&self, count: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let (_, all) = self.call("GET", "/connectors?expand=status", None);
+            let all = all.as_object().cloned().unwrap_or_default();
+            let others: Vec<String> = all
+                .iter()
+                .filter(|(_, c)| c["status"]["tasks"][0]["state"] != "RUNNING")
+                .map(|(name, c)| format!("{name}: {}", c["status"]["tasks"][0]))
+                .collect();
+            if all.len() == count && others.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {count} connectors not RUNNING (RSS {:.1} MiB): {others:#?}",
+                others.len(),
+                self.rss_mib()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn stop(mut self) {
+        signal(&self.child, "-TERM");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the worker exits cleanly: {status}");
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Replaces a plugin file atomically, as a deployment would (write aside, then rename).
+fn deploy(from: &Path, plugins: &Path, name: &str) {
+    let tmp = plugins.join(format!(".{name}.tmp"));
+    std::fs::copy(from, &tmp).unwrap();
+    std::fs::rename(&tmp, plugins.join(format!("{name}.wasm"))).unwrap();
+}
+
+/// A Debezium Postgres connector for database `db` writing to `sink`, with `extra` settings.
+fn connector(server: &Postgres, db: &str, sink: &Path, extra: &[(&str, &str)]) -> Json {
+    let mut config = json!({
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": "127.0.0.1",
+        "database.port": server.port.to_string(),
+        "database.user": "postgres",
+        "database.password": PASSWORD,
+        "database.dbname": db,
+        "topic.prefix": db,
+        "plugin.name": "pgoutput",
+        "slot.name": format!("slot_{db}"),
+        "publication.name": format!("pub_{db}"),
+        "sink.file": sink.display().to_string(),
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+    });
+    for (key, value) in extra {
+        config[*key] = json!(value);
+    }
+    config
+}
+
+/// The change events written to `path`.
+fn events(path: &Path) -> Vec<Json> {
+    read_lines(path)
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn id(event: &Json) -> Option<i64> {
+    event.pointer("/value/after/id").and_then(Json::as_i64)
+}
+
+fn header<'a>(event: &'a Json, key: &str) -> Option<&'a str> {
+    event["headers"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|h| h["key"] == key)
+        .and_then(|h| h["value"].as_str())
+}
+
+/// Waits until `path` holds an event for each of `ids`, and returns the events.
+fn wait_ids(path: &Path, ids: &[i64]) -> Vec<Json> {
+    let mut found = Vec::new();
+    wait_until(
+        &format!("ids {ids:?} in {}", path.display()),
+        TIMEOUT,
+        || {
+            found = events(path);
+            ids.iter().all(|i| found.iter().any(|e| id(e) == Some(*i)))
+        },
+    );
+    found
+}
+
+fn insert(server: &Postgres, db: &str, from: i64, to: i64) {
+    server.psql(
+        db,
+        &format!("INSERT INTO t SELECT g, 'v' FROM generate_series({from}, {to}) g"),
+    );
+}
+
+/// Connectors of the fleet, each with its own database: 50, or `TIDEMARK_FLEET` (to measure
+/// the memory of other fleet sizes).
+fn fleet() -> usize {
+    std::env::var("TIDEMARK_FLEET")
+        .ok()
+        .map(|n| n.parse().expect("TIDEMARK_FLEET is a number of connectors"))
+        .unwrap_or(50)
+}
+
+#[test]
+fn a_fleet_compiles_each_plugin_once_and_a_new_version_reaches_every_connector() {
+    let server = Postgres::start_with(&[
+        "wal_level = logical",
+        "max_connections = 300",
+        "max_replication_slots = 80",
+        "max_wal_senders = 80",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    deploy(&plugin_path("stamp-v1"), plugins.path(), "stamp");
+    deploy(&plugin_path("tagger"), plugins.path(), "tagger");
+    let worker = WorkerProcess::start(dir.path(), plugins.path(), cache.path());
+    let idle_rss = worker.rss_mib();
+    let fleet = fleet();
+    let started = Instant::now();
+    let names: Vec<String> = (0..fleet).map(|i| format!("tenant{i}")).collect();
+    for db in &names {
+        server.create_database(db);
+        server.psql(db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        insert(&server, db, 1, 5);
+        let out = dir.path().join(format!("{db}.jsonl"));
+        // Two transforms from the plugin directory; the tagger's tag is the connector's own.
+        let config = connector(
+            &server,
+            db,
+            &out,
+            &[
+                ("transforms", "stamp,tag"),
+                ("transforms.stamp.type", "stamp"),
+                ("transforms.tag.type", "tagger"),
+                ("transforms.tag.tag", db),
+            ],
+        );
+        let (code, body) = worker.call(
+            "POST",
+            "/connectors",
+            Some(json!({"name": db, "config": config})),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    worker.wait_all_running(fleet);
+    for db in &names {
+        let events = wait_ids(&dir.path().join(format!("{db}.jsonl")), &[1, 2, 3, 4, 5]);
+        for event in &events {
+            assert_eq!(header(event, "version"), Some("1"), "{db}: {event}");
+            assert_eq!(header(event, "trail"), Some(db.as_str()), "{db}: {event}");
+        }
+    }
+    let running = started.elapsed();
+    // Let the background work of the start (baseline code compiled ahead) finish.
+    std::thread::sleep(Duration::from_secs(3));
+    let fleet_rss = worker.rss_mib();
+    let threads = worker.proc_status("Threads");
+    eprintln!(
+        "{fleet} connectors x 2 transforms: snapshots delivered in {running:.1?}; RSS {idle_rss:.1} MiB idle, \
+         {fleet_rss:.1} MiB with the fleet running; {threads} threads"
+    );
+
+    // (a) Each plugin compiled once for the whole fleet, the plugin listed once with every
+    // connector using it.
+    let compiled = |tier: &str| {
+        worker
+            .metric(
+                "tidemark_plugin_compilations_total",
+                &format!("tier=\"{tier}\""),
+            )
+            .unwrap_or_else(|| panic!("no compilation count for {tier} code"))
+    };
+    assert_eq!(compiled("optimized"), 2.0, "stamp and tagger, once each");
+    assert!(
+        compiled("baseline") <= 2.0,
+        "baseline code at most once each"
+    );
+    let listed = worker.plugins();
+    for plugin in ["stamp", "tagger"] {
+        let users: Vec<&str> = listed[plugin]["users"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{plugin} listed: {listed}"))
+            .iter()
+            .filter_map(Json::as_str)
+            .collect();
+        let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
+        expected.sort();
+        assert_eq!(users, expected, "{plugin}: every connector uses it");
+        assert_eq!(listed[plugin]["versions"].as_array().unwrap().len(), 1);
+    }
+
+    // (b) One file replaced: the new version runs in every connector, each with its own tag.
+    let reload_started = Instant::now();
+    deploy(&plugin_path("stamp-v2"), plugins.path(), "stamp");
+    let mut v2 = String::new();
+    wait_until("stamp v2 live in every connector", TIMEOUT, || {
+        let listed = worker.plugins();
+        let stamp = &listed["stamp"];
+        let Some(hash) = stamp["versions"]
+            .as_array()
+            .and_then(|v| v.last())
+            .and_then(|v| v["hash"].as_str())
+        else {
+            return false;
+        };
+        v2 = hash.to_owned();
+        stamp["versions"].as_array().unwrap().len() == 2
+            && names.iter().all(|db| stamp["live"][db] == hash)
+    });
+    let reload_time = reload_started.elapsed();
+    for db in &names {
+        insert(&server, db, 6, 8);
+    }
+    for db in &names {
+        let events = wait_ids(&dir.path().join(format!("{db}.jsonl")), &[6, 7, 8]);
+        for event in events.iter().filter(|e| id(e).is_some_and(|i| i >= 6)) {
+            assert_eq!(header(event, "version"), Some("2"), "{db}: {event}");
+            assert_eq!(header(event, "trail"), Some(db.as_str()), "{db}: {event}");
+        }
+    }
+    let reloaded_rss = worker.rss_mib();
+    eprintln!(
+        "stamp v2 ({}) live in all {fleet} connectors {reload_time:.1?} after the rename; RSS {reloaded_rss:.1} MiB after",
+        &v2[..12]
+    );
+    assert_eq!(
+        compiled("optimized"),
+        3.0,
+        "the new version's optimized code compiled once for the fleet"
+    );
+    assert!(compiled("baseline") <= 3.0);
+    assert_eq!(
+        worker.metric("tidemark_plugin_reloads_total", "plugin=\"stamp\""),
+        Some(fleet as f64),
+        "one swap per connector"
+    );
+
+    // A deleted connector no longer uses the plugins.
+    let (code, _) = worker.call("DELETE", "/connectors/tenant0", None);
+    assert_eq!(code, 204);
+    wait_until("tenant0 no longer a user of stamp", TIMEOUT, || {
+        let listed = worker.plugins();
+        let users = listed["stamp"]["users"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        users.len() == fleet - 1 && !users.iter().any(|u| u == "tenant0")
+    });
+    worker.stop();
+}
+
+#[test]
+fn a_version_one_connector_refuses_leaves_that_connector_on_the_old_version() {
+    let server = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    // `route` is the stamp plugin at first, which takes any configuration.
+    deploy(&plugin_path("stamp-v1"), plugins.path(), "route");
+    let worker = WorkerProcess::start(dir.path(), plugins.path(), cache.path());
+    for db in ["routed", "plain"] {
+        server.create_database(db);
+        server.psql(db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        insert(&server, db, 1, 1);
+        let mut settings = vec![("transforms", "r"), ("transforms.r.type", "route")];
+        if db == "routed" {
+            // What the next version, RegexRouter, needs; `plain` lacks it.
+            settings.extend([
+                ("transforms.r.regex", "(.*)"),
+                ("transforms.r.replacement", "moved.$1"),
+            ]);
+        }
+        let out = dir.path().join(format!("{db}.jsonl"));
+        let config = connector(&server, db, &out, &settings);
+        let (code, body) = worker.call(
+            "POST",
+            "/connectors",
+            Some(json!({"name": db, "config": config})),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    worker.wait_all_running(2);
+    for db in ["routed", "plain"] {
+        let events = wait_ids(&dir.path().join(format!("{db}.jsonl")), &[1]);
+        assert_eq!(header(&events[0], "version"), Some("1"), "{db}");
+    }
+    let v1 = worker.plugins()["route"]["versions"][0]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    deploy(&plugin_path("regex-router"), plugins.path(), "route");
+    let mut listed = Json::Null;
+    wait_until(
+        "routed on the new version, plain's refusal",
+        TIMEOUT,
+        || {
+            listed = worker.plugins();
+            let route = &listed["route"];
+            route["live"]["routed"].as_str().is_some_and(|h| h != v1) && route["rejected"] == 1
+        },
+    );
+    let route = &listed["route"];
+    assert_eq!(route["live"]["plain"], v1.as_str(), "{listed}");
+    let error = route["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("connector plain:") && error.contains("regex"),
+        "the rejection names the connector and why: {error}"
+    );
+    assert!(
+        worker
+            .log()
+            .lines()
+            .any(|l| l.contains("rejected") && l.contains("plain") && l.contains("route")),
+        "one error line names the connector and the plugin:\n{}",
+        worker.log()
+    );
+
+    for db in ["routed", "plain"] {
+        insert(&server, db, 2, 2);
+    }
+    let routed = wait_ids(&dir.path().join("routed.jsonl"), &[2]);
+    let new = routed.iter().find(|e| id(e) == Some(2)).unwrap();
+    assert_eq!(new["topic"], "moved.routed.public.t", "{new}");
+    assert_eq!(header(new, "version"), None, "no longer stamped: {new}");
+    let plain = wait_ids(&dir.path().join("plain.jsonl"), &[2]);
+    let old = plain.iter().find(|e| id(e) == Some(2)).unwrap();
+    assert_eq!(old["topic"], "plain.public.t", "{old}");
+    assert_eq!(header(old, "version"), Some("1"), "still version 1: {old}");
+    for db in ["routed", "plain"] {
+        let (_, status) = worker.call("GET", &format!("/connectors/{db}/status"), None);
+        assert_eq!(status["connector"]["state"], "RUNNING", "{db}: {status}");
+    }
+    worker.stop();
+}
