@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use tidemark::api::loggers::Loggers;
 use tidemark::api::{self, ApiState};
-use tidemark::config::{DEFAULT_OFFSET_FILE, Properties, WorkerConfig};
+use tidemark::config::{Properties, WorkerConfig, worker};
 use tidemark::worker::Worker;
 
 /// Runs a connector: Debezium connector configs (Kafka Connect JSON or `.properties`) and
@@ -124,10 +124,9 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
     props.set_default("listeners", DEFAULT_LISTENER);
     let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
     let address = WorkerConfig::rest_address(&props)?;
-    let store = match props.get("config.storage.file") {
+    let store = match props.value(&worker::CONFIG_STORAGE)? {
         Some(file) => PathBuf::from(file),
-        None => Path::new(props.get_or("offset.storage.file.filename", DEFAULT_OFFSET_FILE))
-            .with_file_name("connectors.json"),
+        None => Path::new(props.required(&worker::OFFSET_FILE)?).with_file_name("connectors.json"),
     };
     let mut connectors = Vec::new();
     for file in &args.connectors {

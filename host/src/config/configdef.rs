@@ -107,7 +107,7 @@ impl ConfigDef {
     /// key it looks like when it looks like a misspelling of one.
     pub fn unread(&self, props: &Properties) -> Vec<Unknown> {
         props
-            .unread(&[])
+            .unread()
             .into_iter()
             .filter(|key| !self.find(key).is_some_and(|k| k.ignored))
             .map(|key| Unknown {

@@ -340,6 +340,15 @@ impl Key {
         self
     }
 
+    /// This family's declaration for one of its keys (`transforms.route.type` of
+    /// `transforms.<alias>.type`), to read it with the family's type, default and validator.
+    pub fn instance(&self, name: impl Into<Text>) -> Key {
+        Key {
+            name: name.into(),
+            ..self.clone()
+        }
+    }
+
     /// Whether this declaration is a family of keys rather than one key.
     pub fn is_family(&self) -> bool {
         self.name.contains('<') || self.name.ends_with('*')

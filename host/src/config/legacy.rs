@@ -3,31 +3,9 @@
 //! `topic.prefix`, the `*.whitelist` / `*.blacklist` filters are the `*.include.list` /
 //! `*.exclude.list` ones, and `database.history*` is `schema.history.internal*` (with the
 //! history classes' old names mapped too). Setting an old name and its new one to different
-//! values is an error naming both.
+//! values is an error naming both. The old names are the declarations' [`super::Key::renamed_from`].
 
-use super::{ConfigError, Properties};
-
-/// Deprecated keys and the keys that replaced them.
-const RENAMED: &[(&str, &str)] = &[
-    ("database.server.name", "topic.prefix"),
-    ("database.whitelist", "database.include.list"),
-    ("database.blacklist", "database.exclude.list"),
-    ("schema.whitelist", "schema.include.list"),
-    ("schema.blacklist", "schema.exclude.list"),
-    ("table.whitelist", "table.include.list"),
-    ("table.blacklist", "table.exclude.list"),
-    ("column.whitelist", "column.include.list"),
-    ("column.blacklist", "column.exclude.list"),
-    ("database.history", "schema.history.internal"),
-    // Renamed beyond its prefix in Debezium 2.0.
-    (
-        "database.history.store.only.monitored.tables.ddl",
-        "schema.history.internal.store.only.captured.tables.ddl",
-    ),
-];
-
-/// Deprecated key prefixes and the prefixes that replaced them.
-const RENAMED_PREFIXES: &[(&str, &str)] = &[("database.history.", "schema.history.internal.")];
+use super::{ConfigDef, ConfigError, Properties};
 
 /// The schema history classes' names before Debezium 2.0, and their names since.
 const RENAMED_HISTORY_CLASSES: &[(&str, &str)] = &[
@@ -45,25 +23,35 @@ const RENAMED_HISTORY_CLASSES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The key that replaced a deprecated one, if `key` is deprecated.
-fn replacement(key: &str) -> Option<String> {
-    if let Some((_, new)) = RENAMED.iter().find(|(old, _)| *old == key) {
-        return Some((*new).to_owned());
+/// The key that replaced a deprecated one, if `key` is deprecated: a declaration's
+/// [`super::Key::renamed_from`], the exact ones before the families (`database.history.*`).
+fn replacement(def: &ConfigDef, key: &str) -> Option<String> {
+    let renamed = || {
+        def.keys()
+            .iter()
+            .filter_map(|k| Some((k, k.renamed_from.as_deref()?)))
+    };
+    if let Some((new, _)) = renamed().find(|(new, old)| !new.is_family() && *old == key) {
+        return Some(new.name.to_string());
     }
-    RENAMED_PREFIXES
-        .iter()
-        .find_map(|(old, new)| key.strip_prefix(old).map(|rest| format!("{new}{rest}")))
+    renamed().find_map(|(new, old)| {
+        let rest = key.strip_prefix(old.strip_suffix('*')?)?;
+        Some(format!("{}{rest}", new.name.strip_suffix('*')?))
+    })
 }
 
 /// The properties with every deprecated key renamed to the key that replaced it (and the
 /// old history class names in `database.history` to their new names), each logged as a
 /// warning naming both keys. An old key and its new one set to different values are an
 /// error naming both.
-pub fn rename_legacy_keys(mut props: Properties) -> Result<Properties, ConfigError> {
+pub fn rename_legacy_keys(
+    mut props: Properties,
+    def: &ConfigDef,
+) -> Result<Properties, ConfigError> {
     let legacy: Vec<(String, String, String)> = props
         .entries
         .iter()
-        .filter_map(|(key, value)| Some((key.clone(), replacement(key)?, value.clone())))
+        .filter_map(|(key, value)| Some((key.clone(), replacement(def, key)?, value.clone())))
         .collect();
     for (old, new, mut value) in legacy {
         props.entries.remove(&old);
@@ -108,9 +96,32 @@ pub fn rename_legacy_keys(mut props: Properties) -> Result<Properties, ConfigErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Key;
+
+    /// Debezium's renamed keys, declared as the sources declare them.
+    fn def() -> ConfigDef {
+        let renamed = |new: &'static str, old: &'static str| Key::string(new).renamed_from(old);
+        ConfigDef::new([
+            renamed("topic.prefix", "database.server.name"),
+            renamed("database.include.list", "database.whitelist"),
+            renamed("database.exclude.list", "database.blacklist"),
+            renamed("schema.include.list", "schema.whitelist"),
+            renamed("schema.exclude.list", "schema.blacklist"),
+            renamed("table.include.list", "table.whitelist"),
+            renamed("table.exclude.list", "table.blacklist"),
+            renamed("column.include.list", "column.whitelist"),
+            renamed("column.exclude.list", "column.blacklist"),
+            renamed("schema.history.internal", "database.history"),
+            renamed(
+                "schema.history.internal.store.only.captured.tables.ddl",
+                "database.history.store.only.monitored.tables.ddl",
+            ),
+            renamed("schema.history.internal.*", "database.history.*"),
+        ])
+    }
 
     fn renamed(pairs: &[(&str, &str)]) -> Result<Properties, ConfigError> {
-        rename_legacy_keys(Properties::from_pairs(pairs.iter().copied()))
+        rename_legacy_keys(Properties::from_pairs(pairs.iter().copied()), &def())
     }
 
     #[test]
@@ -141,7 +152,7 @@ mod tests {
         // The old names are gone, so nothing is left unread or reported as unknown.
         assert_eq!(p.get("database.server.name"), None);
         assert_eq!(p.get("table.whitelist"), None);
-        assert_eq!(p.unread(&[]), Vec::<String>::new());
+        assert_eq!(p.unread(), Vec::<String>::new());
     }
 
     /// What `rename_legacy_keys` logs for these properties.

@@ -8,13 +8,12 @@ mod configdef;
 mod def;
 mod legacy;
 mod properties;
-mod providers;
+pub mod providers;
 mod redact;
-mod worker;
+pub mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 pub(crate) use configdef::declare_keys;
 pub use configdef::{Checked, ConfigDef, Unknown};
@@ -119,56 +118,6 @@ impl Properties {
             .filter(|v| !v.trim().is_empty())
     }
 
-    /// A property's value, or `default`.
-    pub fn get_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
-        self.get(key).unwrap_or(default)
-    }
-
-    /// A required property.
-    pub fn require(&self, key: &str, hint: &str) -> Result<&str, ConfigError> {
-        self.get(key).ok_or_else(|| ConfigError::Missing {
-            key: key.to_owned(),
-            hint: hint.to_owned(),
-        })
-    }
-
-    /// A property parsed into `T`, or `default`.
-    pub fn parse<T: FromStr>(
-        &self,
-        key: &str,
-        default: T,
-        expected: &str,
-    ) -> Result<T, ConfigError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
-                key: key.to_owned(),
-                value: self.secrets.redact(v).into_owned(),
-                problem: format!("expected {expected}"),
-            }),
-        }
-    }
-
-    /// A property that must be one of `choices` (case-insensitive), or `default`.
-    pub fn choice(
-        &self,
-        key: &str,
-        default: &str,
-        choices: &[&str],
-    ) -> Result<String, ConfigError> {
-        let written = self.get_or(key, default).trim();
-        let value = written.to_ascii_lowercase();
-        if choices.contains(&value.as_str()) {
-            Ok(value)
-        } else {
-            Err(ConfigError::Invalid {
-                key: key.to_owned(),
-                value: self.secrets.redact(written).into_owned(),
-                problem: format!("expected one of {}", choices.join(", ")),
-            })
-        }
-    }
-
     /// A comma-separated list property (empty when absent).
     pub fn list(&self, key: &str) -> Vec<String> {
         self.get(key)
@@ -194,13 +143,12 @@ impl Properties {
             .collect()
     }
 
-    /// Properties never read, except those that Kafka Connect or Debezium accept and that
-    /// mean nothing here (listed in `ignored`).
-    pub fn unread(&self, ignored: &[&str]) -> Vec<String> {
+    /// Properties never read (see [`ConfigDef::unread`] for the ones worth a warning).
+    pub fn unread(&self) -> Vec<String> {
         let read = self.read.borrow();
         self.entries
             .keys()
-            .filter(|k| !read.contains(*k) && !ignored.contains(&k.as_str()))
+            .filter(|k| !read.contains(*k))
             .cloned()
             .collect()
     }
@@ -270,22 +218,22 @@ mod tests {
         assert_eq!(p.get("topic.prefix"), Some("other"));
         assert_eq!(p.get("database.port"), Some("5432"));
         assert_eq!(p.get("x"), Some("2"));
-        assert_eq!(p.unread(&[]), vec!["sink.file".to_owned()]);
+        assert_eq!(p.unread(), vec!["sink.file".to_owned()]);
     }
 
     #[test]
     fn bad_values_name_the_property() {
         let p = Properties::from_pairs([("snapshot.mode", "sometimes"), ("database.port", "x")]);
-        let err = p
-            .choice("snapshot.mode", "initial", &["initial", "never"])
-            .unwrap_err();
+        let mode = Key::string("snapshot.mode")
+            .default("initial")
+            .choices(&["initial", "never"]);
+        let err = p.choose(&mode).unwrap_err();
         assert_eq!(
             err.to_string(),
             "property 'snapshot.mode' has an invalid value \"sometimes\": expected one of initial, never"
         );
-        let err = p
-            .parse::<u16>("database.port", 5432, "a port number")
-            .unwrap_err();
+        let port = Key::int("database.port").default("5432");
+        let err = p.number::<u16>(&port).unwrap_err();
         assert!(err.to_string().contains("'database.port'"));
     }
 }

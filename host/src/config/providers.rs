@@ -20,7 +20,32 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::redact::Secrets;
-use super::{ConfigError, Properties, parse_properties};
+use super::{ConfigError, Key, Properties, parse_properties};
+
+super::declare_keys! {
+    /// `config.providers`.
+    PROVIDERS = Key::list("config.providers")
+        .group("Config providers")
+        .doc("The config providers whose ${provider:path:key} variables are resolved when a \
+              connector starts: file, env and dir are Connect's three.");
+    /// `config.providers.<name>.class`.
+    PROVIDER_CLASS = Key::class("config.providers.<name>.class")
+        .group("Config providers")
+        .doc("A provider's class: org.apache.kafka.common.config.provider.FileConfigProvider, \
+              EnvVarConfigProvider or DirectoryConfigProvider (not needed for the names file, \
+              env and dir).");
+    /// `config.providers.<name>.param.allowed.paths`.
+    PROVIDER_PATHS = Key::list("config.providers.<name>.param.allowed.paths")
+        .group("Config providers")
+        .doc("The file and directory providers' allowed paths: absolute paths the provider \
+              may read under (all when unset).");
+    /// `config.providers.<name>.param.allowlist.pattern`.
+    PROVIDER_ALLOWLIST = Key::string("config.providers.<name>.param.allowlist.pattern")
+        .default(".*")
+        .group("Config providers")
+        .doc("The environment provider's allow list: a regular expression every variable's \
+              name must match.");
+}
 
 const FILE_CLASS: &str = "org.apache.kafka.common.config.provider.FileConfigProvider";
 const ENV_CLASS: &str = "org.apache.kafka.common.config.provider.EnvVarConfigProvider";
@@ -116,7 +141,7 @@ enum Provider {
 /// The providers `config.providers` lists, by name.
 fn configured(props: &Properties) -> Result<BTreeMap<String, Provider>, ConfigError> {
     let mut providers = BTreeMap::new();
-    for name in props.list("config.providers") {
+    for name in props.items(&PROVIDERS)? {
         let class_key = format!("config.providers.{name}.class");
         let class = match (props.get(&class_key), name.as_str()) {
             (Some(class), _) => class.trim(),
@@ -156,7 +181,8 @@ fn configured(props: &Properties) -> Result<BTreeMap<String, Provider>, ConfigEr
 /// whole names.
 fn allowlist(props: &Properties, name: &str) -> Result<Regex, ConfigError> {
     let key = format!("config.providers.{name}.param.allowlist.pattern");
-    let pattern = props.get_or(&key, ".*");
+    let declared = PROVIDER_ALLOWLIST.instance(key.clone());
+    let pattern = props.required(&declared)?;
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| ConfigError::Invalid {
         key,
         value: pattern.to_owned(),

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, Properties};
+use super::{ConfigError, Importance, Key, Properties};
 use crate::event::JsonOptions;
 
 /// Where offsets go when `offset.storage.file.filename` is not set (Debezium Server's
@@ -31,17 +31,158 @@ pub struct WorkerConfig {
     pub rest_address: Option<SocketAddr>,
 }
 
+super::declare_keys! {
+    /// `offset.storage.file.filename`.
+    OFFSET_FILE = Key::string("offset.storage.file.filename")
+        .default(DEFAULT_OFFSET_FILE)
+        .group("Worker")
+        .importance(Importance::High)
+        .doc("The file that keeps each connector's source offsets (JSON). Ignored when \
+              offsets go to Kafka (offset.storage.topic).");
+    /// `offset.flush.interval.ms`.
+    FLUSH_INTERVAL = Key::long("offset.flush.interval.ms")
+        .default("60000")
+        .range(Some(0), None)
+        .group("Worker")
+        .doc("How often, in milliseconds, offsets are committed once the sink has flushed \
+              (Kafka Connect's default: 60 s).");
+    /// `plugin.path`.
+    PLUGIN_PATH = Key::string("plugin.path")
+        .group("Worker")
+        .doc("The plugin directory: transform and sink plugins found there are loaded by \
+              name and reloaded when their file changes.");
+    /// `sink.file`.
+    SINK_FILE = Key::string("sink.file")
+        .group("Sink")
+        .doc("Write change events as JSON lines to this file; unset or - for standard output \
+              (when no Kafka or plugin sink is configured).");
+    /// `key.converter.schemas.enable`.
+    KEY_SCHEMAS = Key::boolean("key.converter.schemas.enable")
+        .default("true")
+        .group("Converters")
+        .doc("Write each key with its schema (JsonConverter's envelope), as Connect does.");
+    /// `value.converter.schemas.enable`.
+    VALUE_SCHEMAS = Key::boolean("value.converter.schemas.enable")
+        .default("true")
+        .group("Converters")
+        .doc("Write each value with its schema (JsonConverter's envelope), as Connect does.");
+    /// `value.converter.replace.null.with.default`.
+    REPLACE_NULL = Key::boolean("value.converter.replace.null.with.default")
+        .default("true")
+        .group("Converters")
+        .doc("Write a null field that has a default as its default, as JsonConverter does.");
+    /// `key.converter`.
+    KEY_CONVERTER = Key::class("key.converter")
+        .check(json_converter)
+        .group("Converters")
+        .doc("The key converter: Tidemark writes keys as \
+              org.apache.kafka.connect.json.JsonConverter does, the only one accepted.");
+    /// `value.converter`.
+    VALUE_CONVERTER = Key::class("value.converter")
+        .check(json_converter)
+        .group("Converters")
+        .doc("The value converter: Tidemark writes values as \
+              org.apache.kafka.connect.json.JsonConverter does, the only one accepted.");
+    /// `header.converter`.
+    HEADER_CONVERTER = Key::class("header.converter")
+        .check(header_converter)
+        .group("Converters")
+        .doc("The header converter: header values are written as strings, as \
+              org.apache.kafka.connect.storage.SimpleHeaderConverter (Connect's default) and \
+              StringConverter write them; those two are accepted.");
+    /// `listeners`.
+    LISTENERS = Key::list("listeners")
+        .group("REST")
+        .doc("Where the REST API listens: http://host:port (the first entry; an empty host \
+              is every address). Unset: rest.port, else no API.");
+    /// `rest.port`.
+    REST_PORT = Key::int("rest.port")
+        .range(Some(0), Some(65535))
+        .group("REST")
+        .doc("The REST API's port when listeners is unset (Connect's older key).");
+    /// `rest.host.name`.
+    REST_HOST = Key::string("rest.host.name")
+        .group("REST")
+        .doc("The REST API's address with rest.port: an IP address or localhost; empty for \
+              every address.");
+    /// `rest.advertised.host.name`.
+    ADVERTISED_HOST = Key::string("rest.advertised.host.name")
+        .group("REST")
+        .doc("The host in the worker's advertised address (worker_id): else the listener's \
+              host, else (listening on every address) the machine's host name.");
+    /// `rest.advertised.port`.
+    ADVERTISED_PORT = Key::int("rest.advertised.port")
+        .range(Some(0), Some(65535))
+        .group("REST")
+        .doc("The port in the worker's advertised address (worker_id); else the bound port.");
+    /// `rest.advertised.listener`.
+    ADVERTISED_LISTENER = Key::string("rest.advertised.listener")
+        .check(|listener| match listener.eq_ignore_ascii_case("http") {
+            true => Ok(()),
+            false => Err("the REST API serves http only: set it to http or remove it".into()),
+        })
+        .group("REST")
+        .doc("The advertised protocol: http, the one the REST API serves.");
+    /// `errors.retry.delay.max.ms`.
+    RETRY_DELAY_MAX = Key::long("errors.retry.delay.max.ms")
+        .default("60000")
+        .range(Some(0), None)
+        .group("Error handling")
+        .doc("The longest wait, in milliseconds, between attempts after a retriable failure \
+              (the source's reconnects, a sink plugin's retries).");
+    /// `errors.retry.timeout`.
+    RETRY_TIMEOUT = Key::long("errors.retry.timeout")
+        .default("-1")
+        .range(Some(-1), None)
+        .group("Error handling")
+        .doc("How long, in milliseconds, a run of retriable failures may last before the \
+              connector fails; -1 retries without limit.");
+    /// `task.shutdown.graceful.timeout.ms`.
+    SHUTDOWN_TIMEOUT = Key::long("task.shutdown.graceful.timeout.ms")
+        .default("5000")
+        .range(Some(0), None)
+        .group("Worker")
+        .doc("How long, in milliseconds, a stop may take before the process ends without \
+              waiting further.");
+    /// `config.storage.file`.
+    CONFIG_STORAGE = Key::string("config.storage.file")
+        .group("Worker")
+        .doc("Where tidemark worker keeps the connector configs created over REST (default: \
+              connectors.json next to the offsets file), so they come back after a restart.");
+    /// `tasks.max`.
+    TASKS_MAX = Key::int("tasks.max")
+        .ignored()
+        .group("Worker")
+        .doc("Accepted and ignored: a Tidemark connector runs one task, as Debezium's do.");
+    /// `offset.flush.timeout.ms`.
+    FLUSH_TIMEOUT = Key::long("offset.flush.timeout.ms")
+        .ignored()
+        .group("Worker")
+        .doc("Accepted and ignored: offsets are committed once the sink has flushed.");
+    /// `internal.key.converter`.
+    INTERNAL_KEY_CONVERTER = Key::class("internal.key.converter")
+        .ignored()
+        .group("Worker")
+        .doc("Accepted and ignored (removed from Kafka Connect; offsets are JSON).");
+    /// `internal.value.converter`.
+    INTERNAL_VALUE_CONVERTER = Key::class("internal.value.converter")
+        .ignored()
+        .group("Worker")
+        .doc("Accepted and ignored (removed from Kafka Connect; offsets are JSON).");
+    /// `status.update.interval.ms`.
+    STATUS_INTERVAL = Key::long("status.update.interval.ms")
+        .ignored()
+        .group("Worker")
+        .doc("Accepted and ignored: Debezium's status updates; see the REST API and metrics.");
+}
+
 impl WorkerConfig {
     /// `task.shutdown.graceful.timeout.ms` (Connect's default: 5 s): how long a stop request
     /// may take before the process ends without waiting further. Read by the process before
     /// the connector starts, on its own: the rest of the worker settings are read after
     /// config providers are resolved.
     pub fn shutdown_timeout(props: &Properties) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_millis(props.parse(
-            "task.shutdown.graceful.timeout.ms",
-            5_000,
-            "milliseconds",
-        )?))
+        Ok(Duration::from_millis(props.number(&SHUTDOWN_TIMEOUT)?))
     }
 
     /// The REST API's address: Kafka Connect's `listeners` (`http://host:port`, the first
@@ -61,81 +202,80 @@ impl WorkerConfig {
 
     /// Reads the worker settings.
     pub fn from_properties(props: &Properties) -> Result<WorkerConfig, ConfigError> {
-        check_converters(props)?;
+        props.value(&KEY_CONVERTER)?;
+        props.value(&VALUE_CONVERTER)?;
+        props.value(&HEADER_CONVERTER)?;
         // The process applies it (`tidemark run`); checked here too, so that a connector run
         // any other way reports a bad value and does not call the key unknown.
         Self::shutdown_timeout(props)?;
         Self::advertised_id(props, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-        let flush_ms: u64 = props.parse("offset.flush.interval.ms", 60_000, "milliseconds")?;
+        // Read by `tidemark worker` before any connector; read here so that it is not
+        // reported as unknown.
+        props.value(&CONFIG_STORAGE)?;
+        let flush_ms: u64 = props.number(&FLUSH_INTERVAL)?;
         Ok(WorkerConfig {
-            offset_file: PathBuf::from(
-                props.get_or("offset.storage.file.filename", DEFAULT_OFFSET_FILE),
-            ),
+            offset_file: PathBuf::from(props.required(&OFFSET_FILE)?),
             flush_interval: Duration::from_millis(flush_ms.max(1)),
-            plugin_path: props.get("plugin.path").map(PathBuf::from),
-            sink_file: props.get("sink.file").map(str::to_owned),
+            plugin_path: props.value(&PLUGIN_PATH)?.map(PathBuf::from),
+            sink_file: props.value(&SINK_FILE)?.map(str::to_owned),
             rest_address: rest_address(props)?,
             json: JsonOptions {
-                key_schemas: props.parse("key.converter.schemas.enable", true, "true or false")?,
-                value_schemas: props.parse(
-                    "value.converter.schemas.enable",
-                    true,
-                    "true or false",
-                )?,
-                replace_null_with_default: props.parse(
-                    "value.converter.replace.null.with.default",
-                    true,
-                    "true or false",
-                )?,
+                key_schemas: props.flag(&KEY_SCHEMAS)?,
+                value_schemas: props.flag(&VALUE_SCHEMAS)?,
+                replace_null_with_default: props.flag(&REPLACE_NULL)?,
             },
         })
     }
 }
 
-/// The converters Tidemark can honour, by property: keys and values are written as Kafka
-/// Connect's JsonConverter writes them, header values as strings (what SimpleHeaderConverter,
-/// Connect's default, and StringConverter write for a string).
-const CONVERTERS: &[(&str, &[&str])] = &[
-    (
-        "key.converter",
-        &["org.apache.kafka.connect.json.JsonConverter"],
-    ),
-    (
-        "value.converter",
-        &["org.apache.kafka.connect.json.JsonConverter"],
-    ),
-    (
-        "header.converter",
+const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// Keys and values are written as Kafka Connect's JsonConverter writes them: a converter set
+/// to another class is an error naming it, never a silent change of format.
+fn json_converter(class: &str) -> Result<(), String> {
+    supported(class, &[JSON_CONVERTER])
+}
+
+/// Header values are written as strings (what SimpleHeaderConverter, Connect's default, and
+/// StringConverter write for a string).
+fn header_converter(class: &str) -> Result<(), String> {
+    supported(
+        class,
         &[
             "org.apache.kafka.connect.storage.SimpleHeaderConverter",
             "org.apache.kafka.connect.storage.StringConverter",
         ],
+    )
+}
+
+fn supported(class: &str, classes: &[&str]) -> Result<(), String> {
+    if classes.contains(&class) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Tidemark supports only {}: set one of them or remove the property",
+            classes.join(" or ")
+        ))
+    }
+}
+
+/// The converter classes Tidemark accepts (`GET /connector-plugins?connectorsOnly=false`):
+/// each with Connect's plugin type (`converter` or `header_converter`).
+pub const CONVERTER_PLUGINS: &[(&str, &str)] = &[
+    (JSON_CONVERTER, "converter"),
+    (
+        "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "header_converter",
+    ),
+    (
+        "org.apache.kafka.connect.storage.StringConverter",
+        "header_converter",
     ),
 ];
 
-/// A converter set to a class Tidemark does not implement is an error naming the ones it
-/// does, never a silent change of format.
-fn check_converters(props: &Properties) -> Result<(), ConfigError> {
-    for (key, supported) in CONVERTERS {
-        if let Some(class) = props.get(key)
-            && !supported.contains(&class.trim())
-        {
-            return Err(ConfigError::Invalid {
-                key: (*key).to_owned(),
-                value: class.to_owned(),
-                problem: format!(
-                    "Tidemark supports only {}: set one of them or remove the property",
-                    supported.join(" or ")
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The REST API's address from `listeners` or `rest.port` / `rest.host.name`.
 fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
-    if let Some(listeners) = props.get("listeners") {
+    if let Some(listeners) = props.value(&LISTENERS)? {
         let first = listeners.split(',').next().unwrap_or("").trim();
         let invalid = |problem: &str| ConfigError::Invalid {
             key: "listeners".into(),
@@ -157,15 +297,10 @@ fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
         })?;
         return Ok(Some(SocketAddr::new(ip, port)));
     }
-    let Some(port) = props.get("rest.port") else {
+    let Some(port) = props.typed::<u16>(&REST_PORT)? else {
         return Ok(None);
     };
-    let port: u16 = port.trim().parse().map_err(|_| ConfigError::Invalid {
-        key: "rest.port".into(),
-        value: port.to_owned(),
-        problem: "expected a port number from 0 to 65535".into(),
-    })?;
-    let host = props.get_or("rest.host.name", "");
+    let host = props.value(&REST_HOST)?.unwrap_or("");
     let ip = host_ip(host).ok_or_else(|| ConfigError::Invalid {
         key: "rest.host.name".into(),
         value: host.to_owned(),
@@ -175,17 +310,11 @@ fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
 }
 
 fn advertised_id(props: &Properties, bound: SocketAddr) -> Result<String, ConfigError> {
-    if let Some(listener) = props.get("rest.advertised.listener")
-        && !listener.trim().eq_ignore_ascii_case("http")
-    {
-        return Err(ConfigError::Invalid {
-            key: "rest.advertised.listener".into(),
-            value: listener.to_owned(),
-            problem: "the REST API serves http only: set it to http or remove it".into(),
-        });
-    }
-    let port: u16 = props.parse("rest.advertised.port", bound.port(), "a port number")?;
-    let written = match props.get("listeners") {
+    props.value(&ADVERTISED_LISTENER)?;
+    let port = props
+        .typed::<u16>(&ADVERTISED_PORT)?
+        .unwrap_or(bound.port());
+    let written = match props.value(&LISTENERS)? {
         Some(listeners) => {
             let first = listeners.split(',').next().unwrap_or("").trim();
             let authority = first.strip_prefix("http://").unwrap_or(first);
@@ -195,9 +324,9 @@ fn advertised_id(props: &Properties, bound: SocketAddr) -> Result<String, Config
                 .map_or(authority, |(host, _)| host)
                 .to_owned()
         }
-        None => props.get_or("rest.host.name", "").to_owned(),
+        None => props.value(&REST_HOST)?.unwrap_or("").to_owned(),
     };
-    let host = match props.get("rest.advertised.host.name") {
+    let host = match props.value(&ADVERTISED_HOST)? {
         Some(host) => host.trim().to_owned(),
         None if !written.is_empty() && written != "0.0.0.0" => written,
         None => machine_host_name().unwrap_or_else(|| bound.ip().to_string()),

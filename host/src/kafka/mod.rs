@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod client;
 pub mod jaas;
+pub mod keys;
 pub mod producer;
 pub mod security;
 pub mod stores;

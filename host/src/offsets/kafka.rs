@@ -15,7 +15,8 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{OffsetError, OffsetMap, OffsetStore, Partition, connect_key, partitions_of};
-use crate::config::{ConfigError, Properties};
+use crate::config::{ConfigError, Key, Properties, declare_keys};
+use crate::kafka::keys::positive_or_broker_default;
 use crate::kafka::producer::ProduceError;
 use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
 
@@ -31,34 +32,39 @@ pub struct KafkaOffsetSettings {
     pub creation: TopicSettings,
 }
 
+declare_keys! {
+    /// `offset.storage.topic`.
+    TOPIC = Key::string("offset.storage.topic")
+        .group("Offsets")
+        .doc("The compacted topic that holds the offsets (Connect's connect-offsets): setting \
+              it keeps offsets in Kafka instead of offset.storage.file.filename.");
+    /// `offset.storage.partitions`.
+    PARTITIONS = Key::int("offset.storage.partitions")
+        .default("25")
+        .check(positive_or_broker_default)
+        .group("Offsets")
+        .doc("The offsets topic's partitions when Tidemark creates it (-1: the broker's \
+              default).");
+    /// `offset.storage.replication.factor`.
+    REPLICATION_FACTOR = Key::int("offset.storage.replication.factor")
+        .default("-1")
+        .check(positive_or_broker_default)
+        .group("Offsets")
+        .doc("The offsets topic's replication factor when Tidemark creates it (-1: the \
+              broker's default).");
+}
+
 impl KafkaOffsetSettings {
     /// Reads `offset.storage.topic` and its creation settings.
     pub fn from_properties(props: &Properties) -> Result<KafkaOffsetSettings, ConfigError> {
-        let topic = props
-            .require(
-                "offset.storage.topic",
-                "the compacted topic that holds the offsets (Connect's connect-offsets)",
-            )?
-            .trim()
-            .to_owned();
-        let positive = |key: &str, default: i32| -> Result<i32, ConfigError> {
-            let n: i32 = props.parse(key, default, "a positive number, or -1")?;
-            if n == 0 || n < -1 {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    value: n.to_string(),
-                    problem: "expected a positive number, or -1 for the broker's default".into(),
-                });
-            }
-            Ok(n)
-        };
+        let topic = props.required(&TOPIC)?.to_owned();
         let mut configs = std::collections::BTreeMap::new();
         configs.insert("cleanup.policy".to_owned(), "compact".to_owned());
         Ok(KafkaOffsetSettings {
             topic,
             creation: TopicSettings {
-                partitions: positive("offset.storage.partitions", 25)?,
-                replication_factor: positive("offset.storage.replication.factor", -1)?,
+                partitions: props.number(&PARTITIONS)?,
+                replication_factor: props.number(&REPLICATION_FACTOR)?,
                 configs,
             },
         })

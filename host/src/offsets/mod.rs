@@ -6,7 +6,7 @@
 //! `lsn`, `lsn_proc`, `lsn_commit`, `txId`, `ts_usec`, …), so a Connect user recognises them.
 
 mod file;
-mod kafka;
+pub mod kafka;
 
 pub use file::FileOffsetStore;
 pub use kafka::{KafkaOffsetSettings, KafkaOffsetStore};

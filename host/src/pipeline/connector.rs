@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use super::control::Controls;
 use super::errors::ErrorPolicy;
+use super::keys;
 use super::{Pipeline, PipelineError, PipelineInput, PipelineSettings, outputs};
 use crate::config::{self, ConfigError, Properties, Secrets, WorkerConfig};
 use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
@@ -18,21 +19,6 @@ use crate::sinks::SinkError;
 use crate::sources::SourceContext;
 use crate::sources::mysql::{self, Flavor, MySqlConfig, MySqlError};
 use crate::sources::postgres::{self, PostgresConfig, PostgresError};
-
-/// Properties that Kafka Connect or Debezium accept and that mean nothing to Tidemark; they
-/// are not reported as unknown.
-const IGNORED: &[&str] = &[
-    "tasks.max",
-    "offset.storage",
-    "offset.flush.timeout.ms",
-    "internal.key.converter",
-    "internal.value.converter",
-    "status.update.interval.ms",
-    "slot.drop.on.stop",
-    // Read by the worker around its connectors.
-    "config.storage.file",
-    "task.shutdown.graceful.timeout.ms",
-];
 
 /// What stopped a connector.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +69,7 @@ impl ConnectorError {
 /// The predicates of `predicates`, by name.
 fn predicates(props: &Properties) -> Result<BTreeMap<String, Predicate>, ConnectorError> {
     let mut predicates = BTreeMap::new();
-    for name in props.list("predicates") {
+    for name in props.items(&keys::PREDICATES)? {
         let settings = props.with_prefix(&format!("predicates.{name}."));
         let type_name = settings
             .get("type")
@@ -115,7 +101,7 @@ fn transform_chain(
     connector: &str,
     plugins: &SharedPlugins,
 ) -> Result<Transforms, ConnectorError> {
-    let names = props.list("transforms");
+    let names = props.items(&keys::TRANSFORMS)?;
     if names.is_empty() {
         return Ok(Transforms::default());
     }
@@ -224,17 +210,15 @@ fn resolved(props: &Properties) -> Result<(Properties, Secrets), ConnectorError>
     let mut props = props.clone();
     config::resolve_providers(&mut props)?;
     let secrets = props.secrets().clone();
-    let props = crate::config::rename_legacy_keys(props)
+    let def = keys::def_of(&props);
+    let props = crate::config::rename_legacy_keys(props, &def)
         .map_err(|e| ConnectorError::from(e).hiding(&secrets))?;
     Ok((props, secrets))
 }
 
 /// The source `connector.class` selects, with its settings.
 fn source_of(props: &Properties) -> Result<Source, ConnectorError> {
-    let class = props.require(
-        "connector.class",
-        "io.debezium.connector.postgresql.PostgresConnector",
-    )?;
+    let class = props.required(&keys::CONNECTOR_CLASS)?;
     if postgres::config::CLASSES.contains(&class) {
         Ok(Source::Postgres(PostgresConfig::from_properties(props)?))
     } else if let Some(flavor) = Flavor::from_class(class) {
@@ -322,14 +306,19 @@ async fn run_resolved(props: Properties, controls: Controls) -> Result<(), Conne
     // they run where they cannot hold up the async workers (the signal handler among them).
     let (transforms, outputs::Outputs { sink, store }, stored) =
         tokio::task::block_in_place(|| {
-            let transforms =
-                transform_chain(&props, worker.plugin_path.as_ref(), &name, &controls.plugins)?;
+            let transforms = transform_chain(
+                &props,
+                worker.plugin_path.as_ref(),
+                &name,
+                &controls.plugins,
+            )?;
             let outputs = outputs::open(&props, &worker, &name, &controls.plugins)?;
             let stored = outputs.store.load(&name, &partition)?;
             Ok::<_, ConnectorError>((transforms, outputs, stored))
         })?;
-    let unknown = props.unread(IGNORED);
+    let unknown = keys::def_of(&props).unread(&props);
     if !unknown.is_empty() {
+        let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
         tracing::warn!(properties = %unknown.join(", "), "ignoring unknown properties");
     }
     let (pipeline, input) = Pipeline::start(

@@ -6,9 +6,29 @@
 //! places; each one that fails goes, as it entered the chain, to the dead-letter topic with
 //! the error in Connect's `__connect.errors.*` headers (or is skipped when no topic is set).
 
-use crate::config::{ConfigError, Properties};
+use crate::config::{ConfigError, Key, Properties, declare_keys};
 use crate::event::{Header, Record};
 use crate::plugin::{Chain, PluginError};
+
+declare_keys! {
+    /// `errors.tolerance`.
+    TOLERANCE = Key::string("errors.tolerance")
+        .default("none")
+        .choices(&["none", "all"])
+        .group("Error handling")
+        .doc("What a record a transform fails on does: none stops the connector; all skips it \
+              (to the dead-letter topic when one is set) and goes on.");
+    /// `errors.log.enable`.
+    LOG = Key::boolean("errors.log.enable")
+        .default("false")
+        .group("Error handling")
+        .doc("Log each record a transform failed on (with errors.tolerance=all).");
+    /// `errors.deadletterqueue.topic.name`.
+    DEAD_LETTER_TOPIC = Key::string("errors.deadletterqueue.topic.name")
+        .group("Error handling")
+        .doc("The dead-letter topic: each record a transform failed on is written there as \
+              it entered the chain, with the error in Connect's __connect.errors.* headers.");
+}
 
 /// How transform failures are handled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,11 +45,9 @@ impl ErrorPolicy {
     /// Reads Kafka Connect's error-handling properties.
     pub fn from_properties(props: &Properties) -> Result<ErrorPolicy, ConfigError> {
         Ok(ErrorPolicy {
-            tolerate: props.choice("errors.tolerance", "none", &["none", "all"])? == "all",
-            log: props.parse("errors.log.enable", false, "true or false")?,
-            dead_letter_topic: props
-                .get("errors.deadletterqueue.topic.name")
-                .map(str::to_owned),
+            tolerate: props.choose(&TOLERANCE)? == "all",
+            log: props.flag(&LOG)?,
+            dead_letter_topic: props.value(&DEAD_LETTER_TOPIC)?.map(str::to_owned),
         })
     }
 }

@@ -11,6 +11,7 @@
 pub mod connector;
 pub mod control;
 pub mod errors;
+pub mod keys;
 pub mod outputs;
 
 use std::sync::Arc;

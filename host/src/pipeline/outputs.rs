@@ -12,11 +12,14 @@
 //!   offset of each commit go in one Kafka transaction.
 
 use super::connector::ConnectorError;
-use crate::config::{ConfigError, Properties, WorkerConfig};
+use crate::config::{ConfigError, Properties, WorkerConfig, worker};
+use crate::offsets::kafka as offsets_kafka;
 use crate::offsets::{FileOffsetStore, KafkaOffsetSettings, KafkaOffsetStore, OffsetStore};
 use crate::plugin::SharedPlugins;
 use crate::sinks::Sink;
+use crate::sinks::kafka::config::EXACTLY_ONCE;
 use crate::sinks::kafka::{KafkaConfig, KafkaSink};
+use crate::sinks::keys::SINK_TYPE;
 
 /// A connector's sink and offset store.
 pub struct Outputs {
@@ -32,15 +35,16 @@ enum Storage {
 }
 
 fn storage(props: &Properties) -> Result<Storage, ConfigError> {
-    match props.get("offset.storage").map(str::trim) {
+    let topic = props.value(&offsets_kafka::TOPIC)?;
+    match props.value(&super::keys::OFFSET_STORAGE)? {
         Some(class) if class == "kafka" || class.ends_with(".KafkaOffsetBackingStore") => {
             Ok(Storage::Kafka)
         }
         Some(class) if class == "file" || class.ends_with(".FileOffsetBackingStore") => {
-            if props.get("offset.storage.topic").is_some() {
+            if let Some(topic) = topic {
                 return Err(ConfigError::Invalid {
                     key: "offset.storage.topic".into(),
-                    value: props.get_or("offset.storage.topic", "").into(),
+                    value: topic.into(),
                     problem: format!(
                         "offset.storage={class} keeps offsets in a file: remove offset.storage.topic, \
                          or set offset.storage=org.apache.kafka.connect.storage.KafkaOffsetBackingStore"
@@ -49,14 +53,9 @@ fn storage(props: &Properties) -> Result<Storage, ConfigError> {
             }
             Ok(Storage::File)
         }
-        Some(other) => Err(ConfigError::Invalid {
-            key: "offset.storage".into(),
-            value: other.into(),
-            problem: "expected org.apache.kafka.connect.storage.FileOffsetBackingStore (file) or \
-                      org.apache.kafka.connect.storage.KafkaOffsetBackingStore (kafka)"
-                .into(),
-        }),
-        None if props.get("offset.storage.topic").is_some() => Ok(Storage::Kafka),
+        // Any other class is refused by the declaration's validator.
+        Some(_) => Ok(Storage::File),
+        None if topic.is_some() => Ok(Storage::Kafka),
         None => Ok(Storage::File),
     }
 }
@@ -109,7 +108,7 @@ pub fn open(
         }
         .into());
     }
-    if let (Some(_), Some(kind)) = (&kafka, props.get("sink.type"))
+    if let (Some(_), Some(kind)) = (&kafka, props.get(&SINK_TYPE.name))
         && kind.trim() != "kafka"
     {
         return Err(ConfigError::Invalid {
@@ -129,10 +128,7 @@ pub fn open(
             }
             .into());
         }
-        if props
-            .get("exactly.once.support")
-            .is_some_and(|v| v.trim() != "disabled")
-        {
+        if props.choose(&EXACTLY_ONCE)? != "disabled" {
             return Err(ConfigError::Missing {
                 key: "bootstrap.servers".into(),
                 hint: "exactly.once.support needs the Kafka sink and offsets in Kafka".into(),
@@ -157,7 +153,7 @@ pub fn open(
         Storage::Kafka => Some(KafkaOffsetSettings::from_properties(props)?),
         Storage::File => None,
     };
-    if offsets.is_some() && props.get("offset.storage.file.filename").is_some() {
+    if offsets.is_some() && props.get(&worker::OFFSET_FILE.name).is_some() {
         tracing::warn!(
             "offsets are kept in Kafka (offset.storage.topic): offset.storage.file.filename is not used"
         );

@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod kafka;
+pub mod keys;
 pub mod wasm;
 
 use crate::config::{Properties, WorkerConfig};
@@ -44,13 +45,19 @@ pub fn open(
     worker: &WorkerConfig,
     plugins: &SharedPlugins,
 ) -> Result<Box<dyn Sink>, SinkError> {
+    let open_error = |reason: String| SinkError::Open {
+        target: "sink.type".into(),
+        reason,
+    };
     let kind = props
-        .choice("sink.type", "file", &["file", "wasm"])
-        .map_err(|e| SinkError::Open {
-            target: "sink.type".into(),
-            reason: e.to_string(),
-        })?;
+        .choose(&keys::SINK_TYPE)
+        .map_err(|e| open_error(e.to_string()))?;
     Ok(match kind.as_str() {
+        "kafka" => {
+            return Err(open_error(
+                "sink.type=kafka needs bootstrap.servers: set it to the Kafka brokers".into(),
+            ));
+        }
         "wasm" => Box::new(wasm::WasmSink::from_properties(
             props,
             worker.plugin_path.as_deref(),

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use tokio::sync::watch;
 
-use crate::config::{ConfigError, Properties};
+use crate::config::{ConfigError, Key, Properties, declare_keys, worker};
 use crate::offsets::OffsetMap;
 use crate::sources::Checkpoint;
 
@@ -45,42 +45,35 @@ impl Default for ReconnectPolicy {
     }
 }
 
+declare_keys! {
+    /// `errors.max.retries`.
+    MAX_RETRIES = Key::int("errors.max.retries")
+        .default("-1")
+        .range(Some(-1), None)
+        .group("Error handling")
+        .doc("How many consecutive failed attempts to reconnect are allowed after a \
+              retriable failure; -1 retries without limit, 0 never retries.");
+    /// `retriable.restart.connector.wait.ms`.
+    FIRST_WAIT = Key::long("retriable.restart.connector.wait.ms")
+        .default("10000")
+        .range(Some(0), None)
+        .group("Error handling")
+        .doc("The wait, in milliseconds, before the first attempt to reconnect; later waits \
+              double up to errors.retry.delay.max.ms.");
+}
+
 /// A count or duration where `-1` means "no limit".
-fn limit(props: &Properties, key: &str, expected: &str) -> Result<Option<u64>, ConfigError> {
-    let value: i64 = props.parse(key, -1, expected)?;
-    match value {
-        -1 => Ok(None),
-        v if v >= 0 => Ok(Some(v as u64)),
-        v => Err(ConfigError::Invalid {
-            key: key.into(),
-            value: v.to_string(),
-            problem: format!("expected {expected}"),
-        }),
-    }
+fn limit(props: &Properties, key: &Key) -> Result<Option<u64>, ConfigError> {
+    Ok(u64::try_from(props.number::<i64>(key)?).ok())
 }
 
 impl ReconnectPolicy {
     /// Reads the policy from the connector's properties.
     pub fn from_properties(props: &Properties) -> Result<ReconnectPolicy, ConfigError> {
-        let defaults = ReconnectPolicy::default();
-        let max_retries = limit(props, "errors.max.retries", "a count, or -1 for no limit")?
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-        let first_wait = Duration::from_millis(props.parse(
-            "retriable.restart.connector.wait.ms",
-            defaults.first_wait.as_millis() as u64,
-            "milliseconds",
-        )?);
-        let max_wait = Duration::from_millis(props.parse(
-            "errors.retry.delay.max.ms",
-            defaults.max_wait.as_millis() as u64,
-            "milliseconds",
-        )?);
-        let timeout = limit(
-            props,
-            "errors.retry.timeout",
-            "milliseconds, or -1 for no limit",
-        )?
-        .map(Duration::from_millis);
+        let max_retries = limit(props, &MAX_RETRIES)?.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        let first_wait = Duration::from_millis(props.number(&FIRST_WAIT)?);
+        let max_wait = Duration::from_millis(props.number(&worker::RETRY_DELAY_MAX)?);
+        let timeout = limit(props, &worker::RETRY_TIMEOUT)?.map(Duration::from_millis);
         Ok(ReconnectPolicy {
             max_retries,
             first_wait,

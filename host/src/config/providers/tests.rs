@@ -35,7 +35,7 @@ fn file_provider_reads_a_properties_file() {
     assert_eq!(props.get("database.password"), Some("s3cr=t:x\n2"));
     assert_eq!(props.get("url"), Some("postgres://capture:s3cr=t:x\n2@db"));
     assert_eq!(props.get("plain"), Some("no variables"));
-    assert_eq!(props.unread(&[]), Vec::<String>::new());
+    assert_eq!(props.unread(), Vec::<String>::new());
     let shown = format!("{props:?}");
     assert!(!shown.contains("s3cr=t"), "{shown}");
     assert!(
@@ -319,20 +319,19 @@ fn invalid_values_from_providers_are_not_shown() {
         ("snapshot.mode", &format!("${{file:{f}:mode}}")),
     ])
     .unwrap();
-    let port = props
-        .parse::<u16>("database.port", 5432, "a port number")
-        .unwrap_err();
+    let port = Key::int("database.port").default("5432");
+    let port = props.number::<u16>(&port).unwrap_err();
     assert_eq!(
         port.to_string(),
         format!(
             "property 'database.port' has an invalid value \"<secret from ${{file:{f}:port}}>\": \
-             expected a port number"
+             expected a whole number"
         )
     );
-    let mode = props
-        .choice("snapshot.mode", "initial", &["initial", "never"])
-        .unwrap_err()
-        .to_string();
+    let mode = Key::string("snapshot.mode")
+        .default("initial")
+        .choices(&["initial", "never"]);
+    let mode = props.choose(&mode).unwrap_err().to_string();
     assert!(!mode.to_lowercase().contains("s3cret"), "{mode}");
     assert!(
         mode.contains(&format!("<secret from ${{file:{f}:mode}}>")),

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use rdkafka::ClientConfig;
 use regex::Regex;
 
-use crate::config::{ConfigError, Properties};
+use crate::config::{ConfigError, Key, Properties, declare_keys};
 use crate::event::JsonOptions;
+use crate::kafka::keys::{BOOTSTRAP_SERVERS, positive_or_broker_default};
 use crate::kafka::{ClientSettings, TopicSettings, java_producer_property};
 
 /// Producer settings Tidemark sets unless `producer.*` overrides them: Kafka Connect's
@@ -65,6 +66,50 @@ impl TopicCreation {
     }
 }
 
+declare_keys! {
+    /// `exactly.once.support`.
+    EXACTLY_ONCE = Key::string("exactly.once.support")
+        .default("disabled")
+        .choices(&["disabled", "requested", "required"])
+        .group("Kafka")
+        .doc("requested or required: records and offsets are written in one Kafka \
+              transaction per offset commit (needs offset.storage.topic).");
+    /// `topic.creation.enable`.
+    CREATION_ENABLE = Key::boolean("topic.creation.enable")
+        .default("true")
+        .group("Topic creation")
+        .doc("Create missing topics with the settings of their topic.creation group.");
+    /// `topic.creation.groups`.
+    CREATION_GROUPS = Key::list("topic.creation.groups")
+        .group("Topic creation")
+        .doc("Topic creation groups besides default, each with topic.creation.<group>.include \
+              and its own settings.");
+    /// `topic.creation.<group>.partitions` and `….replication.factor`.
+    TOPIC_COUNT = Key::int("topic.creation.<group>.partitions")
+        .default("-1")
+        .check(positive_or_broker_default)
+        .group("Topic creation")
+        .doc("A group's partitions (and, as topic.creation.<group>.replication.factor, its \
+              replication factor); -1 is the broker's default.");
+    /// `topic.creation.<group>.replication.factor`.
+    TOPIC_REPLICATION = Key::int("topic.creation.<group>.replication.factor")
+        .default("-1")
+        .check(positive_or_broker_default)
+        .group("Topic creation")
+        .doc("A group's replication factor; -1 is the broker's default.");
+    /// `topic.creation.<group>.include` and `….exclude`.
+    TOPIC_PATTERNS = Key::list("topic.creation.<group>.include")
+        .group("Topic creation")
+        .doc("The topics (regular expressions, comma-separated) a group applies to; \
+              topic.creation.<group>.exclude: the topics it does not.");
+    /// `topic.creation.<group>.*`.
+    TOPIC_GROUP = Key::string("topic.creation.<group>.*")
+        .group("Topic creation")
+        .doc("A group's include and exclude regular expressions and topic configs \
+              (cleanup.policy, retention.ms, …); the default group's configs apply to every \
+              group.");
+}
+
 /// Settings of the Kafka sink.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
@@ -92,15 +137,11 @@ impl KafkaConfig {
         connector: &str,
         json: JsonOptions,
     ) -> Result<Option<KafkaConfig>, ConfigError> {
-        let Some(servers) = props.get("bootstrap.servers") else {
+        let Some(servers) = props.value(&BOOTSTRAP_SERVERS)? else {
             return Ok(None);
         };
         let common = ClientSettings::from_properties(props, servers)?;
-        let exactly_once = props.choice(
-            "exactly.once.support",
-            "disabled",
-            &["disabled", "requested", "required"],
-        )? != "disabled";
+        let exactly_once = props.choose(&EXACTLY_ONCE)? != "disabled";
         let mut producer = ClientSettings::layered(
             props,
             ("bootstrap.servers", servers),
@@ -149,23 +190,16 @@ impl KafkaConfig {
     }
 }
 
-fn number(props: &Properties, key: &str, default: i32) -> Result<i32, ConfigError> {
-    let n: i32 = props.parse(key, default, "a whole number (-1 for the broker's default)")?;
-    if n == 0 || n < -1 {
-        return Err(ConfigError::Invalid {
-            key: key.into(),
-            value: n.to_string(),
-            problem: "expected a positive number, or -1 for the broker's default".into(),
-        });
-    }
-    Ok(n)
+/// A group's partitions or replication factor: -1 (the broker's default) when unset.
+fn count(props: &Properties, key: String) -> Result<i32, ConfigError> {
+    props.number(&TOPIC_COUNT.instance(key))
 }
 
 /// One group's settings under `topic.creation.<group>.`.
 fn topic_settings(props: &Properties, group: &str) -> Result<TopicSettings, ConfigError> {
     let prefix = format!("topic.creation.{group}.");
-    let partitions = number(props, &format!("{prefix}partitions"), -1)?;
-    let replication_factor = number(props, &format!("{prefix}replication.factor"), -1)?;
+    let partitions = count(props, format!("{prefix}partitions"))?;
+    let replication_factor = count(props, format!("{prefix}replication.factor"))?;
     let mut configs: BTreeMap<String, String> = props
         .with_prefix(&prefix)
         .into_iter()
@@ -187,17 +221,18 @@ fn topic_settings(props: &Properties, group: &str) -> Result<TopicSettings, Conf
 }
 
 fn topic_creation(props: &Properties) -> Result<TopicCreation, ConfigError> {
-    let enabled = props.parse("topic.creation.enable", true, "true or false")?;
+    let enabled = props.flag(&CREATION_ENABLE)?;
     let default = topic_settings(props, "default")?;
     let mut groups = Vec::new();
-    for name in props.list("topic.creation.groups") {
+    for name in props.items(&CREATION_GROUPS)? {
         let patterns = |key: &str| -> Result<Vec<Regex>, ConfigError> {
+            let key = format!("topic.creation.{name}.{key}");
             props
-                .list(&format!("topic.creation.{name}.{key}"))
+                .items(&TOPIC_PATTERNS.instance(key.clone()))?
                 .into_iter()
                 .map(|p| {
                     Regex::new(&format!("^(?:{p})$")).map_err(|e| ConfigError::Invalid {
-                        key: format!("topic.creation.{name}.{key}"),
+                        key: key.clone(),
                         value: p.clone(),
                         problem: format!("not a valid regular expression: {e}"),
                     })

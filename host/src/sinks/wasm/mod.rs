@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::keys::{SINK_PLUGIN, SINK_RETRY_BACKOFF};
 use super::{Sink, SinkError};
-use crate::config::{ConfigError, Properties};
+use crate::config::{ConfigError, Properties, worker};
 use crate::event::Record;
 use crate::plugin::sink::{Delivery, SinkPlugin};
 use crate::plugin::{Runtime, SharedPlugins, resolve};
@@ -49,9 +50,9 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Reads `sink.retry.backoff.ms`, `errors.retry.delay.max.ms` and `errors.retry.timeout`.
     pub fn from_properties(props: &Properties) -> Result<RetryPolicy, ConfigError> {
-        let initial: u64 = props.parse("sink.retry.backoff.ms", 100, "milliseconds")?;
-        let max: u64 = props.parse("errors.retry.delay.max.ms", 60_000, "milliseconds")?;
-        let timeout: i64 = props.parse("errors.retry.timeout", -1, "milliseconds, or -1")?;
+        let initial: u64 = props.number(&SINK_RETRY_BACKOFF)?;
+        let max: u64 = props.number(&worker::RETRY_DELAY_MAX)?;
+        let timeout: i64 = props.number(&worker::RETRY_TIMEOUT)?;
         Ok(RetryPolicy {
             initial: Duration::from_millis(initial.max(1)),
             max_delay: Duration::from_millis(max.max(initial.max(1))),
@@ -78,12 +79,15 @@ impl WasmSink {
             target: "sink.plugin".into(),
             reason,
         };
-        let name = props.get("sink.plugin").ok_or_else(|| {
-            bad(
+        let name = props
+            .value(&SINK_PLUGIN)
+            .map_err(|e| bad(e.to_string()))?
+            .ok_or_else(|| {
+                bad(
                 "sink.type=wasm needs sink.plugin: a plugin name in plugin.path, or a .wasm file"
                     .into(),
             )
-        })?;
+            })?;
         let dirs = resolve::search_dirs(plugin_path);
         let found = resolve::find_plugin(name, &dirs).map_err(|e| bad(e.to_string()))?;
         let config = props.with_prefix("sink.config.");

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
+use super::keys::*;
 use super::tls::MySqlTls;
-use crate::config::{ConfigError, Properties};
+use crate::config::{ConfigError, Key, Properties};
 use crate::kafka::{ClientSettings, java_producer_property};
-use crate::sources::options::{
-    BinaryMode, ConvertFailure, DecimalMode, SkippedOps, TimeMode, regexes,
-};
+use crate::sources::options::*;
 
 /// `connector.class` values that select the MySQL flavour.
 pub const MYSQL_CLASSES: &[&str] = &["io.debezium.connector.mysql.MySqlConnector", "mysql"];
@@ -112,18 +111,9 @@ pub struct NameFilter {
 }
 
 impl NameFilter {
-    fn read(props: &Properties, include: &str, exclude: &str) -> Result<NameFilter, ConfigError> {
-        if props.get(include).is_some() && props.get(exclude).is_some() {
-            return Err(ConfigError::Invalid {
-                key: exclude.into(),
-                value: props.get_or(exclude, "").to_owned(),
-                problem: format!("set either {include} or {exclude}, not both"),
-            });
-        }
-        Ok(NameFilter {
-            include: regexes(props, include)?,
-            exclude: regexes(props, exclude)?,
-        })
+    fn read(props: &Properties, include: &Key, exclude: &Key) -> Result<NameFilter, ConfigError> {
+        let (include, exclude) = include_exclude(props, include, exclude)?;
+        Ok(NameFilter { include, exclude })
     }
 
     /// Whether a name passes the filter.
@@ -203,23 +193,11 @@ const HISTORY_PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 
 impl KafkaHistoryConfig {
     fn from_properties(props: &Properties) -> Result<KafkaHistoryConfig, ConfigError> {
-        let topic = props
-            .require(
-                "schema.history.internal.kafka.topic",
-                "the topic KafkaSchemaHistory writes the schema history to",
-            )?
-            .trim()
-            .to_owned();
-        let servers = props
-            .require(
-                "schema.history.internal.kafka.bootstrap.servers",
-                "the Kafka brokers of the schema history topic",
-            )?
-            .trim()
-            .to_owned();
+        let topic = props.required(&HISTORY_TOPIC)?.to_owned();
+        let servers = props.required(&HISTORY_SERVERS)?.to_owned();
         // As Debezium's: the history's clients take only their own prefixes, not the
         // worker's settings.
-        let servers_key = "schema.history.internal.kafka.bootstrap.servers";
+        let servers_key = HISTORY_SERVERS.name.as_ref();
         let mut producer = ClientSettings::layered(
             props,
             (servers_key, &servers),
@@ -228,7 +206,7 @@ impl KafkaHistoryConfig {
         )?;
         producer.set_default(
             "client.id",
-            &format!("{}-schemahistory", props.get_or("name", "tidemark")),
+            &format!("{}-schemahistory", props.required(&NAME)?),
         );
         for (key, value) in HISTORY_PRODUCER_DEFAULTS {
             producer.set_default(key, value);
@@ -295,42 +273,15 @@ pub struct MySqlConfig {
     pub reconnect: crate::sources::reconnect::ReconnectPolicy,
 }
 
-/// A positive number property.
-fn positive(props: &Properties, key: &str, default: usize) -> Result<usize, ConfigError> {
-    match props.parse(key, default, "a positive number")? {
-        0 => Err(ConfigError::Invalid {
-            key: key.into(),
-            value: "0".into(),
-            problem: "expected a positive number".into(),
-        }),
-        n => Ok(n),
-    }
-}
-
 impl MySqlConfig {
     /// Reads and checks the connector's properties for the flavour `flavor`.
     pub fn from_properties(props: &Properties, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
         let filters = Filters {
-            databases: NameFilter::read(props, "database.include.list", "database.exclude.list")?,
-            tables: NameFilter::read(props, "table.include.list", "table.exclude.list")?,
-            columns: NameFilter::read(props, "column.include.list", "column.exclude.list")?,
+            databases: NameFilter::read(props, &DATABASE_INCLUDE, &DATABASE_EXCLUDE)?,
+            tables: NameFilter::read(props, &TABLE_INCLUDE, &TABLE_EXCLUDE)?,
+            columns: NameFilter::read(props, &COLUMN_INCLUDE, &COLUMN_EXCLUDE)?,
         };
-        let snapshot_mode = match props
-            .choice(
-                "snapshot.mode",
-                "initial",
-                &[
-                    "initial",
-                    "initial_only",
-                    "no_data",
-                    "schema_only",
-                    "never",
-                    "always",
-                    "when_needed",
-                ],
-            )?
-            .as_str()
-        {
+        let snapshot_mode = match props.choose(&SNAPSHOT_MODE)?.as_str() {
             "initial" => SnapshotMode::Initial,
             "initial_only" => SnapshotMode::InitialOnly,
             "no_data" | "schema_only" => SnapshotMode::NoData,
@@ -338,138 +289,72 @@ impl MySqlConfig {
             "always" => SnapshotMode::Always,
             _ => SnapshotMode::WhenNeeded,
         };
-        let locking_mode = match props
-            .choice("snapshot.locking.mode", "minimal", &["minimal", "none"])?
-            .as_str()
-        {
+        let locking_mode = match props.choose(&LOCKING_MODE)?.as_str() {
             "minimal" => LockingMode::Minimal,
             _ => LockingMode::None,
         };
-        let history = match props.get("schema.history.internal") {
+        let history = match props.value(&HISTORY_CLASS)? {
             None => HistoryStore::None,
-            Some("io.debezium.storage.file.history.FileSchemaHistory") => {
-                HistoryStore::File(PathBuf::from(props.require(
-                    "schema.history.internal.file.filename",
-                    "the file FileSchemaHistory writes the schema history to",
-                )?))
-            }
-            Some("io.debezium.storage.kafka.history.KafkaSchemaHistory") => {
-                HistoryStore::Kafka(KafkaHistoryConfig::from_properties(props)?)
-            }
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    key: "schema.history.internal".into(),
-                    value: other.into(),
-                    problem: "expected io.debezium.storage.file.history.FileSchemaHistory (with schema.history.internal.file.filename) or io.debezium.storage.kafka.history.KafkaSchemaHistory (with schema.history.internal.kafka.topic and schema.history.internal.kafka.bootstrap.servers)".into(),
-                });
-            }
+            Some(FILE_HISTORY) => HistoryStore::File(PathBuf::from(props.required(&HISTORY_FILE)?)),
+            Some(_) => HistoryStore::Kafka(KafkaHistoryConfig::from_properties(props)?),
         };
         let types = TypeModes {
-            decimal: match props
-                .choice(
-                    "decimal.handling.mode",
-                    "precise",
-                    &["precise", "double", "string"],
-                )?
-                .as_str()
-            {
+            decimal: match props.choose(&DECIMAL_MODE)?.as_str() {
                 "precise" => DecimalMode::Precise,
                 "double" => DecimalMode::Double,
                 _ => DecimalMode::String,
             },
-            time: match props
-                .choice(
-                    "time.precision.mode",
-                    "adaptive_time_microseconds",
-                    &["adaptive_time_microseconds", "connect"],
-                )?
-                .as_str()
-            {
+            time: match props.choose(&TIME_MODE)?.as_str() {
                 "connect" => TimeMode::Connect,
                 _ => TimeMode::AdaptiveTimeMicroseconds,
             },
-            bigint_unsigned: match props
-                .choice(
-                    "bigint.unsigned.handling.mode",
-                    "long",
-                    &["long", "precise"],
-                )?
-                .as_str()
-            {
+            bigint_unsigned: match props.choose(&BIGINT_MODE)?.as_str() {
                 "precise" => BigintUnsignedMode::Precise,
                 _ => BigintUnsignedMode::Long,
             },
-            binary: match props
-                .choice("binary.handling.mode", "bytes", &["bytes", "base64", "hex"])?
-                .as_str()
-            {
+            binary: match props.choose(&BINARY_MODE)?.as_str() {
                 "bytes" => BinaryMode::Bytes,
                 "base64" => BinaryMode::Base64,
                 _ => BinaryMode::Hex,
             },
         };
-        let name = props.get_or("name", "tidemark").to_owned();
+        let name = props.required(&NAME)?.to_owned();
         // Debezium picks a random id in 5400..6400; a stable one keeps restarts recognisable.
         let default_server_id = 5400
             + name
                 .bytes()
                 .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
                 % 1000;
-        let server_id = props.parse("database.server.id", default_server_id, "a number")?;
-        if server_id == 0 {
-            return Err(ConfigError::Invalid {
-                key: "database.server.id".into(),
-                value: "0".into(),
-                problem: "expected a positive number that no other server or replica uses".into(),
-            });
-        }
+        let server_id = props.typed(&SERVER_ID)?.unwrap_or(default_server_id);
+        let tls = MySqlTls::from_properties(props)?;
+        let hostname = props.required(&HOSTNAME)?.to_owned();
+        let port = props.number(&PORT)?;
+        let user = props.required(&USER)?.to_owned();
+        let topic_prefix = props.required(&TOPIC_PREFIX)?.to_owned();
         Ok(MySqlConfig {
-            tls: MySqlTls::from_properties(props)?,
+            tls,
             name,
             flavor,
-            hostname: props
-                .require("database.hostname", "the database server's host name")?
-                .to_owned(),
-            port: props.parse("database.port", 3306, "a port number")?,
-            user: props
-                .require(
-                    "database.user",
-                    "the user to connect as (needs REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD)",
-                )?
-                .to_owned(),
-            password: props.get_or("database.password", "").to_owned(),
+            hostname,
+            port,
+            user,
+            password: props.value(&PASSWORD)?.unwrap_or("").to_owned(),
             server_id,
-            topic_prefix: props
-                .require(
-                    "topic.prefix",
-                    "the logical server name, first part of every topic",
-                )?
-                .to_owned(),
             filters,
-            table_include_list: props.list("table.include.list"),
-            gtid_sources: NameFilter::read(props, "gtid.source.includes", "gtid.source.excludes")?,
+            table_include_list: props.items(&TABLE_INCLUDE)?,
+            gtid_sources: NameFilter::read(props, &GTID_INCLUDE, &GTID_EXCLUDE)?,
             snapshot_mode,
             locking_mode,
-            include_schema_changes: props.parse(
-                "include.schema.changes",
-                true,
-                "true or false",
-            )?,
+            include_schema_changes: props.flag(&SCHEMA_CHANGES)?,
             history,
             types,
-            tombstones_on_delete: props.parse("tombstones.on.delete", true, "true or false")?,
+            tombstones_on_delete: props.flag(&TOMBSTONES)?,
             skipped: SkippedOps::parse(props)?,
-            max_batch_size: positive(props, "max.batch.size", 2048)?,
-            snapshot_fetch_size: positive(props, "snapshot.fetch.size", 10_000)?,
-            heartbeat_interval_ms: props.parse("heartbeat.interval.ms", 0, "milliseconds")?,
-            heartbeat_topic: match props.get("topic.heartbeat.name") {
-                Some(name) => name.to_owned(),
-                None => format!(
-                    "{}.{}",
-                    props.get_or("topic.heartbeat.prefix", "__debezium-heartbeat"),
-                    props.get_or("topic.prefix", "")
-                ),
-            },
+            max_batch_size: props.number(&MAX_BATCH_SIZE)?,
+            snapshot_fetch_size: props.number(&FETCH_SIZE)?,
+            heartbeat_interval_ms: props.number(&HEARTBEAT_INTERVAL)?,
+            heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,
+            topic_prefix,
             convert_failure: ConvertFailure::parse(props)?,
             transaction_topic: crate::sources::options::transaction_topic(props)?,
             reconnect: crate::sources::reconnect::ReconnectPolicy::from_properties(props)?,

@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod history;
 pub mod history_store;
+pub mod keys;
 pub mod offset;
 pub mod snapshot;
 pub mod source;

@@ -20,7 +20,8 @@ use mysql_async::{ClientIdentity, Conn, DriverError, OptsBuilder, SslOpts};
 
 use super::config::MySqlConfig;
 use super::error::MySqlError;
-use crate::config::{ConfigError, Properties};
+use super::keys;
+use crate::config::{ConfigError, Key, Properties};
 use crate::sources::tls;
 
 /// `database.ssl.mode`.
@@ -53,10 +54,11 @@ enum Store {
 const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
 
 /// Checks a store file: PEM with what the store needs, or a clear error on a Java store.
-fn read_store(props: &Properties, key: &str, store: Store) -> Result<Option<PathBuf>, ConfigError> {
-    let Some(path) = props.get(key) else {
+fn read_store(props: &Properties, key: &Key, store: Store) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = props.value(key)? else {
         return Ok(None);
     };
+    let key = key.name.as_ref();
     let invalid = |problem: String| ConfigError::Invalid {
         key: key.into(),
         value: path.into(),
@@ -91,33 +93,17 @@ fn read_store(props: &Properties, key: &str, store: Store) -> Result<Option<Path
 impl MySqlTls {
     /// Reads the TLS settings and checks the files they name.
     pub fn from_properties(props: &Properties) -> Result<MySqlTls, ConfigError> {
-        let mode = match props
-            .choice(
-                "database.ssl.mode",
-                "preferred",
-                &[
-                    "disabled",
-                    "preferred",
-                    "required",
-                    "verify_ca",
-                    "verify_identity",
-                ],
-            )?
-            .as_str()
-        {
+        let mode = match props.choose(&keys::SSL_MODE)?.as_str() {
             "disabled" => SslMode::Disabled,
             "preferred" => SslMode::Preferred,
             "required" => SslMode::Required,
             "verify_ca" => SslMode::VerifyCa,
             _ => SslMode::VerifyIdentity,
         };
-        // Passwords of Java stores: PEM files have none.
-        props.get("database.ssl.truststore.password");
-        props.get("database.ssl.keystore.password");
         Ok(MySqlTls {
             mode,
-            truststore: read_store(props, "database.ssl.truststore", Store::Trust)?,
-            keystore: read_store(props, "database.ssl.keystore", Store::Key)?,
+            truststore: read_store(props, &keys::SSL_TRUSTSTORE, Store::Trust)?,
+            keystore: read_store(props, &keys::SSL_KEYSTORE, Store::Key)?,
         })
     }
 

@@ -3,10 +3,12 @@
 
 use regex::Regex;
 
+use super::keys::*;
 use super::tls::PgTls;
 use super::types::{BinaryMode, DecimalMode, TimeMode, TypeOptions};
 use crate::config::{ConfigError, Properties};
-pub use crate::sources::options::{ConvertFailure, SkippedOps, regexes};
+use crate::sources::options::*;
+pub use crate::sources::options::{ConvertFailure, SkippedOps};
 
 /// `connector.class` values that select this connector.
 pub const CLASSES: &[&str] = &[
@@ -125,46 +127,23 @@ pub struct PostgresConfig {
 impl PostgresConfig {
     /// Reads and checks the connector's properties.
     pub fn from_properties(props: &Properties) -> Result<PostgresConfig, ConfigError> {
-        props.choice("plugin.name", "pgoutput", &["pgoutput"])?;
+        props.value(&PLUGIN_NAME)?;
         let tls = PgTls::from_properties(props)?;
-        for level in ["schema", "table", "column"] {
-            let (include, exclude) = (
-                format!("{level}.include.list"),
-                format!("{level}.exclude.list"),
-            );
-            if props.get(&include).is_some() && props.get(&exclude).is_some() {
-                return Err(ConfigError::Invalid {
-                    key: exclude,
-                    value: props
-                        .get_or(&format!("{level}.exclude.list"), "")
-                        .to_owned(),
-                    problem: format!("set either {include} or {level}.exclude.list, not both"),
-                });
-            }
-        }
+        let (schema_include, schema_exclude) =
+            include_exclude(props, &SCHEMA_INCLUDE, &SCHEMA_EXCLUDE)?;
+        let (table_include, table_exclude) =
+            include_exclude(props, &TABLE_INCLUDE, &TABLE_EXCLUDE)?;
+        let (column_include, column_exclude) =
+            include_exclude(props, &COLUMN_INCLUDE, &COLUMN_EXCLUDE)?;
         let filters = Filters {
-            schema_include: regexes(props, "schema.include.list")?,
-            schema_exclude: regexes(props, "schema.exclude.list")?,
-            table_include: regexes(props, "table.include.list")?,
-            table_exclude: regexes(props, "table.exclude.list")?,
-            column_include: regexes(props, "column.include.list")?,
-            column_exclude: regexes(props, "column.exclude.list")?,
+            schema_include,
+            schema_exclude,
+            table_include,
+            table_exclude,
+            column_include,
+            column_exclude,
         };
-        let snapshot_mode = match props
-            .choice(
-                "snapshot.mode",
-                "initial",
-                &[
-                    "initial",
-                    "no_data",
-                    "never",
-                    "initial_only",
-                    "always",
-                    "when_needed",
-                ],
-            )?
-            .as_str()
-        {
+        let snapshot_mode = match props.choose(&SNAPSHOT_MODE)?.as_str() {
             "initial" => SnapshotMode::Initial,
             "no_data" => SnapshotMode::NoData,
             "never" => SnapshotMode::Never,
@@ -172,110 +151,59 @@ impl PostgresConfig {
             "always" => SnapshotMode::Always,
             _ => SnapshotMode::WhenNeeded,
         };
-        let publication_mode = match props
-            .choice(
-                "publication.autocreate.mode",
-                "all_tables",
-                &["all_tables", "filtered", "disabled"],
-            )?
-            .as_str()
-        {
+        let publication_mode = match props.choose(&PUBLICATION_MODE)?.as_str() {
             "all_tables" => PublicationMode::AllTables,
             "filtered" => PublicationMode::Filtered,
             _ => PublicationMode::Disabled,
         };
         let types = TypeOptions {
-            decimal: match props
-                .choice(
-                    "decimal.handling.mode",
-                    "precise",
-                    &["precise", "double", "string"],
-                )?
-                .as_str()
-            {
+            decimal: match props.choose(&DECIMAL_MODE)?.as_str() {
                 "precise" => DecimalMode::Precise,
                 "double" => DecimalMode::Double,
                 _ => DecimalMode::String,
             },
-            time: match props
-                .choice(
-                    "time.precision.mode",
-                    "adaptive",
-                    &["adaptive", "adaptive_time_microseconds", "connect"],
-                )?
-                .as_str()
-            {
+            time: match props.choose(&TIME_MODE)?.as_str() {
                 "adaptive" => TimeMode::Adaptive,
                 "connect" => TimeMode::Connect,
                 _ => TimeMode::AdaptiveTimeMicroseconds,
             },
-            binary: match props
-                .choice("binary.handling.mode", "bytes", &["bytes", "base64", "hex"])?
-                .as_str()
-            {
+            binary: match props.choose(&BINARY_MODE)?.as_str() {
                 "bytes" => BinaryMode::Bytes,
                 "base64" => BinaryMode::Base64,
                 _ => BinaryMode::Hex,
             },
             snapshot: false,
         };
+        let hostname = props.required(&HOSTNAME)?.to_owned();
+        let port = props.number(&PORT)?;
+        let user = props.required(&USER)?.to_owned();
+        let dbname = props.required(&DBNAME)?.to_owned();
+        let topic_prefix = props.required(&TOPIC_PREFIX)?.to_owned();
         Ok(PostgresConfig {
-            name: props.get_or("name", "tidemark").to_owned(),
-            hostname: props
-                .require("database.hostname", "the Postgres server's host name")?
-                .to_owned(),
-            port: props.parse("database.port", 5432, "a port number")?,
-            user: props
-                .require(
-                    "database.user",
-                    "the user to connect as (needs REPLICATION)",
-                )?
-                .to_owned(),
-            password: props.get_or("database.password", "").to_owned(),
-            dbname: props
-                .require("database.dbname", "the database to capture")?
-                .to_owned(),
+            name: props.required(&NAME)?.to_owned(),
+            hostname,
+            port,
+            user,
+            password: props.value(&PASSWORD)?.unwrap_or("").to_owned(),
+            dbname,
             tls,
-            topic_prefix: props
-                .require(
-                    "topic.prefix",
-                    "the logical server name, first part of every topic",
-                )?
-                .to_owned(),
             filters,
-            table_include_list: props.list("table.include.list"),
-            slot_name: props.get_or("slot.name", "debezium").to_owned(),
-            publication_name: props
-                .get_or("publication.name", "dbz_publication")
-                .to_owned(),
+            table_include_list: props.items(&TABLE_INCLUDE)?,
+            slot_name: props.required(&SLOT_NAME)?.to_owned(),
+            publication_name: props.required(&PUBLICATION_NAME)?.to_owned(),
             publication_mode,
             snapshot_mode,
             types,
-            tombstones_on_delete: props.parse("tombstones.on.delete", true, "true or false")?,
-            heartbeat_interval_ms: props.parse("heartbeat.interval.ms", 0, "milliseconds")?,
-            heartbeat_action_query: props.get("heartbeat.action.query").map(str::to_owned),
-            heartbeat_topic: match props.get("topic.heartbeat.name") {
-                Some(name) => name.to_owned(),
-                None => format!(
-                    "{}.{}",
-                    props.get_or("topic.heartbeat.prefix", "__debezium-heartbeat"),
-                    props.get_or("topic.prefix", "")
-                ),
-            },
+            tombstones_on_delete: props.flag(&TOMBSTONES)?,
+            heartbeat_interval_ms: props.number(&HEARTBEAT_INTERVAL)?,
+            heartbeat_action_query: props.value(&HEARTBEAT_QUERY)?.map(str::to_owned),
+            heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,
+            topic_prefix,
             skipped: SkippedOps::parse(props)?,
             convert_failure: ConvertFailure::parse(props)?,
             transaction_topic: crate::sources::options::transaction_topic(props)?,
             reconnect: crate::sources::reconnect::ReconnectPolicy::from_properties(props)?,
-            max_batch_size: match props.parse("max.batch.size", 2048usize, "a positive number")? {
-                0 => {
-                    return Err(ConfigError::Invalid {
-                        key: "max.batch.size".into(),
-                        value: "0".into(),
-                        problem: "expected a positive number".into(),
-                    });
-                }
-                n => n,
-            },
+            max_batch_size: props.number(&MAX_BATCH_SIZE)?,
         })
     }
 }

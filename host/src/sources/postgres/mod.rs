@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod changes;
 pub mod config;
 pub mod error;
+pub mod keys;
 pub mod offset;
 pub mod pgoutput;
 pub mod setup;

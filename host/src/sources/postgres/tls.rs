@@ -27,6 +27,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::catalog::connect_error;
 use super::config::PostgresConfig;
 use super::error::PostgresError;
+use super::keys;
 use crate::config::{ConfigError, Properties};
 use crate::sources::tls::{self, AnyCertificate, ChainOnly};
 
@@ -72,19 +73,8 @@ fn invalid(key: &str, value: &str, problem: impl Into<String>) -> ConfigError {
 impl PgTls {
     /// Reads the TLS settings and the files they name.
     pub fn from_properties(props: &Properties) -> Result<PgTls, ConfigError> {
-        let written = props.choice(
-            "database.sslmode",
-            "prefer",
-            &[
-                "disable",
-                "allow",
-                "prefer",
-                "require",
-                "verify-ca",
-                "verify-full",
-            ],
-        )?;
-        let root = props.get("database.sslrootcert");
+        let written = props.choose(&keys::SSL_MODE)?;
+        let root = props.value(&keys::SSL_ROOT_CERT)?;
         let mode = match (written.as_str(), root) {
             ("disable", _) => SslMode::Disable,
             ("allow", _) => SslMode::Allow,
@@ -133,7 +123,7 @@ impl PgTls {
             .map_err(|e| invalid("database.sslmode", &written, e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(verifier);
-        let rustls = match (props.get("database.sslcert"), props.get("database.sslkey")) {
+        let rustls = match (props.value(&keys::SSL_CERT)?, props.value(&keys::SSL_KEY)?) {
             (None, None) => builder.with_no_client_auth(),
             (Some(cert), Some(key)) => {
                 let certs = tls::read_certificates(Path::new(cert))
