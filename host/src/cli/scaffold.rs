@@ -13,6 +13,7 @@ const WIT: &[(&str, &str)] = &[
     ("types.wit", include_str!("../../../wit/types.wit")),
     ("transform.wit", include_str!("../../../wit/transform.wit")),
     ("sink.wit", include_str!("../../../wit/sink.wit")),
+    ("config.wit", include_str!("../../../wit/config.wit")),
 ];
 
 const RUST_SDK: &[(&str, &str)] = &[
@@ -41,6 +42,7 @@ const RUST_SDK: &[(&str, &str)] = &[
         "src/records.rs",
         include_str!("../../../sdk/rust/src/records.rs"),
     ),
+    ("src/keys.rs", include_str!("../../../sdk/rust/src/keys.rs")),
 ];
 
 /// The SDK crate's manifest outside this repository's workspace.

@@ -12,6 +12,7 @@
 mod batch;
 mod bindings;
 mod cache;
+pub mod catalog;
 mod chain;
 mod convert;
 pub mod declared;

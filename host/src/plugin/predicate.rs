@@ -5,6 +5,7 @@
 use regex::Regex;
 
 use super::PluginError;
+use crate::config::{Importance, Key};
 use crate::event::Record;
 
 /// A predicate, as `predicates.<name>.type` names it.
@@ -18,7 +19,45 @@ pub enum Predicate {
     RecordIsTombstone,
 }
 
+/// Connect's predicates, by their simple names.
+const CLASSES: [&str; 3] = ["HasHeaderKey", "RecordIsTombstone", "TopicNameMatches"];
+
+/// The package of Connect's predicates.
+const PACKAGE: &str = "org.apache.kafka.connect.transforms.predicates.";
+
 impl Predicate {
+    /// The predicate classes, by their full names.
+    pub fn classes() -> impl Iterator<Item = String> {
+        CLASSES.iter().map(|c| format!("{PACKAGE}{c}"))
+    }
+
+    /// The keys of a predicate class (full or simple name), as Connect declares them; `None`
+    /// when the name is no predicate.
+    pub fn keys_of(type_name: &str) -> Option<Vec<Key>> {
+        let simple = type_name.strip_prefix(PACKAGE).unwrap_or(type_name);
+        match simple {
+            "TopicNameMatches" => Some(vec![
+                Key::string("pattern")
+                    .required("set it to a regular expression the whole topic must match")
+                    .importance(Importance::Medium)
+                    .check(|pattern| {
+                        Regex::new(pattern)
+                            .map(drop)
+                            .map_err(|e| format!("not a valid regular expression: {e}"))
+                    })
+                    .doc("The regular expression a record's whole topic must match."),
+            ]),
+            "HasHeaderKey" => Some(vec![
+                Key::string("name")
+                    .required("set it to the header's name")
+                    .importance(Importance::Medium)
+                    .doc("The header a record must have."),
+            ]),
+            "RecordIsTombstone" => Some(Vec::new()),
+            _ => None,
+        }
+    }
+
     /// Builds the predicate `name` from its type (class name or simple name) and settings.
     pub fn from_config(
         name: &str,
@@ -27,7 +66,7 @@ impl Predicate {
     ) -> Result<Predicate, PluginError> {
         let simple = type_name
             .trim()
-            .strip_prefix("org.apache.kafka.connect.transforms.predicates.")
+            .strip_prefix(PACKAGE)
             .unwrap_or(type_name.trim());
         let invalid = |key: &str, value: &str, reason: String| PluginError::Setting {
             plugin: format!("predicate {name}"),

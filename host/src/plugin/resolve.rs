@@ -65,6 +65,23 @@ const BUNDLED: &[Bundled] = &[
     bundled("HeaderFrom$Value", "header-from", VALUE),
 ];
 
+/// The bundled transform classes, by their full names, with the plugin of each.
+pub fn bundled_classes() -> impl Iterator<Item = (String, &'static str)> {
+    BUNDLED.iter().map(|b| {
+        let class = if b.class.contains('.') {
+            b.class.to_owned()
+        } else {
+            format!("{KAFKA}{}", b.class)
+        };
+        (class, b.plugin)
+    })
+}
+
+/// Whether a plugin of this name is one a bundled class names.
+pub fn is_bundled_plugin(name: &str) -> bool {
+    BUNDLED.iter().any(|b| b.plugin == name)
+}
+
 /// The plugin file a transform type resolves to, and the settings its class implies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
@@ -158,6 +175,16 @@ mod tests {
         assert_eq!(mask.implied, vec![("part".to_owned(), "key".to_owned())]);
         assert_eq!(path("mine"), first.path().join("mine.wasm"));
         assert_eq!(path("mine.wasm"), first.path().join("mine.wasm"));
+        let classes: Vec<(String, &str)> = bundled_classes().collect();
+        assert!(classes.contains(&(
+            "org.apache.kafka.connect.transforms.MaskField$Key".to_owned(),
+            "mask-field"
+        )));
+        assert!(classes.contains(&(
+            "io.debezium.transforms.ExtractNewRecordState".to_owned(),
+            "extract-new-record-state"
+        )));
+        assert!(is_bundled_plugin("filter") && !is_bundled_plugin("mine"));
         let err = find_plugin("com.example.Missing", &dirs)
             .unwrap_err()
             .to_string();
