@@ -217,11 +217,7 @@ mod tests {
                 "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
             ]
         );
-        let runtime = Runtime::new(crate::plugin::RuntimeOptions {
-            cache_dir: None,
-            ..Default::default()
-        })
-        .unwrap();
+        let runtime = Runtime::new(crate::plugin::RuntimeOptions::default()).unwrap();
         let keys = keys_of("TopicNameMatches", &runtime, &[]).unwrap().unwrap();
         assert_eq!(keys.keys()[0].name, "pattern");
         assert!(
