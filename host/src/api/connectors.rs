@@ -63,7 +63,10 @@ pub(super) fn body(bytes: &Bytes) -> Result<Json_, WorkerError> {
 
 /// A JSON object of properties as strings (numbers and booleans as their text, as Connect
 /// accepts them).
-fn properties(value: &Json_, what: &str) -> Result<BTreeMap<String, String>, WorkerError> {
+pub(super) fn properties(
+    value: &Json_,
+    what: &str,
+) -> Result<BTreeMap<String, String>, WorkerError> {
     let object = value
         .as_object()
         .ok_or_else(|| WorkerError::BadRequest(format!("{what} must be a JSON object")))?;

@@ -10,11 +10,14 @@
 //!   reload count and last reload error, as `tidemark plugin list` shows them.
 //! - `GET /metrics` — counters in the Prometheus text format (see [`metrics`]).
 //! - `/admin/loggers…` — log levels, changed while running ([`loggers`]).
+//! - `/connector-plugins…` — the connector, converter, transform and predicate classes, their
+//!   keys, and Connect's `config/validate` ([`plugins`]).
 
 pub mod connectors;
 pub mod loggers;
 pub mod metrics;
 pub mod offsets;
+pub mod plugins;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -85,6 +88,7 @@ pub fn serve(listener: tokio::net::TcpListener, state: ApiState) -> Result<Api, 
         .merge(connectors::routes())
         .merge(offsets::routes())
         .merge(loggers::routes())
+        .merge(plugins::routes())
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {

@@ -5,8 +5,12 @@
 //! `docs/config.md`.
 
 use crate::config::{self, Checked, ConfigDef, ConfigError, Key, Properties, declare_keys};
+use std::path::Path;
+
+use super::connector::ConnectorError;
 use crate::kafka;
 use crate::offsets;
+use crate::plugin::{SharedPlugins, catalog, resolve};
 use crate::sinks;
 use crate::sources::{self, mysql, postgres};
 
@@ -180,34 +184,65 @@ pub fn def_of(props: &Properties) -> ConfigDef {
 }
 
 /// Every key of the connector the properties describe, with its value and problems: each
-/// value checked against its declaration, and the connector's own checks (`problems`, from
-/// [`super::connector::check`]) attributed to the key they name.
-pub fn check(props: &Properties, problems: Vec<super::connector::ConnectorError>) -> Vec<Checked> {
-    let def = def_of(props);
-    let renamed = config::rename_legacy_keys(props.clone(), &def);
+/// value checked against its declaration, the connector's own checks
+/// ([`super::connector::check`]) attributed to the key they name, and its transforms' and
+/// predicates' declared keys (Connect's "enriched" definition) with theirs.
+pub fn check(props: &Properties, plugins: &SharedPlugins) -> Vec<Checked> {
+    let mut def = def_of(props);
     let mut more: Vec<ConfigError> = Vec::new();
-    let props = match renamed {
+    let renamed = match config::rename_legacy_keys(props.clone(), &def) {
         Ok(renamed) => renamed,
         Err(error) => {
             more.push(error);
             props.clone()
         }
     };
-    for problem in problems {
+    for problem in super::connector::check(props).err().unwrap_or_default() {
         match problem {
-            super::connector::ConnectorError::Config(error) => {
+            ConnectorError::Config(error) => {
                 if !more.iter().any(|m| m.to_string() == error.to_string()) {
                     more.push(error);
                 }
             }
             other => more.push(ConfigError::Invalid {
                 key: CONNECTOR_CLASS.name.to_string(),
-                value: props.get("connector.class").unwrap_or("").to_owned(),
+                value: props.get(&CONNECTOR_CLASS.name).unwrap_or("").to_owned(),
                 problem: other.to_string(),
             }),
         }
     }
-    def.check(&props, more)
+    let enriched = match plugins.runtime() {
+        Ok(runtime) => {
+            let plugin_path = renamed
+                .get(&config::worker::PLUGIN_PATH.name)
+                .map(Path::new);
+            catalog::enrich(&renamed, &runtime, &resolve::search_dirs(plugin_path))
+        }
+        Err(error) => catalog::Enriched {
+            problems: vec![ConfigError::Invalid {
+                key: TRANSFORMS.name.to_string(),
+                value: renamed.get(&TRANSFORMS.name).unwrap_or("").to_owned(),
+                problem: format!("the plugin runtime cannot start: {error}"),
+            }],
+            ..Default::default()
+        },
+    };
+    def.extend(enriched.keys);
+    more.extend(enriched.problems);
+    let mut checked = def.check(&renamed, more);
+    for unknown in enriched.unknown {
+        if let Some(entry) = checked.iter_mut().find(|c| *c.key.name == unknown.key) {
+            entry.key.group = "Unknown".into();
+            entry.key.documentation = match unknown.closest {
+                Some(closest) => {
+                    format!("Not a key its transform declares: ignored. Did you mean {closest}?")
+                }
+                None => "Not a key its transform declares: ignored.".to_owned(),
+            }
+            .into();
+        }
+    }
+    checked
 }
 
 /// The problems of a connector's properties, each a sentence naming its key: what

@@ -24,9 +24,11 @@ use tokio::sync::Mutex;
 
 use serde_json::Value as Json;
 
+use crate::config;
 use crate::config::{Properties, WorkerConfig};
 use crate::offsets::{OffsetError, OffsetMap, OffsetStore, Partition};
 use crate::pipeline::connector::{self, OffsetScope};
+use crate::pipeline::keys;
 use crate::plugin::{RuntimeOptions, SharedPlugins};
 use handle::{Handle, Report};
 pub use status::{State, Status};
@@ -164,6 +166,11 @@ impl Worker {
         }
     }
 
+    /// The worker's properties: every connector's defaults.
+    pub fn defaults(&self) -> &BTreeMap<String, String> {
+        &self.inner.defaults
+    }
+
     /// Connect's `worker_id` of this worker.
     pub fn id(&self) -> &str {
         &self.inner.id
@@ -216,12 +223,23 @@ impl Worker {
                 "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
             )));
         }
+        let mut config = config.clone();
+        config.insert("name".into(), name.to_owned());
+        let errors = keys::errors(&self.check(&config));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(WorkerError::Invalid(errors))
+        }
+    }
+
+    /// Every key of a connector config (merged with the worker's properties) with its value
+    /// and problems, as `config/validate` reports them: the same check that creating the
+    /// connector or changing its config makes.
+    pub fn check(&self, config: &BTreeMap<String, String>) -> Vec<config::Checked> {
         let mut merged = self.inner.defaults.clone();
         merged.extend(config.clone());
-        merged.insert("name".into(), name.to_owned());
-        connector::check(&Properties::from_pairs(merged)).map_err(|problems| {
-            WorkerError::Invalid(problems.iter().map(ToString::to_string).collect())
-        })
+        keys::check(&Properties::from_pairs(merged), &self.inner.plugins)
     }
 
     /// Creates a connector and starts it (unless `target` is `STOPPED`; `PAUSED` starts it
