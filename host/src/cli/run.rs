@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use tidemark::api::loggers::Loggers;
 use tidemark::api::{self, ApiState};
-use tidemark::config::{Properties, WorkerConfig, worker};
+use tidemark::config::{ConfigError, Properties, WorkerConfig, worker};
 use tidemark::worker::Worker;
 
 /// Runs a connector: Debezium connector configs (Kafka Connect JSON or `.properties`) and
@@ -97,8 +97,13 @@ pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
     default_plugin_path(&mut props, &args.configs[0]);
     let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
     let address = WorkerConfig::rest_address(&props)?;
+    // Required here, though a connector read any other way is named `tidemark` by default.
     let name = props
-        .require("name", "the connector's name (Connect's \"name\")")?
+        .get("name")
+        .ok_or_else(|| ConfigError::Missing {
+            key: "name".into(),
+            hint: "the connector's name (Connect's \"name\")".into(),
+        })?
         .to_owned();
     runtime()?.block_on(async {
         let (worker, _api) = serve(address, &props, loggers, |id| {
