@@ -137,6 +137,12 @@ fn swapping_a_plugin_100_times_mid_stream_keeps_every_record_in_order() {
     }
     assert!(writing.join().unwrap(), "the workload ran");
     capture.wait_lines(rows, TIMEOUT);
+    assert!(
+        read_state(plugins.path())["stamp"]
+            .users
+            .contains("test-connector"),
+        "a running connector is a user of its plugins"
+    );
     // Every line written by the stop: a duplicated record fails the check below.
     let lines = capture.stop_after_quiet();
 
@@ -168,7 +174,11 @@ fn swapping_a_plugin_100_times_mid_stream_keeps_every_record_in_order() {
         runs - 1 <= (reloads + upgrades) as usize,
         "{runs} runs from {reloads} reloads and {upgrades} swaps to optimized code"
     );
-    assert!(state["stamp"].users.contains("test-connector"));
+    assert!(
+        state["stamp"].users.is_empty() && state["stamp"].live.is_empty(),
+        "a stopped connector uses no plugin: {:?}",
+        state["stamp"]
+    );
 }
 
 /// The instances (version, number of batches) that stamped the events, in order: a new
@@ -310,9 +320,12 @@ fn broken_versions_are_refused_and_the_running_one_continues() {
     std::fs::write(&garbage, b"not wasm").unwrap();
     deploy(&garbage, plugins.path(), "stamp");
     wait_for_error("not a valid WebAssembly component");
-    // A component whose configure refuses the running configuration.
+    // A component whose declared configuration refuses the running one (RegexRouter needs
+    // regex and replacement), named with the connector that refused it.
     deploy(&plugin_path("regex-router"), plugins.path(), "stamp");
-    wait_for_error("rejected its configuration");
+    wait_for_error(
+        "connector test-connector: plugin 'stamp (transforms.s)' has an invalid configuration",
+    );
     // The REST API shows the rejections as metrics and in the plugin list.
     let (status, metrics) = get(port, "/metrics");
     assert_eq!(status, 200);
@@ -334,7 +347,7 @@ fn broken_versions_are_refused_and_the_running_one_continues() {
     let error = sample(
         &metrics,
         "tidemark_plugin_last_reload_error",
-        "rejected its configuration",
+        "has an invalid configuration",
     );
     assert_eq!(error, Some(1.0), "{metrics}");
     assert!(
