@@ -213,7 +213,9 @@ fn the_connector_reconnects_through_a_restart_and_an_outage() {
     let reconnects: u64 = metrics
         .lines()
         .find_map(|l| {
-            l.strip_prefix("tidemark_source_reconnects_total{connector=\"test-connector\"} ")
+            l.strip_prefix(
+                "tidemark_source_reconnects_total{connector=\"test-connector\",task=\"0\"} ",
+            )
         })
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no reconnect counter in the metrics: {metrics}"));

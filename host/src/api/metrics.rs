@@ -1,5 +1,5 @@
-//! Prometheus text exposition of the connectors' counters (labelled `connector`) and their
-//! plugins' reload history.
+//! Prometheus text exposition of the connectors' counters (labelled `connector` and `task`,
+//! as Connect's task metrics are) and their plugins' reload history.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -16,9 +16,10 @@ pub fn render(
     compilations: &[Compilations],
 ) -> String {
     let mut out = String::new();
-    let labels: Vec<[(&str, &str); 1]> = connectors
+    // Each connector runs one task, task 0, as Connect's task metrics name it.
+    let labels: Vec<[(&str, &str); 2]> = connectors
         .iter()
-        .map(|(name, _)| [("connector", name.as_str())])
+        .map(|(name, _)| [("connector", name.as_str()), ("task", "0")])
         .collect();
     let per_connector = |value: &dyn Fn(&PipelineStats) -> u64| -> Vec<(&[(&str, &str)], u64)> {
         labels
@@ -203,8 +204,8 @@ mod tests {
             &compilations,
         );
         assert_eq!(text.matches("# TYPE tidemark_records_in_total").count(), 1);
-        assert!(text.contains("tidemark_records_in_total{connector=\"c2\"} 0\n"));
-        assert!(text.contains("tidemark_records_in_total{connector=\"c1\"} 7\n"));
+        assert!(text.contains("tidemark_records_in_total{connector=\"c2\",task=\"0\"} 0\n"));
+        assert!(text.contains("tidemark_records_in_total{connector=\"c1\",task=\"0\"} 7\n"));
         assert!(text.contains("tidemark_plugin_reloads_total{plugin=\"stamp\"} 3\n"));
         assert!(text.contains(
             "tidemark_plugin_compilations_total{tier=\"baseline\",metered=\"false\"} 2\n"
