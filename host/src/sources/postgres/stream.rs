@@ -85,6 +85,11 @@ struct State {
     completed_end: u64,
     /// A heartbeat is due at the next transaction boundary.
     heartbeat_due: bool,
+    /// A batch with a position but no records went to the pipeline and is not committed
+    /// yet: later positions wait for that commit, so a connector whose slot only moves (the
+    /// server's keepalives as other databases write) wakes its pipeline once per commit,
+    /// not once per keepalive.
+    position_in_flight: bool,
 }
 
 impl Stream<'_> {
@@ -102,6 +107,7 @@ impl Stream<'_> {
             checkpoint: None,
             completed_end: 0,
             heartbeat_due: false,
+            position_in_flight: false,
         };
         let heartbeats = self.config.heartbeat_interval_ms > 0;
         let mut heartbeat = tokio::time::interval(Duration::from_millis(
@@ -112,7 +118,8 @@ impl Stream<'_> {
             if state.heartbeat_due && state.txn.is_none() {
                 self.beat(&mut state).await;
             }
-            let pending = !state.records.is_empty() || state.checkpoint.is_some();
+            let pending = !state.records.is_empty()
+                || (state.checkpoint.is_some() && !state.position_in_flight);
             tokio::select! {
                 biased;
                 changed = self.shutdown.changed() => {
@@ -127,6 +134,7 @@ impl Stream<'_> {
                     if let Some(checkpoint) = &*self.committed.borrow_and_update() {
                         self.client.update_applied_lsn(Lsn(checkpoint.ack));
                     }
+                    state.position_in_flight = false;
                 }
                 _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
                 // With a batch pending, take only what has already arrived, then send it.
@@ -465,6 +473,7 @@ impl Stream<'_> {
         if state.records.is_empty() && state.checkpoint.is_none() {
             return Ok(());
         }
+        state.position_in_flight = state.records.is_empty();
         let batch = Batch {
             records: std::mem::take(&mut state.records),
             checkpoint: state.checkpoint.take().map(|(offset, ack, context)| {

@@ -112,6 +112,10 @@ struct State {
     records: Vec<Record>,
     checkpoint: Option<BinlogOffset>,
     heartbeat_due: bool,
+    /// A batch with a position but no records went to the pipeline and is not committed
+    /// yet: later positions wait for that commit, so a connector that only sees other
+    /// databases' transactions wakes its pipeline once per commit, not once per transaction.
+    position_in_flight: bool,
     /// A format description event was read: later events' checksums are stripped.
     described: bool,
     last_server_id: u32,
@@ -210,6 +214,7 @@ impl Stream<'_> {
             records: Vec::new(),
             checkpoint: None,
             heartbeat_due: false,
+            position_in_flight: false,
             described: false,
             last_server_id: self.start.server_id.unwrap_or(0),
             last_ts: self.start.ts_sec.unwrap_or(0),
@@ -227,7 +232,8 @@ impl Stream<'_> {
                     &self.config.topic_prefix,
                 ));
             }
-            let pending = !state.records.is_empty() || state.checkpoint.is_some();
+            let pending = !state.records.is_empty()
+                || (state.checkpoint.is_some() && !state.position_in_flight);
             tokio::select! {
                 biased;
                 changed = self.shutdown.changed() => {
@@ -239,6 +245,7 @@ impl Stream<'_> {
                     if changed.is_err() {
                         return Err(MySqlError::PipelineClosed);
                     }
+                    state.position_in_flight = false;
                 }
                 _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
                 event = async {
@@ -709,6 +716,7 @@ impl Stream<'_> {
         if state.records.is_empty() && state.checkpoint.is_none() {
             return Ok(());
         }
+        state.position_in_flight = state.records.is_empty();
         let batch = Batch {
             records: std::mem::take(&mut state.records),
             checkpoint: state.checkpoint.take().map(|offset| {
