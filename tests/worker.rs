@@ -341,7 +341,7 @@ fn connectors_are_managed_over_connects_rest_api() {
     wait_ids(&alpha_out, &[5, 6]);
 
     // Stop releases the connection; resume continues from the committed offset.
-    assert_eq!(worker.call("PUT", "/connectors/alpha/stop", None).0, 202);
+    assert_eq!(worker.call("PUT", "/connectors/alpha/stop", None).0, 204);
     worker.wait_state("alpha", "STOPPED", None);
     let (_, status) = worker.call("GET", "/connectors/alpha/status", None);
     assert_eq!(status["tasks"], json!([]));
@@ -384,7 +384,7 @@ fn connectors_are_managed_over_connects_rest_api() {
     assert_eq!(topics, json!({"alpha": {"topics": ["alpha.public.t"]}}));
     assert_eq!(
         worker.call("PUT", "/connectors/alpha/topics/reset", None).0,
-        200
+        202
     );
     let (_, topics) = worker.call("GET", "/connectors/alpha/topics", None);
     assert_eq!(topics, json!({"alpha": {"topics": []}}));
@@ -487,7 +487,7 @@ fn offsets_are_read_changed_and_reset_while_stopped() {
         body["message"].as_str().unwrap().contains("STOPPED"),
         "{body}"
     );
-    assert_eq!(worker.call("PUT", "/connectors/gamma/stop", None).0, 202);
+    assert_eq!(worker.call("PUT", "/connectors/gamma/stop", None).0, 204);
     worker.wait_state("gamma", "STOPPED", None);
     let (code, body) = worker.call(
         "PATCH",
@@ -532,7 +532,7 @@ fn offsets_are_read_changed_and_reset_while_stopped() {
 
     // Reset: no offset, so the next start snapshots again (snapshot.mode=initial), and the
     // stream meets the snapshot exactly: row 8, written after the last commit, comes once.
-    assert_eq!(worker.call("PUT", "/connectors/gamma/stop", None).0, 202);
+    assert_eq!(worker.call("PUT", "/connectors/gamma/stop", None).0, 204);
     worker.wait_state("gamma", "STOPPED", None);
     insert(&server, "gamma", 8, 8);
     let before_reset = ops(&out).len();

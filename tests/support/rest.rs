@@ -39,6 +39,17 @@ impl Rest {
         path: &str,
         body: Option<&Json>,
     ) -> Result<(u16, Json), String> {
+        self.try_request_raw(method, path, body.map(Json::to_string).unwrap_or_default())
+    }
+
+    /// Sends `method path` with `body` as it is (which may be malformed JSON), labelled
+    /// `application/json`; the status and the answer as [`Rest::try_request`] gives them.
+    pub fn try_request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: String,
+    ) -> Result<(u16, Json), String> {
         let port = self.port;
         let request = hyper::Request::builder()
             .method(method)
@@ -46,9 +57,7 @@ impl Rest {
             .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(hyper::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(
-                body.map(Json::to_string).unwrap_or_default(),
-            )))
+            .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
         let exchange = async move {
             let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))

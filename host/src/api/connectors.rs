@@ -12,6 +12,7 @@ use axum::routing::{get, post, put};
 use serde_json::{Value as Json_, json};
 
 use super::ApiState;
+use crate::event::envelope::DEBEZIUM_VERSION;
 use crate::worker::{ConnectorInfo, State as ConnectorState, Status, TargetState, WorkerError};
 
 /// The routes under `/connectors`.
@@ -55,10 +56,11 @@ impl IntoResponse for WorkerError {
     }
 }
 
-/// A request body as JSON, or Connect's 400 naming what is wrong with it.
+/// A request body as JSON, or an error naming what is wrong with it: a 500, as Connect
+/// answers a body its JSON reader cannot parse.
 pub(super) fn body(bytes: &Bytes) -> Result<Json_, WorkerError> {
     serde_json::from_slice(bytes)
-        .map_err(|e| WorkerError::BadRequest(format!("the request body is not valid JSON: {e}")))
+        .map_err(|e| WorkerError::Unparsable(format!("the request body is not valid JSON: {e}")))
 }
 
 /// A JSON object of properties as strings (numbers and booleans as their text, as Connect
@@ -91,6 +93,8 @@ fn info_json(info: &ConnectorInfo, stopped: bool) -> Json_ {
     json!({ "name": info.name, "config": info.config, "tasks": tasks, "type": "source" })
 }
 
+/// Connect's `ConnectorStateInfo`. The connector's `version` (and its task's) is the
+/// Debezium version Tidemark's events carry in `source.version`.
 fn status_json(name: &str, status: &Status, worker_id: &str) -> Json_ {
     // As Connect shows a task that failed: the connector runs, its task is FAILED with the
     // trace.
@@ -101,7 +105,12 @@ fn status_json(name: &str, status: &Status, worker_id: &str) -> Json_ {
     };
     let tasks = match task {
         Some(state) => {
-            let mut task = json!({ "id": 0, "state": state, "worker_id": worker_id });
+            let mut task = json!({
+                "id": 0,
+                "state": state,
+                "worker_id": worker_id,
+                "version": DEBEZIUM_VERSION,
+            });
             if let Some(trace) = &status.trace {
                 task["trace"] = json!(trace);
             }
@@ -111,7 +120,11 @@ fn status_json(name: &str, status: &Status, worker_id: &str) -> Json_ {
     };
     json!({
         "name": name,
-        "connector": { "state": connector, "worker_id": worker_id },
+        "connector": {
+            "state": connector,
+            "worker_id": worker_id,
+            "version": DEBEZIUM_VERSION,
+        },
         "tasks": tasks,
         "type": "source",
     })
@@ -217,12 +230,13 @@ async fn put_config(
 ) -> Result<Response, WorkerError> {
     let config = properties(&body(&bytes)?, "the config")?;
     let (created, info) = state.worker.put_config(&name, config).await?;
+    // A connector just created has no tasks yet, as in Connect.
     let code = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((code, Json(info_json(&info, false))).into_response())
+    Ok((code, Json(info_json(&info, created))).into_response())
 }
 
 async fn patch_config(
@@ -264,9 +278,15 @@ async fn tasks(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Response, WorkerError> {
-    let config = state.worker.config(&name).await?;
+    let mut config = state.worker.config(&name).await?;
     if state.worker.status(&name).await?.state == ConnectorState::Stopped {
         return Ok(Json(json!([])).into_response());
+    }
+    // A task's config is its connector's with the task's class, as Debezium's connectors
+    // give it (`…PostgresConnector` runs `…PostgresConnectorTask`).
+    if let Some(class) = config.get("connector.class") {
+        let task_class = format!("{class}Task");
+        config.insert("task.class".into(), task_class);
     }
     Ok(Json(json!([{ "id": { "connector": name, "task": 0 }, "config": config }])).into_response())
 }
@@ -302,13 +322,18 @@ async fn restart_task(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Sets the target state; Connect answers pause and resume with 202, stop with 204.
 async fn set_target(
     state: &ApiState,
     name: &str,
     target: TargetState,
 ) -> Result<Response, WorkerError> {
     state.worker.set_target(name, target).await?;
-    Ok(StatusCode::ACCEPTED.into_response())
+    Ok(match target {
+        TargetState::Stopped => StatusCode::NO_CONTENT,
+        TargetState::Paused | TargetState::Started => StatusCode::ACCEPTED,
+    }
+    .into_response())
 }
 
 async fn pause(
@@ -377,18 +402,27 @@ async fn restart(
         .into_response())
 }
 
+/// The connector's active topics; as in Connect, a connector it does not have has none
+/// (200, not 404).
 async fn topics(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Response, WorkerError> {
-    let topics = state.worker.topics(&name).await?;
+    let topics = match state.worker.topics(&name).await {
+        Err(WorkerError::NotFound(_)) => Vec::new(),
+        topics => topics?,
+    };
     Ok(Json(json!({ name: { "topics": topics } })).into_response())
 }
 
+/// Forgets the connector's active topics: 202, also for a connector it does not have, as
+/// in Connect.
 async fn reset_topics(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Response, WorkerError> {
-    state.worker.reset_topics(&name).await?;
-    Ok(StatusCode::OK.into_response())
+    match state.worker.reset_topics(&name).await {
+        Ok(()) | Err(WorkerError::NotFound(_)) => Ok(StatusCode::ACCEPTED.into_response()),
+        Err(error) => Err(error),
+    }
 }

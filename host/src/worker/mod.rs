@@ -45,6 +45,10 @@ pub enum WorkerError {
     Invalid(Vec<String>),
     #[error("{0}")]
     BadRequest(String),
+    /// A request body that is not JSON: Connect answers 500 for it (its JSON reader's
+    /// exception), so Tidemark does too.
+    #[error("{0}")]
+    Unparsable(String),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot keep connector configs in {path}: {reason}")]
@@ -60,7 +64,9 @@ impl WorkerError {
             WorkerError::NotFound(_) => 404,
             WorkerError::Exists(_) | WorkerError::Conflict(_) => 409,
             WorkerError::Invalid(_) | WorkerError::BadRequest(_) => 400,
-            WorkerError::Store { .. } | WorkerError::Internal(_) => 500,
+            WorkerError::Store { .. } | WorkerError::Internal(_) | WorkerError::Unparsable(_) => {
+                500
+            }
         }
     }
 
@@ -250,8 +256,9 @@ impl Worker {
         mut config: BTreeMap<String, String>,
         target: TargetState,
     ) -> Result<ConnectorInfo, WorkerError> {
-        config.insert("name".into(), name.to_owned());
+        // Before `name` is set: a config naming another connector is refused.
         self.validate(name, &config)?;
+        config.insert("name".into(), name.to_owned());
         let mut state = self.inner.state.lock().await;
         if state.handles.contains_key(name) {
             return Err(WorkerError::Exists(name.to_owned()));
@@ -294,8 +301,9 @@ impl Worker {
         name: &str,
         mut config: BTreeMap<String, String>,
     ) -> Result<(bool, ConnectorInfo), WorkerError> {
-        config.insert("name".into(), name.to_owned());
+        // Before `name` is set: a config naming another connector is refused.
         self.validate(name, &config)?;
+        config.insert("name".into(), name.to_owned());
         let mut state = self.inner.state.lock().await;
         if !state.handles.contains_key(name) {
             self.insert(&mut state, name, config.clone(), TargetState::Started)?;
