@@ -47,7 +47,18 @@ fn main() -> anyhow::Result<()> {
                 .args(&args[1..]))
         }
         Some("dist") => dist(&root),
-        _ => bail!("usage: cargo xtask plugins|test|demo|bench|dist [args for cargo]"),
+        // docs/config.md from the key declarations: the test that checks it writes it first.
+        Some("config-docs") => run(Command::new(cargo())
+            .current_dir(&root)
+            .env("TIDEMARK_WRITE_CONFIG_DOCS", "1")
+            .args([
+                "test",
+                "-p",
+                "tidemark",
+                "--lib",
+                "docs_config_md_is_up_to_date",
+            ])),
+        _ => bail!("usage: cargo xtask plugins|test|demo|bench|dist|config-docs [args for cargo]"),
     }
 }
 

@@ -16,12 +16,13 @@ use std::path::Path;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, put};
 use serde_json::{Value as Json_, json};
 
 use super::ApiState;
-use super::connectors::{body, properties};
+use super::connectors::{body, error, properties};
 use crate::config::{Checked, DefaultValue, Key, Type, worker::CONVERTER_PLUGINS};
 use crate::pipeline::keys::{CONNECTOR_CLASS, CONNECTORS, ConnectorPlugin};
 use crate::plugin::{catalog, resolve};
@@ -93,37 +94,40 @@ fn query_value<'a>(query: &'a RawQuery, key: &str) -> Option<&'a str> {
 }
 
 /// Connect's 404 for a plugin it does not have.
-fn unknown_plugin(name: &str) -> WorkerError {
-    WorkerError::NotFound(format!("Unknown plugin {name}."))
+fn unknown_plugin(name: &str) -> Response {
+    error(StatusCode::NOT_FOUND, format!("Unknown plugin {name}."))
 }
 
-async fn config(
-    State(state): State<ApiState>,
-    UrlPath(plugin): UrlPath<String>,
-) -> Result<Response, WorkerError> {
-    let keys: Vec<Key> = match ConnectorPlugin::find(&plugin) {
-        Some(connector) => connector.def().keys().to_vec(),
-        None => {
-            let (_, dirs) = plugin_dirs(&state);
-            let runtime = state
-                .worker
-                .plugins()
-                .runtime()
-                .map_err(|e| WorkerError::Internal(e.to_string()))?;
-            catalog::keys_of(plugin.trim(), &runtime, &dirs)
-                .map_err(|e| WorkerError::Internal(e.to_string()))?
-                .ok_or_else(|| unknown_plugin(&plugin))?
-                .keys()
-                .to_vec()
+async fn config(State(state): State<ApiState>, UrlPath(plugin): UrlPath<String>) -> Response {
+    match plugin_keys(&state, &plugin) {
+        Ok(Some(keys)) => {
+            let orders = orders(keys.iter());
+            let infos: Vec<Json_> = keys
+                .iter()
+                .zip(orders)
+                .map(|(key, order)| key_info(key, order))
+                .collect();
+            Json(json!(infos)).into_response()
         }
-    };
-    let orders = orders(keys.iter());
-    let infos: Vec<Json_> = keys
-        .iter()
-        .zip(orders)
-        .map(|(key, order)| key_info(key, order))
-        .collect();
-    Ok(Json(json!(infos)).into_response())
+        Ok(None) => unknown_plugin(&plugin),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// A connector's keys, or a transform's or predicate's; `None` for a name that is neither.
+fn plugin_keys(state: &ApiState, plugin: &str) -> Result<Option<Vec<Key>>, WorkerError> {
+    if let Some(connector) = ConnectorPlugin::find(plugin) {
+        return Ok(Some(connector.def().keys().to_vec()));
+    }
+    let (_, dirs) = plugin_dirs(state);
+    let runtime = state
+        .worker
+        .plugins()
+        .runtime()
+        .map_err(|e| WorkerError::Internal(e.to_string()))?;
+    Ok(catalog::keys_of(plugin.trim(), &runtime, &dirs)
+        .map_err(|e| WorkerError::Internal(e.to_string()))?
+        .map(|def| def.keys().to_vec()))
 }
 
 async fn validate(
@@ -218,7 +222,7 @@ fn key_info(key: &Key, order: usize) -> Json_ {
         "importance": key.importance.connect_name(),
         "documentation": key.documentation,
         "group": key.group,
-        "order": order,
+        "order_in_group": order,
         "width": "NONE",
         "display_name": key.name,
         "dependents": [],

@@ -2,7 +2,7 @@
 //! key falls under, the closest known key to a misspelt one, the properties nobody read, and
 //! each key's problems (`config/validate`).
 
-use super::def::{Key, Type};
+use super::def::{DefaultValue, Key, Type};
 use super::{ConfigError, Properties};
 
 /// Declares keys as `static`s, with a `keys()` listing them all:
@@ -159,15 +159,14 @@ impl ConfigDef {
             }
         }
         for error in more {
-            let (name, message) = match &error {
-                ConfigError::Invalid { key, problem, .. } => (key.clone(), problem.clone()),
-                ConfigError::Missing { key, hint } => (key.clone(), format!("required: {hint}")),
-                other => (String::new(), other.to_string()),
+            let name = match &error {
+                ConfigError::Invalid { key, .. } | ConfigError::Missing { key, .. } => key.clone(),
+                _ => String::new(),
             };
             match checked.iter_mut().find(|c| c.key.name == name) {
                 // A key already found wrong on its own: its reader's error says the same.
                 Some(c) if !c.errors.is_empty() => {}
-                Some(c) => c.errors.push(message),
+                Some(c) => c.errors.push(error.to_string()),
                 None => checked.push(Checked {
                     key: Key::new(name, Type::String).group("Connector"),
                     value: None,
@@ -189,14 +188,24 @@ fn check_one(key: Key, value: Option<&String>) -> Checked {
             if !value.contains("${")
                 && let Err(problem) = key.validate(value)
             {
-                errors.push(format!("invalid value {value:?}: {problem}"));
+                let value = match key.kind {
+                    Type::Password => "[hidden]".to_owned(),
+                    _ => value.clone(),
+                };
+                let error = ConfigError::Invalid {
+                    key: key.name.to_string(),
+                    value,
+                    problem,
+                };
+                errors.push(error.to_string());
             }
         }
-        (None, super::def::DefaultValue::Required(hint)) => {
-            errors.push(format!(
-                "Missing required configuration \"{}\" which has no default value: {hint}",
-                key.name
-            ));
+        (None, DefaultValue::Required(hint)) => {
+            let error = ConfigError::Missing {
+                key: key.name.to_string(),
+                hint: hint.to_string(),
+            };
+            errors.push(error.to_string());
         }
         (None, _) => {}
     }
@@ -271,10 +280,16 @@ mod tests {
         };
         assert_eq!(
             errors("snapshot.mode"),
-            ["invalid value \"sometimes\": expected one of initial, never"]
+            [
+                "property 'snapshot.mode' has an invalid value \"sometimes\": expected one of \
+                 initial, never"
+            ]
         );
         assert_eq!(errors("database.port").len(), 1);
-        assert!(errors("database.hostname")[0].contains("Missing required configuration"));
+        assert_eq!(
+            errors("database.hostname"),
+            ["property 'database.hostname' is required: the host"]
+        );
         assert!(errors("producer.acks").is_empty());
         let unknown = checked
             .iter()

@@ -138,22 +138,22 @@ impl ConnectorPlugin {
 
     /// Every key this connector reads.
     pub fn def(&self) -> ConfigDef {
-        let mut def = ConfigDef::new(keys());
-        def.extend(sources::options::keys());
+        let mut def = ConfigDef::new(shared());
         match self.source {
             Source::Postgres => def.extend(postgres::keys::keys()),
             Source::MySql => def.extend(mysql::keys::keys()),
         }
-        def.extend(sources::reconnect::keys());
-        def.extend(common());
         def
     }
 }
 
-/// The keys of every connector that are not its source's: error handling, sinks, offsets,
-/// the worker's, config providers.
-fn common() -> Vec<Key> {
+/// The keys every connector reads: the connector's, both sources', error handling, sinks,
+/// offsets, the worker's, config providers.
+pub fn shared() -> Vec<Key> {
     [
+        keys(),
+        sources::options::keys(),
+        sources::reconnect::keys(),
         super::errors::keys(),
         sinks::keys::keys(),
         sinks::kafka::config::keys(),
@@ -252,4 +252,90 @@ pub fn errors(checked: &[Checked]) -> Vec<String> {
         .iter()
         .flat_map(|c| c.errors.iter().cloned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connectors_are_found_by_class_alias_or_simple_name() {
+        let postgres = ConnectorPlugin::find("io.debezium.connector.postgresql.PostgresConnector");
+        assert_eq!(postgres, ConnectorPlugin::find("PostgresConnector"));
+        assert_eq!(postgres, ConnectorPlugin::find("postgres"));
+        assert_eq!(
+            ConnectorPlugin::find("MariaDbConnector").map(|c| c.class),
+            Some("io.debezium.connector.mariadb.MariaDbConnector")
+        );
+        assert_eq!(ConnectorPlugin::find("NoSuchConnector"), None);
+        let def = postgres.unwrap().def();
+        assert!(def.find("slot.name").is_some());
+        assert!(def.find("database.server.id").is_none());
+        assert!(def.find("transforms.route.regex").is_some());
+    }
+
+    /// The renames `config::legacy`'s tests exercise are the ones the sources declare.
+    #[test]
+    fn debeziums_old_names_are_declared() {
+        let old = Properties::from_pairs([
+            ("database.server.name", "a"),
+            ("database.whitelist", "b"),
+            ("database.blacklist", "c"),
+            ("schema.whitelist", "d"),
+            ("schema.blacklist", "e"),
+            ("table.whitelist", "f"),
+            ("table.blacklist", "g"),
+            ("column.whitelist", "h"),
+            ("column.blacklist", "i"),
+            (
+                "database.history",
+                "io.debezium.relational.history.FileDatabaseHistory",
+            ),
+            ("database.history.file.filename", "j"),
+            ("database.history.store.only.monitored.tables.ddl", "true"),
+        ]);
+        let new = config::rename_legacy_keys(old, &all()).unwrap().to_map();
+        let expected = [
+            ("topic.prefix", "a"),
+            ("database.include.list", "b"),
+            ("database.exclude.list", "c"),
+            ("schema.include.list", "d"),
+            ("schema.exclude.list", "e"),
+            ("table.include.list", "f"),
+            ("table.exclude.list", "g"),
+            ("column.include.list", "h"),
+            ("column.exclude.list", "i"),
+            (
+                "schema.history.internal",
+                "io.debezium.storage.file.history.FileSchemaHistory",
+            ),
+            ("schema.history.internal.file.filename", "j"),
+            (
+                "schema.history.internal.store.only.captured.tables.ddl",
+                "true",
+            ),
+        ];
+        assert_eq!(
+            new,
+            expected
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_gets_the_closest_declared_one() {
+        let def = ConnectorPlugin::find("postgres").unwrap().def();
+        assert_eq!(def.closest("snapshot.mod"), Some("snapshot.mode"));
+        assert_eq!(def.closest("databse.hostname"), Some("database.hostname"));
+        assert_eq!(def.closest("slot.nmae"), Some("slot.name"));
+        let props = Properties::from_pairs([
+            ("snapshot.mod", "never"),
+            ("tasks.max", "1"),
+            ("slot.drop.on.stop", "false"),
+        ]);
+        let unread: Vec<String> = def.unread(&props).iter().map(ToString::to_string).collect();
+        assert_eq!(unread, ["snapshot.mod (did you mean snapshot.mode?)"]);
+    }
 }

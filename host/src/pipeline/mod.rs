@@ -8,6 +8,7 @@
 //! second bounded channel, so that the chain of one batch runs while the batch before it is
 //! serialized and written. Memory is bounded by the channels' capacities times the batch size.
 
+pub mod config_docs;
 pub mod connector;
 pub mod control;
 pub mod errors;
