@@ -89,8 +89,8 @@ fn query_value<'a>(query: &'a RawQuery, key: &str) -> Option<&'a str> {
         .as_deref()
         .unwrap_or("")
         .split('&')
-        .filter_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
-        .last()
+        .rev()
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Connect's 404 for a plugin it does not have.
