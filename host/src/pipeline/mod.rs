@@ -277,6 +277,22 @@ impl Transformer {
     }
 }
 
+/// The next multiple of `interval` on the wall clock: the connectors of a worker with the
+/// same `offset.flush.interval.ms` commit at the same moments, so their commits to a shared
+/// offsets file are grouped into one write instead of one write each, spread over the
+/// interval.
+fn next_commit_after(interval: Duration) -> Instant {
+    let now = Instant::now();
+    let Some(period) = u64::try_from(interval.as_nanos()).ok().filter(|p| *p > 0) else {
+        return now + interval;
+    };
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let into_period = (since_epoch.as_nanos() % u128::from(period)) as u64;
+    now + Duration::from_nanos(period - into_period)
+}
+
 /// The sink thread: writes batches, flushes and commits.
 struct Worker {
     sink: Box<dyn Sink>,
@@ -303,7 +319,7 @@ impl Worker {
         mut self,
         receiver: flume::Receiver<B>,
     ) -> Result<(), PipelineError> {
-        let mut next_commit = Instant::now() + self.flush_interval;
+        let mut next_commit = next_commit_after(self.flush_interval);
         loop {
             let gate = self.gate.clone();
             gate.pass(|| self.commit())?;
@@ -318,7 +334,7 @@ impl Worker {
             }
             if Instant::now() >= next_commit {
                 self.commit()?;
-                next_commit = Instant::now() + self.flush_interval;
+                next_commit = next_commit_after(self.flush_interval);
             }
         }
         self.commit()
@@ -421,6 +437,26 @@ mod tests {
             self.0.push("reset".into());
             Ok(())
         }
+    }
+
+    #[test]
+    fn commits_fall_on_the_same_moments_whatever_the_start() {
+        let interval = Duration::from_millis(200);
+        let wall = |at: Instant| {
+            let since = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            since + at.saturating_duration_since(Instant::now())
+        };
+        for _ in 0..5 {
+            let at = wall(next_commit_after(interval));
+            let off = at.as_millis() % interval.as_millis();
+            // On a multiple of the interval, give or take the clock reads in between.
+            assert!(off < 5 || off > 195, "{off} ms past a multiple of 200 ms");
+            std::thread::sleep(Duration::from_millis(37));
+        }
+        let soon = next_commit_after(Duration::ZERO);
+        assert!(soon <= Instant::now());
     }
 
     fn checkpoint(n: u64) -> Option<Checkpoint> {
