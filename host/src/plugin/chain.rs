@@ -135,6 +135,12 @@ impl Chain {
         Ok(chain)
     }
 
+    /// Drops the chain's instances and their memory, keeping what builds them: the next batch
+    /// instantiates and configures them again. For a chain kept only to build others from.
+    pub fn release_instances(&mut self) {
+        self.live = None;
+    }
+
     /// Whether a step of the chain runs the plugin of this name.
     pub fn uses(&self, plugin: &str) -> bool {
         self.spec.iter().any(|s| s.plugin.name == plugin)

@@ -33,7 +33,11 @@ pub struct Reloading {
 
 /// Starts the reloader of the pipeline of the connector holding `lease`, whose chain is
 /// built like `template`, and watches the leased directory (unless it is watched already).
-pub fn start(mut lease: Lease, template: Chain) -> Result<Reloading, PluginError> {
+/// The template's instances are released: it only builds new chains, each instantiated
+/// afresh, so a connector's memory holds one set of instances (its pipeline's) between
+/// reloads.
+pub fn start(mut lease: Lease, mut template: Chain) -> Result<Reloading, PluginError> {
+    template.release_instances();
     let offers = lease.subscribe();
     let canary = Arc::new(Mutex::new(Vec::new()));
     let (swaps_tx, swaps) = channel();
@@ -159,6 +163,7 @@ impl Reloader {
             .clone();
         trial.process(canary)?;
         let live = self.template.with_plugin(plugin)?;
+        trial.release_instances();
         self.template = trial;
         Ok(live)
     }
