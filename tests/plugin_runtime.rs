@@ -15,7 +15,6 @@ fn second_load_comes_from_the_disk_cache_without_compiling() {
     let cache = tempfile::tempdir().unwrap();
     let options = RuntimeOptions {
         cache_dir: Some(cache.path().to_owned()),
-        ..RuntimeOptions::default()
     };
     let path = plugin_path("regex-router");
 
@@ -57,7 +56,6 @@ fn a_corrupt_cache_entry_is_recompiled() {
     let cache = tempfile::tempdir().unwrap();
     let options = RuntimeOptions {
         cache_dir: Some(cache.path().to_owned()),
-        ..RuntimeOptions::default()
     };
     let path = plugin_path("noop");
     Runtime::new(options.clone())
@@ -90,7 +88,6 @@ fn a_tampered_cache_entry_is_not_loaded_but_recompiled() {
     let cache = tempfile::tempdir().unwrap();
     let options = RuntimeOptions {
         cache_dir: Some(cache.path().to_owned()),
-        ..RuntimeOptions::default()
     };
     let path = plugin_path("regex-router");
     Runtime::new(options.clone())
@@ -122,7 +119,6 @@ fn a_cache_directory_others_can_write_to_is_refused_and_plugins_compiled_in_memo
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let options = RuntimeOptions {
         cache_dir: Some(dir.clone()),
-        ..RuntimeOptions::default()
     };
     let runtime = Runtime::new(options.clone()).unwrap();
     let refused = runtime
@@ -149,7 +145,6 @@ fn a_cache_directory_others_can_write_to_is_refused_and_plugins_compiled_in_memo
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let private = Runtime::new(RuntimeOptions {
         cache_dir: Some(dir.clone()),
-        ..RuntimeOptions::default()
     })
     .unwrap();
     assert!(private.disk_cache_refused().is_none());
@@ -163,7 +158,6 @@ fn a_fresh_cache_directory_is_created_private_with_private_entries() {
     let dir = root.path().join("tidemark").join("plugins");
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(dir.clone()),
-        ..RuntimeOptions::default()
     })
     .unwrap();
     assert!(runtime.disk_cache_refused().is_none());
@@ -179,11 +173,7 @@ fn a_fresh_cache_directory_is_created_private_with_private_entries() {
 
 #[test]
 fn files_that_are_not_components_are_refused_by_name() {
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: None,
-        ..RuntimeOptions::default()
-    })
-    .unwrap();
+    let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
     let err = runtime.load("notes", b"hello").unwrap_err();
     assert!(matches!(err, PluginError::Invalid { .. }));
     assert!(
@@ -482,7 +472,6 @@ fn a_never_seen_version_loads_with_baseline_code_that_computes_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(dir.path().join("cache")),
-        ..RuntimeOptions::default()
     })
     .unwrap();
     // Unseen content: baseline code, compiled by Winch.

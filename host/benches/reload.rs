@@ -260,7 +260,6 @@ fn bench(name: &str) {
 
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(work.join("cache")),
-        ..RuntimeOptions::default()
     })
     .expect("runtime");
     let directory = PluginDirectory::new(&plugins, runtime.clone());

@@ -98,7 +98,6 @@ pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         Runtime::new(RuntimeOptions {
             cache_dir: Some(workspace_root().join("target").join("test-plugin-cache")),
-            ..RuntimeOptions::default()
         })
         .expect("runtime")
     })
