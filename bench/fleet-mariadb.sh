@@ -169,7 +169,7 @@ if mode == "post":
     print(" ".join(b["name"] for b in bodies))
     sys.exit(0)
 names, want = sys.argv[3].split(), int(sys.argv[4])
-series = re.compile(r'^tidemark_records_out_total\{connector="([^"]+)"\} (\d+)$', re.M)
+series = re.compile(r'^tidemark_records_out_total\{connector="([^"]+)"(?:,[^}]*)?\} (\d+)$', re.M)
 seen = ""
 while time.time() < deadline:
     with urllib.request.urlopen(base + "/metrics", timeout=30) as r:

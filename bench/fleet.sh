@@ -200,7 +200,7 @@ mode, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 want = int(sys.argv[4]) if mode == "rows" else 0
 deadline = time.time() + float(sys.argv[-1])
 base = "http://127.0.0.1:%s" % port
-series = re.compile(r'^tidemark_records_out_total\{connector="(fleet_\d+)"\} (\d+)$', re.M)
+series = re.compile(r'^tidemark_records_out_total\{connector="(fleet_\d+)"(?:,[^}]*)?\} (\d+)$', re.M)
 
 def get(path):
     with urllib.request.urlopen(base + path, timeout=30) as r:
