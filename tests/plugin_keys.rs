@@ -301,6 +301,20 @@ fn chains_and_sinks_check_their_plugins_declarations() {
         Err(other) => panic!("expected the declaration's error, got: {other}"),
         Ok(_) => panic!("timeout.ms=soon must be refused"),
     }
+    // `tidemark plugin inspect` lists a plugin's declared keys.
+    let inspect = Command::new(tidemark_binary())
+        .args(["plugin", "inspect"])
+        .arg(plugin_path("extract-new-record-state"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(inspect.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "delete.tombstone.handling.mode (STRING, default \"tombstone\", one of drop, tombstone"
+        ),
+        "{text}"
+    );
     // A plugin that declares nothing (the SDK's `config_def` left at its default) is
     // configured as before, unchecked.
     assert!(load("tagger").declaration().unwrap().is_none());

@@ -168,9 +168,37 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
             println!("sha256:  {}", p.hash);
             println!("exports: {}", p.exports.join(", "));
             println!("imports: {}", p.imports.join(", "));
+            print_keys(&p)?;
             Ok(())
         }
     }
+}
+
+/// Prints the keys a plugin declares (its `config-schema` export), one a line.
+fn print_keys(plugin: &tidemark::plugin::Plugin) -> anyhow::Result<()> {
+    let Some(declaration) = plugin.declaration()? else {
+        println!("keys:    not declared (its configuration is not checked before configure)");
+        return Ok(());
+    };
+    println!("keys:");
+    for key in declaration.def().keys() {
+        let mut about = vec![key.kind.connect_name().to_owned()];
+        match &key.default {
+            tidemark::config::DefaultValue::Required(_) => about.push("required".into()),
+            tidemark::config::DefaultValue::Value(v) => about.push(format!("default {v:?}")),
+            tidemark::config::DefaultValue::None => {}
+        }
+        if let Some(accepted) = key.accepted() {
+            about.push(accepted);
+        }
+        println!(
+            "  {} ({}): {}",
+            key.name,
+            about.join(", "),
+            key.documentation
+        );
+    }
+    Ok(())
 }
 
 /// Prints the plugins of a directory with what running connectors recorded about them.
