@@ -270,11 +270,12 @@ fn connectors_are_managed_over_connects_rest_api() {
             .1["level"],
         "DEBUG"
     );
+    // An unknown level is a 404, as in Connect.
     assert_eq!(
         worker
             .call("PUT", "/admin/loggers/root", Some(json!({"level": "LOUD"})))
             .0,
-        400
+        404
     );
     insert(&server, "alpha", 100, 100);
     wait_until("a debug line of the pipeline", TIMEOUT, || {

@@ -1,10 +1,13 @@
 //! Kafka Connect's logger endpoints over Tidemark's `tracing` filter: `GET /admin/loggers`,
 //! `GET /admin/loggers/{name}` and `PUT /admin/loggers/{name}` change log levels while the
 //! worker runs. A logger is a `tracing` target (`tidemark::sources::postgres`, …) or
-//! `root`; levels are Connect's (log4j) names.
+//! `root`; levels are Connect's (log4j) names. Each answer carries Connect's
+//! `last_modified`: when the level was set over REST (milliseconds since the epoch), `null`
+//! for a level never set so.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,10 +23,25 @@ use crate::worker::WorkerError;
 /// Applies a filter directive (`info,tidemark::sources=debug`) to the process's log.
 pub type ApplyFilter = dyn Fn(&str) -> Result<(), String> + Send + Sync;
 
+/// A logger's level and when it was set over REST.
+#[derive(Debug, Clone)]
+struct Level {
+    /// Connect's (log4j) name of the level.
+    level: String,
+    /// Milliseconds since the epoch; `None` for the level the process started with.
+    last_modified: Option<u64>,
+}
+
+impl Level {
+    fn json(&self) -> serde_json::Value {
+        json!({ "level": self.level, "last_modified": self.last_modified })
+    }
+}
+
 /// The log levels set over REST, and how to apply them.
 #[derive(Clone)]
 pub struct Loggers {
-    levels: Arc<Mutex<BTreeMap<String, String>>>,
+    levels: Arc<Mutex<BTreeMap<String, Level>>>,
     apply: Arc<ApplyFilter>,
 }
 
@@ -31,14 +49,18 @@ impl Loggers {
     /// Loggers starting at `root` (Connect's name of the level, e.g. `INFO`), applied with
     /// `apply`.
     pub fn new(root: &str, apply: Arc<ApplyFilter>) -> Loggers {
-        let levels = BTreeMap::from([("root".to_owned(), root.to_uppercase())]);
+        let root = Level {
+            level: root.to_uppercase(),
+            last_modified: None,
+        };
+        let levels = BTreeMap::from([("root".to_owned(), root)]);
         Loggers {
             levels: Arc::new(Mutex::new(levels)),
             apply,
         }
     }
 
-    fn levels(&self) -> BTreeMap<String, String> {
+    fn levels(&self) -> BTreeMap<String, Level> {
         self.levels.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
@@ -46,7 +68,8 @@ impl Loggers {
     fn set(&self, logger: &str, level: &str) -> Result<(), WorkerError> {
         let level = level.trim().to_uppercase();
         if tracing_level(&level).is_none() {
-            return Err(WorkerError::BadRequest(format!(
+            // Connect answers 404 for a level it does not know.
+            return Err(WorkerError::Unknown(format!(
                 "Invalid log level '{level}': use one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF"
             )));
         }
@@ -61,7 +84,17 @@ impl Loggers {
             .lock()
             .map_err(|_| WorkerError::Internal("the logger table is poisoned".into()))?;
         let mut next = levels.clone();
-        next.insert(logger.to_owned(), level);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        next.insert(
+            logger.to_owned(),
+            Level {
+                level,
+                last_modified: Some(now),
+            },
+        );
         (self.apply)(&directive(&next)).map_err(WorkerError::BadRequest)?;
         *levels = next;
         Ok(())
@@ -82,16 +115,16 @@ fn tracing_level(level: &str) -> Option<&'static str> {
 }
 
 /// The filter directive for the levels: the root level, then each logger's.
-fn directive(levels: &BTreeMap<String, String>) -> String {
+fn directive(levels: &BTreeMap<String, Level>) -> String {
     let mut parts = vec![
         levels
             .get("root")
-            .and_then(|l| tracing_level(l))
+            .and_then(|l| tracing_level(&l.level))
             .unwrap_or("info")
             .to_owned(),
     ];
     for (logger, level) in levels.iter().filter(|(name, _)| *name != "root") {
-        if let Some(level) = tracing_level(level) {
+        if let Some(level) = tracing_level(&level.level) {
             parts.push(format!("{logger}={level}"));
         }
     }
@@ -109,14 +142,14 @@ fn loggers(state: &ApiState) -> Result<&Loggers, WorkerError> {
     state
         .loggers
         .as_ref()
-        .ok_or_else(|| WorkerError::NotFound("log levels cannot be changed in this process".into()))
+        .ok_or_else(|| WorkerError::Unknown("log levels cannot be changed in this process".into()))
 }
 
 async fn list(State(state): State<ApiState>) -> Result<Response, WorkerError> {
     let levels = loggers(&state)?.levels();
     let body: BTreeMap<String, serde_json::Value> = levels
         .into_iter()
-        .map(|(name, level)| (name, json!({ "level": level })))
+        .map(|(name, level)| (name, level.json()))
         .collect();
     Ok(Json(body).into_response())
 }
@@ -126,19 +159,23 @@ async fn one(
     Path(name): Path<String>,
 ) -> Result<Response, WorkerError> {
     let levels = loggers(&state)?.levels();
-    // An unset logger has its nearest set parent's level, as log4j's effective level.
+    if let Some(level) = levels.get(&name) {
+        return Ok(Json(level.json()).into_response());
+    }
+    // An unset logger has its nearest set parent's level, as log4j's effective level, and
+    // was never modified.
     let mut logger = name.as_str();
-    loop {
-        if let Some(level) = levels.get(logger) {
-            return Ok(Json(json!({ "level": level })).into_response());
-        }
+    let level = loop {
         match logger.rsplit_once("::") {
             Some((parent, _)) => logger = parent,
-            None => break,
+            None => break levels.get("root"),
         }
-    }
-    let root = levels.get("root").cloned().unwrap_or_else(|| "INFO".into());
-    Ok(Json(json!({ "level": root })).into_response())
+        if let Some(level) = levels.get(logger) {
+            break Some(level);
+        }
+    };
+    let level = level.map_or_else(|| "INFO".to_owned(), |l| l.level.clone());
+    Ok(Json(json!({ "level": level, "last_modified": null })).into_response())
 }
 
 async fn set(
@@ -178,6 +215,7 @@ mod tests {
         );
         assert!(loggers.set("tidemark", "LOUD").is_err());
         assert!(loggers.set("a=b", "INFO").is_err());
-        assert_eq!(loggers.levels()["root"], "WARN");
+        assert_eq!(loggers.levels()["root"].level, "WARN");
+        assert!(loggers.levels()["root"].last_modified.is_some());
     }
 }

@@ -39,6 +39,10 @@ pub use store::{ConfigStore, StoredConnector, TargetState};
 pub enum WorkerError {
     #[error("Connector {0} not found")]
     NotFound(String),
+    /// Something else the request names does not exist (Connect's 404; also its answer to
+    /// an unknown log level).
+    #[error("{0}")]
+    Unknown(String),
     #[error("Connector {0} already exists")]
     Exists(String),
     #[error("Connector configuration is invalid and contains the following {} error(s):\n{}", .0.len(), .0.join("\n"))]
@@ -61,7 +65,7 @@ impl WorkerError {
     /// The HTTP status Kafka Connect answers with for this error.
     pub fn http_status(&self) -> u16 {
         match self {
-            WorkerError::NotFound(_) => 404,
+            WorkerError::NotFound(_) | WorkerError::Unknown(_) => 404,
             WorkerError::Exists(_) | WorkerError::Conflict(_) => 409,
             WorkerError::Invalid(_) | WorkerError::BadRequest(_) => 400,
             WorkerError::Store { .. } | WorkerError::Internal(_) | WorkerError::Unparsable(_) => {

@@ -3,7 +3,8 @@
 # script) into a cache outside the repository:
 #   fetch.sh [kafka]  the broker: <cache>/kafka-<version>/libs/*.jar
 #   fetch.sh connect  a Connect worker: <cache>/connect-<version>/libs/*.jar (with the
-#                     Sanitizer shim Debezium 3.6.1 needs on Connect 4.4), and Debezium's
+#                     Sanitizer shim Debezium 3.6.1 needs on Connect 4.4, logging through
+#                     Log4j 2 as Connect's distribution does), and Debezium's
 #                     Postgres connector as a plugin: <cache>/connect-<version>/plugins/
 #                     debezium-connector-postgres/*.jar
 #   fetch.sh all      both
@@ -77,13 +78,32 @@ connect_shim() {
     echo "connect $version: Sanitizer shim for Debezium 3.6.1 in $libs/$SHIM_JAR"
 }
 
+# Log4j 2 behind SLF4J in Connect's libs, as Connect's distribution logs (its /admin/loggers
+# needs it); added to a complete cache too (it came later), replacing slf4j-simple. The marker
+# says it is done.
+LOG4J_MARKER=.log4j2
+connect_log4j() {
+    local home="$cache/connect-$version"
+    [ -e "$home/$LOG4J_MARKER" ] && return
+    if ! ls "$home/libs"/log4j-slf4j-impl-*.jar >/dev/null 2>&1; then
+        local tmp
+        tmp=$(mktemp -d "$cache/.log4j.XXXXXX")
+        trap 'rm -rf "$tmp"' RETURN
+        copy connect "$tmp"
+        cp "$tmp"/log4j-*.jar "$home/libs/"
+    fi
+    rm -f "$home/libs"/slf4j-simple-*.jar
+    touch "$home/$LOG4J_MARKER"
+    echo "connect $version: Log4j 2 behind SLF4J in $home/libs"
+}
+
 what=${1:-kafka}
 case "$what" in
     kafka) fetch kafka kafka_libs ;;
-    connect) fetch connect connect_libs debezium_plugin && connect_shim ;;
+    connect) fetch connect connect_libs debezium_plugin && connect_shim && connect_log4j ;;
     all)
         fetch kafka kafka_libs
-        fetch connect connect_libs debezium_plugin && connect_shim
+        fetch connect connect_libs debezium_plugin && connect_shim && connect_log4j
         ;;
     *)
         echo "usage: fetch.sh [kafka|connect|all]" >&2

@@ -39,6 +39,8 @@ fn cache_dir() -> PathBuf {
 
 /// The jar `fetch.sh connect` adds to Connect's libs for Debezium 3.6.1 on Kafka 4.4.
 const CONNECT_SHIM: &str = "libs/tidemark-debezium-3.6.1-sanitizer-shim.jar";
+/// The marker of Log4j 2 in Connect's libs (`fetch.sh connect` adds it to an older cache).
+const CONNECT_LOG4J: &str = ".log4j2";
 
 /// `<cache>/<what>-<VERSION>`, fetched by `fetch.sh <what>` (`kafka` or `connect`) when its
 /// `.complete` marker (or Connect's shim) is missing; panics saying what to run when that
@@ -46,7 +48,9 @@ const CONNECT_SHIM: &str = "libs/tidemark-debezium-3.6.1-sanitizer-shim.jar";
 pub(super) fn fetched(what: &str) -> PathBuf {
     let home = cache_dir().join(format!("{what}-{VERSION}"));
     let ready = |home: &Path| {
-        home.join(".complete").exists() && (what != "connect" || home.join(CONNECT_SHIM).exists())
+        home.join(".complete").exists()
+            && (what != "connect"
+                || (home.join(CONNECT_SHIM).exists() && home.join(CONNECT_LOG4J).exists()))
     };
     if !ready(&home) {
         let script = crate::workspace_root().join("tests/support/kafka/fetch.sh");
