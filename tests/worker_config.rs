@@ -185,6 +185,18 @@ fn plugins_keys_and_validation_come_from_the_declarations() {
         "{body}"
     );
 
+    // A converter's keys: the JsonConverter settings Tidemark honours.
+    let (code, json_keys) = call("GET", "/connector-plugins/JsonConverter/config", None);
+    assert_eq!(code, 200, "{json_keys}");
+    let schemas = json_keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "schemas.enable")
+        .unwrap_or_else(|| panic!("schemas.enable is listed: {json_keys}"));
+    assert_eq!(schemas["type"], "BOOLEAN");
+    assert_eq!(schemas["default_value"], "true");
+
     // A config with three problems and a misspelt key: each problem on its key.
     let out = dir.path().join("shop.jsonl");
     let mut invalid = connector(&server, "shop", &out);

@@ -23,7 +23,8 @@ use serde_json::{Value as Json_, json};
 
 use super::ApiState;
 use super::connectors::{body, error, properties};
-use crate::config::{Checked, DefaultValue, Key, Type, worker::CONVERTER_PLUGINS};
+use crate::config::worker::{CONVERTER_PLUGINS, converter_keys};
+use crate::config::{Checked, DefaultValue, Key, Type};
 use crate::pipeline::keys::{CONNECTOR_CLASS, CONNECTORS, ConnectorPlugin};
 use crate::plugin::{catalog, resolve};
 use crate::worker::WorkerError;
@@ -118,6 +119,9 @@ async fn config(State(state): State<ApiState>, UrlPath(plugin): UrlPath<String>)
 fn plugin_keys(state: &ApiState, plugin: &str) -> Result<Option<Vec<Key>>, WorkerError> {
     if let Some(connector) = ConnectorPlugin::find(plugin) {
         return Ok(Some(connector.def().keys().to_vec()));
+    }
+    if let Some((_, keys)) = converter_keys(plugin.trim()) {
+        return Ok(Some(keys));
     }
     let (_, dirs) = plugin_dirs(state);
     let runtime = state

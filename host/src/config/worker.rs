@@ -273,6 +273,31 @@ pub const CONVERTER_PLUGINS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A converter class's keys, as `GET /connector-plugins/{converter}/config` lists them (in a
+/// connector's config they take the `key.converter.` or `value.converter.` prefix): the
+/// JsonConverter settings Tidemark honours, none for the header converters. `None` for a
+/// class Tidemark does not accept; a class may be named by its simple name.
+pub fn converter_keys(class: &str) -> Option<(&'static str, Vec<Key>)> {
+    let (class, _) = CONVERTER_PLUGINS
+        .iter()
+        .find(|(c, _)| *c == class || c.rsplit('.').next() == Some(class))?;
+    let keys = if *class == JSON_CONVERTER {
+        vec![
+            VALUE_SCHEMAS
+                .instance("schemas.enable")
+                .group("Converter")
+                .doc("Write the schema with each key or value (JsonConverter's envelope)."),
+            REPLACE_NULL
+                .instance("replace.null.with.default")
+                .group("Converter")
+                .doc("Write a null field that has a default as its default."),
+        ]
+    } else {
+        Vec::new()
+    };
+    Some((class, keys))
+}
+
 /// The REST API's address from `listeners` or `rest.port` / `rest.host.name`.
 fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
     if let Some(listeners) = props.value(&LISTENERS)? {
@@ -482,5 +507,18 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn converters_list_the_keys_tidemark_honours() {
+        let (class, keys) = converter_keys("JsonConverter").unwrap();
+        assert_eq!(class, JSON_CONVERTER);
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_ref()).collect();
+        assert_eq!(names, ["schemas.enable", "replace.null.with.default"]);
+        assert_eq!(keys[0].default_value(), Some("true"));
+        let (_, keys) =
+            converter_keys("org.apache.kafka.connect.storage.SimpleHeaderConverter").unwrap();
+        assert!(keys.is_empty());
+        assert!(converter_keys("io.confluent.connect.avro.AvroConverter").is_none());
     }
 }
