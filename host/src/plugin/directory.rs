@@ -196,7 +196,10 @@ impl PluginDirectory {
             match outcome {
                 Ok(()) => {
                     entry.reloads += 1;
-                    entry.live.insert(user.to_owned(), plugin.hash.clone());
+                    // Unless the connector stopped meanwhile (its lease dropped).
+                    if entry.users.contains(user) {
+                        entry.live.insert(user.to_owned(), plugin.hash.clone());
+                    }
                 }
                 Err(error) => {
                     entry.rejected += 1;
