@@ -203,7 +203,8 @@ fn configure_errors_name_the_plugin_and_the_setting() {
         .unwrap();
     assert_eq!(
         err.to_string(),
-        "plugin 'regex-router' rejected its configuration: missing required setting 'replacement'"
+        "plugin 'regex-router' has an invalid configuration: replacement must be set (The new \
+         topic, in Java's replacement syntax ($1 or ${name} insert a group))"
     );
     let err = chain(vec![step(
         "regex-router",

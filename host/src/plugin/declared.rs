@@ -50,7 +50,7 @@ fn key_of(declared: wit::ConfigKey) -> Key {
     };
     let mut key = Key::new(declared.name, kind).group("Plugin");
     if declared.required {
-        key = key.required(format!("set it: {}", declared.documentation));
+        key = key.required(declared.documentation.clone());
     } else if let Some(default) = declared.default_value {
         key = key.default(default);
     }
@@ -147,7 +147,11 @@ impl Declaration {
             {
                 findings.errors.push((
                     format!("{prefix}{}", key.name),
-                    format!("{prefix}{} is required: {hint}", key.name),
+                    format!(
+                        "{prefix}{} must be set ({})",
+                        key.name,
+                        hint.trim_end_matches('.')
+                    ),
                 ));
             }
         }
@@ -337,7 +341,10 @@ mod tests {
             "{mode}"
         );
         assert!(findings.errors[3].1.contains("the case matters"));
-        assert!(findings.errors[4].1.contains("required"));
+        assert_eq!(
+            findings.errors[4].1,
+            "transforms.unwrap.field must be set (Doc)"
+        );
         // Blanks are ignored, and case where the key says so, as the SDK's parser does.
         let ok = declaration().check(
             "",
