@@ -6,7 +6,7 @@ use super::def::{DefaultValue, Key, Type};
 use super::{ConfigError, Properties};
 
 /// Declares keys as `static`s, with a `keys()` listing them all:
-/// ```ignore
+/// ```text
 /// declare_keys! {
 ///     /// `slot.name`.
 ///     SLOT_NAME = Key::string("slot.name").default("debezium").doc("…");

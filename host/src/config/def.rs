@@ -217,12 +217,17 @@ pub(super) fn list_items(value: &str) -> Vec<String> {
 pub struct Key {
     /// The key, or a family's pattern (`transforms.<alias>.type`, `producer.*`).
     pub name: Text,
+    /// Its type (Connect's).
     pub kind: Type,
+    /// Its default, or that it is required.
     pub default: DefaultValue,
+    /// How much it matters.
     pub importance: Importance,
+    /// What it does.
     pub documentation: Text,
     /// The group it is listed under (Connect's `group`).
     pub group: Text,
+    /// What values it accepts beyond its type.
     pub validator: Validator,
     /// Debezium's earlier name of the key (a family's earlier pattern), read as this one.
     pub renamed_from: Option<Text>,
@@ -294,16 +299,19 @@ impl Key {
         self
     }
 
+    /// How much the key matters (Connect's importance; medium unless set).
     pub fn importance(mut self, importance: Importance) -> Key {
         self.importance = importance;
         self
     }
 
+    /// What the key does, in a sentence or two (the REST API and `docs/config.md` show it).
     pub fn doc(mut self, documentation: impl Into<Text>) -> Key {
         self.documentation = documentation.into();
         self
     }
 
+    /// The group the key is listed under ("Common" unless set).
     pub fn group(mut self, group: impl Into<Text>) -> Key {
         self.group = group.into();
         self

@@ -3,6 +3,11 @@
 //! Each file is either the JSON posted to Kafka Connect (`{"name": …, "config": {…}}`, or a
 //! bare object of properties) or a Java `.properties` file. Later files override earlier ones,
 //! and `--set key=value` overrides them all.
+//!
+//! Every key is declared once as a [`Key`] (see `def` for how), beside the code that reads
+//! it, and read through its declaration ([`Properties::value`] and the typed accessors); a
+//! [`ConfigDef`] gathers a connector's declarations for the checks, the unknown-key warning,
+//! the REST API and `docs/config.md`.
 
 mod configdef;
 mod def;
