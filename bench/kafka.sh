@@ -236,7 +236,8 @@ PROPS
     '{name: $name, config: ([inputs | capture("(?<key>[^=]+)=(?<value>.*)")] | from_entries)}' \
     > "$W/$1.connector.json"
   # shellcheck disable=SC2086
-  java $CONNECT_HEAP $G1 -cp "$CONNECT_HOME/libs/*" org.apache.kafka.connect.cli.ConnectDistributed \
+  java $CONNECT_HEAP $G1 -Dlog4j2.configurationFile="$ROOT/tests/support/kafka/connect-log4j2.properties" \
+    -cp "$CONNECT_HOME/libs/*" org.apache.kafka.connect.cli.ConnectDistributed \
     "$W/$1.worker.properties" >"$W/$1.log" 2>&1 &
   TOOL_PID=$!
   local url=http://127.0.0.1:$rest

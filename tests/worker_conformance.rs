@@ -25,9 +25,12 @@ use tidemark_tests::tidemark_binary;
 
 /// How long a connector may take to reach a state, on either worker.
 const TIMEOUT: Duration = Duration::from_secs(60);
-/// The connector the script manages, and the one `PUT …/config` creates.
+/// The connector the script manages, the one `PUT …/config` creates, and one created
+/// stopped.
 const NAME: &str = "inventory";
 const SECOND: &str = "inventory-copy";
+/// A connector created stopped.
+const THIRD: &str = "inventory-stopped";
 /// A connector neither worker has.
 const MISSING: &str = "missing";
 const POSTGRES: &str = "io.debezium.connector.postgresql.PostgresConnector";
@@ -47,6 +50,19 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         "Connect 4.4 with Debezium 3.6.1 answers 500 (a NullPointerException while it lists \
          the errors of Debezium's validation); Tidemark answers Connect's documented 400 \
          listing every problem",
+    ),
+    (
+        "PUT /connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate \
+         [no connector.class]",
+        &["status", "$.error_code"],
+        "Connect answers 500 with its own BadRequestException wrapped in the message; Tidemark \
+         answers the 400 it means",
+    ),
+    (
+        "PUT /connector-plugins/NoSuchConnector/config/validate",
+        &["status", "$.error_code"],
+        "Connect answers 500 with its own BadRequestException wrapped in the message; Tidemark \
+         answers the 400 it means",
     ),
 ];
 

@@ -4,7 +4,7 @@
 use serde_json::{Value as Json, json};
 use tidemark_tests::postgres::{PASSWORD, Postgres};
 
-use super::{Body, Compare, Conformance, MISSING, NAME, POSTGRES, SECOND};
+use super::{Body, Compare, Conformance, MISSING, NAME, POSTGRES, SECOND, THIRD};
 
 /// Each side's config of `name`.
 fn configs(run: &Conformance, name: &str) -> [Json; 2] {
@@ -202,6 +202,19 @@ pub fn errors(run: &mut Conformance) {
         config["name"] = json!("another-name");
     }
     run.call("PUT", &format!("{c}/config"), Body::Each(renamed));
+    let mut classless = create_requests(run, "classless");
+    for request in &mut classless {
+        request["config"]
+            .as_object_mut()
+            .expect("a config object")
+            .remove("connector.class");
+    }
+    run.call_noted(
+        "no connector.class",
+        "POST",
+        "/connectors",
+        Body::Each(classless),
+    );
 }
 
 /// Connector plugins (list, config definitions, validation) and log levels.
@@ -238,6 +251,24 @@ pub fn plugins_and_loggers(run: &mut Conformance, server: &Postgres) {
         "/connector-plugins/NoSuchConnector/config",
         Body::None,
     );
+    // A connector by its simple name, as Connect accepts it.
+    run.call_compared(
+        Compare::ShapeOnly,
+        "GET",
+        "/connector-plugins/PostgresConnector/config",
+        Body::None,
+    );
+    run.call_noted(
+        "no connector.class",
+        "PUT",
+        &format!("{plugin}/config/validate"),
+        Body::Json(json!({"name": "validated", "topic.prefix": "validated"})),
+    );
+    run.call(
+        "PUT",
+        "/connector-plugins/NoSuchConnector/config/validate",
+        Body::Json(json!({"connector.class": "NoSuchConnector", "name": "validated"})),
+    );
 
     run.call_compared(Compare::Keyed, "GET", "/admin/loggers", Body::None);
     run.call(
@@ -260,6 +291,23 @@ pub fn plugins_and_loggers(run: &mut Conformance, server: &Postgres) {
 
 /// Deleting both connectors; the deleted one is gone.
 pub fn delete(run: &mut Conformance) {
+    // Created stopped (KIP-980): no tasks, nothing runs.
+    let [connect, tidemark] = create_requests(run, THIRD);
+    let stopped = [connect, tidemark].map(|mut request| {
+        request["initial_state"] = json!("STOPPED");
+        request
+    });
+    run.call_noted(
+        "initial_state STOPPED",
+        "POST",
+        "/connectors",
+        Body::Each(stopped),
+    );
+    run.wait_state(THIRD, "STOPPED");
+    run.call("GET", &format!("/connectors/{THIRD}/status"), Body::None);
+    run.call("GET", &format!("/connectors/{THIRD}"), Body::None);
+    run.call("DELETE", &format!("/connectors/{THIRD}"), Body::None);
+
     run.call("DELETE", &format!("/connectors/{NAME}"), Body::None);
     run.call("GET", &format!("/connectors/{NAME}"), Body::None);
     run.call("DELETE", &format!("/connectors/{SECOND}"), Body::None);

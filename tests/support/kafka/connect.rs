@@ -23,18 +23,6 @@ use crate::rest::Rest;
 /// How long a worker may take to report itself healthy, and a connector to reach a state.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The worker's Log4j 2 configuration: INFO and above to stdout (its log file), each line
-/// with the milliseconds since start, thread, level and logger, as Connect's distribution
-/// logs (its `/admin/loggers` changes these levels).
-const LOG4J2: &str = "\
-appender.stdout.type = Console
-appender.stdout.name = STDOUT
-appender.stdout.layout.type = PatternLayout
-appender.stdout.layout.pattern = %r [%t] %p %c - %m%n
-rootLogger.level = INFO
-rootLogger.appenderRef.stdout.ref = STDOUT
-";
-
 /// The worker's settings a test chooses; [`ConnectOptions::default`] gives unique names.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -156,8 +144,8 @@ impl Connect {
         let config = dir.path().join("connect-distributed.properties");
         std::fs::write(&config, worker_properties(kafka, port, &options))
             .expect("write the worker's properties");
-        let logging = dir.path().join("log4j2.properties");
-        std::fs::write(&logging, LOG4J2).expect("write the worker's logging config");
+        // Log4j 2 as Connect's distribution logs (its /admin/loggers changes these levels).
+        let logging = crate::workspace_root().join("tests/support/kafka/connect-log4j2.properties");
         let started = Instant::now();
         let mut command = java(&home.join("libs"));
         command
