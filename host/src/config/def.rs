@@ -416,10 +416,12 @@ impl Properties {
         }
     }
 
-    /// A declared key's value — as set (trimmed; blank counts as unset), else its default —
-    /// checked against its type and validator; `None` when unset with no default.
+    /// A declared key's value — as set (trimmed, except a password, which is taken as it
+    /// is; blank counts as unset), else its default — checked against its type and
+    /// validator; `None` when unset with no default.
     pub fn value<'a>(&'a self, key: &'a Key) -> Result<Option<&'a str>, ConfigError> {
         let value = match self.get(&key.name) {
+            Some(v) if key.kind == Type::Password => v,
             Some(v) => v.trim(),
             None => match &key.default {
                 DefaultValue::Value(v) => v.as_ref(),
@@ -522,6 +524,13 @@ mod tests {
             bad.number::<u16>(&port).unwrap_err().to_string(),
             "property 'database.port' has an invalid value \"0\": expected a whole number from 1 to 65535"
         );
+    }
+
+    #[test]
+    fn a_password_is_taken_as_it_is() {
+        let password = Key::password("database.password");
+        let p = Properties::from_pairs([("database.password", " s3cret\n")]);
+        assert_eq!(p.value(&password).unwrap(), Some(" s3cret\n"));
     }
 
     #[test]
