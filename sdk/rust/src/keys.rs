@@ -226,7 +226,7 @@ fn choice(key: &Key, text: &str) -> Result<String, String> {
 
 /// Splits a trimmed list as `ConfigDef` does: empty text is the empty list; items are
 /// separated by commas, with the blanks around them removed (empty items are kept).
-pub fn split_list(trimmed: &str) -> Vec<String> {
+fn split_list(trimmed: &str) -> Vec<String> {
     if trimmed.is_empty() {
         return Vec::new();
     }

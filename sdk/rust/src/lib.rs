@@ -22,6 +22,12 @@
 //! export_transform!(Upper);
 //! ```
 //!
+//! A transform declares its configuration keys once with [`Transform::config_def`] (a
+//! [`ConfigDef`] of [`Key`]s) and parses its configuration with the same declaration
+//! ([`ConfigDef::parse`]): the host then checks a configuration before `configure`, warns
+//! about a misspelt key naming the closest declared one, and lists the keys in Kafka
+//! Connect's REST API.
+//!
 //! Build with `cargo build --target wasm32-wasip2 --release`. Records stay in the host: a
 //! plugin reads and writes only the fields it asks for, by dotted path (`after.email`).
 //! A schema crosses the boundary once: [`Record::replace`] defines each distinct schema with
@@ -40,7 +46,7 @@ mod value;
 
 pub use config::Config;
 pub use defined::{Piece, Pieces, SchemaId, define_schema};
-pub use keys::{ConfigDef, Importance, Key, KeyType, Settings, split_list};
+pub use keys::{ConfigDef, Importance, Key, KeyType, Settings};
 pub use record::{AccessError, Data, Emit, Header, NewRecord, Outcome, Part, Record};
 pub use records::Records;
 pub use schema::{Schema, SchemaType};
