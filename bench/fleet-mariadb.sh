@@ -110,7 +110,7 @@ MARIA_PID=$!
 for _ in $(seq 1 300); do SQL mysql -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
 SQL mysql -e 'SELECT 1' >/dev/null || { tail -n 20 "$W/maria.err" >&2; die "mariadbd did not start"; }
 t=$(now_ms)
-SQL mysql -e "CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY 'dbz';
+SQL mysql -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY 'dbz';
   GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
   CREATE DATABASE other; CREATE TABLE other.wal_tick (id bigint AUTO_INCREMENT PRIMARY KEY, at datetime DEFAULT now());"
 for i in $(seq 1 "$MAXN"); do
