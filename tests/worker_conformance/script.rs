@@ -4,7 +4,7 @@
 use serde_json::{Value as Json, json};
 use tidemark_tests::postgres::{PASSWORD, Postgres};
 
-use super::{Body, Compare, Conformance, MISSING, NAME, POSTGRES, SECOND, THIRD};
+use super::{Body, Compare, Conformance, MISSING, NAME, POSTGRES, SECOND, THIRD, USER};
 
 /// Each side's config of `name`.
 fn configs(run: &Conformance, name: &str) -> [Json; 2] {
@@ -148,6 +148,37 @@ pub fn lifecycle(run: &mut Conformance, server: &Postgres) {
     run.wait_state(NAME, "RUNNING");
     run.call("PATCH", &format!("{c}/offsets"), Body::Each(alter));
     run.call("DELETE", &format!("{c}/offsets"), Body::None);
+}
+
+/// A task that fails (its role may no longer log in): its status with the trace, a restart
+/// of the failed tasks only, and a restart once it may log in again.
+pub fn failure(run: &mut Conformance, server: &Postgres) {
+    let c = format!("/connectors/{NAME}");
+    server.psql(
+        "shop",
+        &format!("ALTER ROLE {USER} NOSUPERUSER NOREPLICATION"),
+    );
+    run.call("POST", &format!("{c}/tasks/0/restart"), Body::None);
+    let failed = |code: u16, status: &Json| code == 200 && status["tasks"][0]["state"] == "FAILED";
+    run.wait_until("the task FAILED", &format!("{c}/status"), failed);
+    run.call("GET", &format!("{c}/status"), Body::None);
+    run.call("GET", &format!("{c}/tasks/0/status"), Body::None);
+    run.call("GET", "/connectors?expand=status", Body::None);
+    run.call(
+        "POST",
+        &format!("{c}/restart?includeTasks=true&onlyFailed=true"),
+        Body::None,
+    );
+    run.wait_until("the task FAILED again", &format!("{c}/status"), failed);
+    server.psql("shop", &format!("ALTER ROLE {USER} SUPERUSER REPLICATION"));
+    run.call("POST", &format!("{c}/tasks/0/restart"), Body::None);
+    run.wait_until(
+        "the task restarted",
+        &format!("{c}/status"),
+        |code, status| code == 200 && status["tasks"][0]["state"] != "FAILED",
+    );
+    run.wait_state(NAME, "RUNNING");
+    run.call("GET", &format!("{c}/status"), Body::None);
 }
 
 /// Unknown connectors on every verb, bodies that are not JSON or not a valid request.

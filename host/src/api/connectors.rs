@@ -386,20 +386,27 @@ async fn restart(
 ) -> Result<Response, WorkerError> {
     let include_tasks = query_flag(&query, "includeTasks")?;
     let only_failed = query_flag(&query, "onlyFailed")?;
+    let before = state.worker.status(&name).await?;
     let restarted = state.worker.restart(&name, only_failed).await?;
     if !include_tasks && !only_failed {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    // Connect answers these with the states it is moving to.
+    // Connect answers these with the states it is moving to; a restarting task keeps the
+    // trace of the failure it restarts from.
     let mut status = state.worker.status(&name).await?;
     if restarted {
-        status = Status::of(ConnectorState::Restarting);
+        status = Status {
+            trace: before.trace,
+            ..Status::of(ConnectorState::Restarting)
+        };
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(status_json(&name, &status, state.worker.id())),
-    )
-        .into_response())
+    let mut body = status_json(&name, &status, state.worker.id());
+    // A failure shows on the task, never on the connector (see `status_json`): restarting
+    // only what failed restarts the task, and the connector goes on running.
+    if restarted && only_failed {
+        body["connector"]["state"] = json!(ConnectorState::Running);
+    }
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
 /// The connector's active topics; as in Connect, a connector it does not have has none
