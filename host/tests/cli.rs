@@ -139,7 +139,7 @@ fn plugin_test_reports_configuration_and_input_errors() {
     assert!(!output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),
-        "error: plugin 'regex-router' rejected its configuration: missing required setting 'replacement'"
+        "error: plugin 'regex-router' has an invalid configuration: replacement must be set (The new topic, in Java's replacement syntax ($1 or ${name} insert a group))"
     );
 
     let dir = tempfile::tempdir().unwrap();
@@ -187,8 +187,14 @@ fn plugin_inspect_shows_world_exports_size_and_hash() {
     );
     assert!(text.contains(&format!("sha256:  {hash}")), "{text}");
     assert!(
-        text.contains("exports: tidemark:plugin/transformer@0.1.0"),
+        text.contains(
+            "exports: tidemark:plugin/config-schema@0.1.0, tidemark:plugin/transformer@0.1.0"
+        ),
         "{text}"
+    );
+    assert!(
+        text.contains("replacement (STRING, required): The new topic"),
+        "the declared keys: {text}"
     );
     assert!(text.contains("tidemark:plugin/records@0.1.0"), "{text}");
 

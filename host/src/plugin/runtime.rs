@@ -384,7 +384,7 @@ impl Runtime {
                     None => {
                         let component = flavor.compile(name, hash, &bytes)?;
                         flavor.compiled.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(plugin = %name, hash = %&hash[..12], tier = flavor.kind.tier.name(), metered = flavor.kind.metered, compile_ms = started.elapsed().as_secs_f64() * 1000.0, "plugin compiled");
+                        tracing::debug!(plugin = %name, hash = %&hash[..12], tier = flavor.kind.tier.name(), metered = flavor.kind.metered, compile_ms = started.elapsed().as_secs_f64() * 1000.0, "plugin compiled");
                         (component, Origin::Compiled)
                     }
                 };
