@@ -282,15 +282,20 @@ impl Transformer {
 /// offsets file are grouped into one write instead of one write each, spread over the
 /// interval.
 fn next_commit_after(interval: Duration) -> Instant {
-    let now = Instant::now();
-    let Some(period) = u64::try_from(interval.as_nanos()).ok().filter(|p| *p > 0) else {
-        return now + interval;
-    };
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    Instant::now() + until_next_multiple(interval, since_epoch)
+}
+
+/// How long from `since_epoch` (wall-clock time) to the next multiple of `interval`: a whole
+/// interval when it is one already, `interval` itself when it is zero or too large.
+fn until_next_multiple(interval: Duration, since_epoch: Duration) -> Duration {
+    let Some(period) = u64::try_from(interval.as_nanos()).ok().filter(|p| *p > 0) else {
+        return interval;
+    };
     let into_period = (since_epoch.as_nanos() % u128::from(period)) as u64;
-    now + Duration::from_nanos(period - into_period)
+    Duration::from_nanos(period - into_period)
 }
 
 /// The sink thread: writes batches, flushes and commits.
@@ -442,24 +447,17 @@ mod tests {
     #[test]
     fn commits_fall_on_the_same_moments_whatever_the_start() {
         let interval = Duration::from_millis(200);
-        let wall = |at: Instant| {
-            let since = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            since + at.saturating_duration_since(Instant::now())
-        };
-        for _ in 0..5 {
-            let at = wall(next_commit_after(interval));
-            let off = at.as_millis() % interval.as_millis();
-            // On a multiple of the interval, give or take the clock reads in between.
-            assert!(
-                !(5..=195).contains(&off),
-                "{off} ms past a multiple of 200 ms"
-            );
-            std::thread::sleep(Duration::from_millis(37));
+        for now_ms in [0u64, 1, 37, 199, 200, 1_796_601_702_215] {
+            let now = Duration::from_millis(now_ms);
+            let at = now + until_next_multiple(interval, now);
+            assert_eq!(at.as_millis() % 200, 0, "from {now_ms} ms");
+            assert!(at > now && at <= now + interval, "from {now_ms} ms: {at:?}");
         }
-        let soon = next_commit_after(Duration::ZERO);
-        assert!(soon <= Instant::now());
+        assert_eq!(
+            until_next_multiple(Duration::ZERO, Duration::from_millis(5)),
+            Duration::ZERO
+        );
+        assert!(next_commit_after(Duration::ZERO) <= Instant::now());
     }
 
     fn checkpoint(n: u64) -> Option<Checkpoint> {
