@@ -3,141 +3,17 @@
 //! changes, delete, connectors that come back after the worker restarts, offsets read,
 //! changed and reset (KIP-875), log levels changed while running, and a fleet of connectors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use tidemark_tests::postgres::{PASSWORD, Postgres};
-use tidemark_tests::process::{read_lines, signal, wait_until};
-use tidemark_tests::rest::Rest;
-use tidemark_tests::tidemark_binary;
-
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A worker process and its REST client.
-struct WorkerProcess {
-    child: Child,
-    rest: Rest,
-    log: PathBuf,
-}
-
-/// The host name the test workers advertise (`rest.advertised.host.name`): their
-/// `worker_id` is this and the port they listen on.
-const ADVERTISED_HOST: &str = "worker-a.tidemark.test";
-
-impl WorkerProcess {
-    /// Starts `tidemark worker` with its properties in `dir` and waits until its API answers.
-    fn start(dir: &Path, port: u16) -> WorkerProcess {
-        let config = dir.join("worker.properties");
-        std::fs::write(
-            &config,
-            format!(
-                "listeners=http://127.0.0.1:{port}\n\
-                 rest.advertised.host.name={ADVERTISED_HOST}\n\
-                 offset.storage.file.filename={}\n\
-                 offset.flush.interval.ms=200\n",
-                dir.join("offsets.json").display()
-            ),
-        )
-        .unwrap();
-        let log = dir.join(format!("worker-{}.log", std::process::id()));
-        let child = Command::new(tidemark_binary())
-            .arg("worker")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .unwrap(),
-            )
-            .spawn()
-            .expect("tidemark starts");
-        let worker = WorkerProcess {
-            child,
-            rest: Rest::new(port),
-            log,
-        };
-        wait_until("the worker's REST API", TIMEOUT, || {
-            worker.rest.try_request("GET", "/", None).is_ok()
-        });
-        worker
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Json>) -> (u16, Json) {
-        self.rest.request(method, path, body.as_ref())
-    }
-
-    fn state(&self, name: &str) -> (String, Option<String>) {
-        let (_, status) = self.call("GET", &format!("/connectors/{name}/status"), None);
-        let task = status["tasks"][0]["state"].as_str().map(str::to_owned);
-        (
-            status["connector"]["state"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
-            task,
-        )
-    }
-
-    fn wait_state(&self, name: &str, connector: &str, task: Option<&str>) {
-        let what = format!("{name} to be {connector}/{task:?}");
-        let deadline = std::time::Instant::now() + TIMEOUT;
-        loop {
-            let state = self.state(name);
-            if state.0 == connector && state.1.as_deref() == task {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}: it is {state:?}\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn stop(mut self) {
-        signal(&self.child, "-TERM");
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "the worker exits cleanly: {status}");
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use tidemark_tests::process::{free_port, read_lines, wait_until};
+use tidemark_tests::worker::{ADVERTISED_HOST, TIMEOUT, WorkerProcess, pg_connector};
 
 /// A Debezium Postgres connector config for database `db`, writing to `sink`.
 fn connector(server: &Postgres, db: &str, sink: &Path) -> Json {
-    json!({
-        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-        "database.hostname": "127.0.0.1",
-        "database.port": server.port.to_string(),
-        "database.user": "postgres",
-        "database.password": PASSWORD,
-        "database.dbname": db,
-        "topic.prefix": db,
-        "plugin.name": "pgoutput",
-        "slot.name": format!("slot_{db}"),
-        "publication.name": format!("pub_{db}"),
-        "sink.file": sink.display().to_string(),
-        "key.converter.schemas.enable": "false",
-        "value.converter.schemas.enable": "false",
-    })
+    pg_connector(server, db, sink, &[])
 }
 
 /// The `after.id` of every change event in `path` (values with or without schemas).

@@ -5,15 +5,14 @@
 //! worker's memory is measured with the fleet running.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use tidemark_tests::plugin_path;
-use tidemark_tests::postgres::{PASSWORD, Postgres};
-use tidemark_tests::process::{free_port, read_lines, signal, wait_until};
-use tidemark_tests::rest::Rest;
+use tidemark_tests::postgres::Postgres;
+use tidemark_tests::process::{free_port, read_lines, wait_until};
 use tidemark_tests::tidemark_binary;
+use tidemark_tests::worker::{WorkerProcess, pg_connector};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -25,123 +24,43 @@ fn binary() -> PathBuf {
         .unwrap_or_else(tidemark_binary)
 }
 
-/// A `tidemark worker` process with a plugin directory and its own compiled-plugin cache.
-struct WorkerProcess {
-    child: Child,
-    rest: Rest,
-    log: PathBuf,
+/// Starts a `tidemark worker` with a plugin directory and its own compiled-plugin cache.
+fn start_worker(dir: &Path, plugins: &Path, cache: &Path) -> WorkerProcess {
+    WorkerProcess::start_with(
+        &binary(),
+        dir,
+        free_port(),
+        &format!("plugin.path={}\n", plugins.display()),
+        &[("TIDEMARK_CACHE_DIR", cache)],
+    )
 }
 
-impl WorkerProcess {
-    fn start(dir: &Path, plugins: &Path, cache: &Path) -> WorkerProcess {
-        let port = free_port();
-        let config = dir.join("worker.properties");
-        std::fs::write(
-            &config,
-            format!(
-                "listeners=http://127.0.0.1:{port}\n\
-                 offset.storage.file.filename={}\n\
-                 offset.flush.interval.ms=200\n\
-                 plugin.path={}\n",
-                dir.join("offsets.json").display(),
-                plugins.display()
-            ),
-        )
-        .unwrap();
-        let log = dir.join("worker.log");
-        let child = Command::new(binary())
-            .arg("worker")
-            .arg(&config)
-            .env("TIDEMARK_CACHE_DIR", cache)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("tidemark starts");
-        let worker = WorkerProcess {
-            child,
-            rest: Rest::new(port),
-            log,
-        };
-        wait_until("the worker's REST API", TIMEOUT, || {
-            worker.rest.try_request("GET", "/", None).is_ok()
-        });
-        worker
-    }
+/// The worker's `GET /plugins`.
+fn listed_plugins(worker: &WorkerProcess) -> Json {
+    worker.call("GET", "/plugins", None).1
+}
 
-    fn call(&self, method: &str, path: &str, body: Option<Json>) -> (u16, Json) {
-        self.rest.request(method, path, body.as_ref())
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `field` of `/proc/<pid>/status` (e.g. `VmRSS` in kB, `Threads`).
-    fn proc_status(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc status"))
-    }
-
-    /// The worker's resident memory in MiB.
-    fn rss_mib(&self) -> f64 {
-        self.proc_status("VmRSS") as f64 / 1024.0
-    }
-
-    /// The value of the sample of `metric` whose labels contain `labels`.
-    fn metric(&self, metric: &str, labels: &str) -> Option<f64> {
-        let (_, metrics) = self.call("GET", "/metrics", None);
-        metrics
-            .as_str()
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with(&format!("{metric}{{")) && l.contains(labels))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    }
-
-    fn plugins(&self) -> Json {
-        self.call("GET", "/plugins", None).1
-    }
-
-    fn wait_all_running(&self, count: usize) {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let (_, all) = self.call("GET", "/connectors?expand=status", None);
-            let all = all.as_object().cloned().unwrap_or_default();
-            let others: Vec<String> = all
-                .iter()
-                .filter(|(_, c)| c["status"]["tasks"][0]["state"] != "RUNNING")
-                .map(|(name, c)| format!("{name}: {}", c["status"]["tasks"][0]))
-                .collect();
-            if all.len() == count && others.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {count} connectors not RUNNING (RSS {:.1} MiB): {others:#?}",
-                others.len(),
-                self.rss_mib()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+/// Waits until `count` connectors are on the worker, each with its task RUNNING.
+fn wait_all_running(worker: &WorkerProcess, count: usize) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (_, all) = worker.call("GET", "/connectors?expand=status", None);
+        let all = all.as_object().cloned().unwrap_or_default();
+        let others: Vec<String> = all
+            .iter()
+            .filter(|(_, c)| c["status"]["tasks"][0]["state"] != "RUNNING")
+            .map(|(name, c)| format!("{name}: {}", c["status"]["tasks"][0]))
+            .collect();
+        if all.len() == count && others.is_empty() {
+            return;
         }
-    }
-
-    fn stop(mut self) {
-        signal(&self.child, "-TERM");
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "the worker exits cleanly: {status}");
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} connectors not RUNNING (RSS {:.1} MiB): {others:#?}",
+            others.len(),
+            worker.rss_mib()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -154,25 +73,8 @@ fn deploy(from: &Path, plugins: &Path, name: &str) {
 
 /// A Debezium Postgres connector for database `db` writing to `sink`, with `extra` settings.
 fn connector(server: &Postgres, db: &str, sink: &Path, extra: &[(&str, &str)]) -> Json {
-    let mut config = json!({
-        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-        "database.hostname": "127.0.0.1",
-        "database.port": server.port.to_string(),
-        "database.user": "postgres",
-        "database.password": PASSWORD,
-        "database.dbname": db,
-        "topic.prefix": db,
-        "plugin.name": "pgoutput",
-        "slot.name": format!("slot_{db}"),
-        "publication.name": format!("pub_{db}"),
-        "sink.file": sink.display().to_string(),
-        "key.converter.schemas.enable": "false",
-        "value.converter.schemas.enable": "false",
-    });
-    for (key, value) in extra {
-        config[*key] = json!(value);
-    }
-    config
+    let extra: Vec<(&str, Json)> = extra.iter().map(|(k, v)| (*k, json!(v))).collect();
+    pg_connector(server, db, sink, &extra)
 }
 
 /// The change events written to `path`.
@@ -239,7 +141,7 @@ fn a_fleet_compiles_each_plugin_once_and_a_new_version_reaches_every_connector()
     let cache = tempfile::tempdir().unwrap();
     deploy(&plugin_path("stamp-v1"), plugins.path(), "stamp");
     deploy(&plugin_path("tagger"), plugins.path(), "tagger");
-    let worker = WorkerProcess::start(dir.path(), plugins.path(), cache.path());
+    let worker = start_worker(dir.path(), plugins.path(), cache.path());
     let idle_rss = worker.rss_mib();
     let fleet = fleet();
     let started = Instant::now();
@@ -268,7 +170,7 @@ fn a_fleet_compiles_each_plugin_once_and_a_new_version_reaches_every_connector()
         );
         assert_eq!(code, 201, "{body}");
     }
-    worker.wait_all_running(fleet);
+    wait_all_running(&worker, fleet);
     for db in &names {
         let events = wait_ids(&dir.path().join(format!("{db}.jsonl")), &[1, 2, 3, 4, 5]);
         for event in &events {
@@ -301,7 +203,7 @@ fn a_fleet_compiles_each_plugin_once_and_a_new_version_reaches_every_connector()
         compiled("baseline") <= 2.0,
         "baseline code at most once each"
     );
-    let listed = worker.plugins();
+    let listed = listed_plugins(&worker);
     for plugin in ["stamp", "tagger"] {
         let users: Vec<&str> = listed[plugin]["users"]
             .as_array()
@@ -320,7 +222,7 @@ fn a_fleet_compiles_each_plugin_once_and_a_new_version_reaches_every_connector()
     deploy(&plugin_path("stamp-v2"), plugins.path(), "stamp");
     let mut v2 = String::new();
     wait_until("stamp v2 live in every connector", TIMEOUT, || {
-        let listed = worker.plugins();
+        let listed = listed_plugins(&worker);
         let stamp = &listed["stamp"];
         let Some(hash) = stamp["versions"]
             .as_array()
@@ -365,7 +267,7 @@ fn a_fleet_compiles_each_plugin_once_and_a_new_version_reaches_every_connector()
     let (code, _) = worker.call("DELETE", "/connectors/tenant0", None);
     assert_eq!(code, 204);
     wait_until("tenant0 no longer a user of stamp", TIMEOUT, || {
-        let listed = worker.plugins();
+        let listed = listed_plugins(&worker);
         let users = listed["stamp"]["users"]
             .as_array()
             .cloned()
@@ -383,7 +285,7 @@ fn a_version_one_connector_refuses_leaves_that_connector_on_the_old_version() {
     let cache = tempfile::tempdir().unwrap();
     // `route` is the stamp plugin at first, which takes any configuration.
     deploy(&plugin_path("stamp-v1"), plugins.path(), "route");
-    let worker = WorkerProcess::start(dir.path(), plugins.path(), cache.path());
+    let worker = start_worker(dir.path(), plugins.path(), cache.path());
     for db in ["routed", "plain"] {
         server.create_database(db);
         server.psql(db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
@@ -405,12 +307,12 @@ fn a_version_one_connector_refuses_leaves_that_connector_on_the_old_version() {
         );
         assert_eq!(code, 201, "{body}");
     }
-    worker.wait_all_running(2);
+    wait_all_running(&worker, 2);
     for db in ["routed", "plain"] {
         let events = wait_ids(&dir.path().join(format!("{db}.jsonl")), &[1]);
         assert_eq!(header(&events[0], "version"), Some("1"), "{db}");
     }
-    let v1 = worker.plugins()["route"]["versions"][0]["hash"]
+    let v1 = listed_plugins(&worker)["route"]["versions"][0]["hash"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -421,7 +323,7 @@ fn a_version_one_connector_refuses_leaves_that_connector_on_the_old_version() {
         "routed on the new version, plain's refusal",
         TIMEOUT,
         || {
-            listed = worker.plugins();
+            listed = listed_plugins(&worker);
             let route = &listed["route"];
             route["live"]["routed"].as_str().is_some_and(|h| h != v1) && route["rejected"] == 1
         },

@@ -10,6 +10,7 @@ pub mod process;
 pub mod rest;
 pub mod shop;
 pub mod tls;
+pub mod worker;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

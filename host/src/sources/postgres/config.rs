@@ -99,6 +99,10 @@ pub struct PostgresConfig {
     /// `table.include.list` as written, to check that literal entries name real tables.
     pub table_include_list: Vec<String>,
     pub slot_name: String,
+    /// `slot.max.retries`: how many more looks at a slot another process holds.
+    pub slot_max_retries: u32,
+    /// `slot.retry.delay.ms`: the wait between two of them.
+    pub slot_retry_delay: std::time::Duration,
     pub publication_name: String,
     pub publication_mode: PublicationMode,
     pub snapshot_mode: SnapshotMode,
@@ -190,6 +194,8 @@ impl PostgresConfig {
             filters,
             table_include_list: props.items(&TABLE_INCLUDE)?,
             slot_name: props.required(&SLOT_NAME)?.to_owned(),
+            slot_max_retries: props.number(&SLOT_MAX_RETRIES)?,
+            slot_retry_delay: std::time::Duration::from_millis(props.number(&SLOT_RETRY_DELAY)?),
             publication_name: props.required(&PUBLICATION_NAME)?.to_owned(),
             publication_mode,
             snapshot_mode,

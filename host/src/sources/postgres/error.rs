@@ -60,7 +60,7 @@ pub enum PostgresError {
     )]
     WrongSlotPlugin { slot: String, plugin: String },
     #[error(
-        "replication slot '{slot}' is in use by another process (pid {pid}): stop the other consumer or choose another slot.name"
+        "replication slot '{slot}' is in use by another process (pid {pid}), still after slot.max.retries looks: stop the other consumer or choose another slot.name"
     )]
     SlotInUse { slot: String, pid: i32 },
     #[error("{what}: {reason}")]
@@ -105,12 +105,12 @@ impl PostgresError {
         }
     }
 
-    /// Whether reconnecting may get past this error: the connection dropped, the server is
-    /// restarting or the slot is still held by the session before. Authentication,
-    /// privileges, configuration and a lost slot are fatal.
+    /// Whether reconnecting may get past this error: the connection dropped or the server is
+    /// restarting. Authentication, privileges, configuration, a lost slot and a slot still
+    /// held by another process after `slot.max.retries` looks are fatal.
     pub fn is_retriable(&self) -> bool {
         match self {
-            PostgresError::Connect { .. } | PostgresError::SlotInUse { .. } => true,
+            PostgresError::Connect { .. } => true,
             PostgresError::Query { retriable, .. } => *retriable,
             PostgresError::Replication(reason) => {
                 // pgwire-replication writes a server's error with "SQLSTATE <code>"; an error

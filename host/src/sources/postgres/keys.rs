@@ -46,6 +46,20 @@ declare_keys! {
         .importance(Importance::High)
         .group("Replication")
         .doc("The replication slot the connector streams from (created when missing).");
+    /// `slot.max.retries`.
+    SLOT_MAX_RETRIES = Key::int("slot.max.retries")
+        .default("6")
+        .range(Some(0), None)
+        .group("Replication")
+        .doc("How many more times the connector looks at its replication slot, \
+              slot.retry.delay.ms apart, while another process holds it, before it fails \
+              (a connector restarting may find its slot still held by its old session).");
+    /// `slot.retry.delay.ms`.
+    SLOT_RETRY_DELAY = Key::long("slot.retry.delay.ms")
+        .default("10000")
+        .range(Some(0), None)
+        .group("Replication")
+        .doc("Milliseconds between two looks at a replication slot another process holds.");
     /// `publication.name`.
     PUBLICATION_NAME = Key::string("publication.name")
         .default("dbz_publication")

@@ -141,6 +141,39 @@ pub async fn drop_slot(client: &Client, config: &PostgresConfig) -> Result<(), P
     Ok(())
 }
 
+/// Reads the slot as [`read_slot`] does, looking again `slot.max.retries` times,
+/// `slot.retry.delay.ms` apart, while another process holds it (Debezium's retries): the
+/// session of a connector that just restarted may not have let go yet. `None` when shutdown
+/// was requested meanwhile. A slot still held after the last look is a fatal error naming
+/// the process: two connectors configured with one slot would otherwise wait forever.
+pub async fn wait_for_slot(
+    client: &Client,
+    config: &PostgresConfig,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<Option<SlotState>>, PostgresError> {
+    let mut shutdown = shutdown.clone();
+    let mut looks = 0;
+    loop {
+        match read_slot(client, config).await {
+            Err(PostgresError::SlotInUse { slot, pid }) if looks < config.slot_max_retries => {
+                looks += 1;
+                tracing::warn!(
+                    %slot,
+                    pid,
+                    attempt = looks,
+                    of = config.slot_max_retries,
+                    "the replication slot is held by another process: looking again after \
+                     slot.retry.delay.ms"
+                );
+                if !crate::sources::reconnect::wait(config.slot_retry_delay, &mut shutdown).await {
+                    return Ok(None);
+                }
+            }
+            other => return other.map(Some),
+        }
+    }
+}
+
 /// Reads the slot; `None` when it does not exist. Fails when it exists but cannot be used.
 /// A slot the server invalidated (`wal_status = 'lost'`, after `max_slot_wal_keep_size`) is
 /// an error, except with `snapshot.mode=when_needed`, which drops it: the connector then

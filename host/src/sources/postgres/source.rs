@@ -167,7 +167,9 @@ async fn attempt(
         return Ok(None);
     }
     setup::ensure_publication(&mgmt, config, &captured).await?;
-    let mut slot = setup::read_slot(&mgmt, config).await?;
+    let Some(mut slot) = setup::wait_for_slot(&mgmt, config, shutdown).await? else {
+        return Ok(None);
+    };
     let snapshot = wants_snapshot(config.snapshot_mode, stored.as_ref(), slot.as_ref());
     if snapshot && slot.is_some() && stored.is_none_or(|s| s.snapshot_incomplete) {
         // No committed offset refers to the slot (an earlier attempt ended mid-snapshot, or
