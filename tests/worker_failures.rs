@@ -96,9 +96,18 @@ fn failures_stay_with_their_connector_and_worker_keys_are_defaults() {
     assert!(alpha[0]["value"].get("schema").is_none(), "{}", alpha[0]);
     assert_eq!(alpha[0]["value"]["after"]["v"], "one", "{}", alpha[0]);
     let beta = wait_events(&out("beta"), 2);
-    assert_eq!(beta[0]["key"], json!({"id": 1}), "the worker's key setting: {}", beta[0]);
+    assert_eq!(
+        beta[0]["key"],
+        json!({"id": 1}),
+        "the worker's key setting: {}",
+        beta[0]
+    );
     assert_eq!(beta[0]["value"]["schema"]["type"], "struct", "{}", beta[0]);
-    assert_eq!(beta[0]["value"]["payload"]["after"]["v"], "one", "{}", beta[0]);
+    assert_eq!(
+        beta[0]["value"]["payload"]["after"]["v"], "one",
+        "{}",
+        beta[0]
+    );
 
     // gamma is configured with alpha's slot, which alpha holds: after slot.max.retries
     // looks it fails, naming the slot; alpha goes on.
@@ -122,7 +131,9 @@ fn failures_stay_with_their_connector_and_worker_keys_are_defaults() {
         "{gamma}"
     );
     assert!(
-        worker.log().contains("looking again after slot.retry.delay.ms"),
+        worker
+            .log()
+            .contains("looking again after slot.retry.delay.ms"),
         "the looks are logged"
     );
 
