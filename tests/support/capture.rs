@@ -2,6 +2,7 @@
 //! wrote: a [`Capture`] runs `tidemark::pipeline::connector::run` on a thread of its own
 //! with a JSON-lines file sink and a file offset store in a temporary directory.
 
+use crate::process::read_lines;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -284,15 +285,6 @@ impl Capture {
     pub fn offset(&self) -> Option<Json> {
         read_offset(&self.offsets)
     }
-}
-
-/// The lines of a JSON-lines file (none if it does not exist).
-fn read_lines(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The (only) offset in an offsets file.

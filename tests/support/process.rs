@@ -27,13 +27,12 @@ pub fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-/// The lines of a file (none when it does not exist yet).
+/// The complete lines of a file (none when it does not exist yet): a last line without its
+/// newline is being written as the file is read, and is left for the next read.
 pub fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(str::to_owned).collect()
 }
 
 /// Polls `done` every 50 ms until it holds; panics naming `what` after `timeout`.

@@ -77,6 +77,9 @@ struct State {
     relations: HashMap<u32, Option<Arc<Table>>>,
     txn: Option<Txn>,
     last_commit: Option<u64>,
+    /// The id and commit time (`txId`, `ts_usec`) of the last transaction committed in
+    /// this session: a position-only offset carries them, as Debezium's offsets always do.
+    last_txn: Option<(Option<i64>, Option<i64>)>,
     records: Vec<Record>,
     /// The position after the records gathered so far, what may then be acknowledged, and
     /// the open transaction's metadata state to store with it.
@@ -101,6 +104,7 @@ impl Stream<'_> {
             relations: HashMap::new(),
             txn: None,
             last_commit: self.last_commit,
+            last_txn: None,
             // Grown as a batch needs and handed on with it, so an idle connector holds no
             // batch-sized buffer after a burst.
             records: Vec::new(),
@@ -224,6 +228,7 @@ impl Stream<'_> {
                 state.last_commit = Some(end_lsn.as_u64());
                 let tx_id = txn.map(|t| t.xid as i64);
                 let ts_usec = txn.map(|t| t.commit_micros + PG_EPOCH_MICROS);
+                state.last_txn = Some((tx_id, ts_usec));
                 state.completed_end = end_lsn.as_u64();
                 state.checkpoint = Some((
                     PgOffset {
@@ -243,15 +248,22 @@ impl Stream<'_> {
                 if state.txn.is_none() && end > state.completed_end {
                     // Everything before the server's position has been received, and no
                     // transaction is open: confirming it loses nothing.
+                    // Debezium's loader needs `ts_usec` (the last transaction's commit time,
+                    // or now when none committed in this session); `txId` and `messageType`
+                    // are the last transaction's, as Debezium's offsets carry them.
                     state.completed_end = end;
+                    let (tx_id, ts_usec) = state.last_txn.unwrap_or((None, None));
+                    let ts_usec = ts_usec.or_else(now_micros);
                     state.checkpoint = Some((
                         PgOffset {
                             lsn: end,
+                            // No change was processed at `end`: a transaction committing
+                            // there is not covered by this position.
                             lsn_proc: None,
                             lsn_commit: end,
-                            tx_id: None,
-                            ts_usec: None,
-                            message_type: None,
+                            tx_id,
+                            ts_usec,
+                            message_type: Some("COMMIT"),
                         },
                         end,
                         OffsetMap::new(),
@@ -512,4 +524,12 @@ pub async fn finish(
     if let Err(error) = client.shutdown().await {
         tracing::debug!(%error, "replication session ended with an error");
     }
+}
+
+/// The wall clock in microseconds since the Unix epoch.
+fn now_micros() -> Option<i64> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since.as_micros()).ok()
 }
