@@ -277,27 +277,6 @@ impl Transformer {
     }
 }
 
-/// The next multiple of `interval` on the wall clock: the connectors of a worker with the
-/// same `offset.flush.interval.ms` commit at the same moments, so their commits to a shared
-/// offsets file are grouped into one write instead of one write each, spread over the
-/// interval.
-fn next_commit_after(interval: Duration) -> Instant {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Instant::now() + until_next_multiple(interval, since_epoch)
-}
-
-/// How long from `since_epoch` (wall-clock time) to the next multiple of `interval`: a whole
-/// interval when it is one already, `interval` itself when it is zero or too large.
-fn until_next_multiple(interval: Duration, since_epoch: Duration) -> Duration {
-    let Some(period) = u64::try_from(interval.as_nanos()).ok().filter(|p| *p > 0) else {
-        return interval;
-    };
-    let into_period = (since_epoch.as_nanos() % u128::from(period)) as u64;
-    Duration::from_nanos(period - into_period)
-}
-
 /// The sink thread: writes batches, flushes and commits.
 struct Worker {
     sink: Box<dyn Sink>,
@@ -324,7 +303,7 @@ impl Worker {
         mut self,
         receiver: flume::Receiver<B>,
     ) -> Result<(), PipelineError> {
-        let mut next_commit = next_commit_after(self.flush_interval);
+        let mut next_commit = Instant::now() + self.flush_interval;
         loop {
             let gate = self.gate.clone();
             gate.pass(|| self.commit())?;
@@ -339,7 +318,7 @@ impl Worker {
             }
             if Instant::now() >= next_commit {
                 self.commit()?;
-                next_commit = next_commit_after(self.flush_interval);
+                next_commit = Instant::now() + self.flush_interval;
             }
         }
         self.commit()
@@ -442,22 +421,6 @@ mod tests {
             self.0.push("reset".into());
             Ok(())
         }
-    }
-
-    #[test]
-    fn commits_fall_on_the_same_moments_whatever_the_start() {
-        let interval = Duration::from_millis(200);
-        for now_ms in [0u64, 1, 37, 199, 200, 1_796_601_702_215] {
-            let now = Duration::from_millis(now_ms);
-            let at = now + until_next_multiple(interval, now);
-            assert_eq!(at.as_millis() % 200, 0, "from {now_ms} ms");
-            assert!(at > now && at <= now + interval, "from {now_ms} ms: {at:?}");
-        }
-        assert_eq!(
-            until_next_multiple(Duration::ZERO, Duration::from_millis(5)),
-            Duration::ZERO
-        );
-        assert!(next_commit_after(Duration::ZERO) <= Instant::now());
     }
 
     fn checkpoint(n: u64) -> Option<Checkpoint> {
