@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use tidemark::plugin::{Tier, read_state};
 use tidemark_tests::capture::{Capture, pg_properties};
 use tidemark_tests::postgres::{PASSWORD, PG_BIN, Postgres};
-use tidemark_tests::{never_seen_version, plugin_path};
+use tidemark_tests::{last_header as header, never_seen_version, plugin_path};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -18,15 +18,6 @@ fn deploy(from: &Path, dir: &Path, name: &str) {
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::copy(from, &tmp).unwrap();
     std::fs::rename(&tmp, dir.join(format!("{name}.wasm"))).unwrap();
-}
-
-fn header<'a>(event: &'a Json, key: &str) -> Option<&'a str> {
-    event["headers"]
-        .as_array()?
-        .iter()
-        .rev()
-        .find(|h| h["key"] == key)
-        .and_then(|h| h["value"].as_str())
 }
 
 /// Inserts `batches` transactions of 100 rows, ~100 a second, in the background.

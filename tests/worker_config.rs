@@ -5,44 +5,13 @@
 //! with the closest known key (in `config/validate` and in the running connector's log).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use tidemark_tests::postgres::{PASSWORD, Postgres};
-use tidemark_tests::process::{free_port, read_lines, signal, wait_until};
-use tidemark_tests::rest::Rest;
-use tidemark_tests::tidemark_binary;
+use tidemark_tests::process::{free_port, read_lines, wait_until};
+use tidemark_tests::worker::{TIMEOUT, WorkerProcess};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
 const POSTGRES: &str = "io.debezium.connector.postgresql.PostgresConnector";
-
-/// Starts `tidemark worker` with its files in `dir`; returns it once its API answers.
-fn start_worker(dir: &Path, port: u16) -> (Child, Rest) {
-    let config = dir.join("worker.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "listeners=http://127.0.0.1:{port}\n\
-             offset.storage.file.filename={}\n\
-             offset.flush.interval.ms=200\n",
-            dir.join("offsets.json").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(tidemark_binary())
-        .arg("worker")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("worker.log")).unwrap())
-        .spawn()
-        .expect("tidemark starts");
-    let rest = Rest::new(port);
-    wait_until("the worker's REST API", TIMEOUT, || {
-        rest.try_request("GET", "/", None).is_ok()
-    });
-    (child, rest)
-}
 
 /// A valid Postgres connector config for database `db`.
 fn connector(server: &Postgres, db: &str, sink: &Path) -> Json {
@@ -76,9 +45,8 @@ fn plugins_keys_and_validation_come_from_the_declarations() {
     server.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
     server.psql("shop", "INSERT INTO t VALUES (1, 'one')");
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, rest) = start_worker(dir.path(), free_port());
-    let call =
-        |method: &str, path: &str, body: Option<Json>| rest.request(method, path, body.as_ref());
+    let worker = WorkerProcess::start(dir.path(), free_port());
+    let call = |method: &str, path: &str, body: Option<Json>| worker.call(method, path, body);
 
     // The connector classes, as Connect lists them; with connectorsOnly=false the converters.
     let (code, plugins) = call("GET", "/connector-plugins", None);
@@ -304,7 +272,7 @@ fn plugins_keys_and_validation_come_from_the_declarations() {
     wait_until("the snapshot's row", TIMEOUT, || {
         read_lines(&out).iter().any(|l| l.contains("\"one\""))
     });
-    let log = dir.path().join("worker.log");
+    let log = worker.log.clone();
     wait_until("the unknown-key warning", TIMEOUT, || {
         read_lines(&log)
             .iter()
@@ -319,6 +287,5 @@ fn plugins_keys_and_validation_come_from_the_declarations() {
         "tasks.max is declared as accepted and ignored: {warnings:?}"
     );
 
-    signal(&child, "-TERM");
-    assert!(child.wait().unwrap().success());
+    worker.stop();
 }

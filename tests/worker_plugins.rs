@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
-use tidemark_tests::plugin_path;
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{free_port, read_lines, wait_until};
 use tidemark_tests::tidemark_binary;
 use tidemark_tests::worker::{WorkerProcess, pg_connector};
+use tidemark_tests::{last_header as header, plugin_path};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -87,15 +87,6 @@ fn events(path: &Path) -> Vec<Json> {
 
 fn id(event: &Json) -> Option<i64> {
     event.pointer("/value/after/id").and_then(Json::as_i64)
-}
-
-fn header<'a>(event: &'a Json, key: &str) -> Option<&'a str> {
-    event["headers"]
-        .as_array()?
-        .iter()
-        .rev()
-        .find(|h| h["key"] == key)
-        .and_then(|h| h["value"].as_str())
 }
 
 /// Waits until `path` holds an event for each of `ids`, and returns the events.

@@ -176,3 +176,14 @@ pub fn write_properties(path: &std::path::Path, props: &[(String, String)]) {
         .collect();
     std::fs::write(path, text).expect("write the config file");
 }
+
+/// The value of the last header named `key` of a JSON-lines event (`{"headers": [{"key",
+/// "value"}]}`): a transform that sets a header again wins.
+pub fn last_header<'a>(event: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    event["headers"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|h| h["key"] == key)
+        .and_then(|h| h["value"].as_str())
+}
