@@ -68,14 +68,9 @@ done
 
 SOCK=$W/maria.sock
 SQL() { local db=$1; shift; mariadb --no-defaults --protocol=socket -S "$SOCK" -uroot --batch --skip-column-names "$db" "$@"; }
-now_ms() { date +%s%3N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", (b - a) / 1000}'; }
+# shellcheck source=bench/fleet-common.sh
+. bench/fleet-common.sh  # the working directory is the repository root (cd above)
 pct() { awk -v a="$1" -v b="$2" -v hz="$HZ" -v ms="$3" 'BEGIN{printf "%.2f", 100 * (b - a) / hz / (ms / 1000)}'; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-HZ=$(getconf CLK_TCK)
-ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-result() { echo "RESULT $*" | tee -a "$RESULTS"; }
 die() { echo "bench/fleet-mariadb.sh: $*" >&2; exit 1; }
 
 if [ "$BUILD" = 1 ]; then

@@ -87,12 +87,8 @@ for n in $NS; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 P() { local db=$1; shift; "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d "$db" -qtAX -v ON_ERROR_STOP=1 "$@"; }
-now_ms() { date +%s%3N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", (b - a) / 1000}'; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-HZ=$(getconf CLK_TCK)
-ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+# shellcheck source=bench/fleet-common.sh
+. bench/fleet-common.sh  # the working directory is the repository root (cd above)
 # CPU ticks of Postgres: the postmaster (with its exited children's, cutime + cstime) and every
 # live backend.
 pg_ticks() {
@@ -113,7 +109,6 @@ PY
 }
 # Offset commits of every connector so far (tidemark_offset_commits_total).
 commits() { curl -s "http://127.0.0.1:$1/metrics" | awk -F'} ' '/^tidemark_offset_commits_total\{/ {s += $2} END {print s + 0}'; }
-result() { echo "RESULT $*" | tee -a "$RESULTS"; }
 die() { echo "bench/fleet.sh: $*" >&2; exit 1; }
 
 if [ "$BUILD" = 1 ]; then
