@@ -301,19 +301,12 @@ pub fn converter_keys(class: &str) -> Option<(&'static str, Vec<Key>)> {
 /// The REST API's address from `listeners` or `rest.port` / `rest.host.name`.
 fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
     if let Some(listeners) = props.value(&LISTENERS)? {
-        let first = listeners.split(',').next().unwrap_or("").trim();
         let invalid = |problem: &str| ConfigError::Invalid {
             key: "listeners".into(),
             value: listeners.to_owned(),
             problem: problem.to_owned(),
         };
-        let rest = first
-            .strip_prefix("http://")
-            .ok_or_else(|| invalid("expected http://host:port (https is not supported)"))?;
-        let (host, port) = rest
-            .trim_end_matches('/')
-            .rsplit_once(':')
-            .ok_or_else(|| invalid("expected http://host:port"))?;
+        let (host, port) = first_listener(listeners).map_err(invalid)?;
         let port: u16 = port
             .parse()
             .map_err(|_| invalid("the port must be a number from 0 to 65535"))?;
@@ -334,23 +327,29 @@ fn rest_address(props: &Properties) -> Result<Option<SocketAddr>, ConfigError> {
     Ok(Some(SocketAddr::new(ip, port)))
 }
 
+/// The host and port of the first of `listeners` (`http://host:port`, as written), or what is
+/// wrong with it.
+fn first_listener(listeners: &str) -> Result<(&str, &str), &'static str> {
+    let first = listeners.split(',').next().unwrap_or("").trim();
+    first
+        .strip_prefix("http://")
+        .ok_or("expected http://host:port (https is not supported)")?
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .ok_or("expected http://host:port")
+}
+
 fn advertised_id(props: &Properties, bound: SocketAddr) -> Result<String, ConfigError> {
     props.value(&ADVERTISED_LISTENER)?;
     let port = props
         .typed::<u16>(&ADVERTISED_PORT)?
         .unwrap_or(bound.port());
+    // An invalid `listeners` is not this function's to report: `rest_address` does.
     let written = match props.value(&LISTENERS)? {
-        Some(listeners) => {
-            let first = listeners.split(',').next().unwrap_or("").trim();
-            let authority = first.strip_prefix("http://").unwrap_or(first);
-            let authority = authority.trim_end_matches('/');
-            authority
-                .rsplit_once(':')
-                .map_or(authority, |(host, _)| host)
-                .to_owned()
-        }
-        None => props.value(&REST_HOST)?.unwrap_or("").to_owned(),
-    };
+        Some(listeners) => first_listener(listeners).map_or("", |(host, _)| host),
+        None => props.value(&REST_HOST)?.unwrap_or(""),
+    }
+    .to_owned();
     let host = match props.value(&ADVERTISED_HOST)? {
         Some(host) => host.trim().to_owned(),
         None if !written.is_empty() && written != "0.0.0.0" => written,
