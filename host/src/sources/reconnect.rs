@@ -12,6 +12,8 @@
 //! jitter, using `backon`'s exponential backoff. A run of failures ends when an attempt
 //! makes progress (the pipeline commits a newer offset), and the count starts again.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -107,6 +109,8 @@ pub struct Reconnects {
     run: Option<(Instant, u32)>,
     /// The committed offset at the last failure: a newer one is progress.
     last_committed: Option<OffsetMap>,
+    /// Counts the reconnects (shown in the metrics).
+    count: Arc<AtomicU64>,
 }
 
 /// What a source does after a retriable failure.
@@ -138,7 +142,14 @@ impl Reconnects {
             policy,
             run: None,
             last_committed: None,
+            count: Arc::default(),
         }
+    }
+
+    /// Counts each reconnect in `count` (the pipeline's metrics read it).
+    pub fn counted_in(mut self, count: Arc<AtomicU64>) -> Reconnects {
+        self.count = count;
+        self
     }
 
     /// After an attempt failed with `error`: whether to connect again, and from where.
@@ -188,6 +199,7 @@ impl Reconnects {
                 if let Some(checkpoint) = &*committed.borrow() {
                     *stored = Some(checkpoint.offset.clone());
                 }
+                self.count.fetch_add(1, Ordering::Relaxed);
                 After::Retry
             }
         }

@@ -64,7 +64,8 @@ fn check_include_list(config: &MySqlConfig, all: &[CatalogTable]) -> Result<(), 
 /// connection dropped) it connects again from the committed offset, as `config.reconnect`
 /// allows.
 pub async fn run(config: &MySqlConfig, mut context: SourceContext) -> Result<(), MySqlError> {
-    let mut reconnects = Reconnects::new(config.reconnect.clone());
+    let mut reconnects =
+        Reconnects::new(config.reconnect.clone()).counted_in(context.reconnects.clone());
     loop {
         let Err(error) = attempt(config, &context, &mut reconnects.connected).await else {
             return Ok(());
@@ -80,11 +81,7 @@ pub async fn run(config: &MySqlConfig, mut context: SourceContext) -> Result<(),
             .after_failure(&error, retriable, committed, shutdown, stored)
             .await
         {
-            After::Retry => {
-                context
-                    .reconnects
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            After::Retry => {}
             After::Stop => return Ok(()),
             After::GiveUp => return Err(error),
         }

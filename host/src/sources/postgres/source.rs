@@ -70,7 +70,8 @@ pub(super) fn replication_error(config: &PostgresConfig, error: PgWireError) -> 
 /// connection dropped) it connects again from the committed offset, as `config.reconnect`
 /// allows.
 pub async fn run(config: &PostgresConfig, mut context: SourceContext) -> Result<(), PostgresError> {
-    let mut reconnects = Reconnects::new(config.reconnect.clone());
+    let mut reconnects =
+        Reconnects::new(config.reconnect.clone()).counted_in(context.reconnects.clone());
     loop {
         let error = match attempt(config, &context, &mut reconnects.connected).await {
             Ok(Some(client)) => {
@@ -98,11 +99,7 @@ pub async fn run(config: &PostgresConfig, mut context: SourceContext) -> Result<
             .after_failure(&error, retriable, committed, shutdown, stored)
             .await
         {
-            After::Retry => {
-                context
-                    .reconnects
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            After::Retry => {}
             After::Stop => return Ok(()),
             After::GiveUp => return Err(error),
         }
