@@ -172,6 +172,18 @@ fn swapping_a_plugin_100_times_mid_stream_keeps_every_record_in_order() {
     );
 }
 
+/// Inserts ids `after + 1 ..= after + 100` into `t` in one transaction.
+fn insert_batch(server: &Postgres, after: usize) {
+    server.psql(
+        "shop",
+        &format!(
+            "INSERT INTO t SELECT g FROM generate_series({}, {}) g",
+            after + 1,
+            after + 100
+        ),
+    );
+}
+
 /// The instances (version, number of batches) that stamped the events, in order: a new
 /// instance starts whenever the version changes or the batch counter starts again.
 fn instances(events: &[Json]) -> Vec<(String, u64)> {
@@ -202,7 +214,7 @@ fn a_never_seen_version_goes_live_with_baseline_code_then_its_optimized_code() {
     server.wait_slot_active("shop", "tidemark_slot");
 
     const BATCHES: u32 = 300;
-    let rows = BATCHES as usize * 100;
+    let mut rows = BATCHES as usize * 100;
     let writing = writer(&server, BATCHES);
     std::thread::sleep(Duration::from_millis(500));
     // Version 2 with content no cache has seen: compiled by the baseline compiler first.
@@ -211,6 +223,10 @@ fn a_never_seen_version_goes_live_with_baseline_code_then_its_optimized_code() {
     let v2 = std::fs::read(plugin_path("stamp-v2")).unwrap();
     std::fs::write(&fresh, never_seen_version(&v2, &tag)).unwrap();
     deploy(&fresh, plugins.path(), "stamp");
+    // The optimized code is compiled at the lowest priority and swapped in at the next batch
+    // boundary: on a busy machine it can be ready only after the workload ended, so batches
+    // keep coming (one every half second) until the swap happened.
+    let mut last_batch = Instant::now();
     let deadline = Instant::now() + TIMEOUT;
     let state = loop {
         let state = read_state(plugins.path());
@@ -222,19 +238,16 @@ fn a_never_seen_version_goes_live_with_baseline_code_then_its_optimized_code() {
             Instant::now() < deadline,
             "no swap to optimized code: {stamp:?}"
         );
+        if writing.is_finished() && last_batch.elapsed() > Duration::from_millis(500) {
+            insert_batch(&server, rows);
+            rows += 100;
+            last_batch = Instant::now();
+        }
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(writing.join().unwrap(), "the workload ran");
-    // One more batch, so that a batch follows the swap to optimized code however late the
-    // compile finished.
-    server.psql(
-        "shop",
-        &format!(
-            "INSERT INTO t SELECT g FROM generate_series({}, {}) g",
-            rows + 1,
-            rows + 100
-        ),
-    );
+    // One more batch, so that a batch follows the swap to optimized code.
+    insert_batch(&server, rows);
     let rows = rows + 100;
     capture.wait_lines(rows, TIMEOUT);
     let lines = capture.stop_after_quiet();
