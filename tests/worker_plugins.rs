@@ -1,8 +1,9 @@
 //! Plugins shared by a worker's connectors, against a real Postgres: a fleet of connectors
 //! using the same transforms from one plugin directory compiles each plugin once, one file
 //! replaced swaps it for every connector (each keeping its own configuration), and a version
-//! one connector's configuration refuses leaves that connector on the old version. The
-//! worker's memory is measured with the fleet running.
+//! one connector's configuration refuses leaves that connector on the old version. A sink
+//! plugin's new version goes live right after a flush in the connectors whose settings it
+//! accepts. The worker's memory is measured with the fleet running.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -349,6 +350,185 @@ fn a_version_one_connector_refuses_leaves_that_connector_on_the_old_version() {
     for db in ["routed", "plain"] {
         let (_, status) = worker.call("GET", &format!("/connectors/{db}/status"), None);
         assert_eq!(status["connector"]["state"], "RUNNING", "{db}: {status}");
+    }
+    worker.stop();
+}
+
+/// One line the `stamp-sink` test plugin logged: a batch it was given, or a flush.
+#[derive(Debug, Clone, PartialEq)]
+struct SinkCall {
+    version: u32,
+    /// The batch's number in its instance; `None` for a flush.
+    call: Option<u64>,
+    ids: Vec<i64>,
+}
+
+/// What the `stamp-sink` plugin logged in the worker's log for the connector labelled
+/// `label`, in order.
+fn sink_calls(log: &str, label: &str) -> Vec<SinkCall> {
+    log.lines()
+        .filter_map(|line| {
+            // `stamp-sink version=1 label=moved call=3 ids=1,2,3`, or `… flush`.
+            let at = line.find("stamp-sink version=")?;
+            let fields: std::collections::BTreeMap<&str, &str> = line[at..]
+                .split_whitespace()
+                .filter_map(|field| field.split_once('='))
+                .collect();
+            if fields.get("label") != Some(&label) {
+                return None;
+            }
+            Some(SinkCall {
+                version: fields["version"].parse().ok()?,
+                call: fields.get("call").map(|c| c.parse().unwrap()),
+                ids: fields
+                    .get("ids")
+                    .map(|ids| ids.split(',').map(|id| id.parse().unwrap()).collect())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The ids of every batch in `calls`, in order.
+fn delivered(calls: &[SinkCall]) -> Vec<i64> {
+    calls.iter().flat_map(|c| c.ids.iter().copied()).collect()
+}
+
+#[test]
+fn a_new_sink_plugin_version_goes_live_after_a_flush_in_the_connectors_that_accept_it() {
+    let server = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    deploy(&plugin_path("stamp-sink-v1"), plugins.path(), "stamp-sink");
+    let worker = start_worker(dir.path(), plugins.path(), cache.path());
+    // `moved` sets `format`, which version 2 requires (and version 1 ignores); `kept` does
+    // not, so version 2 refuses its configuration.
+    let connectors = [("moved", 0), ("kept", 1_000_000)];
+    for (db, _) in connectors {
+        server.create_database(db);
+        server.psql(db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        let mut extra = vec![
+            ("sink.file", Json::Null),
+            ("sink.type", json!("wasm")),
+            ("sink.plugin", json!("stamp-sink")),
+            ("sink.config.label", json!(db)),
+        ];
+        if db == "moved" {
+            extra.push(("sink.config.format", json!("lines")));
+        }
+        let config = pg_connector(&server, db, Path::new("unused"), &extra);
+        let (code, body) = worker.call(
+            "POST",
+            "/connectors",
+            Some(json!({"name": db, "config": config})),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    wait_all_running(&worker, 2);
+    let mut next = 1;
+    let batch = |next: &mut i64| {
+        for (db, base) in connectors {
+            insert(&server, db, base + *next, base + *next + 99);
+        }
+        *next += 100;
+    };
+    batch(&mut next);
+    wait_until("the first batch through version 1", TIMEOUT, || {
+        connectors
+            .iter()
+            .all(|(db, base)| delivered(&sink_calls(&worker.log(), db)).contains(&(base + 100)))
+    });
+    let v1 = listed_plugins(&worker)["stamp-sink"]["versions"][0]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Version 2 is new to the worker: it goes live with baseline code, then its optimized
+    // code; each swap needs a flush after it is ready, so batches keep coming until both.
+    deploy(&plugin_path("stamp-sink-v2"), plugins.path(), "stamp-sink");
+    let deadline = Instant::now() + TIMEOUT;
+    let listed = loop {
+        batch(&mut next);
+        std::thread::sleep(Duration::from_millis(300));
+        let listed = listed_plugins(&worker);
+        let sink = &listed["stamp-sink"];
+        if sink["live"]["moved"].as_str().is_some_and(|h| h != v1)
+            && sink["upgrades"] == 1
+            && sink["rejected"] == 1
+        {
+            break listed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moved on version 2's optimized code, kept's refusal: {listed:#}\n{}",
+            worker
+                .log()
+                .lines()
+                .filter(|l| !l.contains("stamp-sink version="))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    };
+    batch(&mut next);
+    let last = next - 1;
+    wait_until("the last batch delivered", TIMEOUT, || {
+        connectors
+            .iter()
+            .all(|(db, base)| delivered(&sink_calls(&worker.log(), db)).contains(&(base + last)))
+    });
+
+    let sink = &listed["stamp-sink"];
+    assert_eq!(sink["live"]["kept"], v1.as_str(), "{listed}");
+    let error = sink["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("connector kept:") && error.contains("format"),
+        "the rejection names the connector and the key: {error}"
+    );
+    let log = worker.log();
+    for (db, base) in connectors {
+        let calls = sink_calls(&log, db);
+        assert_eq!(
+            delivered(&calls),
+            (base + 1..=base + last).collect::<Vec<_>>(),
+            "{db}: every row once, in order"
+        );
+        // A new instance (call 1) starts only at the beginning or right after a flush of the
+        // one before: nothing the old version was given is left unflushed when it goes.
+        let writes: Vec<(usize, &SinkCall)> = calls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.call.is_some())
+            .collect();
+        for pair in writes.windows(2) {
+            let ((_, before), (at, after)) = (pair[0], pair[1]);
+            if after.call == Some(1) {
+                assert_eq!(calls[at - 1].call, None, "{db}: swapped after a flush");
+                assert_eq!(calls[at - 1].version, before.version, "{db}");
+            } else {
+                assert_eq!(after.call, before.call.map(|c| c + 1), "{db}: {after:?}");
+                assert_eq!(after.version, before.version, "{db}: {after:?}");
+            }
+        }
+        let versions: Vec<u32> = writes.iter().map(|(_, c)| c.version).collect();
+        let swaps = writes.iter().filter(|(_, c)| c.call == Some(1)).count();
+        if db == "moved" {
+            let first_v2 = versions
+                .iter()
+                .position(|v| *v == 2)
+                .expect("version 2 ran");
+            assert!(
+                versions[..first_v2].iter().all(|v| *v == 1)
+                    && versions[first_v2..].iter().all(|v| *v == 2),
+                "moved: version 1, then version 2: {versions:?}"
+            );
+            // Version 1, version 2's baseline code, its optimized code (two swaps, unless both
+            // were ready at the same flush: then only the newest instance is used).
+            assert!((2..=3).contains(&swaps), "moved: {swaps} instances");
+        } else {
+            assert!(versions.iter().all(|v| *v == 1), "kept: {versions:?}");
+            assert_eq!(swaps, 1, "kept: one instance throughout");
+        }
     }
     worker.stop();
 }

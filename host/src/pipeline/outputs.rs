@@ -136,7 +136,7 @@ pub fn open(
             .into());
         }
         return Ok(Outputs {
-            sink: crate::sinks::open(props, worker, plugins)?,
+            sink: crate::sinks::open(props, worker, connector, plugins)?,
             store: Box::new(FileOffsetStore::open(&worker.offset_file)?),
         });
     };

@@ -29,6 +29,7 @@ mod runtime;
 mod schemas;
 mod shared;
 pub mod sink;
+pub mod sink_reload;
 mod state;
 mod stderr;
 

@@ -89,6 +89,11 @@ impl SinkPlugin {
         &self.plugin.name
     }
 
+    /// The loaded plugin (its version and code tier).
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
     fn instantiate(&self) -> Result<Live, PluginError> {
         let name = &self.plugin.name;
         let engine = self.runtime.engine_for(&self.plugin)?;

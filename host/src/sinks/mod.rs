@@ -39,10 +39,11 @@ pub enum SinkError {
 }
 
 /// Opens the sink that `sink.type` names: `file` (the default: `sink.file`, JSON lines) or
-/// `wasm` (a sink plugin, see [`wasm`], compiled in the shared plugin runtime).
+/// `wasm` (a sink plugin of `connector`, see [`wasm`], compiled in the shared plugin runtime).
 pub fn open(
     props: &Properties,
     worker: &WorkerConfig,
+    connector: &str,
     plugins: &SharedPlugins,
 ) -> Result<Box<dyn Sink>, SinkError> {
     let open_error = |reason: String| SinkError::Open {
@@ -61,6 +62,7 @@ pub fn open(
         "wasm" => Box::new(wasm::WasmSink::from_properties(
             props,
             worker.plugin_path.as_deref(),
+            connector,
             plugins,
         )?),
         _ => Box::new(file::FileSink::open(

@@ -14,6 +14,11 @@
 //! batch may reach the destination more than once: at-least-once); a `fatal` answer, a trap
 //! or a limit stops the connector with the plugin's message, before any offset past the
 //! last flush is committed.
+//!
+//! A plugin from the plugin directory is hot-reloaded: a new version of its file is configured
+//! off the pipeline's thread (see [`crate::plugin::sink_reload`]) and replaces the running
+//! instance right after a successful flush, or before a write when nothing was written since
+//! the last flush, so no record is held by a version that is dropped.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,6 +29,7 @@ use super::{Sink, SinkError};
 use crate::config::{ConfigError, Properties, worker};
 use crate::event::Record;
 use crate::plugin::sink::{Delivery, SinkPlugin};
+use crate::plugin::sink_reload::{self, SinkReloading};
 use crate::plugin::{Runtime, SharedPlugins, resolve};
 
 /// How `retriable` failures are retried.
@@ -61,18 +67,25 @@ impl RetryPolicy {
     }
 }
 
-/// A sink plugin behind the [`Sink`] trait, with retries.
+/// A sink plugin behind the [`Sink`] trait, with retries and, for a plugin of the plugin
+/// directory, hot reload.
 pub struct WasmSink {
     plugin: SinkPlugin,
     retry: RetryPolicy,
+    reloading: Option<SinkReloading>,
+    /// Whether records were written since the last successful flush.
+    unflushed: bool,
 }
 
 impl WasmSink {
     /// Loads and configures the plugin that `sink.plugin` names, with the `sink.config.*`
     /// settings, in the shared runtime of `plugins`; `plugin_path` is the plugin directory.
+    /// A plugin found there is used by `connector` under a lease on the directory, and
+    /// hot-reloaded.
     pub fn from_properties(
         props: &Properties,
         plugin_path: Option<&Path>,
+        connector: &str,
         plugins: &SharedPlugins,
     ) -> Result<WasmSink, SinkError> {
         let bad = |reason: String| SinkError::Open {
@@ -93,10 +106,28 @@ impl WasmSink {
         let config = props.with_prefix("sink.config.");
         let retry = RetryPolicy::from_properties(props).map_err(|e| bad(e.to_string()))?;
         let runtime = plugins.runtime().map_err(|e| bad(e.to_string()))?;
-        WasmSink::open(&runtime, &found.path, &config, retry)
+        let plugin_error = |e| SinkError::Plugin(Box::new(e));
+        let directory = match plugin_path {
+            Some(dir) => Some(plugins.directory(dir).map_err(plugin_error)?),
+            None => None,
+        };
+        let Some(directory) = directory.filter(|d| d.contains(&found.path)) else {
+            return WasmSink::open(&runtime, &found.path, &config, retry);
+        };
+        // Held from the load: a plugin that fails to configure releases the connector's use.
+        let lease = directory.lease(connector);
+        let plugin = directory.load(&found.path, &lease).map_err(plugin_error)?;
+        let plugin = SinkPlugin::new(&runtime, plugin, &config).map_err(plugin_error)?;
+        let reloading = sink_reload::start(lease, &plugin, config).map_err(plugin_error)?;
+        Ok(WasmSink {
+            plugin,
+            retry,
+            reloading: Some(reloading),
+            unflushed: false,
+        })
     }
 
-    /// Loads and configures a sink plugin file.
+    /// Loads and configures a sink plugin file (not hot-reloaded).
     pub fn open(
         runtime: &Runtime,
         path: &Path,
@@ -108,7 +139,20 @@ impl WasmSink {
             .map_err(|e| SinkError::Plugin(Box::new(e)))?;
         let plugin =
             SinkPlugin::new(runtime, plugin, config).map_err(|e| SinkError::Plugin(Box::new(e)))?;
-        Ok(WasmSink { plugin, retry })
+        Ok(WasmSink {
+            plugin,
+            retry,
+            reloading: None,
+            unflushed: false,
+        })
+    }
+
+    /// Replaces the running instance by a configured new version, if one is waiting. Only
+    /// where nothing is unflushed: the running instance is dropped.
+    fn take_new_version(&mut self) {
+        if let Some(newer) = self.reloading.as_ref().and_then(SinkReloading::take) {
+            self.plugin = newer;
+        }
     }
 
     /// Calls the plugin until it answers done, a fatal failure, or the retry timeout passes.
@@ -166,10 +210,17 @@ impl WasmSink {
 
 impl Sink for WasmSink {
     fn write(&mut self, records: &[Record]) -> Result<(), SinkError> {
+        if !self.unflushed {
+            self.take_new_version();
+        }
+        self.unflushed = true;
         self.deliver("write", |plugin| plugin.write(records))
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.deliver("flush", SinkPlugin::flush)
+        self.deliver("flush", SinkPlugin::flush)?;
+        self.unflushed = false;
+        self.take_new_version();
+        Ok(())
     }
 }
