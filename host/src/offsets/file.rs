@@ -292,6 +292,11 @@ impl OffsetStore for FileOffsetStore {
         // A null value, as Connect's file store keeps a deleted offset.
         self.put(connector, partition, serde_json::Value::Null)
     }
+
+    /// Commits that meet share one write of the file (see [`FileOffsetStore`]).
+    fn groups_commits(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,13 @@ pub trait OffsetStore: Send {
     /// Durably removes a partition's offset: the connector's next start follows its
     /// `snapshot.mode` as if it had never run.
     fn reset(&mut self, connector: &str, partition: &OffsetMap) -> Result<(), OffsetError>;
+
+    /// Whether connectors sharing this store should commit at the same moments (on
+    /// wall-clock multiples of their flush interval), so that their commits meet and are
+    /// written together. False unless the store groups commits.
+    fn groups_commits(&self) -> bool {
+        false
+    }
 }
 
 /// A source partition and its committed offset.

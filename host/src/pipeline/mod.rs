@@ -277,6 +277,33 @@ impl Transformer {
     }
 }
 
+/// When the next commit is due: an interval from now, or, for a store that groups commits,
+/// at the next multiple of the interval on the wall clock, so that the connectors of a worker
+/// with the same `offset.flush.interval.ms` commit at the same moments and their commits share
+/// a write instead of taking one each, spread over the interval. (Only there: connectors
+/// whose offsets go to Kafka in a transaction keep their own schedules. With aligned
+/// commits, a `read_committed` reader of an exactly-once connector's offsets topic stopped
+/// reaching the partition's end in `tests/kafka_eos.rs`; the cause is not known yet.)
+fn commit_due(interval: Duration, aligned: bool) -> Instant {
+    if !aligned {
+        return Instant::now() + interval;
+    }
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Instant::now() + until_next_multiple(interval, since_epoch)
+}
+
+/// How long from `since_epoch` (wall-clock time) to the next multiple of `interval`: a whole
+/// interval when it is one already, `interval` itself when it is zero or too large.
+fn until_next_multiple(interval: Duration, since_epoch: Duration) -> Duration {
+    let Some(period) = u64::try_from(interval.as_nanos()).ok().filter(|p| *p > 0) else {
+        return interval;
+    };
+    let into_period = (since_epoch.as_nanos() % u128::from(period)) as u64;
+    Duration::from_nanos(period - into_period)
+}
+
 /// The sink thread: writes batches, flushes and commits.
 struct Worker {
     sink: Box<dyn Sink>,
@@ -303,7 +330,8 @@ impl Worker {
         mut self,
         receiver: flume::Receiver<B>,
     ) -> Result<(), PipelineError> {
-        let mut next_commit = Instant::now() + self.flush_interval;
+        let aligned = self.store.groups_commits();
+        let mut next_commit = commit_due(self.flush_interval, aligned);
         loop {
             let gate = self.gate.clone();
             gate.pass(|| self.commit())?;
@@ -318,7 +346,7 @@ impl Worker {
             }
             if Instant::now() >= next_commit {
                 self.commit()?;
-                next_commit = Instant::now() + self.flush_interval;
+                next_commit = commit_due(self.flush_interval, aligned);
             }
         }
         self.commit()
@@ -421,6 +449,22 @@ mod tests {
             self.0.push("reset".into());
             Ok(())
         }
+    }
+
+    #[test]
+    fn aligned_commits_fall_on_the_same_moments_whatever_the_start() {
+        let interval = Duration::from_millis(200);
+        for now_ms in [0u64, 1, 37, 199, 200, 1_796_601_702_215] {
+            let now = Duration::from_millis(now_ms);
+            let at = now + until_next_multiple(interval, now);
+            assert_eq!(at.as_millis() % 200, 0, "from {now_ms} ms");
+            assert!(at > now && at <= now + interval, "from {now_ms} ms: {at:?}");
+        }
+        assert_eq!(
+            until_next_multiple(Duration::ZERO, Duration::from_millis(5)),
+            Duration::ZERO
+        );
+        assert!(commit_due(Duration::ZERO, true) <= Instant::now());
     }
 
     fn checkpoint(n: u64) -> Option<Checkpoint> {
