@@ -149,10 +149,19 @@ fn hide_secrets(mut body: String, probes: &[(String, Arc<Probe>)]) -> String {
 }
 
 async fn metrics(State(state): State<ApiState>) -> Response {
-    let probes = state.worker.probes().await;
-    let connectors: Vec<(String, &crate::pipeline::PipelineStats)> = probes
+    let observed = state.worker.observations().await;
+    let connectors: Vec<metrics::ConnectorView<'_>> = observed
         .iter()
-        .filter_map(|(name, probe)| probe.stats().map(|stats| (name.clone(), &**stats)))
+        .map(|(name, task, probe)| metrics::ConnectorView {
+            name,
+            state: *task,
+            pipeline: probe.stats().map(|s| &**s),
+            source: probe.source().map(|s| &**s),
+        })
+        .collect();
+    let probes: Vec<(String, Arc<Probe>)> = observed
+        .iter()
+        .map(|(name, _, probe)| (name.clone(), probe.clone()))
         .collect();
     let compilations = state
         .worker

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::control::Controls;
 use super::errors::ErrorPolicy;
@@ -17,6 +18,7 @@ use crate::plugin::reload::{self, Reloading};
 use crate::plugin::{Chain, PluginError, SharedPlugins, Step, resolve};
 use crate::sinks::SinkError;
 use crate::sources::SourceContext;
+use crate::sources::metrics::{BatchSender, SourceMetrics};
 use crate::sources::mysql::{self, Flavor, MySqlConfig, MySqlError};
 use crate::sources::postgres::{self, PostgresConfig, PostgresError};
 
@@ -294,10 +296,25 @@ pub async fn run(props: Properties, controls: Controls) -> Result<(), ConnectorE
 
 async fn run_resolved(props: Properties, controls: Controls) -> Result<(), ConnectorError> {
     let source = source_of(&props)?;
-    let (name, topic_prefix) = match &source {
-        Source::Postgres(c) => (c.name.clone(), c.topic_prefix.clone()),
-        Source::MySql(c) => (c.name.clone(), c.topic_prefix.clone()),
+    let (name, topic_prefix, plugin, batch_size) = match &source {
+        Source::Postgres(c) => (
+            c.name.clone(),
+            c.topic_prefix.clone(),
+            "postgres",
+            c.max_batch_size,
+        ),
+        Source::MySql(c) => (
+            c.name.clone(),
+            c.topic_prefix.clone(),
+            c.flavor.connector(),
+            c.max_batch_size,
+        ),
     };
+    let metrics = Arc::new(SourceMetrics::new(
+        plugin,
+        &topic_prefix,
+        (super::CHANNEL_BATCHES * batch_size) as u64,
+    ));
     let worker = WorkerConfig::from_properties(&props)?;
     // Both sources use Debezium's partition `{"server": <topic.prefix>}`.
     let partition = postgres::offset::partition(&topic_prefix);
@@ -332,13 +349,16 @@ async fn run_resolved(props: Properties, controls: Controls) -> Result<(), Conne
             flush_interval: worker.flush_interval,
             errors: ErrorPolicy::from_properties(&props)?,
             gate: controls.gate.clone(),
+            source: Some(metrics.clone()),
         },
     )?;
-    controls.probe.started(pipeline.stats.clone());
+    controls
+        .probe
+        .started(pipeline.stats.clone(), metrics.clone());
     let PipelineInput { batches, committed } = input;
     let context = SourceContext {
         stored,
-        batches,
+        batches: BatchSender::new(batches, metrics),
         committed,
         shutdown: controls.shutdown,
         reconnects: pipeline.stats.reconnects.clone(),

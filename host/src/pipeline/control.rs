@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::PipelineStats;
 use crate::config::Secrets;
 use crate::plugin::{RuntimeOptions, SharedPlugins};
+use crate::sources::metrics::SourceMetrics;
 
 /// A gate the pipeline's sink thread passes before each batch: while it is closed (the
 /// connector is paused) the pipeline commits what it wrote and reads nothing more, so the
@@ -86,6 +87,7 @@ impl Gate {
 #[derive(Default)]
 pub struct Probe {
     stats: OnceLock<Arc<PipelineStats>>,
+    source: OnceLock<Arc<SourceMetrics>>,
     secrets: OnceLock<Secrets>,
 }
 
@@ -95,9 +97,10 @@ impl Probe {
         let _ = self.secrets.set(secrets);
     }
 
-    /// Records the started pipeline's counters.
-    pub(crate) fn started(&self, stats: Arc<PipelineStats>) {
+    /// Records the started pipeline's counters and its source's metrics.
+    pub(crate) fn started(&self, stats: Arc<PipelineStats>, source: Arc<SourceMetrics>) {
         let _ = self.stats.set(stats);
+        let _ = self.source.set(source);
     }
 
     /// The values config providers resolved for the connector (none before it started).
@@ -108,6 +111,11 @@ impl Probe {
     /// The pipeline's counters, once it runs.
     pub fn stats(&self) -> Option<&Arc<PipelineStats>> {
         self.stats.get()
+    }
+
+    /// The source's metrics, once it runs.
+    pub fn source(&self) -> Option<&Arc<SourceMetrics>> {
+        self.source.get()
     }
 }
 

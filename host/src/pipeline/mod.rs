@@ -25,6 +25,7 @@ use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
 use crate::plugin::reload::{CANARY_RECORDS, Reloading};
 use crate::plugin::{Chain, PluginError};
 use crate::sinks::{Sink, SinkError};
+use crate::sources::metrics::{SourceMetrics, now_ms};
 use crate::sources::{Batch, Checkpoint};
 use errors::ErrorPolicy;
 
@@ -60,6 +61,8 @@ pub struct PipelineSettings {
     pub errors: ErrorPolicy,
     /// Closed while the connector is paused.
     pub gate: control::Gate,
+    /// The source's metrics, told which batches were acknowledged (for the lag).
+    pub source: Option<Arc<SourceMetrics>>,
 }
 
 /// Counters of a pipeline, readable while it runs.
@@ -72,6 +75,12 @@ pub struct PipelineStats {
     pub reconnects: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The topics records were written to (Connect's active topics).
     pub topics: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Sink calls retried after a retriable failure (the sink counts them).
+    pub sink_retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// When the pipeline started, in ms since the epoch.
+    pub started_ms: std::sync::atomic::AtomicI64,
+    /// When offsets were last committed, in ms since the epoch (0: not yet).
+    pub last_commit_ms: std::sync::atomic::AtomicI64,
 }
 
 impl PipelineStats {
@@ -120,7 +129,11 @@ impl Pipeline {
     ) -> Result<(Pipeline, PipelineInput), PipelineError> {
         let (batches, receiver) = flume::bounded(CHANNEL_BATCHES);
         let (committed_tx, committed) = watch::channel(None);
-        let stats = Arc::new(PipelineStats::default());
+        let stats = Arc::new(PipelineStats {
+            sink_retries: sink.retries().unwrap_or_default(),
+            started_ms: now_ms().into(),
+            ..PipelineStats::default()
+        });
         let transforms = chain.is_some() || reloading.is_some();
         let PipelineSettings {
             connector,
@@ -128,6 +141,7 @@ impl Pipeline {
             flush_interval,
             errors,
             gate,
+            source,
         } = settings;
         let worker = Worker {
             sink,
@@ -140,6 +154,9 @@ impl Pipeline {
             count_in: !transforms,
             pending: None,
             gate,
+            source,
+            written: 0,
+            pending_written: 0,
         };
         let spawn = |name: &str, run: Box<dyn FnOnce() -> Result<(), PipelineError> + Send>| {
             std::thread::Builder::new()
@@ -320,6 +337,11 @@ struct Worker {
     /// Closed while the connector is paused: everything written is committed, then nothing
     /// more is read until it opens.
     gate: control::Gate,
+    /// The source's metrics, told how many batches a commit acknowledged.
+    source: Option<Arc<SourceMetrics>>,
+    /// Batches written so far, and when the pending checkpoint's batch was written.
+    written: u64,
+    pending_written: u64,
 }
 
 impl Worker {
@@ -368,8 +390,10 @@ impl Worker {
                 self.stats.saw_topics(&records);
             }
         }
+        self.written += 1;
         if batch.checkpoint.is_some() {
             self.pending = batch.checkpoint;
+            self.pending_written = self.written;
         }
         Ok(())
     }
@@ -385,6 +409,12 @@ impl Worker {
         self.stats
             .commits
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .last_commit_ms
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+        if let Some(source) = &self.source {
+            source.acknowledged(self.pending_written);
+        }
         tracing::debug!(offset = ?checkpoint.offset, "offset committed");
         self.committed.send_replace(Some(checkpoint));
         Ok(())
@@ -508,6 +538,7 @@ mod tests {
                 flush_interval: Duration::from_millis(50),
                 errors: ErrorPolicy::default(),
                 gate: Default::default(),
+                source: None,
             },
         )
         .unwrap();
@@ -554,6 +585,7 @@ mod tests {
                 flush_interval: Duration::from_secs(3600),
                 errors: ErrorPolicy::default(),
                 gate: Default::default(),
+                source: None,
             },
         )
         .unwrap();

@@ -79,4 +79,10 @@ pub trait Sink: Send {
 
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// The count of calls this sink retried after retriable failures, if it retries any
+    /// itself (shown as `tidemark_sink_retries_total`).
+    fn retries(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
+        None
+    }
 }

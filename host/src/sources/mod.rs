@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod decimal;
 pub mod heartbeat;
+pub mod metrics;
 pub mod mysql;
 pub mod options;
 pub mod postgres;
@@ -37,7 +38,8 @@ pub struct Checkpoint {
 pub struct SourceContext {
     /// The last committed offset of this connector, if any.
     pub stored: Option<OffsetMap>,
-    pub batches: flume::Sender<Batch>,
+    /// The pipeline's queue (counting in the source's metrics).
+    pub batches: metrics::BatchSender,
     /// The newest committed checkpoint: its `ack` is what the source may confirm upstream
     /// (for Postgres the LSN), its offset where a reconnect resumes.
     pub committed: watch::Receiver<Option<Checkpoint>>,

@@ -422,6 +422,16 @@ impl Worker {
             .collect()
     }
 
+    /// Each connector's task state and probe, for the metrics.
+    pub async fn observations(&self) -> Vec<(String, State, Arc<crate::pipeline::control::Probe>)> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .iter()
+            .map(|(name, h)| (name.clone(), h.status().state, h.probe.clone()))
+            .collect()
+    }
+
     /// Sets a connector's target state: pausing holds its pipeline (the connection is
     /// kept), stopping ends its run, resuming continues from the committed offset.
     pub async fn set_target(&self, name: &str, target: TargetState) -> Result<(), WorkerError> {

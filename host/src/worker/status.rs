@@ -20,6 +20,20 @@ pub enum State {
     Restarting,
 }
 
+impl State {
+    /// The name Connect shows (`RUNNING`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Unassigned => "UNASSIGNED",
+            State::Running => "RUNNING",
+            State::Paused => "PAUSED",
+            State::Stopped => "STOPPED",
+            State::Failed => "FAILED",
+            State::Restarting => "RESTARTING",
+        }
+    }
+}
+
 /// A connector's state and, when it failed, why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {

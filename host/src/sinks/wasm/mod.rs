@@ -22,6 +22,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::keys::{SINK_PLUGIN, SINK_RETRY_BACKOFF};
@@ -75,6 +77,8 @@ pub struct WasmSink {
     reloading: Option<SinkReloading>,
     /// Whether records were written since the last successful flush.
     unflushed: bool,
+    /// Calls retried after a retriable answer.
+    retries: Arc<AtomicU64>,
 }
 
 impl WasmSink {
@@ -124,6 +128,7 @@ impl WasmSink {
             retry,
             reloading: Some(reloading),
             unflushed: false,
+            retries: Arc::default(),
         })
     }
 
@@ -144,6 +149,7 @@ impl WasmSink {
             retry,
             reloading: None,
             unflushed: false,
+            retries: Arc::default(),
         })
     }
 
@@ -197,6 +203,7 @@ impl WasmSink {
                     message,
                 });
             }
+            self.retries.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 plugin = self.plugin.name(),
                 attempt = attempts,
@@ -222,5 +229,9 @@ impl Sink for WasmSink {
         self.unflushed = false;
         self.take_new_version();
         Ok(())
+    }
+
+    fn retries(&self) -> Option<Arc<AtomicU64>> {
+        Some(self.retries.clone())
     }
 }

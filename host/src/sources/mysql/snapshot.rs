@@ -19,6 +19,7 @@ use super::table::Table;
 use super::types::{Cell, parse_text};
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::{Record, Value};
+use crate::sources::metrics::BatchSender;
 use crate::sources::{Batch, Checkpoint};
 
 /// Where a snapshot's transaction sits in the binlog.
@@ -115,7 +116,7 @@ pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoin
 pub struct Snapshot<'a> {
     pub config: &'a MySqlConfig,
     pub point: &'a SnapshotPoint,
-    pub batches: &'a flume::Sender<Batch>,
+    pub batches: &'a BatchSender,
 }
 
 /// Sets the `source.snapshot` marker of a change event.
@@ -156,6 +157,11 @@ impl Snapshot<'_> {
         let mut pending: Option<(Record, usize, bool)> = None;
         let mut rows = 0u64;
         let count = tables.len();
+        let scans = self
+            .batches
+            .metrics()
+            .snapshot
+            .start(tables.iter().map(|t| t.full_name()).collect());
         for (index, table) in tables.iter().enumerate() {
             tracing::info!(table = %table.full_name(), "snapshot of table");
             let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
@@ -202,6 +208,7 @@ impl Snapshot<'_> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let record = builder.read(table, &cells, &at)?;
                 rows += 1;
+                scans[index].row();
                 if let Some((mut previous, previous_index, previous_first)) =
                     pending.replace((record, index, first_in_table))
                 {
@@ -217,6 +224,7 @@ impl Snapshot<'_> {
                 }
                 first_in_table = false;
             }
+            scans[index].finished();
         }
         if let Some((mut last, index, first)) = pending {
             set_marker(&mut last, marker(index, count, first, true, true));

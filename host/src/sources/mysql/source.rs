@@ -17,6 +17,8 @@ use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
 use crate::event::transaction::TransactionMetadata;
 use crate::sources::SourceContext;
+use crate::sources::metrics::BatchSender;
+use crate::sources::metrics::SnapshotStatus;
 use crate::sources::reconnect::{After, Reconnects};
 use crate::sources::{Batch, Checkpoint};
 
@@ -138,6 +140,7 @@ async fn attempt(
         && stored.as_ref().is_some_and(|s| !s.snapshot_running)
     {
         tracing::info!("snapshot.mode=initial_only and the snapshot is complete: nothing to do");
+        batches.metrics().snapshot.end(SnapshotStatus::Skipped);
         return Ok(());
     }
     // A stored position in a binlog file the server no longer has cannot be resumed from
@@ -168,7 +171,10 @@ async fn attempt(
             .collect()
     };
     let mut start = match stored {
-        Some(offset) if !wants_snapshot(config.snapshot_mode, Some(&offset)) => offset,
+        Some(offset) if !wants_snapshot(config.snapshot_mode, Some(&offset)) => {
+            batches.metrics().snapshot.end(SnapshotStatus::Skipped);
+            offset
+        }
         stored => {
             // Streaming goes on from a new position: no transaction is open there.
             transactions = fresh_transactions();
@@ -243,7 +249,7 @@ async fn take_snapshot(
     captured: &[CatalogTable],
     tables: &[Arc<Table>],
     schema_changes: &mut SchemaChanges,
-    batches: &flume::Sender<Batch>,
+    batches: &BatchSender,
 ) -> Result<BinlogOffset, MySqlError> {
     let mut conn = catalog::connect(config).await?;
     let point = snapshot::begin(&mut conn, config).await?;
@@ -281,7 +287,9 @@ async fn take_snapshot(
             .map_err(|_| MySqlError::PipelineClosed)?;
     }
     tracing::info!(tables = tables.len(), file = %done.file, pos = done.pos, "snapshot started");
+    let meter = &batches.metrics().snapshot;
     if config.snapshot_mode == SnapshotMode::NoData {
+        meter.start(Vec::new());
         batches
             .send_async(Batch {
                 records: Vec::new(),
@@ -299,9 +307,11 @@ async fn take_snapshot(
             batches,
         }
         .run(&mut conn, tables, &done)
-        .await?;
+        .await
+        .inspect_err(|_| meter.end(SnapshotStatus::Aborted))?;
         tracing::info!(rows, "snapshot completed");
     }
+    meter.end(SnapshotStatus::Completed);
     conn.query_drop("COMMIT")
         .await
         .map_err(|e| MySqlError::query("ending the snapshot transaction", e))?;

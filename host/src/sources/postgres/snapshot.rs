@@ -15,6 +15,7 @@ use super::pgoutput::Cell;
 use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
 use crate::event::{Record, Value};
+use crate::sources::metrics::BatchSender;
 use crate::sources::{Batch, Checkpoint};
 
 /// A double-quoted SQL identifier.
@@ -38,7 +39,7 @@ pub struct Snapshot<'a> {
     pub client: &'a Client,
     /// Source position of every snapshot event (snapshot start time, txId, consistent LSN).
     pub at: Position,
-    pub batches: &'a flume::Sender<Batch>,
+    pub batches: &'a BatchSender,
 }
 
 impl Snapshot<'_> {
@@ -48,6 +49,12 @@ impl Snapshot<'_> {
         let mut batch = Vec::with_capacity(self.config.max_batch_size);
         let mut pending: Option<Pending> = None;
         let mut rows = 0u64;
+        let scans = self.batches.metrics().snapshot.start(
+            tables
+                .iter()
+                .map(|t| format!("{}.{}", t.schema, t.name))
+                .collect(),
+        );
         for (table_index, table) in tables.iter().enumerate() {
             tracing::info!(table = %format!("{}.{}", table.schema, table.name), "snapshot of table");
             let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
@@ -89,6 +96,7 @@ impl Snapshot<'_> {
                     };
                     first_in_table = false;
                     rows += 1;
+                    scans[table_index].row();
                     if let Some(previous) = pending.replace(next) {
                         let last_in_table = !Arc::ptr_eq(&previous.table, table);
                         batch.push(self.emit(previous, last_in_table, tables.len(), false));
@@ -99,6 +107,7 @@ impl Snapshot<'_> {
                 }
                 carry.extend_from_slice(&data[start..]);
             }
+            scans[table_index].finished();
         }
         if let Some(last) = pending {
             batch.push(self.emit(last, true, tables.len(), true));

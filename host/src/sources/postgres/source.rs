@@ -17,9 +17,11 @@ use super::table::Table;
 use super::types::TypeOptions;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
+use crate::sources::Checkpoint;
 use crate::sources::SourceContext;
+use crate::sources::metrics::BatchSender;
+use crate::sources::metrics::SnapshotStatus;
 use crate::sources::reconnect::{After, Reconnects};
-use crate::sources::{Batch, Checkpoint};
 
 /// Whether this start takes a snapshot.
 fn wants_snapshot(
@@ -158,6 +160,7 @@ async fn attempt(
             tracing::info!(
                 "snapshot.mode=initial_only and the snapshot is complete: nothing to do"
             );
+            batches.metrics().snapshot.end(SnapshotStatus::Skipped);
         } else {
             take_snapshot(config, &tables(), None, None, batches).await?;
         }
@@ -246,6 +249,8 @@ async fn attempt(
         let done =
             take_snapshot(config, &tables(), exported.as_ref(), slot.as_ref(), batches).await?;
         resume = Some(done);
+    } else {
+        batches.metrics().snapshot.end(SnapshotStatus::Skipped);
     }
 
     client
@@ -257,7 +262,9 @@ async fn attempt(
         .await
         .map_err(|e| replication_error(config, e))?;
     tracing::info!(slot = %config.slot_name, publication = %config.publication_name, "streaming changes");
-    let client = Stream {
+    let connected = &batches.metrics().streaming.connected;
+    connected.store(true, std::sync::atomic::Ordering::Relaxed);
+    let streamed = Stream {
         config,
         client,
         catalog: &mgmt,
@@ -270,8 +277,9 @@ async fn attempt(
         transactions,
     }
     .run()
-    .await?;
-    Ok(Some(client))
+    .await;
+    connected.store(false, std::sync::atomic::Ordering::Relaxed);
+    Ok(Some(streamed?))
 }
 
 /// Reads the snapshot in a REPEATABLE READ transaction, on the slot's exported snapshot
@@ -281,7 +289,7 @@ async fn take_snapshot(
     tables: &[Arc<Table>],
     exported: Option<&(String, u64)>,
     slot: Option<&SlotState>,
-    batches: &flume::Sender<Batch>,
+    batches: &BatchSender,
 ) -> Result<ResumePoint, PostgresError> {
     let client = catalog::connect(config).await?;
     let what = "starting the snapshot transaction";
@@ -341,6 +349,7 @@ async fn take_snapshot(
         },
         ..config.clone()
     };
+    let meter = &batches.metrics().snapshot;
     let rows = Snapshot {
         config: &snapshot_config,
         client: &client,
@@ -348,7 +357,9 @@ async fn take_snapshot(
         batches,
     }
     .run(tables, checkpoint)
-    .await?;
+    .await
+    .inspect_err(|_| meter.end(SnapshotStatus::Aborted))?;
+    meter.end(SnapshotStatus::Completed);
     client
         .batch_execute("COMMIT")
         .await

@@ -24,6 +24,7 @@ use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
 use crate::offsets::OffsetMap;
 use crate::sources::heartbeat;
+use crate::sources::metrics::BatchSender;
 use crate::sources::{Batch, Checkpoint};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
@@ -61,7 +62,7 @@ pub struct Stream<'a> {
     /// Management connection, for catalog reads when a relation (re)appears.
     pub catalog: &'a Client,
     pub types: TypeRegistry,
-    pub batches: flume::Sender<Batch>,
+    pub batches: BatchSender,
     pub committed: watch::Receiver<Option<Checkpoint>>,
     pub shutdown: watch::Receiver<bool>,
     /// Changes at or before this point were delivered before a restart.
@@ -383,7 +384,11 @@ impl Stream<'_> {
         table: Option<Arc<Table>>,
         lsn: u64,
     ) -> Option<(Arc<Table>, Position)> {
-        let table = table?;
+        let Some(table) = table else {
+            // A change of a table the connector does not capture (Debezium's filtered event).
+            self.batches.metrics().streaming.events.filtered(1);
+            return None;
+        };
         let txn = state.txn?;
         if let Some(resume) = self.resume {
             if resume.covers(txn.final_lsn, lsn, txn.xid.into()) {
@@ -505,7 +510,7 @@ impl Stream<'_> {
 /// confirms what it committed, and ends the replication session cleanly.
 pub async fn finish(
     mut client: ReplicationClient,
-    batches: flume::Sender<Batch>,
+    batches: BatchSender,
     mut committed: watch::Receiver<Option<Checkpoint>>,
 ) {
     drop(batches);

@@ -34,6 +34,7 @@ use crate::event::Record;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
 use crate::sources::heartbeat;
+use crate::sources::metrics::BatchSender;
 use crate::sources::{Batch, Checkpoint};
 
 /// The server error a replica gets when the binlog it asks for is gone.
@@ -89,7 +90,7 @@ pub struct Stream<'a> {
     /// The captured tables known at the start, by `(db, table)`.
     pub tables: Vec<Arc<Table>>,
     pub schema_changes: &'a mut SchemaChanges,
-    pub batches: flume::Sender<Batch>,
+    pub batches: BatchSender,
     pub committed: watch::Receiver<Option<Checkpoint>>,
     pub shutdown: watch::Receiver<bool>,
     /// Where to start, and how much of its first transaction was delivered before.
@@ -181,8 +182,23 @@ impl Stream<'_> {
     }
 
     /// Streams until shutdown is requested, the pipeline stops, or an error.
-    pub async fn run(mut self) -> Result<(), MySqlError> {
+    pub async fn run(self) -> Result<(), MySqlError> {
+        let metrics = self.batches.metrics().clone();
+        let result = self.stream().await;
+        metrics
+            .streaming
+            .connected
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    async fn stream(mut self) -> Result<(), MySqlError> {
         let mut stream = self.open().await?;
+        self.batches
+            .metrics()
+            .streaming
+            .connected
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let mut state = State {
             file: self.start.file.clone(),
             gtids: self
@@ -425,6 +441,9 @@ impl Stream<'_> {
             EventData::TableMapEvent(_) => {}
             EventData::RowsEvent(rows) => {
                 let Some(mapped) = self.mapped(state, stream, rows.table_id()).await? else {
+                    // A rows event of a table the connector does not capture (Debezium's
+                    // filtered events; counted per binlog event, not per row).
+                    self.batches.metrics().streaming.events.filtered(1);
                     return Ok(());
                 };
                 self.rows(state, &mapped, &rows, &event, start).await?;

@@ -1,0 +1,209 @@
+//! `/metrics`: Prometheus text (0.0.4) of every connector, encoded with `prometheus-client`.
+//! Values are read at scrape time from the connectors' counters (no registry to keep in
+//! step with connectors coming and going):
+//!
+//! - `tidemark_*`: per connector (labels `connector`, `task`, as Connect's task metrics are
+//!   labelled), per plugin and per engine of the shared plugin runtime;
+//! - `debezium_metrics_*`: Debezium's snapshot and streaming metrics under the names and
+//!   labels its JMX exporter rules give them (see [`debezium`] and `docs/metrics.md`).
+//!
+//! Label values are bounded: names of connectors, plugins, tables and states, never free
+//! text.
+
+mod debezium;
+mod families;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+
+use families::{Families, Value};
+
+use crate::pipeline::PipelineStats;
+use crate::plugin::{Compilations, PluginState};
+use crate::sources::metrics::{SourceMetrics, now_ms};
+use crate::worker::State;
+
+/// What `/metrics` shows of one connector.
+pub struct ConnectorView<'a> {
+    pub name: &'a str,
+    /// Its task's state (a failed run shows `FAILED` here while Connect's connector-level
+    /// state stays `RUNNING`).
+    pub state: State,
+    /// The counters of its pipeline, once it ran.
+    pub pipeline: Option<&'a PipelineStats>,
+    /// Its source's metrics, once it ran.
+    pub source: Option<&'a SourceMetrics>,
+}
+
+/// Renders the metrics of `connectors`, of the plugins in `plugins`, and the `compilations`
+/// of the shared plugin runtime's engines.
+pub fn render(
+    connectors: &[ConnectorView<'_>],
+    plugins: &BTreeMap<String, PluginState>,
+    compilations: &[Compilations],
+) -> String {
+    let mut out = Families::default();
+    connector_families(&mut out, connectors);
+    debezium::families(&mut out, connectors);
+    plugin_families(&mut out, plugins, compilations);
+    out.encode()
+}
+
+fn task_labels(name: &str) -> Vec<(String, String)> {
+    vec![
+        ("connector".into(), name.to_owned()),
+        ("task".into(), "0".into()),
+    ]
+}
+
+fn connector_families(out: &mut Families, connectors: &[ConnectorView<'_>]) {
+    let pipelines: Vec<(&ConnectorView<'_>, &PipelineStats)> = connectors
+        .iter()
+        .filter_map(|c| c.pipeline.map(|p| (c, p)))
+        .collect();
+    let per_pipeline = |value: &dyn Fn(&PipelineStats) -> u64| {
+        pipelines
+            .iter()
+            .map(|(c, p)| (task_labels(c.name), Value::Int(value(p) as i64)))
+            .collect::<Vec<_>>()
+    };
+    out.counter(
+        "tidemark_records_in",
+        "Records the source handed to the pipeline.",
+        per_pipeline(&|p| p.records_in.load(Relaxed)),
+    );
+    out.counter(
+        "tidemark_records_out",
+        "Records written to the sink (dead letters included).",
+        per_pipeline(&|p| p.records_out.load(Relaxed)),
+    );
+    out.counter(
+        "tidemark_offset_commits",
+        "Offset commits after a sink flush.",
+        per_pipeline(&|p| p.commits.load(Relaxed)),
+    );
+    out.counter(
+        "tidemark_source_reconnects",
+        "Reconnects of the source after a retriable failure (the connector stays RUNNING meanwhile).",
+        per_pipeline(&|p| p.reconnects.load(Relaxed)),
+    );
+    out.counter(
+        "tidemark_sink_retries",
+        "Sink calls retried after a retriable failure.",
+        per_pipeline(&|p| p.sink_retries.load(Relaxed)),
+    );
+    out.gauge(
+        "tidemark_offset_commit_age_seconds",
+        "Seconds since the connector last committed offsets (since it started, before its first commit); it grows on a connector with nothing new to commit.",
+        pipelines
+            .iter()
+            .map(|(c, p)| {
+                let last = match p.last_commit_ms.load(Relaxed) {
+                    0 => p.started_ms.load(Relaxed),
+                    at => at,
+                };
+                let age = now_ms().saturating_sub(last).max(0) as f64 / 1000.0;
+                (task_labels(c.name), Value::Float(age))
+            })
+            .collect(),
+    );
+    out.gauge(
+        "tidemark_connector_state",
+        "1 for the state the connector's task is in (UNASSIGNED, RUNNING, PAUSED, STOPPED, FAILED, RESTARTING).",
+        connectors
+            .iter()
+            .map(|c| {
+                let mut labels = vec![("connector".into(), c.name.to_owned())];
+                labels.push(("state".into(), c.state.name().into()));
+                (labels, Value::Int(1))
+            })
+            .collect(),
+    );
+    let sources: Vec<(&ConnectorView<'_>, &SourceMetrics)> = connectors
+        .iter()
+        .filter_map(|c| c.source.map(|s| (c, s)))
+        .collect();
+    out.gauge(
+        "tidemark_source_lag_seconds",
+        "Seconds since the oldest change read from the database but not yet acknowledged by the sink committed there; 0 when every change read is acknowledged. Grows while the connector is paused or its sink is stuck.",
+        sources
+            .iter()
+            .map(|(c, s)| {
+                (
+                    task_labels(c.name),
+                    Value::Float(s.unacknowledged_ms() as f64 / 1000.0),
+                )
+            })
+            .collect(),
+    );
+    out.histogram(
+        "tidemark_end_to_end_latency_seconds",
+        "From a change's commit in the database to the sink's acknowledgement (the offset commit after its flush), observed per batch from its oldest change.",
+        sources
+            .iter()
+            .map(|(c, s)| (task_labels(c.name), Value::histogram(&s.end_to_end)))
+            .collect(),
+    );
+}
+
+fn plugin_families(
+    out: &mut Families,
+    plugins: &BTreeMap<String, PluginState>,
+    compilations: &[Compilations],
+) {
+    let per_plugin = |value: &dyn Fn(&PluginState) -> i64| {
+        plugins
+            .iter()
+            .map(|(name, state)| {
+                (
+                    vec![("plugin".to_owned(), name.clone())],
+                    Value::Int(value(state)),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    out.counter(
+        "tidemark_plugin_reloads",
+        "New plugin versions swapped in while running.",
+        per_plugin(&|s| s.reloads as i64),
+    );
+    out.counter(
+        "tidemark_plugin_upgrades",
+        "New plugin versions that went live with baseline code and were then swapped for their optimized code.",
+        per_plugin(&|s| s.upgrades as i64),
+    );
+    out.counter(
+        "tidemark_plugin_reload_failures",
+        "New plugin versions rejected (invalid, wrong world, configure error or canary failure).",
+        per_plugin(&|s| s.rejected as i64),
+    );
+    out.gauge(
+        "tidemark_plugin_versions",
+        "Versions of the plugin seen since the start.",
+        per_plugin(&|s| s.versions.len() as i64),
+    );
+    out.gauge(
+        "tidemark_plugin_reload_error",
+        "1 when a version of the plugin was rejected (the reason is in GET /plugins and the log).",
+        per_plugin(&|s| i64::from(s.last_error.is_some())),
+    );
+    out.counter(
+        "tidemark_plugin_compilations",
+        "Plugin components compiled (not found in a cache) by the process's shared runtime, per engine: each version once for all connectors.",
+        compilations
+            .iter()
+            .map(|c| {
+                (
+                    vec![
+                        ("tier".to_owned(), c.tier.name().to_owned()),
+                        ("metered".to_owned(), c.metered.to_string()),
+                    ],
+                    Value::Int(c.count as i64),
+                )
+            })
+            .collect(),
+    );
+}
+
+#[cfg(test)]
+mod tests;
