@@ -1,7 +1,9 @@
 //! `/metrics` of a worker against real Postgres and MariaDB servers: Debezium's snapshot
 //! metrics show a snapshot's progress while it runs (held by a paused connector) and its end;
 //! the streaming metrics count the changes; Tidemark's source lag grows while the connector
-//! is paused and falls back to 0 once it is resumed; end-to-end latency is observed.
+//! is paused and falls back to 0 once it is resumed; end-to-end latency is observed; what a
+//! connector holds back in its database (a slot's WAL, the binlog still to read) grows while
+//! it is stopped and falls once it runs again.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -60,6 +62,32 @@ fn set_target(worker: &WorkerProcess, name: &str, verb: &str) {
     assert_eq!(code, 202, "{body}");
 }
 
+/// Stops a connector and waits until it is stopped.
+fn stop(worker: &WorkerProcess, name: &str) {
+    let (code, body) = worker.call("PUT", &format!("/connectors/{name}/stop"), None);
+    assert_eq!(code, 204, "{body}");
+    // A stopped connector has no tasks, as in Connect.
+    worker.wait_state(name, "STOPPED", None);
+}
+
+/// While the connector is stopped and the database writes, `metric` (what the connector
+/// holds back there) grows; once it runs again it falls.
+fn held_back_grows_while_stopped(
+    worker: &WorkerProcess,
+    name: &str,
+    metric: &str,
+    labels: &[&str],
+    write: &dyn Fn(),
+) {
+    let before = wait_metric(worker, metric, labels, |v| v >= 0.0);
+    stop(worker, name);
+    write();
+    let grown = wait_metric(worker, metric, labels, |v| v > before + 100_000.0);
+    set_target(worker, name, "resume");
+    worker.wait_state(name, "RUNNING", Some("RUNNING"));
+    wait_metric(worker, metric, labels, |v| v < grown);
+}
+
 /// While the connector is paused with changes read but not acknowledged, the source lag
 /// grows; once resumed it falls back to 0 and every row is in `sink`.
 fn lag_grows_while_paused_then_falls(
@@ -98,7 +126,15 @@ fn postgres_snapshot_progress_streaming_counts_and_a_lag_that_grows_while_paused
     let dir = tempfile::tempdir().unwrap();
     let worker = WorkerProcess::start(dir.path(), free_port());
     let sink = dir.path().join("shop.jsonl");
-    let config = pg_connector(&server, "shop", &sink, &[("max.batch.size", json!("100"))]);
+    let config = pg_connector(
+        &server,
+        "shop",
+        &sink,
+        &[
+            ("max.batch.size", json!("100")),
+            ("metrics.database.poll.interval.ms", json!("300")),
+        ],
+    );
     // Paused from the start: the snapshot reads until the pipeline's queue is full, then
     // waits, so its progress can be read while it runs.
     create(&worker, "shop", config, "PAUSED");
@@ -220,6 +256,28 @@ fn postgres_snapshot_progress_streaming_counts_and_a_lag_that_grows_while_paused
         ),
         Some(1.0)
     );
+    let slot = [c, "slot=\"slot_shop\""];
+    assert_eq!(
+        sample(
+            &worker,
+            "tidemark_pg_slot_wal_status",
+            &[c, "status=\"reserved\""]
+        ),
+        Some(1.0)
+    );
+    held_back_grows_while_stopped(
+        &worker,
+        "shop",
+        "tidemark_pg_slot_wal_held_bytes",
+        &slot,
+        &|| {
+            server.psql(
+                "shop",
+                "INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(100001, 105000) g",
+            );
+        },
+    );
+    assert!(sample(&worker, "tidemark_pg_slot_wal_retained_bytes", &slot).is_some());
     worker.stop();
 }
 
@@ -234,7 +292,8 @@ fn mariadb_snapshot_and_streaming_metrics_and_a_lag_that_grows_while_paused() {
     let dir = tempfile::tempdir().unwrap();
     let worker = WorkerProcess::start(dir.path(), free_port());
     let mut config = serde_json::Map::new();
-    for (key, value) in maria_properties(&server, dir.path(), &[]) {
+    let extra = [("metrics.database.poll.interval.ms", "300")];
+    for (key, value) in maria_properties(&server, dir.path(), &extra) {
         // The connector's name is the one it is created under.
         if key != "name" {
             config.insert(key, Json::String(value));
@@ -294,6 +353,18 @@ fn mariadb_snapshot_and_streaming_metrics_and_a_lag_that_grows_while_paused() {
         },
         &sink,
         6,
+    );
+    held_back_grows_while_stopped(
+        &worker,
+        "maria",
+        "tidemark_binlog_bytes_behind",
+        &[c],
+        &|| {
+            server.sql(
+                "dbz",
+                "INSERT INTO t SELECT seq, repeat('x', 100) FROM seq_100_to_5099;",
+            );
+        },
     );
     worker.stop();
 }

@@ -157,6 +157,7 @@ async fn metrics(State(state): State<ApiState>) -> Response {
             state: *task,
             pipeline: probe.stats().map(|s| &**s),
             source: probe.source().map(|s| &**s),
+            usage: probe.usage(),
         })
         .collect();
     let probes: Vec<(String, Arc<Probe>)> = observed

@@ -110,6 +110,7 @@ pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
             Ok(Worker::new(id, Default::default(), None)?)
         })
         .await?;
+        tokio::spawn(worker.clone().poll_databases());
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -148,6 +149,7 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
             Ok(Worker::new(id, defaults, Some(store.clone()))?)
         })
         .await?;
+        tokio::spawn(worker.clone().poll_databases());
         worker.start_stored().await;
         for (name, config) in connectors {
             worker

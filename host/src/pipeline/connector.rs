@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::control::Controls;
 use super::errors::ErrorPolicy;
@@ -21,6 +22,7 @@ use crate::sources::SourceContext;
 use crate::sources::metrics::{BatchSender, SourceMetrics};
 use crate::sources::mysql::{self, Flavor, MySqlConfig, MySqlError};
 use crate::sources::postgres::{self, PostgresConfig, PostgresError};
+use crate::sources::usage::DatabaseUsage;
 
 /// What stopped a connector.
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +230,46 @@ fn source_of(props: &Properties) -> Result<Source, ConnectorError> {
     } else {
         Err(ConnectorError::UnknownConnector(class.to_owned()))
     }
+}
+
+/// What the connector the properties describe holds back in its database (see
+/// [`crate::sources::usage`]): its Postgres slot's WAL, or, for a binlog reader, the distance
+/// from the position its source last read (`source`; `None` before it read any) to the
+/// server's end. Errors hide resolved secrets.
+pub async fn database_usage(
+    props: Properties,
+    source: Option<Arc<SourceMetrics>>,
+) -> Result<Option<DatabaseUsage>, ConnectorError> {
+    let (secrets, source_config) = {
+        let (props, secrets) = resolved(&props)?;
+        let config = source_of(&props).map_err(|error| error.hiding(&secrets))?;
+        (secrets, config)
+    };
+    let read = async {
+        match source_config {
+            Source::Postgres(config) => Ok(Some(postgres::usage::slot_usage(&config).await?)),
+            Source::MySql(config) => {
+                let Some(metrics) = source else {
+                    return Ok(None);
+                };
+                let position = metrics.streaming.position.load(Ordering::Relaxed);
+                let file = metrics
+                    .streaming
+                    .file
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .clone();
+                match file {
+                    Some(file) if position >= 0 => {
+                        Ok(mysql::usage::binlog_usage(&config, &file, position).await?)
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
+    };
+    read.await
+        .map_err(|error: ConnectorError| error.hiding(&secrets))
 }
 
 /// Where a connector's offsets are and what they look like: its name, its source partition

@@ -11,6 +11,7 @@ use super::PipelineStats;
 use crate::config::Secrets;
 use crate::plugin::{RuntimeOptions, SharedPlugins};
 use crate::sources::metrics::SourceMetrics;
+use crate::sources::usage::DatabaseUsage;
 
 /// A gate the pipeline's sink thread passes before each batch: while it is closed (the
 /// connector is paused) the pipeline commits what it wrote and reads nothing more, so the
@@ -88,6 +89,8 @@ impl Gate {
 pub struct Probe {
     stats: OnceLock<Arc<PipelineStats>>,
     source: OnceLock<Arc<SourceMetrics>>,
+    /// What the connector last was found to hold back in its database.
+    usage: Mutex<Option<DatabaseUsage>>,
     secrets: OnceLock<Secrets>,
 }
 
@@ -116,6 +119,16 @@ impl Probe {
     /// The source's metrics, once it runs.
     pub fn source(&self) -> Option<&Arc<SourceMetrics>> {
         self.source.get()
+    }
+
+    /// Records what the connector holds back in its database (`None`: not known).
+    pub fn set_usage(&self, usage: Option<DatabaseUsage>) {
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = usage;
+    }
+
+    /// What the connector was last found to hold back in its database.
+    pub fn usage(&self) -> Option<DatabaseUsage> {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 

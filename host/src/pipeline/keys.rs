@@ -154,6 +154,7 @@ pub fn shared() -> Vec<Key> {
         keys(),
         sources::options::keys(),
         sources::reconnect::keys(),
+        sources::usage::keys(),
         super::errors::keys(),
         sinks::keys::keys(),
         sinks::kafka::config::keys(),

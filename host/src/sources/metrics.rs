@@ -92,7 +92,7 @@ impl SourceMetrics {
         self.records_sent
             .fetch_add(batch.records.len() as u64, Relaxed);
         let mut oldest: Option<i64> = None;
-        let mut newest_change: Option<i64> = None;
+        let mut last_change: Option<Change<'_>> = None;
         for record in &batch.records {
             let Some(change) = Change::of(record) else {
                 continue;
@@ -102,11 +102,13 @@ impl SourceMetrics {
                 self.snapshot.events.count(change.op);
             } else {
                 self.streaming.observe(&change);
-                newest_change = Some(change.ts_ms);
+                last_change = Some(change);
             }
         }
-        if let Some(ts) = newest_change {
-            self.streaming.behind(now_ms().saturating_sub(ts).max(0));
+        if let Some(change) = last_change {
+            self.streaming
+                .behind(now_ms().saturating_sub(change.ts_ms).max(0));
+            self.streaming.at(&change);
         }
         let mut in_flight = lock(&self.in_flight);
         let number = in_flight.sent;
@@ -316,6 +318,8 @@ pub struct StreamingMeter {
     pub last_transaction_id: AtomicI64,
     /// `SourceEventPosition`: Postgres's `lsn`, or the binlog `pos` (-1 before any).
     pub position: AtomicI64,
+    /// The binlog file of `position` (MariaDB/MySQL).
+    pub file: Mutex<Option<String>>,
     /// The transaction of the last change, to count transactions as they change.
     last_transaction: Mutex<Option<String>>,
 }
@@ -332,6 +336,7 @@ impl Default for StreamingMeter {
             transactions: AtomicU64::new(0),
             last_transaction_id: AtomicI64::new(-1),
             position: AtomicI64::new(-1),
+            file: Mutex::new(None),
             last_transaction: Mutex::new(None),
         }
     }
@@ -356,9 +361,19 @@ impl StreamingMeter {
                 *last = Some(transaction);
             }
         }
+    }
+
+    /// Notes the position of the last change of a batch.
+    fn at(&self, change: &Change<'_>) {
         if let Some(Value::Int64(position)) = change.source("lsn").or_else(|| change.source("pos"))
         {
             self.position.store(*position, Relaxed);
+        }
+        if let Some(Value::String(file)) = change.source("file") {
+            let mut known = lock(&self.file);
+            if known.as_deref() != Some(file.as_str()) {
+                *known = Some(file.to_string());
+            }
         }
     }
 

@@ -9,6 +9,7 @@ pub mod options;
 pub mod postgres;
 pub mod reconnect;
 pub mod tls;
+pub mod usage;
 
 use tokio::sync::watch;
 

@@ -14,6 +14,7 @@
 pub mod handle;
 pub mod status;
 pub mod store;
+mod usage;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

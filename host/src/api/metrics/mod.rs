@@ -21,6 +21,7 @@ use families::{Families, Value};
 use crate::pipeline::PipelineStats;
 use crate::plugin::{Compilations, PluginState};
 use crate::sources::metrics::{SourceMetrics, now_ms};
+use crate::sources::usage::DatabaseUsage;
 use crate::worker::State;
 
 /// What `/metrics` shows of one connector.
@@ -33,6 +34,8 @@ pub struct ConnectorView<'a> {
     pub pipeline: Option<&'a PipelineStats>,
     /// Its source's metrics, once it ran.
     pub source: Option<&'a SourceMetrics>,
+    /// What it was last found to hold back in its database.
+    pub usage: Option<DatabaseUsage>,
 }
 
 /// Renders the metrics of `connectors`, of the plugins in `plugins`, and the `compilations`
@@ -44,6 +47,7 @@ pub fn render(
 ) -> String {
     let mut out = Families::default();
     connector_families(&mut out, connectors);
+    usage_families(&mut out, connectors);
     debezium::families(&mut out, connectors);
     plugin_families(&mut out, plugins, compilations);
     out.encode()
@@ -143,6 +147,82 @@ fn connector_families(out: &mut Families, connectors: &[ConnectorView<'_>]) {
             .iter()
             .map(|(c, s)| (task_labels(c.name), Value::histogram(&s.end_to_end)))
             .collect(),
+    );
+}
+
+/// What each connector holds back in its database.
+fn usage_families(out: &mut Families, connectors: &[ConnectorView<'_>]) {
+    let (mut held, mut retained, mut status, mut exists) = (vec![], vec![], vec![], vec![]);
+    let (mut bytes_behind, mut files_behind) = (vec![], vec![]);
+    for c in connectors {
+        let slot_labels = |slot: &str| {
+            vec![
+                ("connector".to_owned(), c.name.to_owned()),
+                ("slot".to_owned(), slot.to_owned()),
+            ]
+        };
+        match &c.usage {
+            Some(DatabaseUsage::Slot {
+                slot,
+                held_bytes,
+                retained_bytes,
+                wal_status,
+            }) => {
+                exists.push((slot_labels(slot), Value::Int(1)));
+                if let Some(bytes) = held_bytes {
+                    held.push((slot_labels(slot), Value::Int(*bytes)));
+                }
+                if let Some(bytes) = retained_bytes {
+                    retained.push((slot_labels(slot), Value::Int(*bytes)));
+                }
+                if let Some(wal_status) = wal_status {
+                    let mut labels = slot_labels(slot);
+                    labels.push(("status".into(), wal_status.clone()));
+                    status.push((labels, Value::Int(1)));
+                }
+            }
+            Some(DatabaseUsage::NoSlot { slot }) => {
+                exists.push((slot_labels(slot), Value::Int(0)));
+            }
+            Some(DatabaseUsage::Binlog {
+                bytes_behind: bytes,
+                files_behind: files,
+            }) => {
+                bytes_behind.push((task_labels(c.name), Value::Int(*bytes)));
+                files_behind.push((task_labels(c.name), Value::Int(*files)));
+            }
+            None => {}
+        }
+    }
+    out.gauge(
+        "tidemark_pg_slot_exists",
+        "1 when the connector's replication slot exists, 0 when it does not (read every metrics.database.poll.interval.ms).",
+        exists,
+    );
+    out.gauge(
+        "tidemark_pg_slot_wal_held_bytes",
+        "Bytes of WAL from the slot's confirmed_flush_lsn to the server's current position: what the connector has not acknowledged. Read also while it is paused or stopped.",
+        held,
+    );
+    out.gauge(
+        "tidemark_pg_slot_wal_retained_bytes",
+        "Bytes of WAL from the slot's restart_lsn to the server's current position: what the server keeps on disk for the slot.",
+        retained,
+    );
+    out.gauge(
+        "tidemark_pg_slot_wal_status",
+        "1 for the slot's wal_status (reserved, extended, unreserved, lost).",
+        status,
+    );
+    out.gauge(
+        "tidemark_binlog_bytes_behind",
+        "Bytes of binlog from the position the connector last read to the end of the server's newest binlog file.",
+        bytes_behind,
+    );
+    out.gauge(
+        "tidemark_binlog_files_behind",
+        "Binlog files after the one the connector last read.",
+        files_behind,
     );
 }
 

@@ -40,6 +40,7 @@ fn renders_connector_plugin_and_engine_families() {
         state,
         pipeline: Some(pipeline),
         source: None,
+        usage: None,
     };
     let text = render(
         &[
@@ -92,6 +93,12 @@ fn renders_debezium_metrics_and_the_lag_of_a_source() {
             state: State::Running,
             pipeline: Some(&stats),
             source: Some(&source),
+            usage: Some(DatabaseUsage::Slot {
+                slot: "s".into(),
+                held_bytes: Some(42),
+                retained_bytes: Some(50),
+                wal_status: Some("reserved".into()),
+            }),
         }],
         &BTreeMap::new(),
         &[],
@@ -127,6 +134,8 @@ fn renders_debezium_metrics_and_the_lag_of_a_source() {
         ),
         "tidemark_source_lag_seconds{connector=\"c\",task=\"0\"} 0.0".to_owned(),
         "tidemark_end_to_end_latency_seconds_count{connector=\"c\",task=\"0\"} 0".to_owned(),
+        "tidemark_pg_slot_wal_held_bytes{connector=\"c\",slot=\"s\"} 42".to_owned(),
+        "tidemark_pg_slot_wal_status{connector=\"c\",slot=\"s\",status=\"reserved\"} 1".to_owned(),
     ] {
         assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
     }
@@ -137,6 +146,12 @@ fn renders_debezium_metrics_and_the_lag_of_a_source() {
             state: State::Running,
             pipeline: Some(&stats),
             source: Some(&source),
+            usage: Some(DatabaseUsage::Slot {
+                slot: "s".into(),
+                held_bytes: Some(42),
+                retained_bytes: Some(50),
+                wal_status: Some("reserved".into()),
+            }),
         }],
         &BTreeMap::new(),
         &[],

@@ -26,6 +26,7 @@ pub mod source_info;
 pub mod table;
 pub mod tls;
 pub mod types;
+pub mod usage;
 
 pub use config::{Flavor, MySqlConfig};
 pub use error::MySqlError;

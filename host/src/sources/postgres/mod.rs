@@ -24,6 +24,7 @@ pub mod stream;
 pub mod table;
 pub mod tls;
 pub mod types;
+pub mod usage;
 
 pub use crate::sources::SourceContext;
 pub use config::PostgresConfig;
