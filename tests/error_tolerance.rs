@@ -84,6 +84,8 @@ fn with_tolerance_all_failed_records_go_to_the_dead_letter_topic() {
     let server = Postgres::start();
     setup(&server);
     let dir = tempfile::tempdir().unwrap();
+    let port = tidemark_tests::process::free_port();
+    let listeners = format!("http://127.0.0.1:{port}");
     let props = properties(
         &server,
         dir.path(),
@@ -91,12 +93,34 @@ fn with_tolerance_all_failed_records_go_to_the_dead_letter_topic() {
             ("errors.tolerance", "all"),
             ("errors.log.enable", "true"),
             ("errors.deadletterqueue.topic.name", "dlq"),
+            ("listeners", listeners.as_str()),
         ],
     );
     let mut capture = Capture::start(dir.path().to_owned(), props);
     server.wait_slot_active("shop", "tidemark_slot");
     workload(&server, 1);
     capture.wait_lines(2 + MODES.len(), TIMEOUT);
+    // The failures are counted: Debezium's erroneous events, and each transform's errors.
+    let (_, metrics) = tidemark_tests::rest::Rest::new(port).request("GET", "/metrics", None);
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    let erroneous = format!(
+        "debezium_metrics_NumberOfErroneousEvents{{connector=\"test-connector\",context=\"streaming\",name=\"dbz\",plugin=\"postgres\"}} {}\n",
+        MODES.len()
+    );
+    assert!(metrics.contains(&erroneous), "{erroneous} in\n{metrics}");
+    for (mode, _) in MODES {
+        let errors = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("tidemark_plugin_errors_total{")
+                    && l.contains(&format!("transform=\"{mode}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+        assert!(
+            errors.is_some_and(|n| n >= 1.0),
+            "{mode}: {errors:?}\n{metrics}"
+        );
+    }
     // Every line written by the stop (which must be clean: the pipeline went on), so an
     // extra good row or dead letter fails the counts below.
     let lines = capture.stop_after_quiet();

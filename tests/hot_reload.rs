@@ -354,6 +354,21 @@ fn broken_versions_are_refused_and_the_running_one_continues() {
         sample(&metrics, "tidemark_records_in_total", "test-connector").unwrap() >= 1.0,
         "{metrics}"
     );
+    // The transform's cost, counted across the versions it ran.
+    let step = "transform=\"s\",plugin=\"stamp\"";
+    assert!(
+        sample(&metrics, "tidemark_plugin_records_total", step).unwrap() >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        sample(&metrics, "tidemark_plugin_seconds_total", step).unwrap() > 0.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "tidemark_plugin_errors_total", step),
+        Some(0.0),
+        "{metrics}"
+    );
     let (_, plugins_json) = get(port, "/plugins");
     let listed: Json = serde_json::from_str(&plugins_json).unwrap();
     // the first version and the one configure refused (the garbage never loaded)

@@ -56,6 +56,8 @@ impl ErrorPolicy {
 pub struct Outcome {
     pub records: Vec<Record>,
     pub dead_letters: Vec<Record>,
+    /// Records a transform failed on (dead-lettered or skipped).
+    pub failed: u64,
 }
 
 /// Runs a batch through the chain under the policy.
@@ -68,6 +70,7 @@ pub fn run(
         return Ok(Outcome {
             records: chain.process(records)?,
             dead_letters: Vec::new(),
+            failed: 0,
         });
     }
     let originals = records.clone();
@@ -75,16 +78,19 @@ pub fn run(
         Ok(records) => Ok(Outcome {
             records,
             dead_letters: Vec::new(),
+            failed: 0,
         }),
         Err(_) => {
             let mut outcome = Outcome {
                 records: Vec::new(),
                 dead_letters: Vec::new(),
+                failed: 0,
             };
             for record in originals {
                 match chain.process(vec![record.clone()]) {
                     Ok(out) => outcome.records.extend(out),
                     Err(error) => {
+                        outcome.failed += 1;
                         if policy.log {
                             tracing::error!(topic = %record.topic, %error, "a transform failed on a record (errors.tolerance=all)");
                         }

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::event::Record;
 use crate::offsets::{OffsetError, OffsetMap, OffsetStore};
 use crate::plugin::reload::{CANARY_RECORDS, Reloading};
-use crate::plugin::{Chain, PluginError};
+use crate::plugin::{Chain, ChainCosts, PluginError};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::metrics::{SourceMetrics, now_ms};
 use crate::sources::{Batch, Checkpoint};
@@ -75,6 +75,11 @@ pub struct PipelineStats {
     pub reconnects: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The topics records were written to (Connect's active topics).
     pub topics: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Records a transform failed on under `errors.tolerance=all` (Debezium's erroneous
+    /// events).
+    pub erroneous: std::sync::atomic::AtomicU64,
+    /// What each transform costs, counted across hot reloads.
+    pub plugin_costs: Option<Arc<ChainCosts>>,
     /// Sink calls retried after a retriable failure (the sink counts them).
     pub sink_retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// When the pipeline started, in ms since the epoch.
@@ -129,7 +134,13 @@ impl Pipeline {
     ) -> Result<(Pipeline, PipelineInput), PipelineError> {
         let (batches, receiver) = flume::bounded(CHANNEL_BATCHES);
         let (committed_tx, committed) = watch::channel(None);
+        let mut chain = chain;
+        let costs = chain.as_ref().map(|c| Arc::new(c.new_costs()));
+        if let (Some(chain), Some(costs)) = (chain.as_mut(), &costs) {
+            chain.count_costs_in(costs.clone());
+        }
         let stats = Arc::new(PipelineStats {
+            plugin_costs: costs.clone(),
             sink_retries: sink.retries().unwrap_or_default(),
             started_ms: now_ms().into(),
             ..PipelineStats::default()
@@ -168,6 +179,7 @@ impl Pipeline {
             let (transformed, transformed_rx) = flume::bounded(TRANSFORMED_BATCHES);
             let transformer = Transformer {
                 chain,
+                costs,
                 reloading,
                 errors,
                 stats: stats.clone(),
@@ -234,6 +246,8 @@ impl From<Batch> for Transformed {
 /// between batches.
 struct Transformer {
     chain: Option<Chain>,
+    /// Where every chain (the first, and each hot reload brings) counts its steps' costs.
+    costs: Option<Arc<ChainCosts>>,
     /// New chains from hot reload, taken between batches.
     reloading: Option<Reloading>,
     errors: ErrorPolicy,
@@ -266,7 +280,10 @@ impl Transformer {
         if let Some(reloading) = &self.reloading {
             // A swap happens here, between two batches: every record of a batch goes through
             // one version of each plugin.
-            while let Ok(chain) = reloading.swaps.try_recv() {
+            while let Ok(mut chain) = reloading.swaps.try_recv() {
+                if let Some(costs) = &self.costs {
+                    chain.count_costs_in(costs.clone());
+                }
                 self.chain = Some(chain);
             }
             if !records.is_empty()
@@ -284,8 +301,12 @@ impl Transformer {
             _ => errors::Outcome {
                 records,
                 dead_letters: Vec::new(),
+                failed: 0,
             },
         };
+        self.stats
+            .erroneous
+            .fetch_add(outcome.failed, std::sync::atomic::Ordering::Relaxed);
         Ok(Transformed {
             records: outcome.records,
             dead_letters: outcome.dead_letters,

@@ -15,6 +15,7 @@ use wasmtime::{Store, Trap};
 use super::batch::Batch;
 use super::bindings::{Emitted, Outcome, Transform};
 use super::convert;
+use super::costs::ChainCosts;
 use super::limits::Limits;
 use super::predicate::Condition;
 use super::runtime::{EPOCH_TICK, Kind, Runtime, Tier, World};
@@ -68,6 +69,8 @@ pub struct Chain {
     spec: Vec<Step>,
     steps: Vec<Prepared>,
     live: Option<Live>,
+    /// Where each step's cost is counted.
+    costs: Option<Arc<ChainCosts>>,
 }
 
 impl Chain {
@@ -130,9 +133,25 @@ impl Chain {
             spec,
             steps,
             live: None,
+            costs: None,
         };
         chain.live = Some(chain.instantiate()?);
         Ok(chain)
+    }
+
+    /// New counters for this chain's steps (see [`Chain::count_costs_in`]).
+    pub fn new_costs(&self) -> ChainCosts {
+        ChainCosts::new(self.spec.iter().map(|s| {
+            (
+                s.name.clone().unwrap_or_else(|| s.plugin.name.clone()),
+                s.plugin.name.clone(),
+            )
+        }))
+    }
+
+    /// Counts each step's time, records and failed calls in `costs` from now on.
+    pub fn count_costs_in(&mut self, costs: Arc<ChainCosts>) {
+        self.costs = Some(costs);
     }
 
     /// Drops the chain's instances and their memory, keeping what builds them: the next batch
@@ -276,44 +295,59 @@ impl Chain {
 
     fn run(&self, live: &mut Live, mut records: Vec<Record>) -> Result<Vec<Record>, PluginError> {
         for (i, (instance, step)) in live.instances.iter().zip(&self.steps).enumerate() {
-            records = match &step.condition {
-                None => call(&mut live.store, instance, i, step, records)?,
-                Some(condition) => {
-                    let selected: Vec<bool> =
-                        records.iter().map(|r| condition.applies(r)).collect();
-                    if selected.iter().all(|s| *s) {
-                        call(&mut live.store, instance, i, step, records)?
-                    } else if !selected.iter().any(|s| *s) {
-                        records
-                    } else {
-                        // Only the selected records go to the plugin; the others keep their
-                        // places around what it makes of the selected ones.
-                        let (chosen, others): (Vec<_>, Vec<_>) = records
-                            .into_iter()
-                            .zip(selected.iter().copied())
-                            .partition(|(_, s)| *s);
-                        let chosen = chosen.into_iter().map(|(r, _)| r).collect();
-                        let mut results =
-                            call_grouped(&mut live.store, instance, i, step, chosen)?.into_iter();
-                        let mut others = others.into_iter().map(|(r, _)| r);
-                        let mut merged = Vec::with_capacity(selected.len());
-                        for s in selected {
-                            if s {
-                                merged.extend(results.next().unwrap_or_default());
-                            } else {
-                                merged.extend(others.next());
-                            }
-                        }
-                        merged
-                    }
-                }
-            };
+            let (count, started) = (records.len(), std::time::Instant::now());
+            let result = run_step(&mut live.store, instance, i, step, records);
+            if let Some(costs) = &self.costs {
+                costs.record(i, count, started.elapsed(), result.is_err());
+            }
+            records = result?;
             if records.is_empty() {
                 break;
             }
         }
         Ok(records)
     }
+}
+
+/// Runs one step over a batch: every record, or those its predicate selects (the others
+/// keep their places around what the plugin makes of the selected ones).
+fn run_step(
+    store: &mut Store<StoreState>,
+    instance: &Transform,
+    i: usize,
+    step: &Prepared,
+    records: Vec<Record>,
+) -> Result<Vec<Record>, PluginError> {
+    Ok(match &step.condition {
+        None => call(store, instance, i, step, records)?,
+        Some(condition) => {
+            let selected: Vec<bool> = records.iter().map(|r| condition.applies(r)).collect();
+            if selected.iter().all(|s| *s) {
+                call(store, instance, i, step, records)?
+            } else if !selected.iter().any(|s| *s) {
+                records
+            } else {
+                // Only the selected records go to the plugin; the others keep their
+                // places around what it makes of the selected ones.
+                let (chosen, others): (Vec<_>, Vec<_>) = records
+                    .into_iter()
+                    .zip(selected.iter().copied())
+                    .partition(|(_, s)| *s);
+                let chosen = chosen.into_iter().map(|(r, _)| r).collect();
+                let mut results = call_grouped(store, instance, i, step, chosen)?.into_iter();
+                let mut others = others.into_iter().map(|(r, _)| r);
+                let mut merged = Vec::with_capacity(selected.len());
+                for s in selected {
+                    if s {
+                        merged.extend(results.next().unwrap_or_default());
+                    } else {
+                        merged.extend(others.next());
+                    }
+                }
+                merged
+            }
+        }
+    })
 }
 
 /// Runs one plugin over a batch and applies its outcomes.

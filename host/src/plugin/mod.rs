@@ -15,6 +15,7 @@ mod cache;
 pub mod catalog;
 mod chain;
 mod convert;
+pub mod costs;
 pub mod declared;
 mod directory;
 mod error;
@@ -34,6 +35,7 @@ mod state;
 mod stderr;
 
 pub use chain::{Chain, Step};
+pub use costs::ChainCosts;
 pub use directory::{Lease, Offer, PluginDirectory, PluginState, Version, read_state};
 pub use error::PluginError;
 pub use runtime::{Compilations, Origin, Plugin, Runtime, RuntimeOptions, Tier, World};

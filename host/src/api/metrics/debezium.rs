@@ -25,6 +25,8 @@ struct Source<'a> {
     connector: &'a str,
     metrics: &'a SourceMetrics,
     records_in: u64,
+    /// Records a transform failed on (`errors.tolerance=all`).
+    erroneous: u64,
     snapshot: SnapshotView,
 }
 
@@ -37,6 +39,7 @@ pub fn families(out: &mut Families, connectors: &[ConnectorView<'_>]) {
                 connector: c.name,
                 metrics,
                 records_in: c.pipeline.map_or(0, |p| p.records_in.load(Relaxed)),
+                erroneous: c.pipeline.map_or(0, |p| p.erroneous.load(Relaxed)),
                 snapshot: metrics.snapshot.view(),
             })
         })
@@ -294,6 +297,19 @@ fn streaming(out: &mut Families, sources: &[Source<'_>]) {
             },
         );
     }
+    out.gauge(
+        "debezium_metrics_NumberOfErroneousEvents",
+        "Events a transform failed on (dead-lettered or skipped under errors.tolerance=all).",
+        sources
+            .iter()
+            .map(|s| {
+                (
+                    labels(s.connector, s.metrics, "streaming"),
+                    Value::Int(s.erroneous as i64),
+                )
+            })
+            .collect(),
+    );
     gauge(
         out,
         "debezium_metrics_NumberOfCommittedTransactions",

@@ -16,7 +16,7 @@ mod families;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use families::{Families, Value};
+use families::{Families, Labels, Value};
 
 use crate::pipeline::PipelineStats;
 use crate::plugin::{Compilations, PluginState};
@@ -122,6 +122,37 @@ fn connector_families(out: &mut Families, connectors: &[ConnectorView<'_>]) {
                 (labels, Value::Int(1))
             })
             .collect(),
+    );
+    let mut costs: [Vec<(Labels, Value)>; 3] = Default::default();
+    for (c, p) in &pipelines {
+        for step in p.plugin_costs.iter().flat_map(|costs| &costs.steps) {
+            let mut labels = task_labels(c.name);
+            labels.push(("transform".into(), step.transform.clone()));
+            labels.push(("plugin".into(), step.plugin.clone()));
+            let seconds = step.nanos.load(Relaxed) as f64 / 1e9;
+            costs[0].push((labels.clone(), Value::Float(seconds)));
+            costs[1].push((
+                labels.clone(),
+                Value::Int(step.records.load(Relaxed) as i64),
+            ));
+            costs[2].push((labels, Value::Int(step.errors.load(Relaxed) as i64)));
+        }
+    }
+    let [seconds, records, errors] = costs;
+    out.counter(
+        "tidemark_plugin_seconds",
+        "Time spent in each transform of the connector's chain (its plugin's calls).",
+        seconds,
+    );
+    out.counter(
+        "tidemark_plugin_records",
+        "Records given to each transform of the connector's chain.",
+        records,
+    );
+    out.counter(
+        "tidemark_plugin_errors",
+        "Calls of each transform that failed (a trap, a limit, a refused record).",
+        errors,
     );
     let sources: Vec<(&ConnectorView<'_>, &SourceMetrics)> = connectors
         .iter()
