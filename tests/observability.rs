@@ -292,7 +292,11 @@ fn mariadb_snapshot_and_streaming_metrics_and_a_lag_that_grows_while_paused() {
     let dir = tempfile::tempdir().unwrap();
     let worker = WorkerProcess::start(dir.path(), free_port());
     let mut config = serde_json::Map::new();
-    let extra = [("metrics.database.poll.interval.ms", "300")];
+    let extra = [
+        ("metrics.database.poll.interval.ms", "300"),
+        ("notification.enabled.channels", "sink"),
+        ("notification.sink.topic.name", "notes"),
+    ];
     for (key, value) in maria_properties(&server, dir.path(), &extra) {
         // The connector's name is the one it is created under.
         if key != "name" {
@@ -318,6 +322,35 @@ fn mariadb_snapshot_and_streaming_metrics_and_a_lag_that_grows_while_paused() {
     assert_eq!(
         sample(&worker, "debezium_metrics_RowsScanned", &table),
         Some(2.0)
+    );
+    // Debezium's notifications about the snapshot, in order with its rows.
+    let notes: Vec<String> = read_lines(&sink)
+        .iter()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap())
+        .map(|r| {
+            let value = &r["value"]["payload"];
+            match r["topic"].as_str() {
+                Some("notes") => format!(
+                    "{} {}",
+                    value["type"].as_str().unwrap(),
+                    value["additional_data"]["total_rows_scanned"]
+                        .as_str()
+                        .unwrap_or("")
+                ),
+                _ => format!("row {}", value["after"]["id"]),
+            }
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "STARTED ",
+            "IN_PROGRESS ",
+            "row 1",
+            "TABLE_SCAN_COMPLETED 2",
+            "row 2",
+            "COMPLETED ",
+        ]
     );
     let streaming = [c, "context=\"streaming\"", "plugin=\"mariadb\""];
     wait_metric(&worker, "debezium_metrics_Connected", &streaming, |v| {

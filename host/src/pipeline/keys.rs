@@ -155,6 +155,7 @@ pub fn shared() -> Vec<Key> {
         sources::options::keys(),
         sources::reconnect::keys(),
         sources::usage::keys(),
+        sources::notify::keys(),
         super::errors::keys(),
         sinks::keys::keys(),
         sinks::kafka::config::keys(),

@@ -528,6 +528,20 @@ impl BatchSender {
         self.queue.send_async(batch).await.map_err(|_| PipelineGone)
     }
 
+    /// Sends a notification's record on its own (nothing when the sink channel is off).
+    pub async fn notify(&self, record: Option<Record>) -> Result<(), PipelineGone> {
+        match record {
+            Some(record) => {
+                self.send_async(Batch {
+                    records: vec![record],
+                    checkpoint: None,
+                })
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
     /// The source's metrics.
     pub fn metrics(&self) -> &Arc<SourceMetrics> {
         &self.metrics

@@ -5,6 +5,7 @@ pub mod decimal;
 pub mod heartbeat;
 pub mod metrics;
 pub mod mysql;
+pub mod notify;
 pub mod options;
 pub mod postgres;
 pub mod reconnect;

@@ -243,6 +243,8 @@ pub struct MySqlConfig {
     pub server_id: u32,
     /// `topic.prefix`: the logical server name, first part of every topic.
     pub topic_prefix: String,
+    /// Where notifications about the snapshot go (`notification.*`).
+    pub notifications: crate::sources::notify::Notifier,
     pub filters: Filters,
     /// `table.include.list` as written, to check that literal entries name real tables.
     pub table_include_list: Vec<String>,
@@ -354,6 +356,7 @@ impl MySqlConfig {
             snapshot_fetch_size: props.number(&FETCH_SIZE)?,
             heartbeat_interval_ms: props.number(&HEARTBEAT_INTERVAL)?,
             heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,
+            notifications: crate::sources::notify::Notifier::from_properties(props, &topic_prefix)?,
             topic_prefix,
             convert_failure: ConvertFailure::parse(props)?,
             transaction_topic: crate::sources::options::transaction_topic(props)?,

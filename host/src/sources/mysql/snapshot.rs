@@ -20,7 +20,9 @@ use super::types::{Cell, parse_text};
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::{Record, Value};
 use crate::sources::metrics::BatchSender;
+use crate::sources::notify;
 use crate::sources::{Batch, Checkpoint};
+use std::sync::atomic::Ordering;
 
 /// Where a snapshot's transaction sits in the binlog.
 #[derive(Debug, Clone)]
@@ -157,13 +159,21 @@ impl Snapshot<'_> {
         let mut pending: Option<(Record, usize, bool)> = None;
         let mut rows = 0u64;
         let count = tables.len();
-        let scans = self
-            .batches
-            .metrics()
-            .snapshot
-            .start(tables.iter().map(|t| t.full_name()).collect());
+        let names: Vec<String> = tables.iter().map(|t| t.full_name()).collect();
+        let scans = self.batches.metrics().snapshot.start(names.clone());
+        let notifier = &self.config.notifications;
+        let collections = notify::collections(&names);
+        batch.extend(notifier.initial_snapshot("STARTED", &[]));
         for (index, table) in tables.iter().enumerate() {
-            tracing::info!(table = %table.full_name(), "snapshot of table");
+            let name = &names[index];
+            tracing::info!(table = %name, "snapshot of table");
+            batch.extend(notifier.initial_snapshot(
+                "IN_PROGRESS",
+                &[
+                    ("current_collection_in_progress", name.clone()),
+                    ("data_collections", collections.clone()),
+                ],
+            ));
             let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
             let order = if table.key.is_empty() {
                 String::new()
@@ -225,11 +235,24 @@ impl Snapshot<'_> {
                 first_in_table = false;
             }
             scans[index].finished();
+            batch.extend(notifier.initial_snapshot(
+                "TABLE_SCAN_COMPLETED",
+                &[
+                    ("scanned_collection", name.clone()),
+                    ("data_collections", collections.clone()),
+                    (
+                        "total_rows_scanned",
+                        scans[index].rows.load(Ordering::Relaxed).to_string(),
+                    ),
+                    ("status", "SUCCEEDED".into()),
+                ],
+            ));
         }
         if let Some((mut last, index, first)) = pending {
             set_marker(&mut last, marker(index, count, first, true, true));
             batch.push(last);
         }
+        batch.extend(notifier.initial_snapshot("COMPLETED", &[]));
         self.send(
             &mut batch,
             Some(Checkpoint {

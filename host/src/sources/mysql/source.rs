@@ -141,6 +141,10 @@ async fn attempt(
     {
         tracing::info!("snapshot.mode=initial_only and the snapshot is complete: nothing to do");
         batches.metrics().snapshot.end(SnapshotStatus::Skipped);
+        batches
+            .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+            .await
+            .map_err(|_| MySqlError::PipelineClosed)?;
         return Ok(());
     }
     // A stored position in a binlog file the server no longer has cannot be resumed from
@@ -173,6 +177,10 @@ async fn attempt(
     let mut start = match stored {
         Some(offset) if !wants_snapshot(config.snapshot_mode, Some(&offset)) => {
             batches.metrics().snapshot.end(SnapshotStatus::Skipped);
+            batches
+                .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+                .await
+                .map_err(|_| MySqlError::PipelineClosed)?;
             offset
         }
         stored => {
@@ -307,8 +315,16 @@ async fn take_snapshot(
             batches,
         }
         .run(&mut conn, tables, &done)
-        .await
-        .inspect_err(|_| meter.end(SnapshotStatus::Aborted))?;
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                meter.end(SnapshotStatus::Aborted);
+                let aborted = config.notifications.initial_snapshot("ABORTED", &[]);
+                let _ = batches.notify(aborted).await;
+                return Err(error);
+            }
+        };
         tracing::info!(rows, "snapshot completed");
     }
     meter.end(SnapshotStatus::Completed);

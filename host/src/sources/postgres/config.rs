@@ -95,6 +95,8 @@ pub struct PostgresConfig {
     pub tls: PgTls,
     /// `topic.prefix`: the logical server name, first part of every topic.
     pub topic_prefix: String,
+    /// Where notifications about the snapshot go (`notification.*`).
+    pub notifications: crate::sources::notify::Notifier,
     pub filters: Filters,
     /// `table.include.list` as written, to check that literal entries name real tables.
     pub table_include_list: Vec<String>,
@@ -204,6 +206,7 @@ impl PostgresConfig {
             heartbeat_interval_ms: props.number(&HEARTBEAT_INTERVAL)?,
             heartbeat_action_query: props.value(&HEARTBEAT_QUERY)?.map(str::to_owned),
             heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,
+            notifications: crate::sources::notify::Notifier::from_properties(props, &topic_prefix)?,
             topic_prefix,
             skipped: SkippedOps::parse(props)?,
             convert_failure: ConvertFailure::parse(props)?,

@@ -16,7 +16,9 @@ use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
 use crate::event::{Record, Value};
 use crate::sources::metrics::BatchSender;
+use crate::sources::notify;
 use crate::sources::{Batch, Checkpoint};
+use std::sync::atomic::Ordering;
 
 /// A double-quoted SQL identifier.
 pub fn quote_ident(name: &str) -> String {
@@ -49,14 +51,24 @@ impl Snapshot<'_> {
         let mut batch = Vec::with_capacity(self.config.max_batch_size);
         let mut pending: Option<Pending> = None;
         let mut rows = 0u64;
-        let scans = self.batches.metrics().snapshot.start(
-            tables
-                .iter()
-                .map(|t| format!("{}.{}", t.schema, t.name))
-                .collect(),
-        );
+        let names: Vec<String> = tables
+            .iter()
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect();
+        let scans = self.batches.metrics().snapshot.start(names.clone());
+        let notifier = &self.config.notifications;
+        let collections = notify::collections(&names);
+        batch.extend(notifier.initial_snapshot("STARTED", &[]));
         for (table_index, table) in tables.iter().enumerate() {
-            tracing::info!(table = %format!("{}.{}", table.schema, table.name), "snapshot of table");
+            let name = &names[table_index];
+            tracing::info!(table = %name, "snapshot of table");
+            batch.extend(notifier.initial_snapshot(
+                "IN_PROGRESS",
+                &[
+                    ("current_collection_in_progress", name.clone()),
+                    ("data_collections", collections.clone()),
+                ],
+            ));
             let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
             let sql = format!(
                 "COPY (SELECT {} FROM {}.{}) TO STDOUT",
@@ -108,10 +120,25 @@ impl Snapshot<'_> {
                 carry.extend_from_slice(&data[start..]);
             }
             scans[table_index].finished();
+            batch.extend(notifier.initial_snapshot(
+                "TABLE_SCAN_COMPLETED",
+                &[
+                    ("scanned_collection", name.clone()),
+                    ("data_collections", collections.clone()),
+                    (
+                        "total_rows_scanned",
+                        scans[table_index].rows.load(Ordering::Relaxed).to_string(),
+                    ),
+                    ("status", "SUCCEEDED".into()),
+                ],
+            ));
         }
+        // Rows are emitted one behind (a row's marker depends on the next), so the last row
+        // follows its table's TABLE_SCAN_COMPLETED, as in Debezium's stream.
         if let Some(last) = pending {
             batch.push(self.emit(last, true, tables.len(), true));
         }
+        batch.extend(notifier.initial_snapshot("COMPLETED", &[]));
         self.send(&mut batch, Some(done)).await?;
         Ok(rows)
     }

@@ -161,6 +161,10 @@ async fn attempt(
                 "snapshot.mode=initial_only and the snapshot is complete: nothing to do"
             );
             batches.metrics().snapshot.end(SnapshotStatus::Skipped);
+            batches
+                .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+                .await
+                .map_err(|_| PostgresError::PipelineClosed)?;
         } else {
             take_snapshot(config, &tables(), None, None, batches).await?;
         }
@@ -251,6 +255,10 @@ async fn attempt(
         resume = Some(done);
     } else {
         batches.metrics().snapshot.end(SnapshotStatus::Skipped);
+        batches
+            .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+            .await
+            .map_err(|_| PostgresError::PipelineClosed)?;
     }
 
     client
@@ -357,8 +365,16 @@ async fn take_snapshot(
         batches,
     }
     .run(tables, checkpoint)
-    .await
-    .inspect_err(|_| meter.end(SnapshotStatus::Aborted))?;
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => {
+            meter.end(SnapshotStatus::Aborted);
+            let aborted = config.notifications.initial_snapshot("ABORTED", &[]);
+            let _ = batches.notify(aborted).await;
+            return Err(error);
+        }
+    };
     meter.end(SnapshotStatus::Completed);
     client
         .batch_execute("COMMIT")
