@@ -121,7 +121,8 @@ fn postgres_snapshot_progress_streaming_counts_and_a_lag_that_grows_while_paused
         "shop",
         "CREATE TABLE big (id int PRIMARY KEY, v text); \
          INSERT INTO big SELECT g, 'v' FROM generate_series(1, 20000) g; \
-         CREATE TABLE small (id int PRIMARY KEY); INSERT INTO small VALUES (1), (2), (3);",
+         CREATE TABLE small (id int PRIMARY KEY); INSERT INTO small VALUES (1), (2), (3); \
+         ANALYZE;",
     );
     let dir = tempfile::tempdir().unwrap();
     let worker = WorkerProcess::start(dir.path(), free_port());
@@ -162,6 +163,14 @@ fn postgres_snapshot_progress_streaming_counts_and_a_lag_that_grows_while_paused
         sample(&worker, "debezium_metrics_RemainingTableCount", &snapshot),
         Some(2.0)
     );
+    // The worker logs the snapshot's progress (every 10 s), with the planner's estimate.
+    wait_until("a snapshot progress line", TIMEOUT, || {
+        worker.log().lines().any(|l| {
+            l.contains("snapshot progress: 0/2 tables")
+                && l.contains("of ~20003, ")
+                && l.contains("shop")
+        })
+    });
     // The rows read wait in the queue, unacknowledged: the lag grows.
     let lag = "tidemark_source_lag_seconds";
     let first = wait_metric(&worker, lag, &[c], |v| v > 0.0);
@@ -374,6 +383,10 @@ fn mariadb_snapshot_and_streaming_metrics_and_a_lag_that_grows_while_paused() {
     );
     let position = sample(&worker, "debezium_metrics_SourceEventPosition", &streaming);
     assert!(position.is_some_and(|p| p > 4.0), "{position:?}");
+    assert_eq!(
+        sample(&worker, "debezium_metrics_BinlogPosition", &streaming),
+        position
+    );
     wait_until("the stream in the sink", TIMEOUT, || {
         read_lines(&sink).len() >= 5
     });

@@ -111,6 +111,7 @@ pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
         })
         .await?;
         tokio::spawn(worker.clone().poll_databases());
+        tokio::spawn(worker.clone().show_snapshot_progress(Some(name.clone())));
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -150,6 +151,7 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
         })
         .await?;
         tokio::spawn(worker.clone().poll_databases());
+        tokio::spawn(worker.clone().show_snapshot_progress(None));
         worker.start_stored().await;
         for (name, config) in connectors {
             worker

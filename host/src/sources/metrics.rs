@@ -406,6 +406,9 @@ pub struct TableScan {
     pub rows: AtomicU64,
     /// Every row of it was read.
     pub done: AtomicBool,
+    /// The database's estimate of its rows (`pg_class.reltuples`,
+    /// `information_schema.tables.table_rows`); -1 when it has none.
+    pub estimate: AtomicI64,
 }
 
 impl TableScan {
@@ -445,6 +448,43 @@ pub struct SnapshotView {
     pub duration_s: i64,
     /// Each table's name, rows read and whether it is done.
     pub tables: Vec<(String, u64, bool)>,
+    /// The rows the database estimates the snapshot's tables hold (`None` when it has no
+    /// estimate for some table).
+    pub estimated_rows: Option<u64>,
+}
+
+impl SnapshotView {
+    /// Tables read to their end.
+    pub fn tables_done(&self) -> usize {
+        self.tables.iter().filter(|t| t.2).count()
+    }
+
+    /// Rows read so far.
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.1).sum()
+    }
+
+    /// A one-line summary: tables done, rows read (of the estimate), the rate `rows_per_s`
+    /// and, with an estimate and a rate, the time left.
+    pub fn summary(&self, rows_per_s: f64) -> String {
+        let rows = self.rows();
+        let mut line = format!(
+            "{}/{} tables, {rows} rows",
+            self.tables_done(),
+            self.tables.len()
+        );
+        if let Some(estimate) = self.estimated_rows {
+            line.push_str(&format!(" of ~{}", estimate.max(rows)));
+        }
+        line.push_str(&format!(", {rows_per_s:.0} rows/s"));
+        if let Some(estimate) = self.estimated_rows
+            && rows_per_s > 0.0
+        {
+            let left = estimate.saturating_sub(rows) as f64 / rows_per_s;
+            line.push_str(&format!(", ETA {left:.0} s"));
+        }
+        line
+    }
 }
 
 impl SnapshotMeter {
@@ -457,6 +497,7 @@ impl SnapshotMeter {
                 name,
                 rows: AtomicU64::new(0),
                 done: AtomicBool::new(false),
+                estimate: AtomicI64::new(-1),
             })
             .collect();
         *lock(&self.state) = SnapshotState {
@@ -500,6 +541,11 @@ impl SnapshotMeter {
                 .iter()
                 .map(|t| (t.name.clone(), t.rows.load(Relaxed), t.done.load(Relaxed)))
                 .collect(),
+            estimated_rows: state
+                .tables
+                .iter()
+                .map(|t| u64::try_from(t.estimate.load(Relaxed)).ok())
+                .sum(),
         }
     }
 }

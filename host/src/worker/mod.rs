@@ -12,6 +12,7 @@
 //! every connector that uses it.
 
 pub mod handle;
+mod progress;
 pub mod status;
 pub mod store;
 mod usage;

@@ -326,6 +326,15 @@ fn streaming(out: &mut Families, sources: &[Source<'_>]) {
                 .map(Value::Int)
         },
     );
+    gauge(
+        out,
+        "debezium_metrics_BinlogPosition",
+        "The binlog position of the last change read (MariaDB/MySQL).",
+        &|m| {
+            let position = m.streaming.position.load(Relaxed);
+            (m.plugin != "postgres" && position >= 0).then_some(Value::Int(position))
+        },
+    );
     let key = |m: &SourceMetrics| if m.plugin == "postgres" { "lsn" } else { "pos" };
     out.gauge(
         "debezium_metrics_SourceEventPosition",

@@ -19,7 +19,7 @@ use super::table::Table;
 use super::types::{Cell, parse_text};
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::{Record, Value};
-use crate::sources::metrics::BatchSender;
+use crate::sources::metrics::{BatchSender, TableScan};
 use crate::sources::notify;
 use crate::sources::{Batch, Checkpoint};
 use std::sync::atomic::Ordering;
@@ -161,6 +161,7 @@ impl Snapshot<'_> {
         let count = tables.len();
         let names: Vec<String> = tables.iter().map(|t| t.full_name()).collect();
         let scans = self.batches.metrics().snapshot.start(names.clone());
+        estimate_rows(conn, &scans).await;
         let notifier = &self.config.notifications;
         let collections = notify::collections(&names);
         batch.extend(notifier.initial_snapshot("STARTED", &[]));
@@ -277,6 +278,34 @@ impl Snapshot<'_> {
             })
             .await
             .map_err(|_| MySqlError::PipelineClosed)
+    }
+}
+
+/// Notes the server's estimate of each table's rows (`information_schema.tables.table_rows`),
+/// for the snapshot's progress.
+async fn estimate_rows(conn: &mut Conn, scans: &[TableScan]) {
+    let estimates: Result<Vec<Row>, _> = conn
+        .query(
+            "SELECT CONCAT(table_schema, '.', table_name), table_rows \
+             FROM information_schema.tables WHERE table_rows IS NOT NULL",
+        )
+        .await;
+    match estimates {
+        Ok(rows) => {
+            for row in rows {
+                let (Some(name), Some(estimate)) = (text(&row, 0), text(&row, 1)) else {
+                    continue;
+                };
+                if let (Some(scan), Ok(estimate)) =
+                    (scans.iter().find(|s| s.name == name), estimate.parse())
+                {
+                    scan.estimate.store(estimate, Ordering::Relaxed);
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the tables' row estimates; the snapshot's progress shows no estimate")
+        }
     }
 }
 

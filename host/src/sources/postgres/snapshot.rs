@@ -10,12 +10,12 @@ use tokio_postgres::Client;
 
 use super::changes::{ChangeBuilder, Position};
 use super::config::PostgresConfig;
-use super::error::PostgresError;
+use super::error::{PostgresError, describe};
 use super::pgoutput::Cell;
 use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
 use crate::event::{Record, Value};
-use crate::sources::metrics::BatchSender;
+use crate::sources::metrics::{BatchSender, TableScan};
 use crate::sources::notify;
 use crate::sources::{Batch, Checkpoint};
 use std::sync::atomic::Ordering;
@@ -56,6 +56,7 @@ impl Snapshot<'_> {
             .map(|t| format!("{}.{}", t.schema, t.name))
             .collect();
         let scans = self.batches.metrics().snapshot.start(names.clone());
+        self.estimate_rows(&scans).await;
         let notifier = &self.config.notifications;
         let collections = notify::collections(&names);
         batch.extend(notifier.initial_snapshot("STARTED", &[]));
@@ -141,6 +142,33 @@ impl Snapshot<'_> {
         batch.extend(notifier.initial_snapshot("COMPLETED", &[]));
         self.send(&mut batch, Some(done)).await?;
         Ok(rows)
+    }
+
+    /// Notes the planner's estimate of each table's rows (`pg_class.reltuples`; -1 for a
+    /// table never analyzed), for the snapshot's progress.
+    async fn estimate_rows(&self, scans: &[TableScan]) {
+        let estimates = self
+            .client
+            .query(
+                "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p')",
+                &[],
+            )
+            .await;
+        match estimates {
+            Ok(rows) => {
+                for row in rows {
+                    let (name, estimate): (String, i64) = (row.get(0), row.get(1));
+                    if let Some(scan) = scans.iter().find(|s| s.name == name) {
+                        scan.estimate.store(estimate, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %describe(&error), "cannot read the tables' row estimates; the snapshot's progress shows no estimate")
+            }
+        }
     }
 
     /// Emits a row with Debezium's marker: `last` for the last row of the last table (and
