@@ -87,25 +87,45 @@ impl SourceMetrics {
         }
     }
 
-    /// Counts a batch the source is about to send.
+    /// Counts a batch the source is about to send: its changes by `op`, their transactions,
+    /// the lag and position of the last one, and the commit time of the oldest (until the
+    /// batch is acknowledged). Field positions are looked up once per schema, and the shared
+    /// counters are updated once per batch.
     fn sending(&self, batch: &Batch) {
         self.records_sent
             .fetch_add(batch.records.len() as u64, Relaxed);
+        let mut layout: Option<Layout<'_>> = None;
+        let mut counts = OpCounts::default();
         let mut oldest: Option<i64> = None;
-        let mut last_change: Option<Change<'_>> = None;
+        let mut last: Option<Change<'_>> = None;
+        let mut previous_tx: Option<&Value> = None;
+        let mut last_tx = lock(&self.streaming.last_transaction);
         for record in &batch.records {
-            let Some(change) = Change::of(record) else {
+            let Some(change) = Change::of(record, &mut layout) else {
                 continue;
             };
             oldest = Some(oldest.map_or(change.ts_ms, |o| o.min(change.ts_ms)));
-            if change.op == "r" {
-                self.snapshot.events.count(change.op);
-            } else {
-                self.streaming.observe(&change);
-                last_change = Some(change);
+            if counts.count(change.op) {
+                continue;
             }
+            if let Some(tx) = change.tx {
+                let new = match previous_tx {
+                    Some(previous) => previous != tx,
+                    None => !last_tx.as_ref().is_some_and(|l| l.is(tx)),
+                };
+                if new {
+                    counts.transactions += 1;
+                }
+                previous_tx = Some(tx);
+            }
+            last = Some(change);
         }
-        if let Some(change) = last_change {
+        if let Some(tx) = previous_tx {
+            *last_tx = TxKey::of(tx);
+        }
+        drop(last_tx);
+        counts.add_to(&self.snapshot.events, &self.streaming);
+        if let Some(change) = last {
             self.streaming
                 .behind(now_ms().saturating_sub(change.ts_ms).max(0));
             self.streaming.at(&change);
@@ -143,45 +163,153 @@ impl SourceMetrics {
     }
 }
 
+/// Where a change event's fields are, for one value schema.
+#[derive(Clone, Copy)]
+struct Layout<'a> {
+    schema: &'a crate::event::Schema,
+    op: usize,
+    source: usize,
+    ts_ms: usize,
+    /// `txId` (Postgres) or `gtid` (MariaDB/MySQL).
+    tx: Option<usize>,
+    /// `lsn` (Postgres) or `pos` (MariaDB/MySQL).
+    position: Option<usize>,
+    /// `file` (MariaDB/MySQL).
+    file: Option<usize>,
+}
+
+impl<'a> Layout<'a> {
+    fn of(schema: &'a crate::event::Schema) -> Option<Layout<'a>> {
+        let source = schema.field_index("source")?;
+        let source_schema = &schema.fields.get(source)?.schema;
+        let find = |names: &[&str]| names.iter().find_map(|n| source_schema.field_index(n));
+        Some(Layout {
+            schema,
+            op: schema.field_index("op")?,
+            source,
+            ts_ms: source_schema.field_index("ts_ms")?,
+            tx: find(&["txId", "gtid"]),
+            position: find(&["lsn", "pos"]),
+            file: find(&["file"]),
+        })
+    }
+}
+
 /// What the metrics read from a change event.
 struct Change<'a> {
     op: &'a str,
     /// `source.ts_ms`: when the change committed (a snapshot read: when it was read).
     ts_ms: i64,
-    source: &'a [Value],
-    source_schema: &'a crate::event::Schema,
+    /// Its transaction (a non-null `txId` or `gtid`).
+    tx: Option<&'a Value>,
+    position: Option<i64>,
+    file: Option<&'a str>,
 }
 
 impl<'a> Change<'a> {
-    /// The change a record carries; `None` for other records (heartbeats, transaction
+    /// The change a record carries, its fields found through `layout` (looked up again when
+    /// the record's schema is another); `None` for other records (heartbeats, transaction
     /// markers, tombstones).
-    fn of(record: &'a Record) -> Option<Change<'a>> {
+    fn of(record: &'a Record, layout: &mut Option<Layout<'a>>) -> Option<Change<'a>> {
         let data = record.value.as_ref()?;
         let schema = data.schema.as_deref()?;
         let Value::Struct(fields) = &data.value else {
             return None;
         };
-        let op = fields.get(schema.field_index("op")?)?.as_str()?;
-        let source_index = schema.field_index("source")?;
-        let Value::Struct(source) = fields.get(source_index)? else {
+        let found = match *layout {
+            Some(known) if std::ptr::eq(known.schema, schema) => known,
+            _ => {
+                let found = Layout::of(schema)?;
+                *layout = Some(found);
+                found
+            }
+        };
+        let op = fields.get(found.op)?.as_str()?;
+        let Value::Struct(source) = fields.get(found.source)? else {
             return None;
         };
-        let source_schema = schema.fields.get(source_index)?.schema.as_ref();
-        let ts_ms = match source.get(source_schema.field_index("ts_ms")?)? {
-            Value::Int64(ts) => *ts,
-            _ => return None,
+        let Value::Int64(ts_ms) = source.get(found.ts_ms)? else {
+            return None;
         };
+        let at = |index: Option<usize>| index.and_then(|i| source.get(i));
         Some(Change {
             op,
-            ts_ms,
-            source,
-            source_schema,
+            ts_ms: *ts_ms,
+            tx: at(found.tx).filter(|v| !v.is_null()),
+            position: match at(found.position) {
+                Some(Value::Int64(p)) => Some(*p),
+                _ => None,
+            },
+            file: at(found.file).and_then(Value::as_str),
         })
     }
+}
 
-    /// A field of the `source` block.
-    fn source(&self, name: &str) -> Option<&'a Value> {
-        self.source.get(self.source_schema.field_index(name)?)
+/// A transaction id kept between batches.
+#[derive(Debug, Clone, PartialEq)]
+enum TxKey {
+    Number(i64),
+    Text(String),
+}
+
+impl TxKey {
+    fn of(value: &Value) -> Option<TxKey> {
+        match value {
+            Value::Int64(id) => Some(TxKey::Number(*id)),
+            Value::String(text) => Some(TxKey::Text(text.to_string())),
+            _ => None,
+        }
+    }
+
+    fn is(&self, value: &Value) -> bool {
+        match (self, value) {
+            (TxKey::Number(a), Value::Int64(b)) => a == b,
+            (TxKey::Text(a), Value::String(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+/// A batch's counts, added to the shared counters once.
+#[derive(Default)]
+struct OpCounts {
+    reads: u64,
+    creates: u64,
+    updates: u64,
+    deletes: u64,
+    other: u64,
+    transactions: u64,
+}
+
+impl OpCounts {
+    /// Counts a change; true for a snapshot read (which has no transaction or position).
+    fn count(&mut self, op: &str) -> bool {
+        match op {
+            "r" => self.reads += 1,
+            "c" => self.creates += 1,
+            "u" => self.updates += 1,
+            "d" => self.deletes += 1,
+            _ => self.other += 1,
+        }
+        op == "r"
+    }
+
+    fn add_to(&self, snapshot: &Events, streaming: &StreamingMeter) {
+        let now = now_ms();
+        if self.reads > 0 {
+            snapshot.seen.fetch_add(self.reads, Relaxed);
+            snapshot.last_event_ms.store(now, Relaxed);
+        }
+        let changes = self.creates + self.updates + self.deletes + self.other;
+        if changes > 0 {
+            let events = &streaming.events;
+            events.seen.fetch_add(changes, Relaxed);
+            events.creates.fetch_add(self.creates, Relaxed);
+            events.updates.fetch_add(self.updates, Relaxed);
+            events.deletes.fetch_add(self.deletes, Relaxed);
+            events.last_event_ms.store(now, Relaxed);
+            streaming.transactions.fetch_add(self.transactions, Relaxed);
+        }
     }
 }
 
@@ -203,17 +331,6 @@ pub struct Events {
 }
 
 impl Events {
-    fn count(&self, op: &str) {
-        self.seen.fetch_add(1, Relaxed);
-        match op {
-            "c" => self.creates.fetch_add(1, Relaxed),
-            "u" => self.updates.fetch_add(1, Relaxed),
-            "d" => self.deletes.fetch_add(1, Relaxed),
-            _ => 0,
-        };
-        self.last_event_ms.store(now_ms(), Relaxed);
-    }
-
     /// Counts `n` changes the connector filtered out.
     pub fn filtered(&self, n: u64) {
         self.seen.fetch_add(n, Relaxed);
@@ -321,7 +438,7 @@ pub struct StreamingMeter {
     /// The binlog file of `position` (MariaDB/MySQL).
     pub file: Mutex<Option<String>>,
     /// The transaction of the last change, to count transactions as they change.
-    last_transaction: Mutex<Option<String>>,
+    last_transaction: Mutex<Option<TxKey>>,
 }
 
 impl Default for StreamingMeter {
@@ -343,36 +460,18 @@ impl Default for StreamingMeter {
 }
 
 impl StreamingMeter {
-    fn observe(&self, change: &Change<'_>) {
-        self.events.count(change.op);
-        // Postgres: txId (a number) and lsn; MariaDB/MySQL: gtid (or the binlog file) and pos.
-        let transaction = match change.source("txId").or_else(|| change.source("gtid")) {
-            Some(Value::Int64(id)) => {
-                self.last_transaction_id.store(*id, Relaxed);
-                Some(id.to_string())
-            }
-            Some(Value::String(gtid)) => Some(gtid.to_string()),
-            _ => None,
-        };
-        if let Some(transaction) = transaction {
-            let mut last = lock(&self.last_transaction);
-            if last.as_deref() != Some(transaction.as_str()) {
-                self.transactions.fetch_add(1, Relaxed);
-                *last = Some(transaction);
-            }
-        }
-    }
-
     /// Notes the position of the last change of a batch.
     fn at(&self, change: &Change<'_>) {
-        if let Some(Value::Int64(position)) = change.source("lsn").or_else(|| change.source("pos"))
-        {
-            self.position.store(*position, Relaxed);
+        if let Some(position) = change.position {
+            self.position.store(position, Relaxed);
         }
-        if let Some(Value::String(file)) = change.source("file") {
+        if let Some(Value::Int64(id)) = change.tx {
+            self.last_transaction_id.store(*id, Relaxed);
+        }
+        if let Some(file) = change.file {
             let mut known = lock(&self.file);
-            if known.as_deref() != Some(file.as_str()) {
-                *known = Some(file.to_string());
+            if known.as_deref() != Some(file) {
+                *known = Some(file.to_owned());
             }
         }
     }
