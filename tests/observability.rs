@@ -414,3 +414,44 @@ fn mariadb_snapshot_and_streaming_metrics_and_a_lag_that_grows_while_paused() {
     );
     worker.stop();
 }
+
+#[test]
+fn tidemark_run_on_a_terminal_draws_the_snapshot_progress_live() {
+    let server = Postgres::start();
+    server.create_database("shop");
+    server.psql(
+        "shop",
+        "CREATE TABLE big (id int PRIMARY KEY, v text); \
+         INSERT INTO big SELECT g, repeat('v', 200) FROM generate_series(1, 500000) g; ANALYZE;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let props = tidemark_tests::capture::pg_properties(
+        &server,
+        "shop",
+        dir.path(),
+        &[("snapshot.mode", "initial_only"), ("max.batch.size", "256")],
+    );
+    let file = dir.path().join("run.properties");
+    let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    let command = format!(
+        "{} run {}",
+        tidemark_tests::tidemark_binary().display(),
+        file.display()
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .output()
+        .expect("script (util-linux) runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("snapshot: 0/1 tables, ") && shown.contains(" rows of ~500000, "),
+        "a live progress line with the estimate: {shown}"
+    );
+    assert!(
+        shown.contains(" rows/s, ETA "),
+        "the line shows the rate and the time left: {shown}"
+    );
+}

@@ -85,8 +85,9 @@ impl Worker {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             tick.tick().await;
+            // Not created yet (`tidemark run` creates it after this starts).
             let Ok((_, probe)) = self.observe(name).await else {
-                break;
+                continue;
             };
             let Some(source) = probe.source() else {
                 continue;
