@@ -447,7 +447,7 @@ fn tidemark_run_on_a_terminal_draws_the_snapshot_progress_live() {
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{shown}");
     assert!(
-        shown.contains("snapshot: 0/1 tables, ") && shown.contains(" rows of ~500000, "),
+        shown.contains("snapshot: 0/1 tables, ") && shown.contains(" rows of ~"),
         "a live progress line with the estimate: {shown}"
     );
     assert!(
