@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Batch;
+use super::notify::Notifier;
 use crate::event::{Record, Value};
 
 /// Upper bounds, in seconds, of the buckets of the lag histograms.
@@ -685,6 +686,20 @@ impl BatchSender {
             }
             None => Ok(()),
         }
+    }
+
+    /// No snapshot is needed: the snapshot metrics say so, and `notifier` notifies
+    /// `SKIPPED`.
+    pub async fn snapshot_skipped(&self, notifier: &Notifier) -> Result<(), PipelineGone> {
+        self.metrics.snapshot.end(SnapshotStatus::Skipped);
+        self.notify(notifier.initial_snapshot("SKIPPED", &[])).await
+    }
+
+    /// The snapshot failed: the snapshot metrics say so, and `notifier` notifies `ABORTED`
+    /// if the pipeline still takes records.
+    pub async fn snapshot_aborted(&self, notifier: &Notifier) {
+        self.metrics.snapshot.end(SnapshotStatus::Aborted);
+        let _ = self.notify(notifier.initial_snapshot("ABORTED", &[])).await;
     }
 
     /// The source's metrics.

@@ -157,6 +157,32 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// `IN_PROGRESS`: the snapshot starts reading `table` of `collections`.
+    pub fn table_started(&self, table: &str, collections: &str) -> Option<Record> {
+        self.initial_snapshot(
+            "IN_PROGRESS",
+            &[
+                ("current_collection_in_progress", table.to_owned()),
+                ("data_collections", collections.to_owned()),
+            ],
+        )
+    }
+
+    /// `TABLE_SCAN_COMPLETED`: every one of the `rows` of `table` was read.
+    pub fn table_scanned(&self, table: &str, collections: &str, rows: u64) -> Option<Record> {
+        self.initial_snapshot(
+            "TABLE_SCAN_COMPLETED",
+            &[
+                ("scanned_collection", table.to_owned()),
+                ("data_collections", collections.to_owned()),
+                ("total_rows_scanned", rows.to_string()),
+                ("status", "SUCCEEDED".into()),
+            ],
+        )
+    }
+}
+
 /// The `additional_data` of a table's notifications: `data_collections` lists the snapshot's
 /// tables in scan order (Debezium's `IN_PROGRESS` lists them in a Java hash set's order,
 /// an accident of its implementation; its `TABLE_SCAN_COMPLETED` uses scan order).

@@ -87,22 +87,25 @@ fn renders_debezium_metrics_and_the_lag_of_a_source() {
     scans[0].row();
     scans[0].finished();
     source.streaming.connected.store(true, Relaxed);
-    let text = render(
-        &[ConnectorView {
-            name: "c",
-            state: State::Running,
-            pipeline: Some(&stats),
-            source: Some(&source),
-            usage: Some(DatabaseUsage::Slot {
-                slot: "s".into(),
-                held_bytes: Some(42),
-                retained_bytes: Some(50),
-                wal_status: Some("reserved".into()),
-            }),
-        }],
-        &BTreeMap::new(),
-        &[],
-    );
+    let scrape = || {
+        render(
+            &[ConnectorView {
+                name: "c",
+                state: State::Running,
+                pipeline: Some(&stats),
+                source: Some(&source),
+                usage: Some(DatabaseUsage::Slot {
+                    slot: "s".into(),
+                    held_bytes: Some(42),
+                    retained_bytes: Some(50),
+                    wal_status: Some("reserved".into()),
+                }),
+            }],
+            &BTreeMap::new(),
+            &[],
+        )
+    };
+    let text = scrape();
     let labels = |context: &str| {
         format!("connector=\"c\",context=\"{context}\",name=\"shop\",plugin=\"postgres\"")
     };
@@ -140,22 +143,7 @@ fn renders_debezium_metrics_and_the_lag_of_a_source() {
         assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
     }
     source.snapshot.end(SnapshotStatus::Completed);
-    let text = render(
-        &[ConnectorView {
-            name: "c",
-            state: State::Running,
-            pipeline: Some(&stats),
-            source: Some(&source),
-            usage: Some(DatabaseUsage::Slot {
-                slot: "s".into(),
-                held_bytes: Some(42),
-                retained_bytes: Some(50),
-                wal_status: Some("reserved".into()),
-            }),
-        }],
-        &BTreeMap::new(),
-        &[],
-    );
+    let text = scrape();
     assert!(text.contains(&format!(
         "debezium_metrics_SnapshotCompleted{{{}}} 1\n",
         labels("snapshot")

@@ -168,13 +168,7 @@ impl Snapshot<'_> {
         for (index, table) in tables.iter().enumerate() {
             let name = &names[index];
             tracing::info!(table = %name, "snapshot of table");
-            batch.extend(notifier.initial_snapshot(
-                "IN_PROGRESS",
-                &[
-                    ("current_collection_in_progress", name.clone()),
-                    ("data_collections", collections.clone()),
-                ],
-            ));
+            batch.extend(notifier.table_started(name, &collections));
             let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
             let order = if table.key.is_empty() {
                 String::new()
@@ -236,18 +230,8 @@ impl Snapshot<'_> {
                 first_in_table = false;
             }
             scans[index].finished();
-            batch.extend(notifier.initial_snapshot(
-                "TABLE_SCAN_COMPLETED",
-                &[
-                    ("scanned_collection", name.clone()),
-                    ("data_collections", collections.clone()),
-                    (
-                        "total_rows_scanned",
-                        scans[index].rows.load(Ordering::Relaxed).to_string(),
-                    ),
-                    ("status", "SUCCEEDED".into()),
-                ],
-            ));
+            let rows = scans[index].rows.load(Ordering::Relaxed);
+            batch.extend(notifier.table_scanned(name, &collections, rows));
         }
         if let Some((mut last, index, first)) = pending {
             set_marker(&mut last, marker(index, count, first, true, true));

@@ -140,9 +140,8 @@ async fn attempt(
         && stored.as_ref().is_some_and(|s| !s.snapshot_running)
     {
         tracing::info!("snapshot.mode=initial_only and the snapshot is complete: nothing to do");
-        batches.metrics().snapshot.end(SnapshotStatus::Skipped);
         batches
-            .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+            .snapshot_skipped(&config.notifications)
             .await
             .map_err(|_| MySqlError::PipelineClosed)?;
         return Ok(());
@@ -176,9 +175,8 @@ async fn attempt(
     };
     let mut start = match stored {
         Some(offset) if !wants_snapshot(config.snapshot_mode, Some(&offset)) => {
-            batches.metrics().snapshot.end(SnapshotStatus::Skipped);
             batches
-                .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+                .snapshot_skipped(&config.notifications)
                 .await
                 .map_err(|_| MySqlError::PipelineClosed)?;
             offset
@@ -319,9 +317,7 @@ async fn take_snapshot(
         let rows = match rows {
             Ok(rows) => rows,
             Err(error) => {
-                meter.end(SnapshotStatus::Aborted);
-                let aborted = config.notifications.initial_snapshot("ABORTED", &[]);
-                let _ = batches.notify(aborted).await;
+                batches.snapshot_aborted(&config.notifications).await;
                 return Err(error);
             }
         };

@@ -63,13 +63,7 @@ impl Snapshot<'_> {
         for (table_index, table) in tables.iter().enumerate() {
             let name = &names[table_index];
             tracing::info!(table = %name, "snapshot of table");
-            batch.extend(notifier.initial_snapshot(
-                "IN_PROGRESS",
-                &[
-                    ("current_collection_in_progress", name.clone()),
-                    ("data_collections", collections.clone()),
-                ],
-            ));
+            batch.extend(notifier.table_started(name, &collections));
             let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
             let sql = format!(
                 "COPY (SELECT {} FROM {}.{}) TO STDOUT",
@@ -121,18 +115,8 @@ impl Snapshot<'_> {
                 carry.extend_from_slice(&data[start..]);
             }
             scans[table_index].finished();
-            batch.extend(notifier.initial_snapshot(
-                "TABLE_SCAN_COMPLETED",
-                &[
-                    ("scanned_collection", name.clone()),
-                    ("data_collections", collections.clone()),
-                    (
-                        "total_rows_scanned",
-                        scans[table_index].rows.load(Ordering::Relaxed).to_string(),
-                    ),
-                    ("status", "SUCCEEDED".into()),
-                ],
-            ));
+            let rows = scans[table_index].rows.load(Ordering::Relaxed);
+            batch.extend(notifier.table_scanned(name, &collections, rows));
         }
         // Rows are emitted one behind (a row's marker depends on the next), so the last row
         // follows its table's TABLE_SCAN_COMPLETED, as in Debezium's stream.

@@ -160,9 +160,8 @@ async fn attempt(
             tracing::info!(
                 "snapshot.mode=initial_only and the snapshot is complete: nothing to do"
             );
-            batches.metrics().snapshot.end(SnapshotStatus::Skipped);
             batches
-                .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+                .snapshot_skipped(&config.notifications)
                 .await
                 .map_err(|_| PostgresError::PipelineClosed)?;
         } else {
@@ -254,9 +253,8 @@ async fn attempt(
             take_snapshot(config, &tables(), exported.as_ref(), slot.as_ref(), batches).await?;
         resume = Some(done);
     } else {
-        batches.metrics().snapshot.end(SnapshotStatus::Skipped);
         batches
-            .notify(config.notifications.initial_snapshot("SKIPPED", &[]))
+            .snapshot_skipped(&config.notifications)
             .await
             .map_err(|_| PostgresError::PipelineClosed)?;
     }
@@ -369,9 +367,7 @@ async fn take_snapshot(
     let rows = match rows {
         Ok(rows) => rows,
         Err(error) => {
-            meter.end(SnapshotStatus::Aborted);
-            let aborted = config.notifications.initial_snapshot("ABORTED", &[]);
-            let _ = batches.notify(aborted).await;
+            batches.snapshot_aborted(&config.notifications).await;
             return Err(error);
         }
     };
