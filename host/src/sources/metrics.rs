@@ -619,13 +619,6 @@ impl SnapshotMeter {
         state.stopped_ms = Some(now_ms());
     }
 
-    /// Aborted, if it is running (the source failed or stopped during the snapshot).
-    pub fn abort_if_running(&self) {
-        if lock(&self.state).status == SnapshotStatus::Running {
-            self.end(SnapshotStatus::Aborted);
-        }
-    }
-
     /// Where the snapshot stands.
     pub fn view(&self) -> SnapshotView {
         let state = lock(&self.state);
@@ -695,11 +688,22 @@ impl BatchSender {
         self.notify(notifier.initial_snapshot("SKIPPED", &[])).await
     }
 
-    /// The snapshot failed: the snapshot metrics say so, and `notifier` notifies `ABORTED`
-    /// if the pipeline still takes records.
-    pub async fn snapshot_aborted(&self, notifier: &Notifier) {
-        self.metrics.snapshot.end(SnapshotStatus::Aborted);
-        let _ = self.notify(notifier.initial_snapshot("ABORTED", &[])).await;
+    /// The snapshot read every table (`result` is `Ok`: the snapshot metrics say completed),
+    /// or failed: the metrics say aborted, and `notifier` notifies `ABORTED` if the pipeline
+    /// still takes records. Returns `result`.
+    pub async fn snapshot_ended<T, E>(
+        &self,
+        notifier: &Notifier,
+        result: Result<T, E>,
+    ) -> Result<T, E> {
+        match &result {
+            Ok(_) => self.metrics.snapshot.end(SnapshotStatus::Completed),
+            Err(_) => {
+                self.metrics.snapshot.end(SnapshotStatus::Aborted);
+                let _ = self.notify(notifier.initial_snapshot("ABORTED", &[])).await;
+            }
+        }
+        result
     }
 
     /// The source's metrics.
@@ -764,7 +768,7 @@ mod tests {
             view.tables,
             vec![("public.a".into(), 2, true), ("public.b".into(), 0, false)]
         );
-        meter.abort_if_running();
+        meter.end(SnapshotStatus::Aborted);
         assert_eq!(meter.view().status, SnapshotStatus::Aborted);
         meter.end(SnapshotStatus::Skipped);
         assert_eq!(meter.view().status, SnapshotStatus::Skipped);

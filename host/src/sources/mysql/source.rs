@@ -293,9 +293,8 @@ async fn take_snapshot(
             .map_err(|_| MySqlError::PipelineClosed)?;
     }
     tracing::info!(tables = tables.len(), file = %done.file, pos = done.pos, "snapshot started");
-    let meter = &batches.metrics().snapshot;
     if config.snapshot_mode == SnapshotMode::NoData {
-        meter.start(Vec::new());
+        batches.metrics().snapshot.start(Vec::new());
         batches
             .send_async(Batch {
                 records: Vec::new(),
@@ -306,24 +305,18 @@ async fn take_snapshot(
             })
             .await
             .map_err(|_| MySqlError::PipelineClosed)?;
+        batches.metrics().snapshot.end(SnapshotStatus::Completed);
     } else {
-        let rows = Snapshot {
+        let read = Snapshot {
             config,
             point: &point,
             batches,
         }
         .run(&mut conn, tables, &done)
         .await;
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(error) => {
-                batches.snapshot_aborted(&config.notifications).await;
-                return Err(error);
-            }
-        };
+        let rows = batches.snapshot_ended(&config.notifications, read).await?;
         tracing::info!(rows, "snapshot completed");
     }
-    meter.end(SnapshotStatus::Completed);
     conn.query_drop("COMMIT")
         .await
         .map_err(|e| MySqlError::query("ending the snapshot transaction", e))?;

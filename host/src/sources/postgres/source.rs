@@ -20,7 +20,6 @@ use crate::event::transaction::TransactionMetadata;
 use crate::sources::Checkpoint;
 use crate::sources::SourceContext;
 use crate::sources::metrics::BatchSender;
-use crate::sources::metrics::SnapshotStatus;
 use crate::sources::reconnect::{After, Reconnects};
 
 /// Whether this start takes a snapshot.
@@ -355,8 +354,7 @@ async fn take_snapshot(
         },
         ..config.clone()
     };
-    let meter = &batches.metrics().snapshot;
-    let rows = Snapshot {
+    let read = Snapshot {
         config: &snapshot_config,
         client: &client,
         at,
@@ -364,14 +362,7 @@ async fn take_snapshot(
     }
     .run(tables, checkpoint)
     .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(error) => {
-            batches.snapshot_aborted(&config.notifications).await;
-            return Err(error);
-        }
-    };
-    meter.end(SnapshotStatus::Completed);
+    let rows = batches.snapshot_ended(&config.notifications, read).await?;
     client
         .batch_execute("COMMIT")
         .await
