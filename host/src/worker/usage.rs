@@ -28,29 +28,32 @@ impl Worker {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let connectors = self.connectors_to_poll().await;
-            due.retain(|name, _| connectors.iter().any(|(n, _, _)| n == name));
             let now = Instant::now();
-            for (name, props, probe) in connectors {
+            for (name, props, probe) in self.connectors_due(&mut due, now).await {
                 let interval = match props.number::<u64>(&POLL_INTERVAL) {
                     Ok(0) | Err(_) => continue,
                     Ok(ms) => Duration::from_millis(ms),
                 };
-                if due.get(&name).is_some_and(|at| *at > now) {
-                    continue;
-                }
                 due.insert(name.clone(), now + interval);
                 tokio::spawn(read_usage(name, props, probe));
             }
         }
     }
 
-    /// Each connector's properties (the worker's under its own) and probe.
-    async fn connectors_to_poll(&self) -> Vec<(String, Properties, Arc<Probe>)> {
+    /// The properties (the worker's under its own) and probe of each connector whose read
+    /// is due (a connector that reads nothing is looked at on every tick, in case its
+    /// configuration changed); forgets the schedules of connectors that are gone.
+    async fn connectors_due(
+        &self,
+        due: &mut HashMap<String, Instant>,
+        now: Instant,
+    ) -> Vec<(String, Properties, Arc<Probe>)> {
         let state = self.inner.state.lock().await;
+        due.retain(|name, _| state.handles.contains_key(name));
         state
             .handles
             .iter()
+            .filter(|(name, _)| due.get(*name).is_none_or(|at| *at <= now))
             .map(|(name, handle)| {
                 let mut merged = self.inner.defaults.clone();
                 merged.extend(handle.config.clone());
