@@ -145,13 +145,8 @@ impl Reloader {
     /// beside the chain's other plugins (the baseline compiler cannot compile one of them) is
     /// tried again with its optimized code.
     fn validate(&mut self, plugin: &Arc<Plugin>) -> Result<Chain, PluginError> {
-        match self.try_validate(plugin) {
-            Err(PluginError::Invalid { .. }) if plugin.tier == Tier::Baseline => {
-                let optimized = self.directory.runtime().optimized(plugin)?;
-                self.try_validate(&optimized)
-            }
-            result => result,
-        }
+        let runtime = self.directory.runtime().clone();
+        runtime.or_optimized(plugin, |p| self.try_validate(p))
     }
 
     fn try_validate(&mut self, plugin: &Arc<Plugin>) -> Result<Chain, PluginError> {

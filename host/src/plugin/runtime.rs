@@ -355,6 +355,22 @@ impl Runtime {
         )
     }
 
+    /// Runs `use_plugin` with `plugin`; when `plugin` has baseline code and that is
+    /// `Invalid` (the baseline compiler's engine cannot run it, alone or beside other
+    /// plugins), runs it again with the plugin's optimized code.
+    pub fn or_optimized<T>(
+        &self,
+        plugin: &Arc<Plugin>,
+        mut use_plugin: impl FnMut(&Arc<Plugin>) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
+        match use_plugin(plugin) {
+            Err(PluginError::Invalid { .. }) if plugin.tier == Tier::Baseline => {
+                use_plugin(&self.optimized(plugin)?)
+            }
+            result => result,
+        }
+    }
+
     fn load_in(
         &self,
         flavor: &Flavor,

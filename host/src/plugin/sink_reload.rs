@@ -168,12 +168,8 @@ impl Reloader {
     /// Instantiates and configures a version; a baseline version the baseline compiler's
     /// engine cannot instantiate is tried again with its optimized code.
     fn configure(&self, plugin: &Arc<Plugin>) -> Result<SinkPlugin, PluginError> {
-        match SinkPlugin::new(&self.runtime, plugin.clone(), &self.config) {
-            Err(PluginError::Invalid { .. }) if plugin.tier == Tier::Baseline => {
-                let optimized = self.runtime.optimized(plugin)?;
-                SinkPlugin::new(&self.runtime, optimized, &self.config)
-            }
-            result => result,
-        }
+        self.runtime.or_optimized(plugin, |p| {
+            SinkPlugin::new(&self.runtime, p.clone(), &self.config)
+        })
     }
 }
