@@ -7,25 +7,23 @@
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
-use tidemark_tests::postgres::{PASSWORD, Postgres};
+use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{free_port, read_lines, wait_until};
-use tidemark_tests::worker::{TIMEOUT, WorkerProcess};
+use tidemark_tests::worker::{TIMEOUT, WorkerProcess, pg_connector};
 
 const POSTGRES: &str = "io.debezium.connector.postgresql.PostgresConnector";
 
-/// A valid Postgres connector config for database `db`.
+/// A valid Postgres connector config for database `db`: the shared one without the keys
+/// whose defaults serve (plugin, publication, converters).
 fn connector(server: &Postgres, db: &str, sink: &Path) -> Json {
-    json!({
-        "connector.class": POSTGRES,
-        "database.hostname": "127.0.0.1",
-        "database.port": server.port.to_string(),
-        "database.user": "postgres",
-        "database.password": PASSWORD,
-        "database.dbname": db,
-        "topic.prefix": db,
-        "slot.name": format!("slot_{db}"),
-        "sink.file": sink.display().to_string(),
-    })
+    let defaults = [
+        "plugin.name",
+        "publication.name",
+        "key.converter.schemas.enable",
+        "value.converter.schemas.enable",
+    ];
+    let removed: Vec<(&str, Json)> = defaults.iter().map(|k| (*k, Json::Null)).collect();
+    pg_connector(server, db, sink, &removed)
 }
 
 /// The entry of `name` in a `ConfigInfos` answer.
