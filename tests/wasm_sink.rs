@@ -53,9 +53,7 @@ impl Server {
                     }
                     let Ok(stream) = stream else { continue };
                     let (status, reply) = script.pop_front().unwrap_or((200, "ok".into()));
-                    if let Some(request) = serve(stream, status, &reply) {
-                        seen.lock().unwrap().push(request);
-                    }
+                    serve(stream, status, &reply, &seen);
                 }
             })
         };
@@ -98,8 +96,9 @@ impl Drop for Server {
     }
 }
 
-/// Reads one request and answers it.
-fn serve(stream: TcpStream, status: u16, reply: &str) -> Option<Seen> {
+/// Reads one request, notes it in `seen`, and answers it. The request is noted before the
+/// answer goes out, so a client that has its answer finds its request in `seen`.
+fn serve(stream: TcpStream, status: u16, reply: &str, seen: &Mutex<Vec<Seen>>) -> Option<()> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -123,6 +122,7 @@ fn serve(stream: TcpStream, status: u16, reply: &str) -> Option<Seen> {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
+    seen.lock().unwrap().push(Seen { path, status, body });
     let mut stream = stream;
     let _ = write!(
         stream,
@@ -130,7 +130,7 @@ fn serve(stream: TcpStream, status: u16, reply: &str) -> Option<Seen> {
         reply.len()
     );
     let _ = stream.flush();
-    Some(Seen { path, status, body })
+    Some(())
 }
 
 fn config(url: &str, grant: &str) -> BTreeMap<String, String> {
