@@ -95,7 +95,8 @@ fn info_json(info: &ConnectorInfo, stopped: bool) -> Json_ {
 
 /// Connect's `ConnectorStateInfo`. The connector's `version` (and its task's) is the
 /// Debezium version Tidemark's events carry in `source.version`.
-fn status_json(name: &str, status: &Status, worker_id: &str) -> Json_ {
+fn status_json(name: &str, status: &Status, this_worker: &str) -> Json_ {
+    let worker_id = status.worker_id.as_deref().unwrap_or(this_worker);
     // As Connect shows a task that failed: the connector runs, its task is FAILED with the
     // trace.
     let (connector, task) = match status.state {

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use tidemark::api::loggers::Loggers;
 use tidemark::api::{self, ApiState};
+use tidemark::config::cluster::ClusterConfig;
 use tidemark::config::{ConfigError, Properties, WorkerConfig, worker};
 use tidemark::worker::Worker;
 
@@ -131,9 +132,14 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
     props.set_default("listeners", DEFAULT_LISTENER);
     let shutdown_timeout = WorkerConfig::shutdown_timeout(&props)?;
     let address = WorkerConfig::rest_address(&props)?;
-    let store = match props.value(&worker::CONFIG_STORAGE)? {
-        Some(file) => PathBuf::from(file),
-        None => Path::new(props.required(&worker::OFFSET_FILE)?).with_file_name("connectors.json"),
+    let cluster = ClusterConfig::from_properties(&props)?;
+    // A distributed worker keeps configs in its group's config topic.
+    let store = match (&cluster, props.value(&worker::CONFIG_STORAGE)?) {
+        (Some(_), _) => None,
+        (None, Some(file)) => Some(PathBuf::from(file)),
+        (None, None) => Some(
+            Path::new(props.required(&worker::OFFSET_FILE)?).with_file_name("connectors.json"),
+        ),
     };
     let mut connectors = Vec::new();
     for file in &args.connectors {
@@ -147,19 +153,29 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let defaults = props.to_map();
         let (worker, _api) = serve(address, &props, loggers, |id| {
-            Ok(Worker::new(id, defaults, Some(store.clone()))?)
+            Ok(Worker::new(id, defaults, store.clone())?)
         })
         .await?;
         tokio::spawn(worker.clone().poll_databases());
         tokio::spawn(worker.clone().show_snapshot_progress(None));
-        worker.start_stored().await;
+        match cluster {
+            Some(cluster) => {
+                let group = cluster.group_id.clone();
+                worker
+                    .join_cluster(&props, cluster)
+                    .await
+                    .with_context(|| format!("joining worker group {group}"))?;
+                tracing::info!(worker = worker.id(), group, "worker joined its group");
+            }
+            None => worker.start_stored().await,
+        }
         for (name, config) in connectors {
             worker
                 .put_config(&name, config)
                 .await
                 .with_context(|| format!("connector {name}"))?;
         }
-        tracing::info!(worker = worker.id(), store = %store.display(), "worker running");
+        tracing::info!(worker = worker.id(), store = ?store, "worker running");
         wait_for_signal().await;
         tracing::info!("stopping: flushing and committing every connector's offsets");
         exit_after(shutdown_timeout);

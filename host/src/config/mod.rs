@@ -13,6 +13,7 @@ mod configdef;
 mod def;
 mod legacy;
 mod properties;
+pub mod cluster;
 pub mod providers;
 mod redact;
 pub mod worker;
@@ -28,6 +29,14 @@ pub use properties::parse_properties;
 pub use providers::resolve_providers;
 pub use redact::{RedactingStderr, Secrets};
 pub use worker::{DEFAULT_OFFSET_FILE, WorkerConfig};
+
+/// A partition count or replication factor: positive, or -1 for the broker's default.
+pub fn positive_or_broker_default(value: &str) -> Result<(), String> {
+    match value.parse::<i64>() {
+        Ok(n) if n == -1 || n >= 1 => Ok(()),
+        _ => Err("expected a positive number, or -1 for the broker's default".into()),
+    }
+}
 
 /// A configuration problem, naming the property or file and what to do.
 #[derive(Debug, thiserror::Error)]

@@ -210,6 +210,52 @@ impl Admin {
         }
     }
 
+    /// How many partitions the topic has (0: the broker does not know it), waiting up to
+    /// [`REQUEST_TIMEOUT`] for an answer.
+    pub fn partitions(&self, topic: &str) -> Result<usize, String> {
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            self.fatal()?;
+            match self
+                .client
+                .inner()
+                .fetch_metadata(Some(topic), Duration::from_secs(1))
+            {
+                Ok(m) => {
+                    return Ok(m
+                        .topics()
+                        .iter()
+                        .find(|t| t.name() == topic && t.error().is_none())
+                        .map_or(0, |t| t.partitions().len()));
+                }
+                Err(_) if std::time::Instant::now() < deadline => {}
+                Err(error) => return Err(format!("cannot describe topic {topic}: {error}")),
+            }
+        }
+    }
+
+    /// Grows the topic to at least `total` partitions (a topic that has them already is
+    /// left as it is).
+    pub fn grow(&self, topic: &str, total: usize) -> Result<(), String> {
+        if self.partitions(topic)? >= total {
+            return Ok(());
+        }
+        let options = AdminOptions::new()
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .operation_timeout(Some(REQUEST_TIMEOUT));
+        let new = rdkafka::admin::NewPartitions::new(topic, total);
+        let answer = block_on(self.client.create_partitions([&new], &options), || {
+            self.fatal()
+        })?
+        .map_err(|e| format!("cannot add partitions to topic {topic}: {e}"))?;
+        match answer.into_iter().next() {
+            Some(Err((_, code))) if self.partitions(topic)? < total => Err(format!(
+                "cannot grow topic {topic} to {total} partitions: {code}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the broker knows the topic; false when it does not answer within
     /// [`REQUEST_TIMEOUT`]. Asked in short requests, so that a failure that waiting will not
     /// mend ends the wait.

@@ -5,13 +5,7 @@ use crate::config::{Importance, Key, declare_keys};
 
 const KAFKA: &str = "Kafka";
 
-/// A partition count or replication factor: positive, or -1 for the broker's default.
-pub fn positive_or_broker_default(value: &str) -> Result<(), String> {
-    match value.parse::<i64>() {
-        Ok(n) if n == -1 || n >= 1 => Ok(()),
-        _ => Err("expected a positive number, or -1 for the broker's default".into()),
-    }
-}
+pub use crate::config::positive_or_broker_default;
 
 declare_keys! {
     /// `bootstrap.servers`.

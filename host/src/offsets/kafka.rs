@@ -5,12 +5,11 @@
 //! commit is a record the broker acknowledged, or, with exactly-once, the last record of the
 //! transaction that carries the records it covers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
 use rdkafka::producer::BaseRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -118,21 +117,30 @@ impl KafkaOffsetStore {
 }
 
 /// Reads the topic from the beginning to its end, keeping the last value of each key.
+///
+/// The end is each partition's high watermark as of the start, read `read_uncommitted`:
+/// reading `read_committed` only up to the partition's end as it then appears (its last
+/// stable offset) would miss offsets committed after a transaction still open there, such
+/// as another connector's commit under way or a killed worker's leftover, and resume from
+/// an older offset. So the read waits until every transaction open at the start has ended
+/// (committed, aborted, or fenced by its connector's next owner).
 fn read_all(kafka: &ClientSettings, topic: &str) -> Result<HashMap<String, OffsetMap>, String> {
-    let consumer: BaseConsumer = kafka
-        .client(&[
-            ("group.id", "tidemark-offset-reader"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("isolation.level", "read_committed"),
-            ("enable.partition.eof", "true"),
-            ("auto.offset.reset", "earliest"),
-        ])
-        .create()
-        .map_err(|e| format!("cannot create a consumer: {e}"))?;
+    let consumer = |isolation: &str| -> Result<BaseConsumer, String> {
+        kafka
+            .client(&[
+                ("group.id", "tidemark-offset-reader"),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("isolation.level", isolation),
+                ("auto.offset.reset", "earliest"),
+            ])
+            .create()
+            .map_err(|e| format!("cannot create a consumer: {e}"))
+    };
+    let reader = consumer("read_committed")?;
     let deadline = Instant::now() + READ_TIMEOUT;
     let partitions = loop {
-        match consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) {
+        match reader.fetch_metadata(Some(topic), Duration::from_secs(10)) {
             Ok(metadata) => {
                 let count = metadata
                     .topics()
@@ -151,25 +159,40 @@ fn read_all(kafka: &ClientSettings, topic: &str) -> Result<HashMap<String, Offse
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    let ends = {
+        let watermarks = consumer("read_uncommitted")?;
+        (0..partitions)
+            .map(|partition| {
+                watermarks
+                    .fetch_watermarks(topic, partition, READ_TIMEOUT)
+                    .map(|(_, high)| high)
+                    .map_err(|e| format!("cannot ask for partition {partition}'s end: {e}"))
+            })
+            .collect::<Result<Vec<i64>, String>>()?
+    };
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions {
         assignment
             .add_partition_offset(topic, partition, Offset::Beginning)
             .map_err(|e| e.to_string())?;
     }
-    consumer
+    reader
         .assign(&assignment)
         .map_err(|e| format!("cannot read the topic: {e}"))?;
     let mut entries = HashMap::new();
-    let mut at_end = HashSet::new();
-    while at_end.len() < partitions as usize {
+    loop {
+        let behind = behind(&reader, &ends)?;
+        if behind.is_empty() {
+            return Ok(entries);
+        }
         if Instant::now() > deadline {
             return Err(format!(
-                "the topic was not read to its end within {READ_TIMEOUT:?} ({} of {partitions} partitions)",
-                at_end.len()
+                "the topic was not read to its end within {READ_TIMEOUT:?}: partitions \
+                 {behind:?} are behind (a transaction left open there ends within the \
+                 producer's transaction.timeout.ms)"
             ));
         }
-        match consumer.poll(Duration::from_millis(200)) {
+        match reader.poll(Duration::from_millis(200)) {
             None => {}
             Some(Ok(message)) => {
                 let Some(key) = message.key() else { continue };
@@ -195,13 +218,29 @@ fn read_all(kafka: &ClientSettings, topic: &str) -> Result<HashMap<String, Offse
                     },
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(partition))) => {
-                at_end.insert(partition);
-            }
             Some(Err(error)) => tracing::warn!(%error, topic, "reading offsets"),
         }
     }
-    Ok(entries)
+}
+
+/// The partitions whose read position is still below their end in `ends`.
+fn behind(reader: &BaseConsumer, ends: &[i64]) -> Result<Vec<i32>, String> {
+    let positions = reader
+        .position()
+        .map_err(|e| format!("cannot tell how far the topic was read: {e}"))?;
+    Ok(positions
+        .elements()
+        .iter()
+        .filter(|p| {
+            let end = ends.get(p.partition() as usize).copied().unwrap_or(0);
+            let at = match p.offset() {
+                Offset::Offset(at) => at,
+                _ => 0,
+            };
+            at < end
+        })
+        .map(|p| p.partition())
+        .collect())
 }
 
 impl OffsetStore for KafkaOffsetStore {

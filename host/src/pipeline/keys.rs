@@ -162,6 +162,7 @@ pub fn shared() -> Vec<Key> {
         kafka::keys::keys(),
         offsets::kafka::keys(),
         config::worker::keys(),
+        config::cluster::keys(),
         config::providers::keys(),
     ]
     .concat()

@@ -4,6 +4,8 @@
 //! - [`store`]: the connector configs and target states, kept in `config.storage.file`.
 //! - [`status`]: Connect's states and failure traces.
 //! - [`handle`]: one connector and the task that runs it.
+//! - [`cluster`]: distributed mode, where workers with the same `group.id` share the
+//!   connectors through Kafka (configs, statuses and offsets in topics).
 //!
 //! The worker's properties are every connector's defaults; a connector's own properties
 //! override them (its sink, `producer.override.*`, converters), as Connect allows. Its
@@ -11,25 +13,25 @@
 //! ([`SharedPlugins`]): a plugin is compiled once, and a new version of it is offered to
 //! every connector that uses it.
 
+pub mod cluster;
+mod distributed;
 pub mod handle;
+mod offsets;
 mod progress;
 pub mod status;
 pub mod store;
 mod usage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-use serde_json::Value as Json;
-
 use crate::config;
 use crate::config::{Properties, WorkerConfig};
-use crate::offsets::{OffsetError, OffsetMap, OffsetStore, Partition};
-use crate::pipeline::connector::{self, OffsetScope};
+use crate::pipeline::connector;
 use crate::pipeline::keys;
 use crate::plugin::{RuntimeOptions, SharedPlugins};
 use handle::{Handle, Report};
@@ -116,11 +118,52 @@ struct Inner {
     state: Mutex<Connectors>,
     /// The plugin runtime and plugin directories every connector shares.
     plugins: SharedPlugins,
+    /// The worker group, in distributed mode.
+    cluster: OnceLock<Arc<cluster::Cluster>>,
 }
 
 struct Connectors {
     store: ConfigStore,
+    /// Every connector: in distributed mode, the group's (each runs on one worker).
     handles: BTreeMap<String, Handle>,
+    /// Distributed mode: each connector's slot.
+    slots: BTreeMap<String, i32>,
+    /// Distributed mode: the slots this worker owns (`None`: standalone, it runs all).
+    owned: Option<BTreeSet<i32>>,
+    /// Distributed mode: the generation of each connector this worker runs.
+    generations: BTreeMap<String, i32>,
+    /// Distributed mode: the status last written for each connector this worker runs.
+    published: BTreeMap<String, Status>,
+    /// Distributed mode: target states read before their connector's config.
+    pending_targets: BTreeMap<String, TargetState>,
+}
+
+impl Connectors {
+    /// Whether connector `name` runs on this worker.
+    fn runs_here(&self, name: &str) -> bool {
+        match &self.owned {
+            None => true,
+            Some(owned) => self.slots.get(name).is_some_and(|s| owned.contains(s)),
+        }
+    }
+}
+
+/// Stops the connectors all at once (each waits for its own final flush and commit).
+async fn stop_all(handles: Vec<(String, Handle)>, timeout: Duration) -> Vec<(String, Handle)> {
+    let mut stops = tokio::task::JoinSet::new();
+    for (name, mut handle) in handles {
+        stops.spawn(async move {
+            handle.stop(timeout).await;
+            (name, handle)
+        });
+    }
+    let mut stopped = Vec::new();
+    while let Some(done) = stops.join_next().await {
+        if let Ok(done) = done {
+            stopped.push(done);
+        }
+    }
+    stopped
 }
 
 impl Worker {
@@ -151,8 +194,17 @@ impl Worker {
                 id,
                 defaults,
                 shutdown_timeout,
-                state: Mutex::new(Connectors { store, handles }),
+                state: Mutex::new(Connectors {
+                    store,
+                    handles,
+                    slots: BTreeMap::new(),
+                    owned: None,
+                    generations: BTreeMap::new(),
+                    published: BTreeMap::new(),
+                    pending_targets: BTreeMap::new(),
+                }),
                 plugins: SharedPlugins::new(RuntimeOptions::default()),
+                cluster: OnceLock::new(),
             }),
         })
     }
@@ -196,6 +248,9 @@ impl Worker {
     /// Starts every stored connector that is not stopped.
     pub async fn start_stored(&self) {
         let mut state = self.inner.state.lock().await;
+        if state.owned.is_some() {
+            return;
+        }
         for (name, handle) in &mut state.handles {
             if handle.target != TargetState::Stopped && !handle.is_running() {
                 tracing::info!(connector = %name, "starting stored connector");
@@ -265,6 +320,11 @@ impl Worker {
         // Before `name` is set: a config naming another connector is refused.
         self.validate(name, &config)?;
         config.insert("name".into(), name.to_owned());
+        if let Some(cluster) = self.cluster() {
+            self.write_connector(&cluster, name, config.clone(), target, true)
+                .await?;
+            return Ok(Worker::info(name, config));
+        }
         let mut state = self.inner.state.lock().await;
         if state.handles.contains_key(name) {
             return Err(WorkerError::Exists(name.to_owned()));
@@ -310,6 +370,12 @@ impl Worker {
         // Before `name` is set: a config naming another connector is refused.
         self.validate(name, &config)?;
         config.insert("name".into(), name.to_owned());
+        if let Some(cluster) = self.cluster() {
+            let created = self
+                .write_connector(&cluster, name, config.clone(), TargetState::Started, false)
+                .await?;
+            return Ok((created, Worker::info(name, config)));
+        }
         let mut state = self.inner.state.lock().await;
         if !state.handles.contains_key(name) {
             self.insert(&mut state, name, config.clone(), TargetState::Started)?;
@@ -319,7 +385,7 @@ impl Worker {
             };
             return Ok((true, info));
         }
-        let Connectors { store, handles } = &mut *state;
+        let Connectors { store, handles, .. } = &mut *state;
         let Some(handle) = handles.get_mut(name) else {
             return Err(WorkerError::NotFound(name.to_owned()));
         };
@@ -374,11 +440,15 @@ impl Worker {
     /// A connector's status.
     pub async fn status(&self, name: &str) -> Result<Status, WorkerError> {
         let state = self.inner.state.lock().await;
-        state
+        let handle = state
             .handles
             .get(name)
-            .map(Handle::status)
-            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
+        Ok(match self.cluster() {
+            // What its owner wrote: every worker answers the same.
+            Some(cluster) => Worker::shared_status(&cluster, name),
+            None => handle.status(),
+        })
     }
 
     /// The report and probe of a connector's runs (for `tidemark run` and the metrics).
@@ -420,6 +490,7 @@ impl Worker {
         state
             .handles
             .iter()
+            .filter(|(name, _)| state.runs_here(name))
             .map(|(name, h)| (name.clone(), h.probe.clone()))
             .collect()
     }
@@ -430,6 +501,7 @@ impl Worker {
         state
             .handles
             .iter()
+            .filter(|(name, _)| state.runs_here(name))
             .map(|(name, h)| (name.clone(), h.status().state, h.probe.clone()))
             .collect()
     }
@@ -437,12 +509,26 @@ impl Worker {
     /// Sets a connector's target state: pausing holds its pipeline (the connection is
     /// kept), stopping ends its run, resuming continues from the committed offset.
     pub async fn set_target(&self, name: &str, target: TargetState) -> Result<(), WorkerError> {
+        if let Some(cluster) = self.cluster() {
+            self.config(name).await?;
+            let write = (
+                cluster::records::target_key(name),
+                Some(cluster::records::target_value(target)),
+            );
+            return self.write_records(&cluster, vec![write]).await;
+        }
         let mut state = self.inner.state.lock().await;
-        let Connectors { store, handles } = &mut *state;
+        let Connectors { store, handles, .. } = &mut *state;
         let handle = handles
             .get_mut(name)
             .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
         store.set_target(name, target)?;
+        self.apply_target(handle, target).await;
+        Ok(())
+    }
+
+    /// Moves a connector that runs here to its new target state.
+    async fn apply_target(&self, handle: &mut Handle, target: TargetState) {
         handle.target = target;
         match target {
             TargetState::Stopped => {
@@ -458,128 +544,68 @@ impl Worker {
                 }
             }
         }
-        tracing::info!(connector = %name, ?target, "connector target state changed");
-        Ok(())
+        tracing::info!(connector = %handle.config.get("name").map_or("", |n| n.as_str()), ?target, "connector target state changed");
     }
 
     /// Restarts a connector (only when it failed, with `only_failed`): its run is stopped
-    /// and started again from the committed offset. Returns whether it restarted.
+    /// and started again from the committed offset. Returns whether it restarts (in
+    /// distributed mode, on the worker that owns it).
     pub async fn restart(&self, name: &str, only_failed: bool) -> Result<bool, WorkerError> {
+        if let Some(cluster) = self.cluster() {
+            let target = self.target(name).await?;
+            let failed = Worker::shared_status(&cluster, name).state == State::Failed;
+            if (only_failed && !failed) || target == TargetState::Stopped {
+                return Ok(false);
+            }
+            let write = (
+                cluster::records::restart_key(name),
+                Some(cluster::records::restart_value(only_failed)),
+            );
+            self.write_records(&cluster, vec![write]).await?;
+            return Ok(true);
+        }
         let mut state = self.inner.state.lock().await;
         let handle = state
             .handles
             .get_mut(name)
             .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
+        Ok(self.restart_handle(name, handle, only_failed).await)
+    }
+
+    /// A connector's target state.
+    async fn target(&self, name: &str) -> Result<TargetState, WorkerError> {
+        let state = self.inner.state.lock().await;
+        state
+            .handles
+            .get(name)
+            .map(|h| h.target)
+            .ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+    }
+
+    /// Restarts a connector that runs here (only when it failed, with `only_failed`);
+    /// whether it restarted.
+    async fn restart_handle(&self, name: &str, handle: &mut Handle, only_failed: bool) -> bool {
         let failed = handle.status().state == State::Failed;
         if (only_failed && !failed) || handle.target == TargetState::Stopped {
-            return Ok(false);
+            return false;
         }
         handle.mark_restarting();
         handle.stop(self.inner.shutdown_timeout).await;
         handle.start(&self.inner.defaults, &self.inner.plugins);
         tracing::info!(connector = %name, "connector restarted");
-        Ok(true)
-    }
-
-    /// The connector's offset scope and store, opened off the async workers.
-    async fn offset_store(
-        &self,
-        name: &str,
-        stopped_only: bool,
-    ) -> Result<(OffsetScope, Box<dyn OffsetStore>), WorkerError> {
-        let (config, state) = {
-            let state = self.inner.state.lock().await;
-            let handle = state
-                .handles
-                .get(name)
-                .ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
-            (handle.config.clone(), handle.status().state)
-        };
-        if stopped_only && state != State::Stopped {
-            return Err(WorkerError::BadRequest(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. \
-                 This can be done for the specified connector by issuing a 'PUT' request to the \
-                 '/connectors/{name}/stop' endpoint"
-            )));
-        }
-        let mut merged = self.inner.defaults.clone();
-        merged.extend(config);
-        tokio::task::spawn_blocking(move || {
-            let scope = OffsetScope::of(&Properties::from_pairs(merged))
-                .map_err(|e| WorkerError::BadRequest(e.to_string()))?;
-            let store = scope
-                .open_store()
-                .map_err(|e| WorkerError::Internal(e.to_string()))?;
-            Ok((scope, store))
-        })
-        .await
-        .map_err(|e| WorkerError::Internal(format!("reading offsets failed: {e}")))?
-    }
-
-    /// A connector's committed offsets, per source partition (Connect's KIP-875).
-    pub async fn offsets(&self, name: &str) -> Result<Vec<Partition>, WorkerError> {
-        let (scope, store) = self.offset_store(name, false).await?;
-        tokio::task::spawn_blocking(move || store.offsets(&scope.name))
-            .await
-            .map_err(|e| WorkerError::Internal(format!("reading offsets failed: {e}")))?
-            .map_err(|e| WorkerError::Internal(e.to_string()))
-    }
-
-    /// Sets (or, for `None`, removes) the offsets of a stopped connector's partitions. Each
-    /// partition must be the connector's and each offset valid for its source.
-    pub async fn alter_offsets(
-        &self,
-        name: &str,
-        changes: Vec<(OffsetMap, Option<OffsetMap>)>,
-    ) -> Result<(), WorkerError> {
-        let (scope, mut store) = self.offset_store(name, true).await?;
-        for (partition, offset) in &changes {
-            if *partition != scope.partition {
-                return Err(WorkerError::BadRequest(format!(
-                    "the partition {} is not one of connector {name}'s: its only partition is {}",
-                    Json::Object(partition.clone()),
-                    Json::Object(scope.partition.clone())
-                )));
-            }
-            if let Some(offset) = offset {
-                scope.check(offset).map_err(|problem| {
-                    WorkerError::BadRequest(format!(
-                        "the offset {} is not valid: {problem}",
-                        Json::Object(offset.clone())
-                    ))
-                })?;
-            }
-        }
-        tokio::task::spawn_blocking(move || {
-            for (partition, offset) in changes {
-                match offset {
-                    Some(offset) => store.commit(&scope.name, &partition, &offset)?,
-                    None => store.reset(&scope.name, &partition)?,
-                }
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| WorkerError::Internal(format!("writing offsets failed: {e}")))?
-        .map_err(|e: OffsetError| WorkerError::Internal(e.to_string()))
-    }
-
-    /// Removes every offset of a stopped connector: its next start follows `snapshot.mode`.
-    pub async fn reset_offsets(&self, name: &str) -> Result<(), WorkerError> {
-        let (scope, mut store) = self.offset_store(name, true).await?;
-        tokio::task::spawn_blocking(move || {
-            for partition in store.offsets(&scope.name)? {
-                store.reset(&scope.name, &partition.partition)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| WorkerError::Internal(format!("resetting offsets failed: {e}")))?
-        .map_err(|e: OffsetError| WorkerError::Internal(e.to_string()))
+        true
     }
 
     /// Stops and forgets a connector (its offsets stay, as in Connect).
     pub async fn delete(&self, name: &str) -> Result<(), WorkerError> {
+        if let Some(cluster) = self.cluster() {
+            self.config(name).await?;
+            let writes = vec![
+                (cluster::records::connector_key(name), None),
+                (cluster::records::target_key(name), None),
+            ];
+            return self.write_records(&cluster, writes).await;
+        }
         let mut state = self.inner.state.lock().await;
         if !state.handles.contains_key(name) {
             return Err(WorkerError::NotFound(name.to_owned()));
@@ -592,22 +618,17 @@ impl Worker {
         Ok(())
     }
 
-    /// Stops every connector (each with a final flush and commit), keeping their configs.
+    /// Stops every connector (each with a final flush and commit), keeping their configs;
+    /// in distributed mode, leaves the group.
     pub async fn shutdown(&self) {
+        if let Some(cluster) = self.cluster() {
+            return self.leave_cluster(cluster).await;
+        }
         let mut state = self.inner.state.lock().await;
-        let timeout = self.inner.shutdown_timeout;
-        // All at once: each waits for its own final flush and commit.
-        let mut stops = tokio::task::JoinSet::new();
-        for (name, mut handle) in std::mem::take(&mut state.handles) {
-            stops.spawn(async move {
-                handle.stop(timeout).await;
-                (name, handle)
-            });
-        }
-        while let Some(stopped) = stops.join_next().await {
-            if let Ok((name, handle)) = stopped {
-                state.handles.insert(name, handle);
-            }
-        }
+        let handles = std::mem::take(&mut state.handles).into_iter().collect();
+        state.handles = stop_all(handles, self.inner.shutdown_timeout)
+            .await
+            .into_iter()
+            .collect();
     }
 }

@@ -40,12 +40,19 @@ pub struct Status {
     pub state: State,
     /// The error that ended it (with its causes), for `FAILED`.
     pub trace: Option<String>,
+    /// The worker it runs on, when another worker's status says so (distributed mode);
+    /// `None`: this worker.
+    pub worker_id: Option<String>,
 }
 
 impl Status {
     /// A status without a trace.
     pub fn of(state: State) -> Status {
-        Status { state, trace: None }
+        Status {
+            state,
+            trace: None,
+            worker_id: None,
+        }
     }
 
     /// A failure with its message.
@@ -53,6 +60,7 @@ impl Status {
         Status {
             state: State::Failed,
             trace: Some(trace),
+            worker_id: None,
         }
     }
 }
