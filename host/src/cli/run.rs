@@ -65,19 +65,22 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Serves the worker's REST API at `address`; the worker's id is the address it advertises
-/// (`rest.advertised.*`, else the address it listens on).
+/// Serves the worker's REST API at `address` once `prepare` has readied the worker; the
+/// worker's id is the address it advertises (`rest.advertised.*`, else the address it
+/// listens on).
 async fn serve(
     address: Option<SocketAddr>,
     props: &Properties,
     loggers: Loggers,
     build: impl FnOnce(String) -> anyhow::Result<Worker>,
+    prepare: impl AsyncFnOnce(&Worker) -> anyhow::Result<()>,
 ) -> anyhow::Result<(Worker, Option<api::Api>)> {
     match address {
         Some(address) => {
             let listener = api::bind(address).await?;
             let bound = listener.local_addr().context("the REST API's address")?;
             let worker = build(WorkerConfig::advertised_id(props, bound)?)?;
+            prepare(&worker).await?;
             let api = api::serve(
                 listener,
                 ApiState {
@@ -87,7 +90,11 @@ async fn serve(
             )?;
             Ok((worker, Some(api)))
         }
-        None => Ok((build("tidemark".into())?, None)),
+        None => {
+            let worker = build("tidemark".into())?;
+            prepare(&worker).await?;
+            Ok((worker, None))
+        }
     }
 }
 
@@ -107,9 +114,13 @@ pub fn run(args: RunArgs, loggers: Loggers) -> anyhow::Result<()> {
         })?
         .to_owned();
     runtime()?.block_on(async {
-        let (worker, _api) = serve(address, &props, loggers, |id| {
-            Ok(Worker::new(id, Default::default(), None)?)
-        })
+        let (worker, _api) = serve(
+            address,
+            &props,
+            loggers,
+            |id| Ok(Worker::new(id, Default::default(), None)?),
+            async |_| Ok(()),
+        )
         .await?;
         tokio::spawn(worker.clone().poll_databases());
         tokio::spawn(worker.clone().show_snapshot_progress(Some(name.clone())));
@@ -152,23 +163,31 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
     }
     runtime()?.block_on(async {
         let defaults = props.to_map();
-        let (worker, _api) = serve(address, &props, loggers, |id| {
-            Ok(Worker::new(id, defaults, store.clone())?)
-        })
+        // A distributed worker answers REST requests once it has joined its group.
+        let join = async |worker: &Worker| -> anyhow::Result<()> {
+            match cluster {
+                Some(cluster) => {
+                    let group = cluster.group_id.clone();
+                    worker
+                        .join_cluster(&props, cluster)
+                        .await
+                        .with_context(|| format!("joining worker group {group}"))?;
+                    tracing::info!(worker = worker.id(), group, "worker joined its group");
+                }
+                None => worker.start_stored().await,
+            }
+            Ok(())
+        };
+        let (worker, _api) = serve(
+            address,
+            &props,
+            loggers,
+            |id| Ok(Worker::new(id, defaults, store.clone())?),
+            join,
+        )
         .await?;
         tokio::spawn(worker.clone().poll_databases());
         tokio::spawn(worker.clone().show_snapshot_progress(None));
-        match cluster {
-            Some(cluster) => {
-                let group = cluster.group_id.clone();
-                worker
-                    .join_cluster(&props, cluster)
-                    .await
-                    .with_context(|| format!("joining worker group {group}"))?;
-                tracing::info!(worker = worker.id(), group, "worker joined its group");
-            }
-            None => worker.start_stored().await,
-        }
         for (name, config) in connectors {
             worker
                 .put_config(&name, config)

@@ -194,3 +194,28 @@ pub fn java_producer_property(
         _ => Ok((key.to_owned(), value)),
     }
 }
+
+/// A partition's high watermark (its end as a `read_uncommitted` consumer sees it), asked
+/// again until `deadline` while the broker cannot answer yet (a topic just created has no
+/// leader for a moment).
+pub fn high_watermark(
+    consumer: &rdkafka::consumer::BaseConsumer,
+    topic: &str,
+    partition: i32,
+    deadline: std::time::Instant,
+) -> Result<i64, String> {
+    use rdkafka::consumer::Consumer;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match consumer.fetch_watermarks(topic, partition, left.max(std::time::Duration::from_secs(1))) {
+            Ok((_, high)) => return Ok(high),
+            Err(error) if left.is_zero() => {
+                return Err(format!("cannot ask for partition {partition}'s end: {error}"));
+            }
+            Err(error) => {
+                tracing::debug!(%error, topic, partition, "asking for a partition's end again");
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@ use super::{OffsetError, OffsetMap, OffsetStore, Partition, connect_key, partiti
 use crate::config::{ConfigError, Key, Properties, declare_keys};
 use crate::kafka::keys::positive_or_broker_default;
 use crate::kafka::producer::ProduceError;
+use crate::kafka::client::high_watermark;
 use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
 
 /// How long reading the offsets topic at start may take.
@@ -162,12 +163,7 @@ fn read_all(kafka: &ClientSettings, topic: &str) -> Result<HashMap<String, Offse
     let ends = {
         let watermarks = consumer("read_uncommitted")?;
         (0..partitions)
-            .map(|partition| {
-                watermarks
-                    .fetch_watermarks(topic, partition, READ_TIMEOUT)
-                    .map(|(_, high)| high)
-                    .map_err(|e| format!("cannot ask for partition {partition}'s end: {e}"))
-            })
+            .map(|partition| high_watermark(&watermarks, topic, partition, deadline))
             .collect::<Result<Vec<i64>, String>>()?
     };
     let mut assignment = TopicPartitionList::new();

@@ -12,6 +12,7 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::ClusterError;
+use crate::kafka::client::high_watermark;
 use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
 
 /// What reads the log: each record's key and value (`None`: a tombstone), in order.
@@ -124,11 +125,10 @@ impl TopicLog {
         let count = positions.lock().map(|p| p.len()).unwrap_or(0);
         let mut ends = Vec::with_capacity(count);
         for partition in 0..count as i32 {
-            let (_, high) = self
-                .ends
-                .fetch_watermarks(&self.topic, partition, timeout)
-                .map_err(|e| self.error(format!("cannot ask for the topic's end: {e}")))?;
-            ends.push(high);
+            ends.push(
+                high_watermark(&self.ends, &self.topic, partition, deadline)
+                    .map_err(|e| self.error(e))?,
+            );
         }
         let mut guard = positions.lock().map_err(|_| self.error("a reader panicked"))?;
         while guard.iter().zip(&ends).any(|(at, end)| at < end) {

@@ -142,6 +142,9 @@ impl Membership {
             ("topic.metadata.refresh.interval.ms", "1000"),
             ("client.id", &format!("tidemark-{worker_id}")),
         ]);
+        if std::env::var_os("TIDEMARK_GROUP_DEBUG").is_some() {
+            config.set("debug", "cgrp");
+        }
         if !cluster.rebalance_delay.is_zero() {
             config.set("group.instance.id", worker_id);
         }

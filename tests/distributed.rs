@@ -1,0 +1,457 @@
+//! Distributed workers: several `tidemark worker` processes with the same `group.id` on a
+//! real Apache Kafka (KRaft) share connectors reading a real Postgres. Each connector runs on
+//! one worker; a worker killed with SIGKILL, restarted, or frozen with SIGSTOP past its
+//! session loses nothing, and configs live in the config topic.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+use tidemark_tests::kafka::tally::{Tally, changes, tally};
+use tidemark_tests::kafka::{Kafka, read_topics};
+use tidemark_tests::postgres::{Postgres, psql_command};
+use tidemark_tests::process::{free_port, signal};
+use tidemark_tests::tidemark_binary;
+use tidemark_tests::worker::{WorkerProcess, pg_connector};
+
+/// How long the group may take to settle after a change.
+const SETTLE: Duration = Duration::from_secs(90);
+
+/// The group's session timeout: a worker silent this long loses its connectors.
+const SESSION_MS: u64 = 6000;
+
+/// Workers of one group, by index; `None` while one is down.
+struct Group {
+    dirs: Vec<tempfile::TempDir>,
+    ports: Vec<u16>,
+    workers: Vec<Option<WorkerProcess>>,
+    props: String,
+}
+
+/// Each connector's `(connector state, task state, worker_id)` as one worker answers.
+type Statuses = BTreeMap<String, (String, String, String)>;
+
+impl Group {
+    fn new(count: usize, name: &str, bootstrap: &str, extra: &str) -> Group {
+        let props = format!(
+            "group.id={name}\n\
+             bootstrap.servers={bootstrap}\n\
+             config.storage.topic={name}-configs\n\
+             status.storage.topic={name}-status\n\
+             offset.storage.topic={name}-offsets\n\
+             config.storage.replication.factor=1\n\
+             status.storage.replication.factor=1\n\
+             offset.storage.replication.factor=1\n\
+             offset.flush.interval.ms=500\n\
+             session.timeout.ms={SESSION_MS}\n\
+             heartbeat.interval.ms=2000\n\
+             task.shutdown.graceful.timeout.ms=10000\n\
+             topic.creation.default.partitions=1\n\
+             topic.creation.default.replication.factor=1\n\
+             {extra}"
+        );
+        let mut group = Group {
+            dirs: (0..count).map(|_| tempfile::tempdir().unwrap()).collect(),
+            ports: (0..count).map(|_| free_port()).collect(),
+            workers: (0..count).map(|_| None).collect(),
+            props,
+        };
+        for i in 0..count {
+            group.start(i);
+        }
+        group
+    }
+
+    fn start(&mut self, i: usize) {
+        assert!(self.workers[i].is_none(), "worker {i} is running");
+        self.workers[i] = Some(WorkerProcess::start_with(
+            &tidemark_binary(),
+            self.dirs[i].path(),
+            self.ports[i],
+            &self.props,
+            &[
+                ("TIDEMARK_GROUP_DEBUG", std::path::Path::new("1")),
+                ("RUST_LOG", std::path::Path::new("info,tidemark::worker=debug")),
+            ],
+        ));
+    }
+
+    fn worker(&self, i: usize) -> &WorkerProcess {
+        self.workers[i].as_ref().expect("the worker is running")
+    }
+
+    /// The worker id of worker `i` (its advertised host and port).
+    fn id(&self, i: usize) -> String {
+        format!("{}:{}", tidemark_tests::worker::ADVERTISED_HOST, self.ports[i])
+    }
+
+    fn kill_9(&mut self, i: usize) {
+        let mut worker = self.workers[i].take().expect("running");
+        worker.child.kill().unwrap();
+        worker.child.wait().unwrap();
+    }
+
+    fn stop(&mut self, i: usize) {
+        self.workers[i].take().expect("running").stop();
+    }
+
+    /// Waits until worker `i` shows every connector RUNNING, spread over all `workers`
+    /// workers (a worker that joined gets its share in the rebalance after the one that let
+    /// it in).
+    fn wait_spread(&self, i: usize, count: usize, workers: usize) -> Statuses {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let (_, statuses) = self.wait_running(i, count, |_| true);
+            if per_worker(&statuses).len() == workers {
+                return statuses;
+            }
+            assert!(Instant::now() < deadline, "not spread: {statuses:#?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// What the running workers logged about the group and their connectors.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for (i, worker) in self.workers.iter().enumerate() {
+            let Some(worker) = worker else { continue };
+            out.push_str(&format!("--- worker {i} ({})\n", self.id(i)));
+            for line in worker.log().lines() {
+                if line.contains("worker group") || line.contains("librdkafka") || line.contains("ERROR") || line.contains("starting connector") {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// Every connector's status as worker `i` answers `GET /connectors?expand=status`.
+    fn statuses(&self, i: usize) -> Statuses {
+        let (code, body) = self
+            .worker(i)
+            .call("GET", "/connectors?expand=status", None);
+        assert_eq!(code, 200, "{body}");
+        body.as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, entry)| {
+                let status = &entry["status"];
+                let text = |v: &Json| v.as_str().unwrap_or("").to_owned();
+                (
+                    name.clone(),
+                    (
+                        text(&status["connector"]["state"]),
+                        text(&status["tasks"][0]["state"]),
+                        text(&status["connector"]["worker_id"]),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until worker `i` shows `count` connectors, each RUNNING on a worker `allowed`
+    /// accepts; returns when that was, and the statuses.
+    fn wait_running(
+        &self,
+        i: usize,
+        count: usize,
+        allowed: impl Fn(&str) -> bool,
+    ) -> (Instant, Statuses) {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let statuses = self.statuses(i);
+            let settled = statuses.len() == count
+                && statuses
+                    .values()
+                    .all(|(c, t, w)| c == "RUNNING" && t == "RUNNING" && allowed(w));
+            if settled {
+                return (Instant::now(), statuses);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the group did not settle: worker {i} shows {statuses:#?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// How many connectors each worker runs.
+fn per_worker(statuses: &Statuses) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for (_, _, worker) in statuses.values() {
+        *counts.entry(worker.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// A psql session per database inserting rows `(n, 0)`, n counting from 1.
+struct Writers {
+    sessions: Vec<(Child, ChildStdin)>,
+    counts: Vec<i64>,
+}
+
+impl Writers {
+    fn start(server: &Postgres, dbs: &[String]) -> Writers {
+        let sessions = dbs
+            .iter()
+            .map(|db| {
+                let mut child = psql_command(server.port, db)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let stdin = child.stdin.take().unwrap();
+                (child, stdin)
+            })
+            .collect();
+        Writers {
+            sessions,
+            counts: vec![0; dbs.len()],
+        }
+    }
+
+    /// One insert into every database.
+    fn round(&mut self) {
+        for ((_, stdin), count) in self.sessions.iter_mut().zip(&mut self.counts) {
+            *count += 1;
+            writeln!(stdin, "INSERT INTO t VALUES ({count}, 0);").unwrap();
+            stdin.flush().unwrap();
+        }
+    }
+
+    /// Keeps inserting (one round every 100 ms) for `duration`.
+    fn write_for(&mut self, duration: Duration) {
+        let end = Instant::now() + duration;
+        while Instant::now() < end {
+            self.round();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Ends the sessions once every insert is in; the rows each database got.
+    fn finish(self) -> Vec<i64> {
+        for (mut child, stdin) in self.sessions {
+            drop(stdin);
+            assert!(child.wait().unwrap().success(), "a writer failed");
+        }
+        self.counts
+    }
+}
+
+/// Reads each connector's topic until every row is there; the tallies.
+fn tallies(bootstrap: &str, dbs: &[String], counts: &[i64]) -> Vec<Tally> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let tallies: Vec<Tally> = dbs
+            .iter()
+            .zip(counts)
+            .map(|(db, count)| {
+                let topic = format!("{db}.public.t");
+                let records = read_topics(bootstrap, &[&topic], true);
+                let expected = (1..=*count).map(|id| (id, 0)).collect();
+                tally(&expected, &changes(&records))
+            })
+            .collect();
+        if tallies.iter().all(|t| t.missing.is_empty()) || Instant::now() > deadline {
+            return tallies;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn databases(server: &Postgres, prefix: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            let db = format!("{prefix}{i:02}");
+            server.create_database(&db);
+            server.psql(&db, "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)");
+            db
+        })
+        .collect()
+}
+
+fn connector(server: &Postgres, db: &str, exactly_once: bool) -> Json {
+    let sink = PathBuf::from("unused");
+    let mut extra = vec![
+        ("sink.file", Json::Null),
+        ("retriable.restart.connector.wait.ms", json!("200")),
+        ("slot.retry.delay.ms", json!("500")),
+        ("slot.max.retries", json!("120")),
+    ];
+    if exactly_once {
+        extra.push(("exactly.once.support", json!("required")));
+    }
+    json!({ "name": db, "config": pg_connector(server, db, &sink, &extra) })
+}
+
+/// Thirty connectors on three workers (half of them exactly-once): spread evenly and seen
+/// alike from every worker; a worker killed with SIGKILL, rolling restarts, and a worker
+/// frozen past its session, all under inserts: every row arrives, exactly once where asked;
+/// and the configs survive a restart of every worker.
+#[test]
+fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker() {
+    const CONNECTORS: usize = 30;
+    let kafka = Kafka::shared();
+    let bootstrap = kafka.bootstrap();
+    let server = Postgres::start_with(&[
+        "wal_level = logical",
+        "max_replication_slots = 40",
+        "max_wal_senders = 40",
+        "max_connections = 200",
+    ]);
+    let dbs = databases(&server, "spread", CONNECTORS);
+    let mut group = Group::new(3, "tm-spread", &bootstrap, "scheduled.rebalance.max.delay.ms=0\n");
+
+    // Created round-robin through the three workers' APIs.
+    for (i, db) in dbs.iter().enumerate() {
+        let (code, body) = group.worker(i % 3).call(
+            "POST",
+            "/connectors",
+            Some(connector(&server, db, i >= CONNECTORS / 2)),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    let (_, statuses) = group.wait_running(0, CONNECTORS, |_| true);
+    let counts = per_worker(&statuses);
+    eprintln!("connectors per worker: {counts:?}");
+    assert_eq!(counts.len(), 3, "every worker runs some: {counts:?}");
+    assert!(
+        counts.values().all(|n| (9..=11).contains(n)),
+        "about ten each: {counts:?}"
+    );
+    for i in 1..3 {
+        group.wait_running(i, CONNECTORS, |_| true);
+        assert_eq!(group.statuses(i), statuses, "worker {i} answers as worker 0");
+    }
+
+    let mut writers = Writers::start(&server, &dbs);
+    writers.write_for(Duration::from_secs(3));
+
+    // kill -9 worker 1 mid-stream: its connectors run on the others.
+    let killed = group.id(1);
+    let moved: Vec<String> = statuses
+        .iter()
+        .filter(|(_, (_, _, w))| *w == killed)
+        .map(|(name, _)| name.clone())
+        .collect();
+    let t0 = Instant::now();
+    group.kill_9(1);
+    let mut failover = None;
+    while failover.is_none() {
+        writers.round();
+        let statuses = group.statuses(0);
+        let done = moved.iter().all(|name| {
+            statuses
+                .get(name)
+                .is_some_and(|(c, t, w)| c == "RUNNING" && t == "RUNNING" && *w != killed)
+        });
+        if done {
+            failover = Some(t0.elapsed());
+        }
+        assert!(t0.elapsed() < SETTLE, "no failover: {statuses:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let failover = failover.unwrap();
+    eprintln!(
+        "failover of {} connectors after kill -9: {failover:.1?} (session.timeout.ms {SESSION_MS})",
+        moved.len()
+    );
+    assert!(
+        failover < Duration::from_millis(SESSION_MS) + Duration::from_secs(20),
+        "failover took {failover:?}"
+    );
+    writers.write_for(Duration::from_secs(2));
+
+    // The killed worker comes back and takes its share again.
+    group.start(1);
+    writers.write_for(Duration::from_secs(2));
+    let statuses = group.wait_spread(0, CONNECTORS, 3);
+    eprintln!("after the rejoin: {:?}", per_worker(&statuses));
+
+    // Rolling restart under traffic.
+    for i in 0..3 {
+        let started = Instant::now();
+        group.stop(i);
+        writers.write_for(Duration::from_secs(1));
+        group.start(i);
+        writers.write_for(Duration::from_secs(1));
+        group.wait_running(i, CONNECTORS, |_| true);
+        eprintln!("worker {i} restarted, group settled in {:.1?}", started.elapsed());
+    }
+
+    // Worker 2 frozen past its session: its connectors move; thawed, it must stop them
+    // without writing over the new owners.
+    let statuses = group.wait_spread(0, CONNECTORS, 3);
+    let frozen = group.id(2);
+    let frozen_connectors: Vec<String> = statuses
+        .iter()
+        .filter(|(_, (_, _, w))| *w == frozen)
+        .map(|(name, _)| name.clone())
+        .collect();
+    assert!(!frozen_connectors.is_empty(), "worker 2 runs connectors");
+    signal(&group.worker(2).child, "-STOP");
+    let t0 = Instant::now();
+    loop {
+        writers.round();
+        let statuses = group.statuses(0);
+        let moved = frozen_connectors
+            .iter()
+            .all(|name| statuses.get(name).is_some_and(|(c, _, w)| c == "RUNNING" && *w != frozen));
+        if moved {
+            break;
+        }
+        assert!(t0.elapsed() < SETTLE, "a frozen worker's connectors did not move");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("a frozen worker's connectors moved after {:.1?}", t0.elapsed());
+    writers.write_for(Duration::from_secs(2));
+    signal(&group.worker(2).child, "-CONT");
+    writers.write_for(Duration::from_secs(5));
+    let log = group.worker(2).log();
+    assert!(
+        log.contains("membership lost"),
+        "the thawed worker notices it lost its slots:\n{log}"
+    );
+    group.wait_running(0, CONNECTORS, |_| true);
+    writers.write_for(Duration::from_secs(1));
+    let counts = writers.finish();
+
+    // Every row, exactly once for the exactly-once connectors.
+    let tallies = tallies(&bootstrap, &dbs, &counts);
+    let mut duplicates = 0;
+    for (i, (db, seen)) in dbs.iter().zip(&tallies).enumerate() {
+        assert!(seen.missing.is_empty(), "{db} lost rows: {seen}");
+        assert!(seen.unknown.is_empty(), "{db}: {seen}");
+        if i >= CONNECTORS / 2 {
+            assert!(seen.exactly_once(), "{db} (exactly-once): {seen}");
+        } else {
+            duplicates += seen.duplicates;
+        }
+    }
+    eprintln!(
+        "{} rows in all; at-least-once connectors repeated {duplicates} (uncommitted tails)",
+        counts.iter().sum::<i64>()
+    );
+
+    // Configs written through the REST API survive a restart of every worker.
+    let (_, config_before) = group
+        .worker(0)
+        .call("GET", &format!("/connectors/{}/config", dbs[7]), None);
+    for i in 0..3 {
+        group.stop(i);
+    }
+    for i in 0..3 {
+        group.start(i);
+    }
+    group.wait_spread(2, CONNECTORS, 3);
+    let (_, config_after) = group
+        .worker(1)
+        .call("GET", &format!("/connectors/{}/config", dbs[7]), None);
+    assert_eq!(config_after, config_before);
+}
