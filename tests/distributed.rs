@@ -72,10 +72,7 @@ impl Group {
             self.dirs[i].path(),
             self.ports[i],
             &self.props,
-            &[
-                ("TIDEMARK_GROUP_DEBUG", std::path::Path::new("1")),
-                ("RUST_LOG", std::path::Path::new("info,tidemark::worker=debug")),
-            ],
+            &[],
         ));
     }
 
@@ -85,7 +82,11 @@ impl Group {
 
     /// The worker id of worker `i` (its advertised host and port).
     fn id(&self, i: usize) -> String {
-        format!("{}:{}", tidemark_tests::worker::ADVERTISED_HOST, self.ports[i])
+        format!(
+            "{}:{}",
+            tidemark_tests::worker::ADVERTISED_HOST,
+            self.ports[i]
+        )
     }
 
     fn kill_9(&mut self, i: usize) {
@@ -120,7 +121,10 @@ impl Group {
             let Some(worker) = worker else { continue };
             out.push_str(&format!("--- worker {i} ({})\n", self.id(i)));
             for line in worker.log().lines() {
-                if line.contains("worker group") || line.contains("librdkafka") || line.contains("ERROR") || line.contains("starting connector") {
+                if line.contains("worker group")
+                    || line.contains("ERROR")
+                    || line.contains("starting connector")
+                {
                     out.push_str(line);
                     out.push('\n');
                 }
@@ -306,7 +310,12 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
         "max_connections = 200",
     ]);
     let dbs = databases(&server, "spread", CONNECTORS);
-    let mut group = Group::new(3, "tm-spread", &bootstrap, "scheduled.rebalance.max.delay.ms=0\n");
+    let mut group = Group::new(
+        3,
+        "tm-spread",
+        &bootstrap,
+        "scheduled.rebalance.max.delay.ms=0\n",
+    );
 
     // Created round-robin through the three workers' APIs.
     for (i, db) in dbs.iter().enumerate() {
@@ -327,7 +336,11 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
     );
     for i in 1..3 {
         group.wait_running(i, CONNECTORS, |_| true);
-        assert_eq!(group.statuses(i), statuses, "worker {i} answers as worker 0");
+        assert_eq!(
+            group.statuses(i),
+            statuses,
+            "worker {i} answers as worker 0"
+        );
     }
 
     let mut writers = Writers::start(&server, &dbs);
@@ -382,7 +395,10 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
         group.start(i);
         writers.write_for(Duration::from_secs(1));
         group.wait_running(i, CONNECTORS, |_| true);
-        eprintln!("worker {i} restarted, group settled in {:.1?}", started.elapsed());
+        eprintln!(
+            "worker {i} restarted, group settled in {:.1?}",
+            started.elapsed()
+        );
     }
 
     // Worker 2 frozen past its session: its connectors move; thawed, it must stop them
@@ -400,16 +416,24 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
     loop {
         writers.round();
         let statuses = group.statuses(0);
-        let moved = frozen_connectors
-            .iter()
-            .all(|name| statuses.get(name).is_some_and(|(c, _, w)| c == "RUNNING" && *w != frozen));
+        let moved = frozen_connectors.iter().all(|name| {
+            statuses
+                .get(name)
+                .is_some_and(|(c, _, w)| c == "RUNNING" && *w != frozen)
+        });
         if moved {
             break;
         }
-        assert!(t0.elapsed() < SETTLE, "a frozen worker's connectors did not move");
+        assert!(
+            t0.elapsed() < SETTLE,
+            "a frozen worker's connectors did not move"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("a frozen worker's connectors moved after {:.1?}", t0.elapsed());
+    eprintln!(
+        "a frozen worker's connectors moved after {:.1?}",
+        t0.elapsed()
+    );
     writers.write_for(Duration::from_secs(2));
     signal(&group.worker(2).child, "-CONT");
     writers.write_for(Duration::from_secs(5));
@@ -440,9 +464,10 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
     );
 
     // Configs written through the REST API survive a restart of every worker.
-    let (_, config_before) = group
-        .worker(0)
-        .call("GET", &format!("/connectors/{}/config", dbs[7]), None);
+    let (_, config_before) =
+        group
+            .worker(0)
+            .call("GET", &format!("/connectors/{}/config", dbs[7]), None);
     for i in 0..3 {
         group.stop(i);
     }
@@ -450,8 +475,9 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
         group.start(i);
     }
     group.wait_spread(2, CONNECTORS, 3);
-    let (_, config_after) = group
-        .worker(1)
-        .call("GET", &format!("/connectors/{}/config", dbs[7]), None);
+    let (_, config_after) =
+        group
+            .worker(1)
+            .call("GET", &format!("/connectors/{}/config", dbs[7]), None);
     assert_eq!(config_after, config_before);
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use tidemark::api::loggers::Loggers;
 use tidemark::api::{self, ApiState};
-use tidemark::config::cluster::ClusterConfig;
+use tidemark::config::cluster::{self, ClusterConfig};
 use tidemark::config::{ConfigError, Properties, WorkerConfig, worker};
 use tidemark::worker::Worker;
 
@@ -148,9 +148,9 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
     let store = match (&cluster, props.value(&worker::CONFIG_STORAGE)?) {
         (Some(_), _) => None,
         (None, Some(file)) => Some(PathBuf::from(file)),
-        (None, None) => Some(
-            Path::new(props.required(&worker::OFFSET_FILE)?).with_file_name("connectors.json"),
-        ),
+        (None, None) => {
+            Some(Path::new(props.required(&worker::OFFSET_FILE)?).with_file_name("connectors.json"))
+        }
     };
     let mut connectors = Vec::new();
     for file in &args.connectors {
@@ -162,7 +162,10 @@ pub fn worker(args: WorkerArgs, loggers: Loggers) -> anyhow::Result<()> {
         connectors.push((name, config.to_map()));
     }
     runtime()?.block_on(async {
-        let defaults = props.to_map();
+        let mut defaults = props.to_map();
+        if cluster.is_some() {
+            defaults.retain(|key, _| !cluster::is_group_key(key));
+        }
         // A distributed worker answers REST requests once it has joined its group.
         let join = async |worker: &Worker| -> anyhow::Result<()> {
             match cluster {

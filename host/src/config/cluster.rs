@@ -83,6 +83,16 @@ declare_keys! {
               (default: <config.storage.topic>-assignments). It holds no records.");
 }
 
+/// Whether `key` is one of the group's keys: in distributed mode they are the worker's
+/// alone, not defaults of its connectors (`heartbeat.interval.ms` is the group's heartbeat
+/// there, not Debezium's heartbeat topic).
+pub fn is_group_key(key: &str) -> bool {
+    keys().iter().any(|k| k.name.as_ref() == key)
+        || ["config.storage.", "status.storage."]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+}
+
 /// The settings of a worker in distributed mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
@@ -117,8 +127,14 @@ impl ClusterConfig {
             }
         };
         for (key, hint) in [
-            ("bootstrap.servers", "the Kafka brokers that hold its topics"),
-            ("offset.storage.topic", "the topic that holds the connectors' offsets"),
+            (
+                "bootstrap.servers",
+                "the Kafka brokers that hold its topics",
+            ),
+            (
+                "offset.storage.topic",
+                "the topic that holds the connectors' offsets",
+            ),
         ] {
             if props.get(key).is_none_or(|v| v.trim().is_empty()) {
                 return Err(ConfigError::Missing {
@@ -182,7 +198,7 @@ mod tests {
             pairs
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+                .collect::<std::collections::BTreeMap<_, _>>(),
         )
     }
 

@@ -9,11 +9,11 @@
 //! [`ConfigDef`] gathers a connector's declarations for the checks, the unknown-key warning,
 //! the REST API and `docs/config.md`.
 
+pub mod cluster;
 mod configdef;
 mod def;
 mod legacy;
 mod properties;
-pub mod cluster;
 pub mod providers;
 mod redact;
 pub mod worker;

@@ -207,10 +207,16 @@ pub fn high_watermark(
     use rdkafka::consumer::Consumer;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match consumer.fetch_watermarks(topic, partition, left.max(std::time::Duration::from_secs(1))) {
+        match consumer.fetch_watermarks(
+            topic,
+            partition,
+            left.max(std::time::Duration::from_secs(1)),
+        ) {
             Ok((_, high)) => return Ok(high),
             Err(error) if left.is_zero() => {
-                return Err(format!("cannot ask for partition {partition}'s end: {error}"));
+                return Err(format!(
+                    "cannot ask for partition {partition}'s end: {error}"
+                ));
             }
             Err(error) => {
                 tracing::debug!(%error, topic, partition, "asking for a partition's end again");

@@ -15,9 +15,9 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{OffsetError, OffsetMap, OffsetStore, Partition, connect_key, partitions_of};
 use crate::config::{ConfigError, Key, Properties, declare_keys};
+use crate::kafka::client::high_watermark;
 use crate::kafka::keys::positive_or_broker_default;
 use crate::kafka::producer::ProduceError;
-use crate::kafka::client::high_watermark;
 use crate::kafka::{Admin, ClientSettings, Shared, TopicSettings};
 
 /// How long reading the offsets topic at start may take.

@@ -8,12 +8,14 @@ use super::keys::{self, CONNECTORS};
 use crate::config::{DefaultValue, Key};
 use crate::sources::{mysql, postgres};
 
-/// The keys every connector reads, then each source's own.
+/// The keys every connector reads, then each source's own, then a distributed worker's
+/// (which its connectors do not see).
 fn sections() -> Vec<(&'static str, Vec<Key>)> {
     vec![
         ("Every connector", keys::shared()),
         ("Postgres", postgres::keys::keys()),
         ("MySQL and MariaDB", mysql::keys::keys()),
+        ("Distributed workers", crate::config::cluster::keys()),
     ]
 }
 

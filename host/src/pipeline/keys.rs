@@ -162,7 +162,6 @@ pub fn shared() -> Vec<Key> {
         kafka::keys::keys(),
         offsets::kafka::keys(),
         config::worker::keys(),
-        config::cluster::keys(),
         config::providers::keys(),
     ]
     .concat()

@@ -129,12 +129,20 @@ impl Worker {
             match state.slots.get(name) {
                 Some(_) if create => return Err(WorkerError::Exists(name.to_owned())),
                 Some(slot) => (*slot, false),
-                None => ((0..).find(|s| !state.slots.values().any(|t| t == s)).unwrap_or(0), true),
+                None => (
+                    (0..)
+                        .find(|s| !state.slots.values().any(|t| t == s))
+                        .unwrap_or(0),
+                    true,
+                ),
             }
         };
         let mut writes = Vec::new();
         if created && target != TargetState::Started {
-            writes.push((records::target_key(name), Some(records::target_value(target))));
+            writes.push((
+                records::target_key(name),
+                Some(records::target_value(target)),
+            ));
         }
         writes.push((
             records::connector_key(name),
@@ -277,7 +285,10 @@ impl Worker {
         }
         let mut guard = self.inner.state.lock().await;
         let state = &mut *guard;
-        state.owned.get_or_insert_default().extend(slots.iter().copied());
+        state
+            .owned
+            .get_or_insert_default()
+            .extend(slots.iter().copied());
         let names: Vec<String> = state
             .slots
             .iter()

@@ -45,8 +45,8 @@ impl TopicLog {
             topic: topic.to_owned(),
             reason,
         };
-        let admin = Admin::new(&kafka.client(&[("allow.auto.create.topics", "false")]))
-            .map_err(error)?;
+        let admin =
+            Admin::new(&kafka.client(&[("allow.auto.create.topics", "false")])).map_err(error)?;
         admin.create_topic(topic, creation).map_err(error)?;
         let partitions = admin.partitions(topic).map_err(error)?;
         let producer = Shared::create(&kafka.client(&[
@@ -75,8 +75,7 @@ impl TopicLog {
         }
         tail.assign(&assignment)
             .map_err(|e| error(format!("cannot read the topic: {e}")))?;
-        let positions: Positions =
-            Arc::new((Mutex::new(vec![0; partitions]), Condvar::new()));
+        let positions: Positions = Arc::new((Mutex::new(vec![0; partitions]), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name(format!("log-{topic}"))
@@ -130,7 +129,9 @@ impl TopicLog {
                     .map_err(|e| self.error(e))?,
             );
         }
-        let mut guard = positions.lock().map_err(|_| self.error("a reader panicked"))?;
+        let mut guard = positions
+            .lock()
+            .map_err(|_| self.error("a reader panicked"))?;
         while guard.iter().zip(&ends).any(|(at, end)| at < end) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

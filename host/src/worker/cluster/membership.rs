@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::TopicPartitionList;
 
 use super::ClusterError;
 use crate::config::cluster::ClusterConfig;
@@ -44,7 +44,11 @@ struct Group {
 }
 
 fn slots(partitions: &TopicPartitionList) -> Vec<i32> {
-    partitions.elements().iter().map(|p| p.partition()).collect()
+    partitions
+        .elements()
+        .iter()
+        .map(|p| p.partition())
+        .collect()
 }
 
 impl ClientContext for Group {
@@ -142,9 +146,6 @@ impl Membership {
             ("topic.metadata.refresh.interval.ms", "1000"),
             ("client.id", &format!("tidemark-{worker_id}")),
         ]);
-        if std::env::var_os("TIDEMARK_GROUP_DEBUG").is_some() {
-            config.set("debug", "cgrp");
-        }
         if !cluster.rebalance_delay.is_zero() {
             config.set("group.instance.id", worker_id);
         }
@@ -200,10 +201,7 @@ fn poll(consumer: BaseConsumer<Group>, stop: &AtomicBool) {
             tracing::warn!(%error, "worker group");
         }
         if consumer.context().fenced.load(Ordering::Acquire) {
-            let slots = consumer
-                .assignment()
-                .map(|a| slots(&a))
-                .unwrap_or_default();
+            let slots = consumer.assignment().map(|a| slots(&a)).unwrap_or_default();
             consumer.context().owner.revoked(slots, true);
             return;
         }

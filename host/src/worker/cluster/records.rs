@@ -250,10 +250,7 @@ pub fn parse_status(key: &str, value: &[u8]) -> Result<StatusRecord, String> {
             .and_then(Json::as_str)
             .unwrap_or("")
             .to_owned(),
-        generation: object
-            .get("generation")
-            .and_then(Json::as_i64)
-            .unwrap_or(0) as i32,
+        generation: object.get("generation").and_then(Json::as_i64).unwrap_or(0) as i32,
     })
 }
 
