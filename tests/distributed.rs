@@ -481,3 +481,80 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
             .call("GET", &format!("/connectors/{}/config", dbs[7]), None);
     assert_eq!(config_after, config_before);
 }
+
+/// Whether worker `i` logged starting connector `name` after byte `from` of its log.
+fn started_since(group: &Group, i: usize, from: usize, name: &str) -> bool {
+    let log = group.worker(i).log();
+    log.get(from..).unwrap_or("").lines().any(|line| {
+        line.contains("starting connector") && line.contains(&format!("m{name}"))
+            || line.contains("starting connector") && line.contains(&format!("={name}"))
+    })
+}
+
+/// `scheduled.rebalance.max.delay.ms`: a worker killed and back within the delay finds its
+/// connectors waiting for it (none started elsewhere); one that stays away loses them to the
+/// others after the delay, not before.
+#[test]
+fn a_worker_back_within_the_scheduled_delay_keeps_its_connectors_and_one_gone_loses_them_after_it()
+{
+    const CONNECTORS: usize = 4;
+    const DELAY: Duration = Duration::from_secs(15);
+    let kafka = Kafka::shared();
+    let bootstrap = kafka.bootstrap();
+    let server = Postgres::start();
+    let dbs = databases(&server, "delay", CONNECTORS);
+    let mut group = Group::new(
+        2,
+        "tm-delay",
+        &bootstrap,
+        &format!("scheduled.rebalance.max.delay.ms={}\n", DELAY.as_millis()),
+    );
+    for db in &dbs {
+        let (code, body) = group
+            .worker(0)
+            .call("POST", "/connectors", Some(connector(&server, db, false)));
+        assert_eq!(code, 201, "{body}");
+    }
+    let statuses = group.wait_spread(0, CONNECTORS, 2);
+    let away = group.id(1);
+    let theirs: Vec<String> = statuses
+        .iter()
+        .filter(|(_, (_, _, w))| *w == away)
+        .map(|(name, _)| name.clone())
+        .collect();
+
+    // Back within the delay: its connectors waited for it.
+    let from = group.worker(0).log().len();
+    group.kill_9(1);
+    std::thread::sleep(Duration::from_secs(3));
+    group.start(1);
+    let deadline = Instant::now() + SETTLE;
+    while !theirs.iter().all(|name| started_since(&group, 1, 0, name)) {
+        assert!(Instant::now() < deadline, "{}", group.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    group.wait_running(0, CONNECTORS, |_| true);
+    for name in &theirs {
+        assert!(
+            !started_since(&group, 0, from, name),
+            "{name} moved while its worker was away for less than the delay:\n{}",
+            group.logs()
+        );
+    }
+
+    // Gone for good: they move after the delay, not before.
+    let from = group.worker(0).log().len();
+    let t0 = Instant::now();
+    group.kill_9(1);
+    std::thread::sleep(DELAY - Duration::from_secs(5));
+    for name in &theirs {
+        assert!(
+            !started_since(&group, 0, from, name),
+            "{name} moved before the delay"
+        );
+    }
+    group.wait_running(0, CONNECTORS, |w| w == group.id(0));
+    let moved = t0.elapsed();
+    eprintln!("a departed worker's connectors moved after {moved:.1?} (delay {DELAY:?})");
+    assert!(moved < DELAY + Duration::from_secs(20), "{moved:?}");
+}

@@ -489,3 +489,98 @@ fn a_wrong_ca_is_a_clear_error_not_a_hang() {
     assert!(log.contains("TLS handshake failed"), "{log}");
     assert!(log.contains("ssl.truststore.location"), "{log}");
 }
+
+/// A distributed worker group over SASL_SSL only: the worker's security settings reach the
+/// group's consumer, the config, status and offsets topics and the connectors' producers,
+/// so two workers share two connectors and the rows arrive.
+#[test]
+fn a_worker_group_over_sasl_ssl_shares_its_connectors() {
+    use tidemark_tests::worker::{WorkerProcess, pg_connector};
+    let s = setup();
+    let server = Postgres::start();
+    let dbs = ["secure0", "secure1"];
+    for db in dbs {
+        server.create_database(db);
+        server.psql(
+            db,
+            "CREATE TABLE orders (id int PRIMARY KEY, note text); \
+             INSERT INTO orders SELECT g, 'snapshot' FROM generate_series(1, 3) g",
+        );
+    }
+    let properties = format!(
+        "group.id=secure-group\n\
+         bootstrap.servers={}\n\
+         security.protocol=SASL_SSL\n\
+         sasl.mechanism=SCRAM-SHA-512\n\
+         sasl.jaas.config={}\n\
+         ssl.truststore.location={}\n\
+         config.storage.topic=secure-configs\n\
+         status.storage.topic=secure-status\n\
+         offset.storage.topic=secure-offsets\n\
+         config.storage.replication.factor=1\n\
+         status.storage.replication.factor=1\n\
+         offset.storage.replication.factor=1\n\
+         session.timeout.ms=6000\n\
+         heartbeat.interval.ms=2000\n\
+         scheduled.rebalance.max.delay.ms=0\n\
+         topic.creation.default.partitions=1\n\
+         topic.creation.default.replication.factor=1\n",
+        s.bootstrap(|l| l.sasl_ssl),
+        jaas(SCRAM, "alice", "alice-secret"),
+        path(&s.certs.ca),
+    );
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let workers: Vec<WorkerProcess> = dirs
+        .iter()
+        .map(|dir| {
+            let port = tidemark_tests::process::free_port();
+            WorkerProcess::start_with(
+                &tidemark_tests::tidemark_binary(),
+                dir.path(),
+                port,
+                &properties,
+                &[],
+            )
+        })
+        .collect();
+    for db in dbs {
+        let config = pg_connector(&server, db, Path::new("unused"), &[("sink.file", Json::Null)]);
+        let (code, body) = workers[0].call(
+            "POST",
+            "/connectors",
+            Some(serde_json::json!({ "name": db, "config": config })),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    // Both RUNNING, one on each worker, and seen alike from the second worker.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (_, body) = workers[1].call("GET", "/connectors?expand=status", None);
+        let owners: Vec<&str> = dbs
+            .iter()
+            .filter(|db| body[**db]["status"]["connector"]["state"] == "RUNNING")
+            .filter_map(|db| body[*db]["status"]["connector"]["worker_id"].as_str())
+            .collect();
+        if owners.len() == 2 && owners[0] != owners[1] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group did not share its connectors: {body}\n{}",
+            workers[0].log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let access = s.sasl_access(true, "SCRAM-SHA-512");
+    let access = borrowed(&access);
+    for db in dbs {
+        server.psql(db, "INSERT INTO orders VALUES (4, 'stream'), (5, 'stream')");
+        let topic = format!("{db}.public.orders");
+        wait_for_with(&access, &[&topic], false, TIMEOUT, "rows 1-5", |r| {
+            ids(r) == [1, 2, 3, 4, 5]
+        });
+    }
+    for worker in workers {
+        worker.stop();
+    }
+}
