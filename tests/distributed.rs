@@ -510,9 +510,10 @@ fn a_worker_back_within_the_scheduled_delay_keeps_its_connectors_and_one_gone_lo
         &format!("scheduled.rebalance.max.delay.ms={}\n", DELAY.as_millis()),
     );
     for db in &dbs {
-        let (code, body) = group
-            .worker(0)
-            .call("POST", "/connectors", Some(connector(&server, db, false)));
+        let (code, body) =
+            group
+                .worker(0)
+                .call("POST", "/connectors", Some(connector(&server, db, false)));
         assert_eq!(code, 201, "{body}");
     }
     let statuses = group.wait_spread(0, CONNECTORS, 2);

@@ -544,7 +544,13 @@ fn a_worker_group_over_sasl_ssl_shares_its_connectors() {
         })
         .collect();
     for db in dbs {
-        let config = pg_connector(&server, db, Path::new("unused"), &[("sink.file", Json::Null)]);
+        // With schemas, as `ids` reads the events.
+        let unset = [
+            ("sink.file", Json::Null),
+            ("key.converter.schemas.enable", Json::Null),
+            ("value.converter.schemas.enable", Json::Null),
+        ];
+        let config = pg_connector(&server, db, Path::new("unused"), &unset);
         let (code, body) = workers[0].call(
             "POST",
             "/connectors",
