@@ -40,8 +40,8 @@ impl Worker {
         }
     }
 
-    /// The properties (the worker's under its own) and probe of each connector whose read
-    /// is due (a connector that reads nothing is looked at on every tick, in case its
+    /// The properties (the worker's under its own) and probe of each connector of this
+    /// worker whose read is due (a connector that reads nothing is looked at on every tick, in case its
     /// configuration changed); forgets the schedules of connectors that are gone.
     async fn connectors_due(
         &self,
@@ -49,10 +49,12 @@ impl Worker {
         now: Instant,
     ) -> Vec<(String, Properties, Arc<Probe>)> {
         let state = self.inner.state.lock().await;
-        due.retain(|name, _| state.handles.contains_key(name));
+        // In distributed mode each worker reads for the connectors it runs.
+        due.retain(|name, _| state.handles.contains_key(name) && state.runs_here(name));
         state
             .handles
             .iter()
+            .filter(|(name, _)| state.runs_here(name))
             .filter(|(name, _)| due.get(*name).is_none_or(|at| *at <= now))
             .map(|(name, handle)| {
                 let mut merged = self.inner.defaults.clone();
