@@ -210,9 +210,10 @@ impl Admin {
         }
     }
 
-    /// How many partitions the topic has (0: the broker does not know it), waiting up to
-    /// [`REQUEST_TIMEOUT`] for an answer.
-    pub fn partitions(&self, topic: &str) -> Result<usize, String> {
+    /// How many partitions the topic has (0: the broker does not know it); `None` when the
+    /// broker does not answer within [`REQUEST_TIMEOUT`]. Asked in short requests, so that a
+    /// failure that waiting will not mend ends the wait.
+    fn describe(&self, topic: &str) -> Result<Option<usize>, String> {
         let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
         loop {
             self.fatal()?;
@@ -222,16 +223,24 @@ impl Admin {
                 .fetch_metadata(Some(topic), Duration::from_secs(1))
             {
                 Ok(m) => {
-                    return Ok(m
-                        .topics()
-                        .iter()
-                        .find(|t| t.name() == topic && t.error().is_none())
-                        .map_or(0, |t| t.partitions().len()));
+                    return Ok(Some(
+                        m.topics()
+                            .iter()
+                            .find(|t| t.name() == topic && t.error().is_none())
+                            .map_or(0, |t| t.partitions().len()),
+                    ));
                 }
                 Err(_) if std::time::Instant::now() < deadline => {}
-                Err(error) => return Err(format!("cannot describe topic {topic}: {error}")),
+                Err(_) => return Ok(None),
             }
         }
+    }
+
+    /// How many partitions the topic has (0: the broker does not know it).
+    pub fn partitions(&self, topic: &str) -> Result<usize, String> {
+        self.describe(topic)?.ok_or_else(|| {
+            format!("cannot describe topic {topic}: no answer within {REQUEST_TIMEOUT:?}")
+        })
     }
 
     /// Grows the topic to at least `total` partitions (a topic that has them already is
@@ -257,25 +266,8 @@ impl Admin {
     }
 
     /// Whether the broker knows the topic; false when it does not answer within
-    /// [`REQUEST_TIMEOUT`]. Asked in short requests, so that a failure that waiting will not
-    /// mend ends the wait.
+    /// [`REQUEST_TIMEOUT`].
     fn exists(&self, topic: &str) -> Result<bool, String> {
-        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
-        loop {
-            self.fatal()?;
-            match self
-                .client
-                .inner()
-                .fetch_metadata(Some(topic), Duration::from_secs(1))
-            {
-                Ok(m) => {
-                    return Ok(m.topics().iter().any(|t| {
-                        t.name() == topic && t.error().is_none() && !t.partitions().is_empty()
-                    }));
-                }
-                Err(_) if std::time::Instant::now() < deadline => {}
-                Err(_) => return Ok(false),
-            }
-        }
+        Ok(self.describe(topic)?.is_some_and(|partitions| partitions > 0))
     }
 }
