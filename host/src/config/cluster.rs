@@ -211,6 +211,16 @@ mod tests {
     ];
 
     #[test]
+    fn the_example_worker_is_distributed() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/distributed/worker.properties");
+        let props = Properties::load(&[example], &[]).unwrap();
+        let config = ClusterConfig::from_properties(&props).unwrap().unwrap();
+        assert_eq!(config.group_id, "tidemark-demo");
+        assert_eq!(config.rebalance_delay, Duration::ZERO);
+    }
+
+    #[test]
     fn without_group_id_the_worker_is_standalone() {
         assert_eq!(ClusterConfig::from_properties(&props(&[])).unwrap(), None);
     }
