@@ -4,8 +4,8 @@
 # takes to start them, to hand a share to a worker that joins, to move a killed worker's
 # connectors, and how fast it delivers rows to Kafka.
 #
-#   bench/distributed.sh                 # N=100, WS="1 2 3"
-#   N=30 WS="1 3" bench/distributed.sh   # a quick check
+#   bench/distributed.sh                          # N=100, WS="1 2 3"
+#   N=30 ROWS_TOTAL=60000 bench/distributed.sh   # a quick check: 2 minutes on 2 cores
 #
 # Starts one throwaway Postgres 15 as bench/fleet.sh does (fsync and synchronous_commit off,
 # max_connections 3 x N + 64, max_wal_senders and max_replication_slots N + 16) with databases
