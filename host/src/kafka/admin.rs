@@ -268,6 +268,8 @@ impl Admin {
     /// Whether the broker knows the topic; false when it does not answer within
     /// [`REQUEST_TIMEOUT`].
     fn exists(&self, topic: &str) -> Result<bool, String> {
-        Ok(self.describe(topic)?.is_some_and(|partitions| partitions > 0))
+        Ok(self
+            .describe(topic)?
+            .is_some_and(|partitions| partitions > 0))
     }
 }
