@@ -400,11 +400,22 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
     );
     writers.write_for(Duration::from_secs(2));
 
-    // The killed worker comes back and takes its share again.
+    // The killed worker comes back and takes its share again: only that share moves.
+    let (_, before) = group.wait_running(0, CONNECTORS, |w| w != killed);
     group.start(1);
     writers.write_for(Duration::from_secs(2));
     let statuses = group.wait_spread(0, CONNECTORS, 3);
-    eprintln!("after the rejoin: {:?}", per_worker(&statuses));
+    let counts = per_worker(&statuses);
+    eprintln!("after the rejoin: {counts:?}");
+    let moved = statuses
+        .iter()
+        .filter(|(name, (_, _, w))| before[*name].2 != *w)
+        .count();
+    assert_eq!(
+        moved, counts[&killed],
+        "only the rejoined worker's share moved"
+    );
+    assert!(counts.values().all(|n| (9..=11).contains(n)), "{counts:?}");
 
     // Rolling restart under traffic.
     for i in 0..3 {
