@@ -156,6 +156,7 @@ pub fn shared() -> Vec<Key> {
         sources::reconnect::keys(),
         sources::usage::keys(),
         sources::notify::keys(),
+        sources::signals::keys(),
         super::errors::keys(),
         sinks::keys::keys(),
         sinks::kafka::config::keys(),

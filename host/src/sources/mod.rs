@@ -9,6 +9,7 @@ pub mod notify;
 pub mod options;
 pub mod postgres;
 pub mod reconnect;
+pub mod signals;
 pub mod tls;
 pub mod usage;
 
