@@ -309,7 +309,12 @@ fn crash_run(name: &str, exactly_once: bool) -> CrashRun {
         // An offset record means the snapshot is complete: too late for this kill.
         while log_end.get() < target && offsets_end.get() == 0 {
             run.assert_running();
-            assert!(Instant::now() < deadline, "the snapshot did not progress");
+            assert!(
+                Instant::now() < deadline,
+                "the snapshot did not progress: {}; {}",
+                run.log(),
+                Kafka::shared_state()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         run.kill_9();

@@ -210,7 +210,8 @@ fn read_topic(access: &[(&str, &str)], topic: &str, read_committed: bool, out: &
     while at_end.len() < n {
         assert!(
             Instant::now() < deadline,
-            "reading {topic} did not reach its end"
+            "reading {topic} did not reach its end; {}",
+            Kafka::shared_state()
         );
         match consumer.poll(Duration::from_millis(200)) {
             None => {}
@@ -237,7 +238,20 @@ fn read_topic(access: &[(&str, &str)], topic: &str, read_committed: bool, out: &
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 at_end.insert(p);
             }
-            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            // The client reconnects by itself: a broker that is away for a moment (a long
+            // garbage collection) is waited for until the deadline.
+            Some(Err(
+                e @ (KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown)
+                | KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure)),
+            )) => {
+                assert!(
+                    Instant::now() + Duration::from_secs(1) < deadline,
+                    "reading {topic}: {e}; {}",
+                    Kafka::shared_state()
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}; {}", Kafka::shared_state()),
         }
     }
     records.sort_by_key(|r| (r.partition, r.offset));

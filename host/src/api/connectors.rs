@@ -35,6 +35,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/connectors/{name}/resume", put(resume))
         .route("/connectors/{name}/stop", put(stop))
         .route("/connectors/{name}/restart", post(restart))
+        .route("/connectors/{name}/signals", post(signal))
         .route("/connectors/{name}/topics", get(topics))
         .route("/connectors/{name}/topics/reset", put(reset_topics))
 }
@@ -321,6 +322,21 @@ async fn restart_task(
     task_zero(&name, &task)?;
     state.worker.restart(&name, false).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Hands a Debezium signal `{"id","type","data"}` to the running connector (the REST signal
+/// channel; `data` may be an object or its JSON text): 202 once queued.
+async fn signal(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, WorkerError> {
+    body(&bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let signal = crate::sources::signals::Signal::from_json(&text)
+        .map_err(|problem| WorkerError::BadRequest(format!("the signal: {problem}")))?;
+    state.worker.signal(&name, signal).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// Sets the target state; Connect answers pause and resume with 202, stop with 204.

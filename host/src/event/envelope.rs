@@ -53,6 +53,8 @@ pub enum SnapshotMarker {
     LastInDataCollection,
     /// The last record of the snapshot.
     Last,
+    /// A row read by an incremental snapshot.
+    Incremental,
 }
 
 impl SnapshotMarker {
@@ -65,6 +67,7 @@ impl SnapshotMarker {
             SnapshotMarker::Yes => "true",
             SnapshotMarker::LastInDataCollection => "last_in_data_collection",
             SnapshotMarker::Last => "last",
+            SnapshotMarker::Incremental => "incremental",
         }
     }
 

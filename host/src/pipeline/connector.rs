@@ -180,7 +180,9 @@ fn transform_chain(
     })
 }
 
-/// The source `connector.class` selects, with its settings.
+/// The source `connector.class` selects, with its settings. One per connector run, so the
+/// variants' sizes differing matters not.
+#[allow(clippy::large_enum_variant)]
 enum Source {
     Postgres(PostgresConfig),
     MySql(MySqlConfig),
@@ -404,6 +406,7 @@ async fn run_resolved(props: Properties, controls: Controls) -> Result<(), Conne
         committed,
         shutdown: controls.shutdown,
         reconnects: pipeline.stats.reconnects.clone(),
+        signals: controls.probe.signals().clone(),
     };
     let (source_result, closed) = match &source {
         Source::Postgres(config) => {

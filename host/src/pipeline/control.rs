@@ -11,6 +11,7 @@ use super::PipelineStats;
 use crate::config::Secrets;
 use crate::plugin::{RuntimeOptions, SharedPlugins};
 use crate::sources::metrics::SourceMetrics;
+use crate::sources::signal_channels::SignalInbox;
 use crate::sources::usage::DatabaseUsage;
 
 /// A gate the pipeline's sink thread passes before each batch: while it is closed (the
@@ -92,6 +93,8 @@ pub struct Probe {
     /// What the connector last was found to hold back in its database.
     usage: Mutex<Option<DatabaseUsage>>,
     secrets: OnceLock<Secrets>,
+    /// Signals for the connector's source (the file and REST channels).
+    signals: Arc<SignalInbox>,
 }
 
 impl Probe {
@@ -104,6 +107,11 @@ impl Probe {
     pub(crate) fn started(&self, stats: Arc<PipelineStats>, source: Arc<SourceMetrics>) {
         let _ = self.stats.set(stats);
         let _ = self.source.set(source);
+    }
+
+    /// Where the REST channel (and the file channel) put signals for the connector.
+    pub fn signals(&self) -> &Arc<SignalInbox> {
+        &self.signals
     }
 
     /// The values config providers resolved for the connector (none before it started).

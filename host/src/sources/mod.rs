@@ -9,6 +9,7 @@ pub mod notify;
 pub mod options;
 pub mod postgres;
 pub mod reconnect;
+pub mod signal_channels;
 pub mod signals;
 pub mod tls;
 pub mod usage;
@@ -50,4 +51,6 @@ pub struct SourceContext {
     pub shutdown: watch::Receiver<bool>,
     /// Counts the reconnects after retriable failures (shown in the metrics).
     pub reconnects: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Signals from the file and REST channels.
+    pub signals: std::sync::Arc<signal_channels::SignalInbox>,
 }

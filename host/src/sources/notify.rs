@@ -46,6 +46,9 @@ fn channels(value: &str) -> Result<(), String> {
 /// Debezium's `aggregate_type` of initial-snapshot notifications.
 const INITIAL_SNAPSHOT: &str = "Initial Snapshot";
 
+/// Debezium's `aggregate_type` of incremental-snapshot notifications.
+const INCREMENTAL_SNAPSHOT: &str = "Incremental Snapshot";
+
 static KEY_SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
     Arc::new(
         Schema::new(SchemaType::Struct)
@@ -121,26 +124,52 @@ impl Notifier {
     /// Notifies an initial-snapshot event of `kind` with `data` (besides `connector_name`):
     /// logs it on the log channel, and returns the sink channel's record, if any.
     pub fn initial_snapshot(&self, kind: &str, data: &[(&str, String)]) -> Option<Record> {
+        self.notify(
+            INITIAL_SNAPSHOT,
+            kind,
+            &uuid::Uuid::new_v4().to_string(),
+            data,
+        )
+    }
+
+    /// Notifies an incremental-snapshot event of `kind` with `data`, as
+    /// [`Notifier::initial_snapshot`] does; its id is `signal`, the id of the signal that
+    /// started the snapshot (as Debezium's).
+    pub fn incremental_snapshot(
+        &self,
+        kind: &str,
+        signal: &str,
+        data: &[(&str, String)],
+    ) -> Option<Record> {
+        self.notify(INCREMENTAL_SNAPSHOT, kind, signal, data)
+    }
+
+    fn notify(
+        &self,
+        aggregate: &str,
+        kind: &str,
+        id: &str,
+        data: &[(&str, String)],
+    ) -> Option<Record> {
         if !self.enabled() {
             return None;
         }
-        let id = uuid::Uuid::new_v4().to_string();
         let timestamp = now_ms();
         let mut additional: Vec<(&str, String)> = data.to_vec();
         additional.push(("connector_name", self.connector_name.clone()));
         if self.log {
             let pairs: Vec<String> = additional.iter().map(|(k, v)| format!("{k}={v}")).collect();
             tracing::info!(
-                "[Notification Service]  {{id='{id}', aggregateType='{INITIAL_SNAPSHOT}', type='{kind}', additionalData={{{}}}, timestamp={timestamp}}}",
+                "[Notification Service]  {{id='{id}', aggregateType='{aggregate}', type='{kind}', additionalData={{{}}}, timestamp={timestamp}}}",
                 pairs.join(", ")
             );
         }
         let topic = self.sink_topic.as_ref()?;
-        let key = Value::Struct(vec![Value::from(id.as_str())]);
+        let key = Value::Struct(vec![Value::from(id)]);
         let value = Value::Struct(vec![
             Value::from(id),
             Value::from(kind),
-            Value::from(INITIAL_SNAPSHOT),
+            Value::from(aggregate),
             Value::Map(
                 additional
                     .into_iter()

@@ -29,6 +29,28 @@ declare_keys! {
         .group("Signals")
         .doc("The file of the file channel: each line a signal {\"id\",\"type\",\"data\"}, \
               acted on as it is appended.");
+    /// `incremental.snapshot.chunk.size`.
+    CHUNK_SIZE = Key::int("incremental.snapshot.chunk.size")
+        .default("1024")
+        .range(Some(1), None)
+        .group("Signals")
+        .doc("The rows an incremental snapshot reads per chunk, in primary-key order, between \
+              two watermarks of the change stream.");
+    /// `incremental.snapshot.watermarking.strategy`.
+    WATERMARKING = Key::string("incremental.snapshot.watermarking.strategy")
+        .default("insert_insert")
+        .choices(&["insert_insert", "insert_delete"])
+        .group("Signals")
+        .doc("Debezium's choice of window markers in the signal table. Tidemark's Postgres \
+              watermarks are logical decoding messages, which write no table, so both values \
+              behave the same (docs/snapshots.md); accepted so Debezium configs carry over.");
+    /// `read.only`.
+    READ_ONLY = Key::boolean("read.only")
+        .default("false")
+        .group("Signals")
+        .doc("Debezium's promise to write nothing into the source database for incremental \
+              snapshots. Tidemark's Postgres watermarks never write a table, so incremental \
+              snapshots work the same either way; accepted so Debezium configs carry over.");
     /// `signal.poll.interval.ms`.
     POLL_INTERVAL = Key::long("signal.poll.interval.ms")
         .default("5000")
@@ -61,6 +83,8 @@ pub struct SignalConfig {
     /// Whether the REST channel is on.
     pub rest: bool,
     pub poll_interval: std::time::Duration,
+    /// `incremental.snapshot.chunk.size`.
+    pub chunk_size: usize,
 }
 
 impl SignalConfig {
@@ -99,6 +123,7 @@ impl SignalConfig {
             file,
             rest: on("rest"),
             poll_interval: std::time::Duration::from_millis(props.number(&POLL_INTERVAL)?),
+            chunk_size: props.number(&CHUNK_SIZE)?,
         })
     }
 
@@ -108,6 +133,28 @@ impl SignalConfig {
             .as_ref()
             .is_some_and(|(s, t)| s == schema && t == table)
     }
+}
+
+/// Refuses signal settings for a connector that takes no signals yet (`connector` names it):
+/// a signal channel it would never read must not look like it works.
+pub fn refuse_signals(props: &Properties, connector: &str) -> Result<(), ConfigError> {
+    let signals = SignalConfig::from_properties(props)?;
+    if signals.table.is_none() && signals.file.is_none() && !signals.rest {
+        return Ok(());
+    }
+    let key = if signals.table.is_some() {
+        &DATA_COLLECTION
+    } else {
+        &CHANNELS
+    };
+    Err(ConfigError::Invalid {
+        key: key.name.to_string(),
+        value: props.value(key)?.unwrap_or_default().to_owned(),
+        problem: format!(
+            "{connector} take no signals yet (incremental snapshots are Postgres-only in this \
+             release); remove the signal.* keys"
+        ),
+    })
 }
 
 /// A signal as a channel delivers it.
@@ -275,6 +322,29 @@ impl Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connector_without_signals_refuses_signal_settings_and_takes_the_defaults() {
+        let props = |pairs: &[(&str, &str)]| {
+            Properties::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        assert!(refuse_signals(&props(&[]), "MariaDB").is_ok());
+        assert!(refuse_signals(&props(&[("read.only", "true")]), "MariaDB").is_ok());
+        let error = refuse_signals(
+            &props(&[("signal.data.collection", "inventory.signals")]),
+            "the MariaDB connector",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("signal.data.collection") && error.contains("MariaDB"),
+            "{error}"
+        );
+        let error = refuse_signals(&props(&[("signal.enabled.channels", "rest")]), "MariaDB")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("signal.enabled.channels"), "{error}");
+    }
 
     fn signal(kind: &str, data: &str) -> Signal {
         Signal {

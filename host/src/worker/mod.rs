@@ -19,6 +19,7 @@ mod error;
 pub mod handle;
 mod offsets;
 mod progress;
+mod signals;
 pub mod status;
 pub mod store;
 mod usage;

@@ -199,6 +199,9 @@ group.initial.rebalance.delay.ms=0
     )
 }
 
+/// The broker of [`Kafka::shared`].
+static SHARED: OnceLock<Kafka> = OnceLock::new();
+
 impl Kafka {
     /// Starts a broker of its own (for a test that stops it) and waits until it answers.
     pub fn start() -> Kafka {
@@ -271,8 +274,26 @@ impl Kafka {
     /// The broker shared by this test binary's tests (started on first use, gone with the
     /// process). Tests sharing it use topics of their own and never stop it.
     pub fn shared() -> &'static Kafka {
-        static SHARED: OnceLock<Kafka> = OnceLock::new();
         SHARED.get_or_init(Kafka::start)
+    }
+
+    /// For a failing test's message: the last lines of the shared broker's log and the free
+    /// space where it keeps its data (a full disk stops a broker), or a note that this
+    /// binary started no shared broker.
+    pub fn shared_state() -> String {
+        let Some(broker) = SHARED.get() else {
+            return "no shared broker in this test binary".to_owned();
+        };
+        let space = std::process::Command::new("df")
+            .args(["-h", "--output=avail,target"])
+            .arg(broker.dir.path())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        format!(
+            "the shared broker's disk: {space}its log ends with:\n{}",
+            broker.log_tail()
+        )
     }
 
     /// `bootstrap.servers` for this broker.

@@ -278,6 +278,7 @@ pub struct MySqlConfig {
 impl MySqlConfig {
     /// Reads and checks the connector's properties for the flavour `flavor`.
     pub fn from_properties(props: &Properties, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
+        crate::sources::signals::refuse_signals(props, "the MySQL and MariaDB connectors")?;
         let filters = Filters {
             databases: NameFilter::read(props, &DATABASE_INCLUDE, &DATABASE_EXCLUDE)?,
             tables: NameFilter::read(props, &TABLE_INCLUDE, &TABLE_EXCLUDE)?,

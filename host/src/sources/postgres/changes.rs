@@ -39,7 +39,11 @@ impl ChangeBuilder<'_> {
             snapshot: at.snapshot,
             sequence: (at.last_lsn, at.lsn),
             tx_id: at.tx_id,
-            lsn: at.lsn,
+            // Debezium's incremental reads carry no `lsn`; their `sequence` names the
+            // window's closing watermark.
+            lsn: at
+                .lsn
+                .filter(|_| at.snapshot != SnapshotMarker::Incremental),
         }
         .value()
     }

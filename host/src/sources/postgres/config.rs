@@ -97,6 +97,9 @@ pub struct PostgresConfig {
     pub topic_prefix: String,
     /// Where notifications about the snapshot go (`notification.*`).
     pub notifications: crate::sources::notify::Notifier,
+    /// Where signals come from, and how incremental snapshots read (`signal.*`,
+    /// `incremental.snapshot.*`).
+    pub signals: crate::sources::signals::SignalConfig,
     pub filters: Filters,
     /// `table.include.list` as written, to check that literal entries name real tables.
     pub table_include_list: Vec<String>,
@@ -207,6 +210,7 @@ impl PostgresConfig {
             heartbeat_action_query: props.value(&HEARTBEAT_QUERY)?.map(str::to_owned),
             heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,
             notifications: crate::sources::notify::Notifier::from_properties(props, &topic_prefix)?,
+            signals: crate::sources::signals::SignalConfig::from_properties(props)?,
             topic_prefix,
             skipped: SkippedOps::parse(props)?,
             convert_failure: ConvertFailure::parse(props)?,

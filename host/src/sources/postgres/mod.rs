@@ -7,16 +7,19 @@
 //! - [`snapshot`], [`stream`]: the two phases; [`changes`] builds their events.
 //! - [`pgoutput`], [`types`], [`table`], [`source_info`], [`offset`]: decoding, type
 //!   mapping, table schemas, the `source` block and the offset format.
+//! - [`incremental`] (with `signaling`): incremental snapshots started by signals.
 //! - [`tls`]: `database.sslmode` and its certificates, on every connection.
 
 pub mod catalog;
 pub mod changes;
 pub mod config;
 pub mod error;
+pub mod incremental;
 pub mod keys;
 pub mod offset;
 pub mod pgoutput;
 pub mod setup;
+mod signaling;
 pub mod snapshot;
 pub mod source;
 pub mod source_info;

@@ -73,6 +73,13 @@ pub(super) fn replication_error(config: &PostgresConfig, error: PgWireError) -> 
 pub async fn run(config: &PostgresConfig, mut context: SourceContext) -> Result<(), PostgresError> {
     let mut reconnects =
         Reconnects::new(config.reconnect.clone()).counted_in(context.reconnects.clone());
+    let _file_channel = config.signals.file.as_ref().map(|file| {
+        crate::sources::signal_channels::watch_file(
+            file.into(),
+            config.signals.poll_interval,
+            context.signals.clone(),
+        )
+    });
     loop {
         let error = match attempt(config, &context, &mut reconnects.connected).await {
             Ok(Some(client)) => {
@@ -120,6 +127,7 @@ async fn attempt(
         batches,
         committed,
         shutdown,
+        signals,
         ..
     } = context;
     let mgmt = catalog::connect(config).await?;
@@ -145,6 +153,14 @@ async fn attempt(
             metadata.resume(stored);
         }
         metadata
+    });
+    let incremental = stored.as_ref().and_then(|offset| {
+        super::incremental::Incremental::resume(offset, config.signals.chunk_size, |name| {
+            captured
+                .iter()
+                .find(|t| format!("{}.{}", t.schema, t.name) == name)
+                .map(|t| Arc::new(Table::from_catalog(config, &types, t)))
+        })
     });
     let stored = stored.as_ref().and_then(offset::read);
     let tables = || -> Vec<Arc<Table>> {
@@ -280,6 +296,8 @@ async fn attempt(
         resume,
         last_commit: None,
         transactions,
+        incremental,
+        signals: signals.clone(),
     }
     .run()
     .await;

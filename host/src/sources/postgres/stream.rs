@@ -72,16 +72,22 @@ pub struct Stream<'a> {
     /// Transaction metadata (`provide.transaction.metadata`), resumed from the stored
     /// offset when it was committed inside a transaction.
     pub transactions: Option<TransactionMetadata>,
+    /// The incremental snapshot in progress, if a signal started one.
+    pub incremental: Option<super::incremental::Incremental>,
+    /// Signals of the file and REST channels, taken between transactions.
+    pub signals: std::sync::Arc<crate::sources::signal_channels::SignalInbox>,
 }
 
-struct State {
+pub(super) struct State {
     relations: HashMap<u32, Option<Arc<Table>>>,
+    /// The relation id of the signal table (`signal.data.collection`), once seen.
+    pub(super) signal_relation: Option<u32>,
     txn: Option<Txn>,
-    last_commit: Option<u64>,
+    pub(super) last_commit: Option<u64>,
     /// The id and commit time (`txId`, `ts_usec`) of the last transaction committed in
     /// this session: a position-only offset carries them, as Debezium's offsets always do.
     last_txn: Option<(Option<i64>, Option<i64>)>,
-    records: Vec<Record>,
+    pub(super) records: Vec<Record>,
     /// The position after the records gathered so far, what may then be acknowledged, and
     /// the open transaction's metadata state to store with it.
     checkpoint: Option<(PgOffset, u64, OffsetMap)>,
@@ -103,6 +109,7 @@ impl Stream<'_> {
     pub async fn run(mut self) -> Result<ReplicationClient, PostgresError> {
         let mut state = State {
             relations: HashMap::new(),
+            signal_relation: None,
             txn: None,
             last_commit: self.last_commit,
             last_txn: None,
@@ -114,6 +121,8 @@ impl Stream<'_> {
             heartbeat_due: false,
             position_in_flight: false,
         };
+        // A snapshot the stored offset left in progress goes on with its next chunk.
+        self.advance(&mut state).await?;
         let heartbeats = self.config.heartbeat_interval_ms > 0;
         let mut heartbeat = tokio::time::interval(Duration::from_millis(
             self.config.heartbeat_interval_ms.max(1),
@@ -142,6 +151,9 @@ impl Stream<'_> {
                     state.position_in_flight = false;
                 }
                 _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
+                signal = self.signals.recv(), if state.txn.is_none() => {
+                    self.signal(&mut state, signal).await?;
+                }
                 // With a batch pending, take only what has already arrived, then send it.
                 event = async {
                     if pending {
@@ -271,6 +283,16 @@ impl Stream<'_> {
                     ));
                 }
             }
+            Some(ReplicationEvent::Message {
+                transactional: false,
+                prefix,
+                content,
+                lsn,
+                ..
+            }) if prefix == super::incremental::WATERMARK => {
+                self.watermark(state, &String::from_utf8_lossy(&content), lsn.0)
+                    .await?;
+            }
             Some(ReplicationEvent::Message { .. }) => {}
             Some(ReplicationEvent::StoppedAt { .. }) => return Ok(false),
         }
@@ -296,6 +318,13 @@ impl Stream<'_> {
             };
         match message {
             Message::Relation(relation) => {
+                if self
+                    .config
+                    .signals
+                    .is_signal_table(&relation.schema, &relation.name)
+                {
+                    state.signal_relation = Some(relation.id);
+                }
                 let table = if self.config.filters.table(&relation.schema, &relation.name) {
                     let known = catalog::table_by_oid(self.catalog, relation.id).await?;
                     Some(Arc::new(Table::from_relation(
@@ -316,6 +345,9 @@ impl Stream<'_> {
                 self.types = TypeRegistry::load(self.catalog).await?;
             }
             Message::Insert { relation, new } => {
+                if state.signal_relation == Some(relation) {
+                    self.signal_row(state, &new, lsn).await?;
+                }
                 if let Some((table, at)) = self.change(state, table_of(state, relation)?, lsn) {
                     let start = state.records.len();
                     ChangeBuilder {
@@ -450,8 +482,12 @@ impl Stream<'_> {
         }
     }
 
-    /// Fills the `transaction` block of the change records from `start` on.
+    /// Fills the `transaction` block of the change records from `start` on, and drops
+    /// their keys from an incremental snapshot's waiting chunk.
     fn tag(&mut self, state: &mut State, start: usize, table: &Table, lsn: u64) {
+        if let Some(incremental) = self.incremental.as_mut() {
+            incremental.changed(&table.schema, &table.name, &state.records[start..]);
+        }
         let (Some(transactions), Some(txn)) = (self.transactions.as_mut(), state.txn) else {
             return;
         };
@@ -496,6 +532,9 @@ impl Stream<'_> {
             checkpoint: state.checkpoint.take().map(|(offset, ack, context)| {
                 let mut offset = offset.to_map();
                 offset.extend(context);
+                if let Some(incremental) = &self.incremental {
+                    incremental.store(&mut offset);
+                }
                 Checkpoint { offset, ack }
             }),
         };

@@ -229,6 +229,11 @@ impl Table {
         Ok(Value::Struct(values))
     }
 
+    /// Positions (in `columns`) of the primary-key columns, in key order.
+    pub fn key_columns(&self) -> &[usize] {
+        &self.key
+    }
+
     /// The key value of a tuple; `None` without a primary key.
     pub fn key(
         &self,

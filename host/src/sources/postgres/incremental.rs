@@ -1,0 +1,544 @@
+//! Incremental snapshots of Postgres tables (Debezium's, after Netflix's DBLog), read while
+//! the stream goes on: a table is read in chunks of `incremental.snapshot.chunk.size` rows in
+//! primary-key order, each between two watermarks written into the change stream.
+//!
+//! A chunk: a *low* watermark (a non-transactional logical decoding message,
+//! `pg_logical_emit_message(false, …)`, which writes no table), then the chunk's `SELECT` on
+//! the management connection, then a *high* watermark. The stream delivers the messages in
+//! WAL order among the transactions (which it delivers at their commit). Every transaction
+//! the `SELECT` saw committed before it, and so before the high watermark; a change the
+//! stream delivers between the two watermarks may or may not be in the chunk, so its key is
+//! dropped from the chunk (the change event carries the newer state); a change after the high
+//! watermark committed after the `SELECT`, and follows the chunk's rows. At the high
+//! watermark the chunk's remaining rows are emitted as reads (`op` `r`, `source.snapshot`
+//! `incremental`). Whatever happens to a key, the last event for it in the output holds its
+//! latest state.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio_postgres::Client;
+
+use super::changes::{ChangeBuilder, Position};
+use super::config::PostgresConfig;
+use super::error::PostgresError;
+use super::pgoutput::Cell;
+use super::snapshot::{parse_copy_line, quote_ident};
+use super::table::Table;
+use crate::event::envelope::{SnapshotMarker, Timestamp};
+use crate::event::{Record, Value};
+
+/// The prefix of Tidemark's watermark messages.
+pub const WATERMARK: &str = "tidemark.incremental";
+
+/// A table to read, as a signal asked for it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub table: Arc<Table>,
+    /// `additional-conditions`' filter for this table.
+    pub filter: Option<String>,
+    /// `surrogate-key`: the column chunks follow instead of the primary key.
+    pub surrogate: Option<String>,
+}
+
+/// The table being read.
+#[derive(Debug)]
+struct Scan {
+    request: Request,
+    /// The columns chunks follow, as positions in the table's columns.
+    order: Vec<usize>,
+    /// The last chunk key read (text values); `None` before the first chunk.
+    last: Option<Vec<String>>,
+    /// The chunk key of the table's last row when its reading began.
+    max: Vec<String>,
+    rows: u64,
+}
+
+/// A row of a chunk: its key's canonical text, its value and its key.
+#[derive(Debug)]
+struct ChunkRow {
+    key_text: String,
+    row: Value,
+    key: Option<Value>,
+}
+
+impl Scan {
+    /// The table's `schema.table`.
+    fn name(&self) -> String {
+        format!("{}.{}", self.request.table.schema, self.request.table.name)
+    }
+}
+
+/// A chunk read and waiting for its high watermark.
+#[derive(Debug)]
+struct Window {
+    id: String,
+    /// The low watermark has come through the stream: changes now drop keys.
+    open: bool,
+    /// How many rows the chunk's query returned.
+    read: u64,
+    /// The chunk's rows not superseded by a change.
+    rows: Vec<ChunkRow>,
+    /// The chunk key of the last row read.
+    last: Option<Vec<String>>,
+    /// Fewer rows than a chunk: the table is read.
+    finished: bool,
+}
+
+/// What an incremental snapshot has to say at a step.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// Rows and notifications to emit, in order.
+    pub records: Vec<Record>,
+    /// The snapshot has read every table.
+    pub completed: bool,
+}
+
+/// An incremental snapshot in progress.
+#[derive(Debug)]
+pub struct Incremental {
+    /// The signal's id.
+    pub id: String,
+    queue: VecDeque<Request>,
+    scan: Option<Scan>,
+    window: Option<Window>,
+    paused: bool,
+    chunk_size: usize,
+    /// The tables asked for, `schema.table`, for the notifications.
+    names: Vec<String>,
+}
+
+/// A key's canonical text, to compare a chunk's rows with the stream's changes.
+fn key_text(key: &Value) -> String {
+    format!("{key:?}")
+}
+
+/// A chunk key as Debezium's notifications show it: the value of a one-column key, else
+/// the values in brackets.
+fn key_label(key: &[String]) -> String {
+    match key {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
+/// A SQL literal of a text value.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `(columns) > (values)`: the rows after a chunk key.
+fn row_of(columns: &[String], values: &[String]) -> String {
+    let values: Vec<String> = values.iter().map(|v| literal(v)).collect();
+    format!("({}) > ({})", columns.join(", "), values.join(", "))
+}
+
+impl Incremental {
+    /// A snapshot of `requests`, read `chunk_size` rows at a time.
+    pub fn new(id: String, requests: Vec<Request>, chunk_size: usize) -> Incremental {
+        let names = requests
+            .iter()
+            .map(|r| format!("{}.{}", r.table.schema, r.table.name))
+            .collect();
+        Incremental {
+            id,
+            queue: requests.into(),
+            scan: None,
+            window: None,
+            paused: false,
+            chunk_size,
+            names,
+        }
+    }
+
+    /// Pauses (`true`) or resumes reading chunks; a chunk already read is still emitted.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
+    /// Reads the next chunk unless one is waiting for its watermark or the snapshot is
+    /// paused: writes the low watermark, reads the chunk on `client`, writes the high one.
+    /// Tables found empty are done at once. Returns what to emit now.
+    pub async fn next_chunk(
+        &mut self,
+        client: &Client,
+        config: &PostgresConfig,
+    ) -> Result<Step, PostgresError> {
+        let mut step = Step::default();
+        if self.paused || self.window.is_some() {
+            return Ok(step);
+        }
+        loop {
+            if self.scan.is_none() {
+                let Some(request) = self.queue.pop_front() else {
+                    step.completed = true;
+                    step.records
+                        .extend(config.notifications.incremental_snapshot(
+                            "COMPLETED",
+                            &self.id,
+                            &[],
+                        ));
+                    return Ok(step);
+                };
+                match self.begin(client, request).await? {
+                    Some(scan) => self.scan = Some(scan),
+                    None => continue,
+                }
+            }
+            let scan = self.scan.as_ref().expect("a scan");
+            let window = self.read_chunk(client, config, scan).await?;
+            // Debezium announces each chunk once it is read, with its last key.
+            let mut data = vec![
+                ("current_collection_in_progress", scan.name()),
+                ("maximum_key", key_label(&scan.max)),
+            ];
+            if let Some(last) = window.last.as_ref().or(scan.last.as_ref()) {
+                data.push(("last_processed_key", key_label(last)));
+            }
+            data.extend(self.data());
+            step.records
+                .extend(
+                    config
+                        .notifications
+                        .incremental_snapshot("IN_PROGRESS", &self.id, &data),
+                );
+            self.window = Some(window);
+            return Ok(step);
+        }
+    }
+
+    fn data(&self) -> Vec<(&'static str, String)> {
+        vec![("data_collections", self.names.join(","))]
+    }
+
+    /// Starts reading a table: its chunk columns and its last key now; `None` for a table
+    /// with no rows (or no key to follow).
+    async fn begin(
+        &self,
+        client: &Client,
+        request: Request,
+    ) -> Result<Option<Scan>, PostgresError> {
+        let table = &request.table;
+        let name = format!("{}.{}", table.schema, table.name);
+        let order: Vec<usize> = match &request.surrogate {
+            Some(column) => match table.columns.iter().position(|c| &c.name == column) {
+                Some(i) => vec![i],
+                None => {
+                    tracing::warn!(table = %name, column, "incremental snapshot: the surrogate key is not a column of the table; the table is skipped");
+                    return Ok(None);
+                }
+            },
+            None => table.key_columns().to_vec(),
+        };
+        if order.is_empty() {
+            tracing::warn!(table = %name, "incremental snapshot: the table has no primary key (set surrogate-key); it is skipped");
+            return Ok(None);
+        }
+        let columns: Vec<String> = order
+            .iter()
+            .map(|i| quote_ident(&table.columns[*i].name))
+            .collect();
+        // Aliased: `ORDER BY "id"` would otherwise sort by the text output column.
+        let texts: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c}::text AS key_{i}"))
+            .collect();
+        let descending: Vec<String> = columns.iter().map(|c| format!("{c} DESC")).collect();
+        let sql = format!(
+            "SELECT {} FROM {}.{}{} ORDER BY {} LIMIT 1",
+            texts.join(", "),
+            quote_ident(&table.schema),
+            quote_ident(&table.name),
+            request
+                .filter
+                .as_ref()
+                .map(|f| format!(" WHERE ({f})"))
+                .unwrap_or_default(),
+            descending.join(", ")
+        );
+        let rows = client
+            .query(sql.as_str(), &[])
+            .await
+            .map_err(|e| PostgresError::query(format!("reading the last key of {name}"), e))?;
+        let Some(row) = rows.first() else {
+            tracing::info!(table = %name, "incremental snapshot: the table is empty");
+            return Ok(None);
+        };
+        let max = (0..order.len())
+            .map(|i| row.get::<_, Option<String>>(i).unwrap_or_default())
+            .collect();
+        tracing::info!(table = %name, "incremental snapshot of table");
+        Ok(Some(Scan {
+            request,
+            order,
+            last: None,
+            max,
+            rows: 0,
+        }))
+    }
+
+    /// Writes the low watermark, reads a chunk after the scan's last key, writes the high
+    /// watermark.
+    async fn read_chunk(
+        &self,
+        client: &Client,
+        config: &PostgresConfig,
+        scan: &Scan,
+    ) -> Result<Window, PostgresError> {
+        let table = &scan.request.table;
+        let name = format!("{}.{}", table.schema, table.name);
+        let id = uuid::Uuid::new_v4().to_string();
+        let emit = |kind: &'static str| {
+            format!(
+                "SELECT pg_logical_emit_message(false, '{WATERMARK}', {})",
+                literal(&format!("{id}:{kind}"))
+            )
+        };
+        let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let order: Vec<String> = scan
+            .order
+            .iter()
+            .map(|i| quote_ident(&table.columns[*i].name))
+            .collect();
+        let mut conditions = Vec::new();
+        if let Some(last) = &scan.last {
+            conditions.push(row_of(&order, last));
+        }
+        let max: Vec<String> = scan.max.iter().map(|v| literal(v)).collect();
+        conditions.push(format!("({}) <= ({})", order.join(", "), max.join(", ")));
+        if let Some(filter) = &scan.request.filter {
+            conditions.push(format!("({filter})"));
+        }
+        let sql = format!(
+            "COPY (SELECT {} FROM {}.{} WHERE {} ORDER BY {} LIMIT {}) TO STDOUT",
+            columns.join(", "),
+            quote_ident(&table.schema),
+            quote_ident(&table.name),
+            conditions.join(" AND "),
+            order.join(", "),
+            self.chunk_size
+        );
+        let what = || format!("reading a chunk of {name}");
+        client
+            .batch_execute(&emit("open"))
+            .await
+            .map_err(|e| PostgresError::query("writing a low watermark", e))?;
+        let copy = client
+            .copy_out(sql.as_str())
+            .await
+            .map_err(|e| PostgresError::query(what(), e))?;
+        let mut copy = std::pin::pin!(copy);
+        let mut data = Vec::new();
+        while let Some(chunk) = copy.next().await {
+            data.extend_from_slice(&chunk.map_err(|e| PostgresError::query(what(), e))?);
+        }
+        client
+            .batch_execute(&emit("close"))
+            .await
+            .map_err(|e| PostgresError::query("writing a high watermark", e))?;
+        let data = bytes::Bytes::from(data);
+        let mut rows = Vec::new();
+        let mut last = None;
+        for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let cells = parse_copy_line(&data.slice_ref(line));
+            last = Some(
+                scan.order
+                    .iter()
+                    .map(|i| match &cells[*i] {
+                        Cell::Text(text) => String::from_utf8_lossy(text).into_owned(),
+                        _ => String::new(),
+                    })
+                    .collect(),
+            );
+            let key = table.key(&cells, config)?;
+            rows.push(ChunkRow {
+                key_text: key.as_ref().map(key_text).unwrap_or_default(),
+                row: table.row(&cells, config)?,
+                key,
+            });
+        }
+        Ok(Window {
+            id,
+            open: false,
+            read: rows.len() as u64,
+            finished: rows.len() < self.chunk_size,
+            rows,
+            last,
+        })
+    }
+
+    /// A watermark came through the stream at `lsn`. At the high watermark the chunk's
+    /// remaining rows are returned as reads (their `source.sequence` names the watermark, as
+    /// Debezium's name the window's closing marker); the caller then reads the next chunk.
+    pub fn watermark(&mut self, content: &str, lsn: u64, config: &PostgresConfig) -> Option<Step> {
+        let (id, kind) = content.rsplit_once(':')?;
+        let window = self.window.as_mut().filter(|w| w.id == id)?;
+        if kind == "open" {
+            window.open = true;
+            return None;
+        }
+        let window = self.window.take()?;
+        let mut step = Step::default();
+        let scan = self.scan.as_mut()?;
+        scan.rows += window.read;
+        let at = Position {
+            ts: Timestamp::now(),
+            tx_id: None,
+            lsn: Some(lsn),
+            last_lsn: Some(lsn),
+            snapshot: SnapshotMarker::Incremental,
+        };
+        let table = &scan.request.table;
+        step.records.extend(
+            window
+                .rows
+                .into_iter()
+                .map(|r| ChangeBuilder { config }.read(table, r.row, r.key, &at)),
+        );
+        if window.last.is_some() {
+            scan.last = window.last;
+        }
+        if window.finished {
+            let name = scan.name();
+            let rows = scan.rows;
+            tracing::info!(table = %name, rows, "incremental snapshot of table completed");
+            let mut data = self.data();
+            data.push(("scanned_collection", name));
+            data.push(("total_rows_scanned", rows.to_string()));
+            data.push(("status", "SUCCEEDED".into()));
+            step.records
+                .extend(config.notifications.incremental_snapshot(
+                    "TABLE_SCAN_COMPLETED",
+                    &self.id,
+                    &data,
+                ));
+            self.scan = None;
+        }
+        Some(step)
+    }
+
+    /// Drops from the waiting chunk the rows whose keys `changes` (stream events of
+    /// `schema.table`) carry, once the low watermark has passed.
+    pub fn changed(&mut self, schema: &str, table: &str, changes: &[Record]) {
+        let (Some(window), Some(scan)) = (self.window.as_mut(), self.scan.as_ref()) else {
+            return;
+        };
+        if !window.open || scan.request.table.schema != schema || scan.request.table.name != table {
+            return;
+        }
+        let keys: HashSet<String> = changes
+            .iter()
+            .filter_map(|r| r.key.as_ref().map(|k| key_text(&k.value)))
+            .collect();
+        window.rows.retain(|r| !keys.contains(&r.key_text));
+    }
+}
+
+/// The offset keys of an incremental snapshot in progress (Debezium's names).
+const COLLECTIONS: &str = "incremental_snapshot_collections";
+const LAST_KEY: &str = "incremental_snapshot_primary_key";
+const MAX_KEY: &str = "incremental_snapshot_maximum_key";
+const ID: &str = "incremental_snapshot_correlation_id";
+
+impl Incremental {
+    /// Adds the snapshot's progress to an offset: the tables left (the one being read
+    /// first), the last chunk key emitted and the table's last key, so that a restart
+    /// resumes after the last chunk emitted.
+    pub fn store(&self, offset: &mut crate::offsets::OffsetMap) {
+        use serde_json::{Value as Json, json};
+        let requests = self
+            .scan
+            .iter()
+            .map(|s| &s.request)
+            .chain(self.queue.iter());
+        let collections: Vec<Json> = requests
+            .map(|r| {
+                json!({
+                    "incremental_snapshot_collections_id":
+                        format!("{}.{}", r.table.schema, r.table.name),
+                    "incremental_snapshot_collections_additional_condition": r.filter,
+                    "incremental_snapshot_collections_surrogate_key": r.surrogate,
+                })
+            })
+            .collect();
+        offset.insert(
+            COLLECTIONS.into(),
+            Json::String(Json::Array(collections).to_string()),
+        );
+        offset.insert(ID.into(), Json::String(self.id.clone()));
+        if let Some(scan) = &self.scan {
+            if let Some(last) = &scan.last {
+                offset.insert(LAST_KEY.into(), Json::String(json!(last).to_string()));
+            }
+            offset.insert(MAX_KEY.into(), Json::String(json!(scan.max).to_string()));
+        }
+    }
+
+    /// The snapshot an offset left in progress, its tables found by `table` (by
+    /// `schema.table`); `None` when the offset has none. A table no longer captured is
+    /// dropped from it.
+    pub fn resume(
+        offset: &crate::offsets::OffsetMap,
+        chunk_size: usize,
+        table: impl Fn(&str) -> Option<Arc<Table>>,
+    ) -> Option<Incremental> {
+        use serde_json::Value as Json;
+        let text = offset.get(COLLECTIONS)?.as_str()?;
+        let collections: Vec<Json> = serde_json::from_str(text).ok()?;
+        let field = |c: &Json, name: &str| c.get(name).and_then(Json::as_str).map(str::to_owned);
+        let mut requests = Vec::new();
+        for c in &collections {
+            let Some(name) = field(c, "incremental_snapshot_collections_id") else {
+                continue;
+            };
+            match table(&name) {
+                Some(table) => requests.push(Request {
+                    table,
+                    filter: field(c, "incremental_snapshot_collections_additional_condition"),
+                    surrogate: field(c, "incremental_snapshot_collections_surrogate_key"),
+                }),
+                None => {
+                    tracing::warn!(table = %name, "incremental snapshot: the table is no longer captured; left out")
+                }
+            }
+        }
+        if requests.is_empty() {
+            return None;
+        }
+        let id = offset
+            .get(ID)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let keys = |name: &str| -> Option<Vec<String>> {
+            serde_json::from_str(offset.get(name)?.as_str()?).ok()
+        };
+        let mut incremental = Incremental::new(id, requests, chunk_size);
+        if let (Some(max), Some(first)) = (keys(MAX_KEY), incremental.queue.pop_front()) {
+            let order = match &first.surrogate {
+                Some(column) => first
+                    .table
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == column)
+                    .into_iter()
+                    .collect(),
+                None => first.table.key_columns().to_vec(),
+            };
+            tracing::info!(
+                table = %format!("{}.{}", first.table.schema, first.table.name),
+                "incremental snapshot resumed after its last chunk"
+            );
+            incremental.scan = Some(Scan {
+                request: first,
+                order,
+                last: keys(LAST_KEY),
+                max,
+                rows: 0,
+            });
+        }
+        Some(incremental)
+    }
+}

@@ -1,0 +1,141 @@
+//! Debezium's signal channels outside the database, against a worker and a real Postgres: a
+//! signal POSTed to `/connectors/{name}/signals` (the REST channel) and a line appended to
+//! `signal.file` (the file channel) each start an incremental snapshot; bad signals and
+//! connectors that take none are refused with a reason.
+
+use std::io::Write;
+
+use serde_json::{Value as Json, json};
+use tidemark_tests::postgres::Postgres;
+use tidemark_tests::process::{free_port, read_lines, wait_until};
+use tidemark_tests::worker::{TIMEOUT, WorkerProcess, pg_connector};
+
+/// The ids of the snapshot reads (`op` r) of `items` in the sink, in order.
+fn reads(sink: &std::path::Path) -> Vec<i64> {
+    read_lines(sink)
+        .iter()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap())
+        .filter(|r| r["value"]["op"] == "r" && r["topic"] == "dbz.public.items")
+        .filter_map(|r| r["value"]["after"]["id"].as_i64())
+        .collect()
+}
+
+#[test]
+fn rest_and_file_signals_start_incremental_snapshots() {
+    let server = Postgres::start();
+    server.create_database("dbz");
+    server.psql(
+        "dbz",
+        "CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL); \
+         INSERT INTO items SELECT g, g FROM generate_series(1, 50) g",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let worker = WorkerProcess::start(dir.path(), free_port());
+    let sink = dir.path().join("dbz.jsonl");
+    let signals = dir.path().join("signals.txt");
+    let config = pg_connector(
+        &server,
+        "dbz",
+        &sink,
+        &[
+            ("snapshot.mode", json!("no_data")),
+            ("signal.enabled.channels", json!("rest,file")),
+            ("signal.file", json!(signals.display().to_string())),
+            ("signal.poll.interval.ms", json!("100")),
+            ("incremental.snapshot.chunk.size", json!("7")),
+        ],
+    );
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "dbz", "config": config})),
+    );
+    assert_eq!(code, 201, "{body}");
+    worker.wait_state("dbz", "RUNNING", Some("RUNNING"));
+    server.wait_slot_active("dbz", "slot_dbz");
+
+    // REST: the whole table, in key order.
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors/dbz/signals",
+        Some(json!({"id": "rest-1", "type": "execute-snapshot",
+                    "data": {"data-collections": ["public.items"], "type": "incremental"}})),
+    );
+    assert_eq!(code, 202, "{body}");
+    wait_until("the REST signal's snapshot", TIMEOUT, || {
+        reads(&sink).len() >= 50
+    });
+    assert_eq!(reads(&sink), (1..=50).collect::<Vec<_>>());
+
+    // File: a filtered snapshot; the line is taken once and the file emptied.
+    let mut file = std::fs::File::create(&signals).unwrap();
+    writeln!(
+        file,
+        r#"{{"id":"file-1","type":"execute-snapshot","data":"{{\"data-collections\": [\"public.items\"], \"additional-conditions\": [{{\"data-collection\": \"public.items\", \"filter\": \"qty > 45\"}}]}}"}}"#
+    )
+    .unwrap();
+    drop(file);
+    wait_until("the file signal's snapshot", TIMEOUT, || {
+        reads(&sink).len() >= 55
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(reads(&sink)[50..], [46, 47, 48, 49, 50]);
+    assert_eq!(std::fs::read_to_string(&signals).unwrap(), "");
+
+    // Refusals, each with its reason.
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors/dbz/signals",
+        Some(json!({"id": "bad", "type": "execute-snapshot", "data": {}})),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("data-collections"),
+        "{body}"
+    );
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors/dbz/signals",
+        Some(json!({"type": "log"})),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("\"id\""),
+        "{body}"
+    );
+    let (code, _) = worker.call(
+        "POST",
+        "/connectors/nobody/signals",
+        Some(json!({"id": "x", "type": "log"})),
+    );
+    assert_eq!(code, 404);
+
+    // A stopped connector, then one whose channels leave out rest.
+    let log = json!({"id": "x", "type": "log", "data": {"message": "hello"}});
+    let (code, body) = worker.call("PUT", "/connectors/dbz/stop", None);
+    assert_eq!(code, 204, "{body}");
+    worker.wait_state("dbz", "STOPPED", None);
+    let (code, body) = worker.call("POST", "/connectors/dbz/signals", Some(log.clone()));
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("STOPPED"),
+        "{body}"
+    );
+    let mut source_only = config.clone();
+    source_only["signal.enabled.channels"] = json!("source");
+    let (code, body) = worker.call("PUT", "/connectors/dbz/config", Some(source_only));
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let (code, body) = worker.call("POST", "/connectors/dbz/signals", Some(log));
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("signal.enabled.channels"),
+        "{body}"
+    );
+    worker.stop();
+}
