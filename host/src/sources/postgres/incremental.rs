@@ -21,10 +21,11 @@ use futures_util::StreamExt;
 use tokio_postgres::Client;
 
 use super::changes::{ChangeBuilder, Position};
+use super::chunks::{self, Order, label, literal};
 use super::config::PostgresConfig;
 use super::error::PostgresError;
 use super::pgoutput::Cell;
-use super::snapshot::{parse_copy_line, quote_ident};
+use super::snapshot::parse_copy_line;
 use super::table::Table;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::{Record, Value};
@@ -40,17 +41,34 @@ pub struct Request {
     pub filter: Option<String>,
     /// `surrogate-key`: the column chunks follow instead of the primary key.
     pub surrogate: Option<String>,
+    /// Chunks by `ctid` page ranges (the rest of an interrupted initial snapshot) instead
+    /// of by key.
+    pub by_ctid: bool,
+    /// Where the reading resumes: the last position emitted before a restart.
+    pub after: Option<Vec<String>>,
+}
+
+impl Request {
+    /// A table read by key from its start.
+    pub fn new(table: Arc<Table>, filter: Option<String>, surrogate: Option<String>) -> Request {
+        Request {
+            table,
+            filter,
+            surrogate,
+            by_ctid: false,
+            after: None,
+        }
+    }
 }
 
 /// The table being read.
 #[derive(Debug)]
 struct Scan {
     request: Request,
-    /// The columns chunks follow, as positions in the table's columns.
-    order: Vec<usize>,
-    /// The last chunk key read (text values); `None` before the first chunk.
+    order: Order,
+    /// The last position read (key values or a `ctid`); `None` before the first chunk.
     last: Option<Vec<String>>,
-    /// The chunk key of the table's last row when its reading began.
+    /// The table's end when its reading began (its last key, or its page count).
     max: Vec<String>,
     rows: u64,
 }
@@ -114,26 +132,6 @@ fn key_text(key: &Value) -> String {
     format!("{key:?}")
 }
 
-/// A chunk key as Debezium's notifications show it: the value of a one-column key, else
-/// the values in brackets.
-fn key_label(key: &[String]) -> String {
-    match key {
-        [one] => one.clone(),
-        many => format!("[{}]", many.join(", ")),
-    }
-}
-
-/// A SQL literal of a text value.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// `(columns) > (values)`: the rows after a chunk key.
-fn row_of(columns: &[String], values: &[String]) -> String {
-    let values: Vec<String> = values.iter().map(|v| literal(v)).collect();
-    format!("({}) > ({})", columns.join(", "), values.join(", "))
-}
-
 impl Incremental {
     /// A snapshot of `requests`, read `chunk_size` rows at a time.
     pub fn new(id: String, requests: Vec<Request>, chunk_size: usize) -> Incremental {
@@ -191,10 +189,10 @@ impl Incremental {
             // Debezium announces each chunk once it is read, with its last key.
             let mut data = vec![
                 ("current_collection_in_progress", scan.name()),
-                ("maximum_key", key_label(&scan.max)),
+                ("maximum_key", label(&scan.max)),
             ];
             if let Some(last) = window.last.as_ref().or(scan.last.as_ref()) {
-                data.push(("last_processed_key", key_label(last)));
+                data.push(("last_processed_key", label(last)));
             }
             data.extend(self.data());
             step.records
@@ -212,68 +210,36 @@ impl Incremental {
         vec![("data_collections", self.names.join(","))]
     }
 
-    /// Starts reading a table: its chunk columns and its last key now; `None` for a table
-    /// with no rows (or no key to follow).
+    /// Starts reading a table: how its chunks follow one another and where it ends now;
+    /// `None` for a table with no rows (or no key to follow).
     async fn begin(
         &self,
         client: &Client,
         request: Request,
     ) -> Result<Option<Scan>, PostgresError> {
-        let table = &request.table;
-        let name = format!("{}.{}", table.schema, table.name);
-        let order: Vec<usize> = match &request.surrogate {
-            Some(column) => match table.columns.iter().position(|c| &c.name == column) {
-                Some(i) => vec![i],
-                None => {
-                    tracing::warn!(table = %name, column, "incremental snapshot: the surrogate key is not a column of the table; the table is skipped");
-                    return Ok(None);
-                }
-            },
-            None => table.key_columns().to_vec(),
-        };
-        if order.is_empty() {
-            tracing::warn!(table = %name, "incremental snapshot: the table has no primary key (set surrogate-key); it is skipped");
+        let Some((order, max)) = chunks::start(
+            client,
+            &request.table,
+            request.surrogate.as_deref(),
+            request.filter.as_deref(),
+            request.by_ctid,
+            self.chunk_size,
+        )
+        .await?
+        else {
             return Ok(None);
+        };
+        let name = format!("{}.{}", request.table.schema, request.table.name);
+        match &request.after {
+            Some(after) => {
+                tracing::info!(table = %name, after = %label(after), "incremental snapshot resumed after its last chunk")
+            }
+            None => tracing::info!(table = %name, "incremental snapshot of table"),
         }
-        let columns: Vec<String> = order
-            .iter()
-            .map(|i| quote_ident(&table.columns[*i].name))
-            .collect();
-        // Aliased: `ORDER BY "id"` would otherwise sort by the text output column.
-        let texts: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c}::text AS key_{i}"))
-            .collect();
-        let descending: Vec<String> = columns.iter().map(|c| format!("{c} DESC")).collect();
-        let sql = format!(
-            "SELECT {} FROM {}.{}{} ORDER BY {} LIMIT 1",
-            texts.join(", "),
-            quote_ident(&table.schema),
-            quote_ident(&table.name),
-            request
-                .filter
-                .as_ref()
-                .map(|f| format!(" WHERE ({f})"))
-                .unwrap_or_default(),
-            descending.join(", ")
-        );
-        let rows = client
-            .query(sql.as_str(), &[])
-            .await
-            .map_err(|e| PostgresError::query(format!("reading the last key of {name}"), e))?;
-        let Some(row) = rows.first() else {
-            tracing::info!(table = %name, "incremental snapshot: the table is empty");
-            return Ok(None);
-        };
-        let max = (0..order.len())
-            .map(|i| row.get::<_, Option<String>>(i).unwrap_or_default())
-            .collect();
-        tracing::info!(table = %name, "incremental snapshot of table");
         Ok(Some(Scan {
+            last: request.after.clone(),
             request,
             order,
-            last: None,
             max,
             rows: 0,
         }))
@@ -296,30 +262,15 @@ impl Incremental {
                 literal(&format!("{id}:{kind}"))
             )
         };
-        let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let order: Vec<String> = scan
-            .order
-            .iter()
-            .map(|i| quote_ident(&table.columns[*i].name))
-            .collect();
-        let mut conditions = Vec::new();
-        if let Some(last) = &scan.last {
-            conditions.push(row_of(&order, last));
-        }
-        let max: Vec<String> = scan.max.iter().map(|v| literal(v)).collect();
-        conditions.push(format!("({}) <= ({})", order.join(", "), max.join(", ")));
-        if let Some(filter) = &scan.request.filter {
-            conditions.push(format!("({filter})"));
-        }
-        let sql = format!(
-            "COPY (SELECT {} FROM {}.{} WHERE {} ORDER BY {} LIMIT {}) TO STDOUT",
-            columns.join(", "),
-            quote_ident(&table.schema),
-            quote_ident(&table.name),
-            conditions.join(" AND "),
-            order.join(", "),
-            self.chunk_size
+        let chunk = chunks::query(
+            table,
+            &scan.order,
+            scan.last.as_deref(),
+            &scan.max,
+            scan.request.filter.as_deref(),
+            self.chunk_size,
         );
+        let sql = chunk.sql;
         let what = || format!("reading a chunk of {name}");
         client
             .batch_execute(&emit("open"))
@@ -334,8 +285,16 @@ impl Incremental {
         while let Some(chunk) = copy.next().await {
             data.extend_from_slice(&chunk.map_err(|e| PostgresError::query(what(), e))?);
         }
+        // A non-transactional message waits in the WAL buffers (up to wal_writer_delay)
+        // until something flushes them: a transaction with an id, committed synchronously,
+        // flushes the high watermark at once (Postgres 15 skips the empty transaction in the
+        // stream).
+        let close = format!(
+            "BEGIN; SET LOCAL synchronous_commit = on; {}; SELECT pg_current_xact_id(); COMMIT",
+            emit("close")
+        );
         client
-            .batch_execute(&emit("close"))
+            .batch_execute(&close)
             .await
             .map_err(|e| PostgresError::query("writing a high watermark", e))?;
         let data = bytes::Bytes::from(data);
@@ -343,15 +302,16 @@ impl Incremental {
         let mut last = None;
         for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let cells = parse_copy_line(&data.slice_ref(line));
-            last = Some(
-                scan.order
-                    .iter()
-                    .map(|i| match &cells[*i] {
-                        Cell::Text(text) => String::from_utf8_lossy(text).into_owned(),
-                        _ => String::new(),
-                    })
-                    .collect(),
-            );
+            if let Order::Key(keys) = &scan.order {
+                last = Some(
+                    keys.iter()
+                        .map(|i| match &cells[*i] {
+                            Cell::Text(text) => String::from_utf8_lossy(&text[..]).into_owned(),
+                            _ => String::new(),
+                        })
+                        .collect(),
+                );
+            }
             let key = table.key(&cells, config)?;
             rows.push(ChunkRow {
                 key_text: key.as_ref().map(key_text).unwrap_or_default(),
@@ -359,11 +319,20 @@ impl Incremental {
                 key,
             });
         }
+        // A page range ends where it was cut; a key chunk at its last row, the table with a
+        // short chunk.
+        let finished = match chunk.pages_end {
+            Some((next, end)) => {
+                last = Some(vec![next]);
+                end
+            }
+            None => rows.len() < self.chunk_size,
+        };
         Ok(Window {
             id,
             open: false,
             read: rows.len() as u64,
-            finished: rows.len() < self.chunk_size,
+            finished,
             rows,
             last,
         })
@@ -441,11 +410,56 @@ const COLLECTIONS: &str = "incremental_snapshot_collections";
 const LAST_KEY: &str = "incremental_snapshot_primary_key";
 const MAX_KEY: &str = "incremental_snapshot_maximum_key";
 const ID: &str = "incremental_snapshot_correlation_id";
+/// Tidemark's mark of a table read by `ctid` page ranges, in its collection entry.
+const BY_CTID: &str = "tidemark_by_ctid";
+
+/// The id of the incremental snapshot that reads the rest of an interrupted initial
+/// snapshot.
+pub const INITIAL_REST: &str = "tidemark-initial-snapshot";
+
+/// An offset's entry for a table to read.
+fn collection(request: &Request) -> serde_json::Value {
+    let mut entry = serde_json::json!({
+        "incremental_snapshot_collections_id":
+            format!("{}.{}", request.table.schema, request.table.name),
+        "incremental_snapshot_collections_additional_condition": request.filter,
+        "incremental_snapshot_collections_surrogate_key": request.surrogate,
+    });
+    if request.by_ctid {
+        entry[BY_CTID] = true.into();
+    }
+    entry
+}
+
+/// Adds to an initial snapshot's offset what reads its rest if it is interrupted: `tables`
+/// (the one being read first), by `ctid` page ranges after `after`, the `ctid` of the last
+/// row emitted.
+pub fn store_initial_progress(
+    offset: &mut crate::offsets::OffsetMap,
+    tables: &[Arc<Table>],
+    after: &str,
+) {
+    use serde_json::{Value as Json, json};
+    let collections: Vec<Json> = tables
+        .iter()
+        .map(|t| Request {
+            by_ctid: true,
+            ..Request::new(t.clone(), None, None)
+        })
+        .map(|r| collection(&r))
+        .collect();
+    offset.insert(
+        COLLECTIONS.into(),
+        Json::String(Json::Array(collections).to_string()),
+    );
+    offset.insert(ID.into(), Json::String(INITIAL_REST.into()));
+    offset.insert(LAST_KEY.into(), Json::String(json!([after]).to_string()));
+}
 
 impl Incremental {
     /// Adds the snapshot's progress to an offset: the tables left (the one being read
-    /// first), the last chunk key emitted and the table's last key, so that a restart
-    /// resumes after the last chunk emitted.
+    /// first), the last position emitted and the table's end, so that a restart resumes
+    /// after the last chunk emitted.
     pub fn store(&self, offset: &mut crate::offsets::OffsetMap) {
         use serde_json::{Value as Json, json};
         let requests = self
@@ -453,16 +467,7 @@ impl Incremental {
             .iter()
             .map(|s| &s.request)
             .chain(self.queue.iter());
-        let collections: Vec<Json> = requests
-            .map(|r| {
-                json!({
-                    "incremental_snapshot_collections_id":
-                        format!("{}.{}", r.table.schema, r.table.name),
-                    "incremental_snapshot_collections_additional_condition": r.filter,
-                    "incremental_snapshot_collections_surrogate_key": r.surrogate,
-                })
-            })
-            .collect();
+        let collections: Vec<Json> = requests.map(collection).collect();
         offset.insert(
             COLLECTIONS.into(),
             Json::String(Json::Array(collections).to_string()),
@@ -478,7 +483,10 @@ impl Incremental {
 
     /// The snapshot an offset left in progress, its tables found by `table` (by
     /// `schema.table`); `None` when the offset has none. A table no longer captured is
-    /// dropped from it.
+    /// dropped from it. The first table goes on after the last position emitted (its end
+    /// is taken again: rows added since are read too, which the stream's order makes
+    /// harmless); a position Tidemark cannot read (Debezium's serialized keys) starts the
+    /// table again.
     pub fn resume(
         offset: &crate::offsets::OffsetMap,
         chunk_size: usize,
@@ -488,16 +496,24 @@ impl Incremental {
         let text = offset.get(COLLECTIONS)?.as_str()?;
         let collections: Vec<Json> = serde_json::from_str(text).ok()?;
         let field = |c: &Json, name: &str| c.get(name).and_then(Json::as_str).map(str::to_owned);
+        let after: Option<Vec<String>> = offset
+            .get(LAST_KEY)
+            .and_then(Json::as_str)
+            .and_then(|t| serde_json::from_str(t).ok());
         let mut requests = Vec::new();
-        for c in &collections {
+        for (i, c) in collections.iter().enumerate() {
             let Some(name) = field(c, "incremental_snapshot_collections_id") else {
                 continue;
             };
             match table(&name) {
                 Some(table) => requests.push(Request {
-                    table,
-                    filter: field(c, "incremental_snapshot_collections_additional_condition"),
-                    surrogate: field(c, "incremental_snapshot_collections_surrogate_key"),
+                    by_ctid: c.get(BY_CTID).and_then(Json::as_bool).unwrap_or(false),
+                    after: if i == 0 { after.clone() } else { None },
+                    ..Request::new(
+                        table,
+                        field(c, "incremental_snapshot_collections_additional_condition"),
+                        field(c, "incremental_snapshot_collections_surrogate_key"),
+                    )
                 }),
                 None => {
                     tracing::warn!(table = %name, "incremental snapshot: the table is no longer captured; left out")
@@ -512,33 +528,6 @@ impl Incremental {
             .and_then(Json::as_str)
             .unwrap_or_default()
             .to_owned();
-        let keys = |name: &str| -> Option<Vec<String>> {
-            serde_json::from_str(offset.get(name)?.as_str()?).ok()
-        };
-        let mut incremental = Incremental::new(id, requests, chunk_size);
-        if let (Some(max), Some(first)) = (keys(MAX_KEY), incremental.queue.pop_front()) {
-            let order = match &first.surrogate {
-                Some(column) => first
-                    .table
-                    .columns
-                    .iter()
-                    .position(|c| &c.name == column)
-                    .into_iter()
-                    .collect(),
-                None => first.table.key_columns().to_vec(),
-            };
-            tracing::info!(
-                table = %format!("{}.{}", first.table.schema, first.table.name),
-                "incremental snapshot resumed after its last chunk"
-            );
-            incremental.scan = Some(Scan {
-                request: first,
-                order,
-                last: keys(LAST_KEY),
-                max,
-                rows: 0,
-            });
-        }
-        Some(incremental)
+        Some(Incremental::new(id, requests, chunk_size))
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod changes;
+mod chunks;
 pub mod config;
 pub mod error;
 pub mod incremental;

@@ -49,6 +49,16 @@ impl PgOffset {
         map
     }
 
+    /// The offset stored while a snapshot is read (Debezium's markers of a snapshot in
+    /// progress): a restart finds it incomplete.
+    pub fn snapshot_in_progress(self) -> OffsetMap {
+        let mut map = self.to_map();
+        map.insert("snapshot".into(), Json::String("INITIAL".into()));
+        map.insert("last_snapshot_record".into(), Json::Bool(false));
+        map.insert("snapshot_completed".into(), Json::Bool(false));
+        map
+    }
+
     /// The offset stored when a snapshot completed at `lsn`.
     pub fn snapshot_completed(self) -> OffsetMap {
         let mut map = self.to_map();
@@ -140,6 +150,11 @@ mod tests {
             }
         );
         assert!(!stored.snapshot_incomplete);
+        assert!(
+            read(&offset.snapshot_in_progress())
+                .unwrap()
+                .snapshot_incomplete
+        );
         let text = serde_json::Value::Object(offset.snapshot_completed()).to_string();
         assert_eq!(
             text,

@@ -166,11 +166,11 @@ impl Stream<'_> {
                     .iter()
                     .find(|c| whole(&c.collection).is_some_and(|r| r.is_match(&name)))
                     .map(|c| c.filter.clone());
-                requests.push(Request {
-                    table: Arc::new(Table::from_catalog(self.config, &self.types, t)),
+                requests.push(Request::new(
+                    Arc::new(Table::from_catalog(self.config, &self.types, t)),
                     filter,
-                    surrogate: surrogate.clone(),
-                });
+                    surrogate.clone(),
+                ));
             }
         }
         Ok(requests)

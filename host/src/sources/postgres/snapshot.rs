@@ -33,6 +33,8 @@ struct Pending {
     /// Position of its table in the snapshot.
     table_index: usize,
     first_in_table: bool,
+    /// Its `ctid`, when the snapshot is resumable.
+    ctid: Option<String>,
 }
 
 /// Reads the snapshot of `tables` on `client`, whose transaction is already on the snapshot.
@@ -42,6 +44,10 @@ pub struct Snapshot<'a> {
     /// Source position of every snapshot event (snapshot start time, txId, consistent LSN).
     pub at: Position,
     pub batches: &'a BatchSender,
+    /// When set, the snapshot is resumable: rows are read in `ctid` order (the caller
+    /// turned synchronized and parallel scans off), and each batch carries this offset
+    /// (snapshot in progress) with what reads the rest after the last row emitted.
+    pub resumable: Option<Checkpoint>,
 }
 
 impl Snapshot<'_> {
@@ -51,6 +57,8 @@ impl Snapshot<'_> {
         let mut batch = Vec::with_capacity(self.config.max_batch_size);
         let mut pending: Option<Pending> = None;
         let mut rows = 0u64;
+        // The table and `ctid` of the last row emitted.
+        let mut emitted: Option<(usize, String)> = None;
         let names: Vec<String> = tables
             .iter()
             .map(|t| format!("{}.{}", t.schema, t.name))
@@ -64,7 +72,11 @@ impl Snapshot<'_> {
             let name = &names[table_index];
             tracing::info!(table = %name, "snapshot of table");
             batch.extend(notifier.table_started(name, &collections));
-            let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            let mut columns: Vec<String> =
+                table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            if self.resumable.is_some() {
+                columns.insert(0, "ctid".into());
+            }
             let sql = format!(
                 "COPY (SELECT {} FROM {}.{}) TO STDOUT",
                 columns.join(", "),
@@ -93,22 +105,34 @@ impl Snapshot<'_> {
                 while let Some(end) = data[start..].iter().position(|b| *b == b'\n') {
                     let line = data.slice(start..start + end);
                     start += end + 1;
-                    let cells = parse_copy_line(&line);
+                    let mut cells = parse_copy_line(&line);
+                    let ctid = match self.resumable {
+                        Some(_) if !cells.is_empty() => match cells.remove(0) {
+                            Cell::Text(text) => Some(String::from_utf8_lossy(&text).into_owned()),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
                     let next = Pending {
                         table: table.clone(),
                         key: table.key(&cells, self.config)?,
                         row: table.row(&cells, self.config)?,
                         table_index,
                         first_in_table,
+                        ctid,
                     };
                     first_in_table = false;
                     rows += 1;
                     scans[table_index].row();
-                    if let Some(previous) = pending.replace(next) {
+                    if let Some(mut previous) = pending.replace(next) {
                         let last_in_table = !Arc::ptr_eq(&previous.table, table);
+                        if let Some(ctid) = previous.ctid.take() {
+                            emitted = Some((previous.table_index, ctid));
+                        }
                         batch.push(self.emit(previous, last_in_table, tables.len(), false));
                         if batch.len() >= self.config.max_batch_size {
-                            self.send(&mut batch, None).await?;
+                            let progress = self.progress(tables, emitted.as_ref());
+                            self.send(&mut batch, progress).await?;
                         }
                     }
                 }
@@ -126,6 +150,22 @@ impl Snapshot<'_> {
         batch.extend(notifier.initial_snapshot("COMPLETED", &[]));
         self.send(&mut batch, Some(done)).await?;
         Ok(rows)
+    }
+
+    /// The checkpoint of a resumable snapshot after the row `emitted` (table, `ctid`): the
+    /// snapshot's offset with the tables from that one on, read after that row.
+    fn progress(
+        &self,
+        tables: &[Arc<Table>],
+        emitted: Option<&(usize, String)>,
+    ) -> Option<Checkpoint> {
+        let (base, (table, ctid)) = (self.resumable.as_ref()?, emitted?);
+        let mut offset = base.offset.clone();
+        super::incremental::store_initial_progress(&mut offset, &tables[*table..], ctid);
+        Some(Checkpoint {
+            offset,
+            ack: base.ack,
+        })
     }
 
     /// Notes the planner's estimate of each table's rows (`pg_class.reltuples`; -1 for a

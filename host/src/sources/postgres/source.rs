@@ -154,7 +154,7 @@ async fn attempt(
         }
         metadata
     });
-    let incremental = stored.as_ref().and_then(|offset| {
+    let mut incremental = stored.as_ref().and_then(|offset| {
         super::incremental::Incremental::resume(offset, config.signals.chunk_size, |name| {
             captured
                 .iter()
@@ -188,7 +188,27 @@ async fn attempt(
     let Some(mut slot) = setup::wait_for_slot(&mgmt, config, shutdown).await? else {
         return Ok(None);
     };
-    let snapshot = wants_snapshot(config.snapshot_mode, stored.as_ref(), slot.as_ref());
+    let mut snapshot = wants_snapshot(config.snapshot_mode, stored.as_ref(), slot.as_ref());
+    // An initial snapshot interrupted after some of its chunks were committed: its slot is
+    // still at the snapshot's consistent point, so the stream from there and the rest of the
+    // tables read as an incremental snapshot meet exactly (docs/snapshots.md).
+    let resuming = snapshot
+        && config.snapshot_mode != SnapshotMode::Always
+        && slot.is_some()
+        && stored.is_some_and(|s| s.snapshot_incomplete)
+        && incremental
+            .as_ref()
+            .is_some_and(|i| i.id == super::incremental::INITIAL_REST);
+    if resuming {
+        tracing::info!(
+            slot = %config.slot_name,
+            "the initial snapshot resumes after its last committed chunk, beside the stream"
+        );
+        snapshot = false;
+    } else if snapshot {
+        // A snapshot reads everything again: no earlier progress goes on.
+        incremental = None;
+    }
     if snapshot && slot.is_some() && stored.is_none_or(|s| s.snapshot_incomplete) {
         // No committed offset refers to the slot (an earlier attempt ended mid-snapshot, or
         // the offsets were reset): its position predates this snapshot, so streaming from it
@@ -267,7 +287,7 @@ async fn attempt(
         let done =
             take_snapshot(config, &tables(), exported.as_ref(), slot.as_ref(), batches).await?;
         resume = Some(done);
-    } else {
+    } else if !resuming {
         batches
             .snapshot_skipped(&config.notifications)
             .await
@@ -321,8 +341,13 @@ async fn take_snapshot(
         .await
         .map_err(|e| PostgresError::query(what, e))?;
     if let Some((name, _)) = exported {
+        // Tables are read in `ctid` order (no synchronized or parallel scans), so the last
+        // row emitted tells what is left of them.
         client
-            .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{name}'"))
+            .batch_execute(&format!(
+                "SET TRANSACTION SNAPSHOT '{name}'; SET LOCAL synchronize_seqscans = off; \
+                 SET LOCAL max_parallel_workers_per_gather = 0"
+            ))
             .await
             .map_err(|e| PostgresError::query(what, e))?;
     }
@@ -364,6 +389,12 @@ async fn take_snapshot(
         offset: done.snapshot_completed(),
         ack: resume_from,
     };
+    // With the slot's exported snapshot, the stream from its consistent point can meet the
+    // rest of the tables after a crash: the snapshot is resumable.
+    let resumable = exported.map(|_| Checkpoint {
+        offset: done.snapshot_in_progress(),
+        ack: resume_from,
+    });
     tracing::info!(tables = tables.len(), "snapshot started");
     let snapshot_config = PostgresConfig {
         types: TypeOptions {
@@ -377,6 +408,7 @@ async fn take_snapshot(
         client: &client,
         at,
         batches,
+        resumable,
     }
     .run(tables, checkpoint)
     .await;
