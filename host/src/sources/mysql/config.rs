@@ -279,6 +279,18 @@ impl MySqlConfig {
     /// Reads and checks the connector's properties for the flavour `flavor`.
     pub fn from_properties(props: &Properties, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
         crate::sources::signals::refuse_signals(props, "the MySQL and MariaDB connectors")?;
+        if let Some(threads) = props
+            .get("snapshot.max.threads")
+            .filter(|t| t.trim() != "1")
+        {
+            return Err(ConfigError::Invalid {
+                key: "snapshot.max.threads".into(),
+                value: threads.to_owned(),
+                problem: "the MySQL and MariaDB connectors read their snapshot with one \
+                          connection in this release; remove the key or set it to 1"
+                    .into(),
+            });
+        }
         let filters = Filters {
             databases: NameFilter::read(props, &DATABASE_INCLUDE, &DATABASE_EXCLUDE)?,
             tables: NameFilter::read(props, &TABLE_INCLUDE, &TABLE_EXCLUDE)?,

@@ -67,7 +67,8 @@ fn tid(text: &str) -> Option<(u64, u64)> {
 
 /// The order of a table's chunks and the position of its end: the last key (under
 /// `filter`) or the page count as `(pages,0)`. `None` (logged) for an empty table, or a
-/// table without the key chunks need.
+/// table without the key chunks need. A table that is not a plain one (a partitioned
+/// table's `ctid`s are its partitions') is read by key even when `by_ctid` asks otherwise.
 pub async fn start(
     client: &Client,
     table: &Table,
@@ -78,29 +79,19 @@ pub async fn start(
 ) -> Result<Option<(Order, Vec<String>)>, PostgresError> {
     let name = format!("{}.{}", table.schema, table.name);
     if by_ctid {
-        let sql = format!(
-            "SELECT (pg_relation_size(c.oid) / current_setting('block_size')::bigint)::bigint, \
-                    c.reltuples::float8, c.relpages::bigint \
-             FROM pg_class c WHERE c.oid = {}::regclass",
-            literal(&relation(table))
-        );
-        let row = client
-            .query_one(sql.as_str(), &[])
-            .await
-            .map_err(|e| PostgresError::query(format!("reading the size of {name}"), e))?;
-        let (pages, tuples, relpages): (i64, f64, i64) = (row.get(0), row.get(1), row.get(2));
-        if pages <= 0 {
-            tracing::info!(table = %name, "incremental snapshot: the table is empty");
-            return Ok(None);
+        let size = pages(client, table).await?;
+        if size.plain {
+            if size.pages == 0 {
+                tracing::info!(table = %name, "incremental snapshot: the table is empty");
+                return Ok(None);
+            }
+            let step = ((chunk_size as f64 / size.rows_per_page) as u64).max(1);
+            return Ok(Some((
+                Order::Pages(step),
+                vec![format!("({},0)", size.pages)],
+            )));
         }
-        // The planner's rows per page make a chunk of about `chunk_size` rows.
-        let per_page = if relpages > 0 && tuples > 0.0 {
-            (tuples / relpages as f64).max(1.0)
-        } else {
-            100.0
-        };
-        let step = ((chunk_size as f64 / per_page) as u64).max(1);
-        return Ok(Some((Order::Pages(step), vec![format!("({pages},0)")])));
+        tracing::info!(table = %name, "not a plain table: read by key from its start");
     }
     let order: Vec<usize> = match surrogate {
         Some(column) => match table.columns.iter().position(|c| c.name == column) {
@@ -146,6 +137,42 @@ pub async fn start(
         .map(|i| row.get::<_, Option<String>>(i).unwrap_or_default())
         .collect();
     Ok(Some((Order::Key(order), max)))
+}
+
+/// A table's size in pages now, the planner's rows per page, and whether it is a plain
+/// table (whose `ctid`s order its rows).
+pub struct Size {
+    pub pages: u64,
+    pub rows_per_page: f64,
+    pub plain: bool,
+}
+
+/// Reads a table's [`Size`].
+pub async fn pages(client: &Client, table: &Table) -> Result<Size, PostgresError> {
+    let sql = format!(
+        "SELECT (pg_relation_size(c.oid) / current_setting('block_size')::bigint)::bigint, \
+                c.reltuples::float8, c.relpages::bigint, c.relkind = 'r' \
+         FROM pg_class c WHERE c.oid = {}::regclass",
+        literal(&relation(table))
+    );
+    let row = client.query_one(sql.as_str(), &[]).await.map_err(|e| {
+        PostgresError::query(
+            format!("reading the size of {}.{}", table.schema, table.name),
+            e,
+        )
+    })?;
+    let (pages, tuples, relpages, plain): (i64, f64, i64, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    Ok(Size {
+        pages: pages.max(0) as u64,
+        // The planner's figures; a table never analyzed counts as 100 rows a page.
+        rows_per_page: if relpages > 0 && tuples > 0.0 {
+            (tuples / relpages as f64).max(1.0)
+        } else {
+            100.0
+        },
+        plain,
+    })
 }
 
 /// The chunk after `last` (from the start when `None`) up to `max`, under `filter`.

@@ -124,6 +124,8 @@ pub struct PostgresConfig {
     pub skipped: SkippedOps,
     /// `max.batch.size`: records per batch handed to the pipeline.
     pub max_batch_size: usize,
+    /// `snapshot.max.threads`: connections reading the initial snapshot.
+    pub snapshot_threads: usize,
     /// `event.converting.failure.handling.mode`.
     pub convert_failure: ConvertFailure,
     /// With `provide.transaction.metadata=true`, the topic of the BEGIN/END events:
@@ -207,6 +209,7 @@ impl PostgresConfig {
             types,
             tombstones_on_delete: props.flag(&TOMBSTONES)?,
             heartbeat_interval_ms: props.number(&HEARTBEAT_INTERVAL)?,
+            snapshot_threads: props.number(&SNAPSHOT_THREADS)?,
             heartbeat_action_query: props.value(&HEARTBEAT_QUERY)?.map(str::to_owned),
             heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,
             notifications: crate::sources::notify::Notifier::from_properties(props, &topic_prefix)?,

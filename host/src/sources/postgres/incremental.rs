@@ -230,14 +230,17 @@ impl Incremental {
             return Ok(None);
         };
         let name = format!("{}.{}", request.table.schema, request.table.name);
-        match &request.after {
+        // A position of another order (a `ctid` for a table now read by key) starts over.
+        let by_ctid = matches!(order, Order::Pages(_));
+        let last = request.after.clone().filter(|_| by_ctid == request.by_ctid);
+        match &last {
             Some(after) => {
                 tracing::info!(table = %name, after = %label(after), "incremental snapshot resumed after its last chunk")
             }
             None => tracing::info!(table = %name, "incremental snapshot of table"),
         }
         Ok(Some(Scan {
-            last: request.after.clone(),
+            last,
             request,
             order,
             max,

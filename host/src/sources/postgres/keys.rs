@@ -81,6 +81,14 @@ declare_keys! {
         .doc("When the captured tables are read in full: initial (once, then stream), \
               no_data (stream only), never, initial_only (snapshot, then stop), always (at \
               every start), when_needed (when no usable offset is stored).");
+    /// `snapshot.max.threads`.
+    SNAPSHOT_THREADS = Key::int("snapshot.max.threads")
+        .default("1")
+        .range(Some(1), Some(64))
+        .group("Snapshot")
+        .doc("Connections reading the initial snapshot side by side: above 1, every table is \
+              cut into ctid page ranges read on one exported snapshot and emitted in table \
+              and page order, so the events are those of one connection.");
     /// `time.precision.mode`.
     TIME_MODE = Key::string("time.precision.mode")
         .default("adaptive")

@@ -18,6 +18,7 @@ pub mod error;
 pub mod incremental;
 pub mod keys;
 pub mod offset;
+mod parallel;
 pub mod pgoutput;
 pub mod setup;
 mod signaling;

@@ -189,6 +189,11 @@ impl Stream<'_> {
         };
         if let Some(step) = incremental.watermark(content, lsn, self.config) {
             state.records.extend(step.records);
+            // The chunk's rows go with a checkpoint holding the snapshot's new progress: rows
+            // committed (with exactly-once, in the offset's transaction) are not read again.
+            if !state.in_transaction() {
+                super::stream::checkpoint_at(state, lsn.max(state.completed_end()));
+            }
             self.advance(state).await?;
         }
         Ok(())

@@ -11,6 +11,7 @@ use tokio_postgres::Client;
 use super::changes::{ChangeBuilder, Position};
 use super::config::PostgresConfig;
 use super::error::{PostgresError, describe};
+use super::parallel::{Parallel, RangeRows, Readers};
 use super::pgoutput::Cell;
 use super::table::Table;
 use crate::event::envelope::SnapshotMarker;
@@ -25,16 +26,50 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A row read but not yet emitted: its marker depends on what comes after it.
-struct Pending {
-    table: Arc<Table>,
+/// A row as read: its key, its value and, when the snapshot is resumable, its `ctid`.
+pub struct Read {
     key: Option<Value>,
     row: Value,
+    ctid: Option<String>,
+}
+
+/// Reads a COPY line of `table` (its `ctid` first when `with_ctid`).
+pub fn read_line(
+    config: &PostgresConfig,
+    table: &Table,
+    line: &Bytes,
+    with_ctid: bool,
+) -> Result<Read, PostgresError> {
+    let mut cells = parse_copy_line(line);
+    let ctid = match cells.first() {
+        Some(Cell::Text(text)) if with_ctid => Some(String::from_utf8_lossy(text).into_owned()),
+        _ => None,
+    };
+    if with_ctid && !cells.is_empty() {
+        cells.remove(0);
+    }
+    Ok(Read {
+        key: table.key(&cells, config)?,
+        row: table.row(&cells, config)?,
+        ctid,
+    })
+}
+
+/// A row read but not yet emitted: its marker depends on what comes after it.
+struct Pending {
+    read: Read,
     /// Position of its table in the snapshot.
     table_index: usize,
     first_in_table: bool,
-    /// Its `ctid`, when the snapshot is resumable.
-    ctid: Option<String>,
+}
+
+/// What a run has gathered and not yet handed on.
+struct Out {
+    batch: Vec<Record>,
+    pending: Option<Pending>,
+    /// The table and `ctid` of the last row emitted.
+    emitted: Option<(usize, String)>,
+    rows: u64,
 }
 
 /// Reads the snapshot of `tables` on `client`, whose transaction is already on the snapshot.
@@ -48,17 +83,20 @@ pub struct Snapshot<'a> {
     /// turned synchronized and parallel scans off), and each batch carries this offset
     /// (snapshot in progress) with what reads the rest after the last row emitted.
     pub resumable: Option<Checkpoint>,
+    /// When set, several connections read the tables ([`super::parallel`]).
+    pub parallel: Option<Parallel>,
 }
 
 impl Snapshot<'_> {
     /// Emits every row of every table, the last batch carrying `done` as its checkpoint.
     /// Returns the number of rows read.
     pub async fn run(&self, tables: &[Arc<Table>], done: Checkpoint) -> Result<u64, PostgresError> {
-        let mut batch = Vec::with_capacity(self.config.max_batch_size);
-        let mut pending: Option<Pending> = None;
-        let mut rows = 0u64;
-        // The table and `ctid` of the last row emitted.
-        let mut emitted: Option<(usize, String)> = None;
+        let mut out = Out {
+            batch: Vec::with_capacity(self.config.max_batch_size),
+            pending: None,
+            emitted: None,
+            rows: 0,
+        };
         let names: Vec<String> = tables
             .iter()
             .map(|t| format!("{}.{}", t.schema, t.name))
@@ -67,89 +105,151 @@ impl Snapshot<'_> {
         self.estimate_rows(&scans).await;
         let notifier = &self.config.notifications;
         let collections = notify::collections(&names);
-        batch.extend(notifier.initial_snapshot("STARTED", &[]));
-        for (table_index, table) in tables.iter().enumerate() {
-            let name = &names[table_index];
-            tracing::info!(table = %name, "snapshot of table");
-            batch.extend(notifier.table_started(name, &collections));
-            let mut columns: Vec<String> =
-                table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-            if self.resumable.is_some() {
-                columns.insert(0, "ctid".into());
+        out.batch.extend(notifier.initial_snapshot("STARTED", &[]));
+        let started = |out: &mut Out, table: usize| {
+            tracing::info!(table = %names[table], "snapshot of table");
+            out.batch
+                .extend(notifier.table_started(&names[table], &collections));
+        };
+        let finished = |out: &mut Out, table: usize| {
+            scans[table].finished();
+            let rows = scans[table].rows.load(Ordering::Relaxed);
+            out.batch
+                .extend(notifier.table_scanned(&names[table], &collections, rows));
+        };
+        match &self.parallel {
+            None => {
+                for table_index in 0..tables.len() {
+                    started(&mut out, table_index);
+                    self.copy_table(tables, table_index, &scans[table_index], &mut out)
+                        .await?;
+                    finished(&mut out, table_index);
+                }
             }
-            let sql = format!(
-                "COPY (SELECT {} FROM {}.{}) TO STDOUT",
-                columns.join(", "),
-                quote_ident(&table.schema),
-                quote_ident(&table.name)
-            );
-            let what = || format!("reading the snapshot of {}.{}", table.schema, table.name);
-            let stream = self
-                .client
-                .copy_out(sql.as_str())
-                .await
-                .map_err(|e| PostgresError::query(what(), e))?;
-            let mut stream = std::pin::pin!(stream);
-            let mut first_in_table = true;
-            // Rows usually arrive one complete line per message; cells share its bytes.
-            let mut carry: Vec<u8> = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| PostgresError::query(what(), e))?;
-                let data = if carry.is_empty() {
-                    chunk
-                } else {
-                    carry.extend_from_slice(&chunk);
-                    Bytes::from(std::mem::take(&mut carry))
-                };
-                let mut start = 0;
-                while let Some(end) = data[start..].iter().position(|b| *b == b'\n') {
-                    let line = data.slice(start..start + end);
-                    start += end + 1;
-                    let mut cells = parse_copy_line(&line);
-                    let ctid = match self.resumable {
-                        Some(_) if !cells.is_empty() => match cells.remove(0) {
-                            Cell::Text(text) => Some(String::from_utf8_lossy(&text).into_owned()),
-                            _ => None,
-                        },
-                        _ => None,
-                    };
-                    let next = Pending {
-                        table: table.clone(),
-                        key: table.key(&cells, self.config)?,
-                        row: table.row(&cells, self.config)?,
-                        table_index,
-                        first_in_table,
-                        ctid,
-                    };
-                    first_in_table = false;
-                    rows += 1;
-                    scans[table_index].row();
-                    if let Some(mut previous) = pending.replace(next) {
-                        let last_in_table = !Arc::ptr_eq(&previous.table, table);
-                        if let Some(ctid) = previous.ctid.take() {
-                            emitted = Some((previous.table_index, ctid));
+            Some(parallel) => {
+                let with_ctid = self.resumable.is_some();
+                let mut readers =
+                    Readers::start(self.client, self.config, tables, parallel, with_ctid).await?;
+                let mut current: Option<usize> = None;
+                let mut first_in_table = true;
+                while let Some(range) = readers.next().await {
+                    let range = range?;
+                    while current != Some(range.table) {
+                        if let Some(table) = current {
+                            finished(&mut out, table);
                         }
-                        batch.push(self.emit(previous, last_in_table, tables.len(), false));
-                        if batch.len() >= self.config.max_batch_size {
-                            let progress = self.progress(tables, emitted.as_ref());
-                            self.send(&mut batch, progress).await?;
-                        }
+                        let table = current.map_or(0, |t| t + 1);
+                        started(&mut out, table);
+                        current = Some(table);
+                        first_in_table = true;
+                    }
+                    let RangeRows { table, rows, .. } = range;
+                    for read in rows {
+                        scans[table].row();
+                        self.accept(tables, &mut out, table, first_in_table, read)
+                            .await?;
+                        first_in_table = false;
                     }
                 }
-                carry.extend_from_slice(&data[start..]);
+                if let Some(table) = current {
+                    finished(&mut out, table);
+                }
             }
-            scans[table_index].finished();
-            let rows = scans[table_index].rows.load(Ordering::Relaxed);
-            batch.extend(notifier.table_scanned(name, &collections, rows));
         }
         // Rows are emitted one behind (a row's marker depends on the next), so the last row
         // follows its table's TABLE_SCAN_COMPLETED, as in Debezium's stream.
-        if let Some(last) = pending {
-            batch.push(self.emit(last, true, tables.len(), true));
+        if let Some(last) = out.pending.take() {
+            let record = self.emit(tables, last, true, true);
+            out.batch.push(record);
         }
-        batch.extend(notifier.initial_snapshot("COMPLETED", &[]));
-        self.send(&mut batch, Some(done)).await?;
-        Ok(rows)
+        out.batch
+            .extend(notifier.initial_snapshot("COMPLETED", &[]));
+        self.send(&mut out.batch, Some(done)).await?;
+        Ok(out.rows)
+    }
+
+    /// Reads a table with one `COPY`, row by row as its data arrives.
+    async fn copy_table(
+        &self,
+        tables: &[Arc<Table>],
+        table_index: usize,
+        scan: &TableScan,
+        out: &mut Out,
+    ) -> Result<(), PostgresError> {
+        let table = &tables[table_index];
+        let with_ctid = self.resumable.is_some();
+        let mut columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        if with_ctid {
+            columns.insert(0, "ctid".into());
+        }
+        let sql = format!(
+            "COPY (SELECT {} FROM {}.{}) TO STDOUT",
+            columns.join(", "),
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        );
+        let what = || format!("reading the snapshot of {}.{}", table.schema, table.name);
+        let stream = self
+            .client
+            .copy_out(sql.as_str())
+            .await
+            .map_err(|e| PostgresError::query(what(), e))?;
+        let mut stream = std::pin::pin!(stream);
+        let mut first_in_table = true;
+        // Rows usually arrive one complete line per message; cells share its bytes.
+        let mut carry: Vec<u8> = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| PostgresError::query(what(), e))?;
+            let data = if carry.is_empty() {
+                chunk
+            } else {
+                carry.extend_from_slice(&chunk);
+                Bytes::from(std::mem::take(&mut carry))
+            };
+            let mut start = 0;
+            while let Some(end) = data[start..].iter().position(|b| *b == b'\n') {
+                let line = data.slice(start..start + end);
+                start += end + 1;
+                let read = read_line(self.config, table, &line, with_ctid)?;
+                scan.row();
+                self.accept(tables, out, table_index, first_in_table, read)
+                    .await?;
+                first_in_table = false;
+            }
+            carry.extend_from_slice(&data[start..]);
+        }
+        Ok(())
+    }
+
+    /// Takes a row read: emits the one before it (whose marker it decides) and hands the
+    /// batch on when full.
+    async fn accept(
+        &self,
+        tables: &[Arc<Table>],
+        out: &mut Out,
+        table_index: usize,
+        first_in_table: bool,
+        read: Read,
+    ) -> Result<(), PostgresError> {
+        out.rows += 1;
+        let next = Pending {
+            read,
+            table_index,
+            first_in_table,
+        };
+        if let Some(previous) = out.pending.replace(next) {
+            let last_in_table = previous.table_index != table_index;
+            if let Some(ctid) = &previous.read.ctid {
+                out.emitted = Some((previous.table_index, ctid.clone()));
+            }
+            let record = self.emit(tables, previous, last_in_table, false);
+            out.batch.push(record);
+            if out.batch.len() >= self.config.max_batch_size {
+                let progress = self.progress(tables, out.emitted.as_ref());
+                self.send(&mut out.batch, progress).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The checkpoint of a resumable snapshot after the row `emitted` (table, `ctid`): the
@@ -200,13 +300,13 @@ impl Snapshot<'_> {
     /// then `last_in_data_collection`, `first_in_data_collection`, `true`.
     fn emit(
         &self,
+        tables: &[Arc<Table>],
         row: Pending,
         last_in_table: bool,
-        table_count: usize,
         final_row: bool,
     ) -> Record {
         let first_table = row.table_index == 0;
-        let last_table = row.table_index + 1 == table_count;
+        let last_table = row.table_index + 1 == tables.len();
         let snapshot = if final_row || (last_in_table && last_table) {
             SnapshotMarker::Last
         } else if row.first_in_table && first_table {
@@ -225,7 +325,7 @@ impl Snapshot<'_> {
         ChangeBuilder {
             config: self.config,
         }
-        .read(&row.table, row.row, row.key, &at)
+        .read(&tables[row.table_index], row.read.row, row.read.key, &at)
     }
 
     async fn send(

@@ -359,6 +359,19 @@ async fn take_snapshot(
         )
         .await
         .map_err(|e| PostgresError::query(what, e))?;
+    // Several readers share this transaction's snapshot, exported for them.
+    let parallel = if config.snapshot_threads > 1 {
+        let row = client
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .await
+            .map_err(|e| PostgresError::query("exporting the snapshot for its readers", e))?;
+        Some(super::parallel::Parallel {
+            snapshot: row.get(0),
+            threads: config.snapshot_threads,
+        })
+    } else {
+        None
+    };
     let tx_id: i64 = row.get(0);
     let current: i64 = row.get(1);
     let started = Timestamp::from_micros(row.get(2));
@@ -409,6 +422,7 @@ async fn take_snapshot(
         at,
         batches,
         resumable,
+        parallel,
     }
     .run(tables, checkpoint)
     .await;

@@ -102,6 +102,18 @@ pub(super) struct State {
     position_in_flight: bool,
 }
 
+impl State {
+    /// Whether a transaction's changes are being received.
+    pub(super) fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// The position up to which everything has been received.
+    pub(super) fn completed_end(&self) -> u64 {
+        self.completed_end
+    }
+}
+
 impl Stream<'_> {
     /// Streams until shutdown is requested (then returns the replication session, for
     /// [`finish`]), the pipeline stops, or an error. The server ending the stream on its own
@@ -257,31 +269,7 @@ impl Stream<'_> {
                 ));
             }
             Some(ReplicationEvent::KeepAlive { wal_end, .. }) => {
-                let end = wal_end.as_u64();
-                if state.txn.is_none() && end > state.completed_end {
-                    // Everything before the server's position has been received, and no
-                    // transaction is open: confirming it loses nothing.
-                    // Debezium's loader needs `ts_usec` (the last transaction's commit time,
-                    // or now when none committed in this session); `txId` and `messageType`
-                    // are the last transaction's, as Debezium's offsets carry them.
-                    state.completed_end = end;
-                    let (tx_id, ts_usec) = state.last_txn.unwrap_or((None, None));
-                    let ts_usec = ts_usec.or_else(now_micros);
-                    state.checkpoint = Some((
-                        PgOffset {
-                            lsn: end,
-                            // No change was processed at `end`: a transaction committing
-                            // there is not covered by this position.
-                            lsn_proc: None,
-                            lsn_commit: end,
-                            tx_id,
-                            ts_usec,
-                            message_type: Some("COMMIT"),
-                        },
-                        end,
-                        OffsetMap::new(),
-                    ));
-                }
+                position_reached(state, wal_end.as_u64());
             }
             Some(ReplicationEvent::Message {
                 transactional: false,
@@ -543,6 +531,37 @@ impl Stream<'_> {
             .await
             .map_err(|_| PostgresError::PipelineClosed)
     }
+}
+
+/// Everything before `end` has been received and no transaction is open: a checkpoint at
+/// `end` (when it is past the last one) loses nothing. Debezium's loader needs `ts_usec`
+/// (the last transaction's commit time, or now when none committed in this session);
+/// `txId` and `messageType` are the last transaction's, as Debezium's offsets carry them.
+fn position_reached(state: &mut State, end: u64) {
+    if state.txn.is_none() && end > state.completed_end {
+        checkpoint_at(state, end);
+    }
+}
+
+/// A checkpoint at `end`, between transactions (see [`position_reached`]).
+pub(super) fn checkpoint_at(state: &mut State, end: u64) {
+    state.completed_end = end;
+    let (tx_id, ts_usec) = state.last_txn.unwrap_or((None, None));
+    let ts_usec = ts_usec.or_else(now_micros);
+    state.checkpoint = Some((
+        PgOffset {
+            lsn: end,
+            // No change was processed at `end`: a transaction committing there is not
+            // covered by this position.
+            lsn_proc: None,
+            lsn_commit: end,
+            tx_id,
+            ts_usec,
+            message_type: Some("COMMIT"),
+        },
+        end,
+        OffsetMap::new(),
+    ));
 }
 
 /// Lets the pipeline finish (its final flush and commit: `batches` must be its last sender),
