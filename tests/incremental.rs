@@ -5,85 +5,18 @@
 //! committed chunk, not from the start. On a small table the events equal the real
 //! Debezium's for the same signal (`tests/golden/pg-incremental*.jsonl`).
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Child, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, assert_same_events_except, pg_properties};
+use tidemark_tests::churn::{Churn, applied, differences, table};
 use tidemark_tests::golden_lines;
-use tidemark_tests::postgres::{Postgres, psql_command};
+use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{read_lines, spawn_tidemark};
 use tidemark_tests::write_properties;
 
 const ROWS: i64 = 200_000;
 const TIMEOUT: Duration = Duration::from_secs(240);
-
-/// Inserts, updates, deletes and primary-key changes on `items` until told to stop.
-fn writer(server: &Postgres, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    let mut child: Child = psql_command(server.port, "inc")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::spawn(move || {
-        let mut stdin = child.stdin.take().unwrap();
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % ROWS as u64) as i64 + 1
-        };
-        let mut i = 0;
-        while !stop.load(Ordering::Acquire) {
-            i += 1;
-            let mut sql = format!(
-                "UPDATE items SET v = v + 1 WHERE id = {};\n\
-                 DELETE FROM items WHERE id = {};\n\
-                 INSERT INTO items VALUES ({}, 0);\n",
-                next(),
-                next(),
-                ROWS + i
-            );
-            if i % 5 == 0 {
-                // A new key of its own: a primary-key change never collides.
-                sql.push_str(&format!(
-                    "UPDATE items SET id = {} WHERE id = {};\n",
-                    10_000_000 + i,
-                    next()
-                ));
-            }
-            stdin.write_all(sql.as_bytes()).unwrap();
-            stdin.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        drop(stdin);
-        assert!(child.wait().unwrap().success(), "the writer failed");
-    })
-}
-
-/// The table as applying the events in order leaves it: `id -> v`.
-fn applied(lines: &[String]) -> BTreeMap<i64, i64> {
-    let mut table = BTreeMap::new();
-    for line in lines {
-        let record: Json = serde_json::from_str(line).unwrap();
-        if record["topic"] != "inc.public.items" {
-            continue;
-        }
-        let id = record["key"]["id"].as_i64().expect("a key with id");
-        let value = &record["value"];
-        if value.is_null() || value["op"] == "d" {
-            table.remove(&id);
-        } else {
-            table.insert(id, value["after"]["v"].as_i64().expect("after.v"));
-        }
-    }
-    table
-}
 
 fn reads_of(lines: &[String], ids: std::ops::RangeInclusive<i64>) -> usize {
     lines
@@ -142,8 +75,7 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
     let mut run = spawn_tidemark(&config, &log(1));
     server.wait_slot_active("inc", "tidemark_slot");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writing = writer(&server, stop.clone());
+    let writing = Churn::start(&server, "inc", ROWS, |_| String::new());
     server.psql(
         "inc",
         r#"INSERT INTO debezium_signal VALUES ('snap-1', 'execute-snapshot',
@@ -168,8 +100,7 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
             .unwrap_or_default()
             .contains("incremental snapshot completed")
     });
-    stop.store(true, Ordering::Release);
-    writing.join().unwrap();
+    writing.stop();
     server.psql("inc", "INSERT INTO items VALUES (-1, -1)");
     wait_for("the last change", || {
         read_lines(&out)
@@ -193,36 +124,11 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
         0,
         "after the restart the snapshot does not read its first chunks again"
     );
-    let expected: BTreeMap<i64, i64> = server
-        .psql("inc", "SELECT id, v FROM items ORDER BY id")
-        .lines()
-        .map(|l| {
-            let (id, v) = l.split_once('|').unwrap();
-            (id.parse().unwrap(), v.parse().unwrap())
-        })
-        .collect();
-    let got = applied(&lines);
-    let missing: Vec<_> = expected
-        .keys()
-        .filter(|k| !got.contains_key(k))
-        .take(10)
-        .collect();
-    let extra: Vec<_> = got
-        .keys()
-        .filter(|k| !expected.contains_key(k))
-        .take(10)
-        .collect();
-    let wrong: Vec<_> = expected
-        .iter()
-        .filter(|(k, v)| got.get(k).is_some_and(|g| g != *v))
-        .take(10)
-        .collect();
+    let expected = table(&server, "inc", "items");
+    let problems = differences(&expected, applied(&lines).get("inc.public.items"));
     assert!(
-        missing.is_empty() && extra.is_empty() && wrong.is_empty(),
-        "{} rows expected, {} applied: missing {missing:?}, extra {extra:?}, wrong {wrong:?}; \
-         the runs' snapshot lines:\n{}",
-        expected.len(),
-        got.len(),
+        problems.is_empty(),
+        "{problems}; the runs' snapshot lines:\n{}",
         [log(1), log(2)]
             .iter()
             .flat_map(|l| std::fs::read_to_string(l)

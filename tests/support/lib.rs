@@ -3,6 +3,7 @@
 //! ([`postgres`], [`mariadb`]) and connectors run against them ([`capture`]).
 
 pub mod capture;
+pub mod churn;
 pub mod kafka;
 pub mod mariadb;
 pub mod postgres;

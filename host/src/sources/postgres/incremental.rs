@@ -17,7 +17,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use tokio_postgres::Client;
 
 use super::changes::{ChangeBuilder, Position};
@@ -25,7 +24,7 @@ use super::chunks::{self, Order, label, literal};
 use super::config::PostgresConfig;
 use super::error::PostgresError;
 use super::pgoutput::Cell;
-use super::snapshot::parse_copy_line;
+use super::snapshot::{copy_all, parse_copy_line};
 use super::table::Table;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::{Record, Value};
@@ -279,15 +278,7 @@ impl Incremental {
             .batch_execute(&emit("open"))
             .await
             .map_err(|e| PostgresError::query("writing a low watermark", e))?;
-        let copy = client
-            .copy_out(sql.as_str())
-            .await
-            .map_err(|e| PostgresError::query(what(), e))?;
-        let mut copy = std::pin::pin!(copy);
-        let mut data = Vec::new();
-        while let Some(chunk) = copy.next().await {
-            data.extend_from_slice(&chunk.map_err(|e| PostgresError::query(what(), e))?);
-        }
+        let data = copy_all(client, &sql, what).await?;
         // A non-transactional message waits in the WAL buffers (up to wal_writer_delay)
         // until something flushes them: a transaction with an id, committed synchronously,
         // flushes the high watermark at once (Postgres 15 skips the empty transaction in the
@@ -300,7 +291,6 @@ impl Incremental {
             .batch_execute(&close)
             .await
             .map_err(|e| PostgresError::query("writing a high watermark", e))?;
-        let data = bytes::Bytes::from(data);
         let mut rows = Vec::new();
         let mut last = None;
         for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_postgres::Client;
@@ -19,7 +18,7 @@ use super::catalog;
 use super::chunks;
 use super::config::PostgresConfig;
 use super::error::PostgresError;
-use super::snapshot::{Read, quote_ident, read_line};
+use super::snapshot::{Read, copy_all, quote_ident, read_line};
 use super::table::Table;
 
 /// About this many rows per range, as the planner counts a table's rows per page.
@@ -122,16 +121,7 @@ async fn read_range(
         conditions.join(" AND ")
     );
     let what = || format!("reading the snapshot of {}.{}", table.schema, table.name);
-    let copy = client
-        .copy_out(sql.as_str())
-        .await
-        .map_err(|e| PostgresError::query(what(), e))?;
-    let mut copy = std::pin::pin!(copy);
-    let mut data = Vec::new();
-    while let Some(chunk) = copy.next().await {
-        data.extend_from_slice(&chunk.map_err(|e| PostgresError::query(what(), e))?);
-    }
-    let data = bytes::Bytes::from(data);
+    let data = copy_all(client, &sql, what).await?;
     data.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|line| read_line(config, table, &data.slice_ref(line), with_ctid))

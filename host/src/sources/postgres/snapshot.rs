@@ -344,6 +344,25 @@ impl Snapshot<'_> {
     }
 }
 
+/// Runs a `COPY … TO STDOUT` to its end and returns its data (`what` names the read in an
+/// error).
+pub async fn copy_all(
+    client: &Client,
+    sql: &str,
+    what: impl Fn() -> String,
+) -> Result<Bytes, PostgresError> {
+    let copy = client
+        .copy_out(sql)
+        .await
+        .map_err(|e| PostgresError::query(what(), e))?;
+    let mut copy = std::pin::pin!(copy);
+    let mut data = Vec::new();
+    while let Some(chunk) = copy.next().await {
+        data.extend_from_slice(&chunk.map_err(|e| PostgresError::query(what(), e))?);
+    }
+    Ok(Bytes::from(data))
+}
+
 /// Splits a line of COPY's text format into cells: tab-separated, `\N` for null, backslash
 /// escapes undone.
 pub fn parse_copy_line(line: &Bytes) -> Vec<Cell> {
