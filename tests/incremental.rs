@@ -5,14 +5,14 @@
 //! committed chunk, not from the start. On a small table the events equal the real
 //! Debezium's for the same signal (`tests/golden/pg-incremental*.jsonl`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, assert_same_events_except, pg_properties};
 use tidemark_tests::churn::{Churn, applied, differences, table};
 use tidemark_tests::golden_lines;
 use tidemark_tests::postgres::Postgres;
-use tidemark_tests::process::{read_lines, spawn_tidemark};
+use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
 use tidemark_tests::write_properties;
 
 const ROWS: i64 = 200_000;
@@ -29,14 +29,6 @@ fn reads_of(lines: &[String], ids: std::ops::RangeInclusive<i64>) -> usize {
                 .is_some_and(|id| ids.contains(&id))
         })
         .count()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -82,7 +74,7 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
            '{"data-collections": ["public.items"], "type": "incremental"}')"#,
     );
     // Killed once a good part of the table is out (and committed).
-    wait_for("a third of the table read", || {
+    wait_until("a third of the table read", TIMEOUT, || {
         read_lines(&out)
             .iter()
             .filter(|l| l.contains(r#""op":"r""#))
@@ -95,14 +87,14 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
     let before_restart = read_lines(&out).len();
 
     let mut run = spawn_tidemark(&config, &log(2));
-    wait_for("the snapshot to complete", || {
+    wait_until("the snapshot to complete", TIMEOUT, || {
         std::fs::read_to_string(log(2))
             .unwrap_or_default()
             .contains("incremental snapshot completed")
     });
     writing.stop();
     server.psql("inc", "INSERT INTO items VALUES (-1, -1)");
-    wait_for("the last change", || {
+    wait_until("the last change", TIMEOUT, || {
         read_lines(&out)
             .iter()
             .rev()

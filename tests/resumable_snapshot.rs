@@ -11,20 +11,12 @@ use std::time::{Duration, Instant};
 use tidemark_tests::capture::pg_properties;
 use tidemark_tests::churn::{Churn, applied, differences, table};
 use tidemark_tests::postgres::Postgres;
-use tidemark_tests::process::{read_lines, spawn_tidemark};
+use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
 use tidemark_tests::write_properties;
 
 const ROWS: i64 = 1_000_000;
 const SMALL: i64 = 1_000;
 const TIMEOUT: Duration = Duration::from_secs(300);
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn an_initial_snapshot_killed_half_way_resumes_from_its_last_chunk_and_stays_exact() {
@@ -66,9 +58,9 @@ fn an_initial_snapshot_killed_half_way_resumes_from_its_last_chunk_and_stays_exa
     });
     let mut run = spawn_tidemark(&config, &log(1));
     // Killed once about half the big table is out: the output's size tells.
-    wait_for("the first line", || !read_lines(&out).is_empty());
+    wait_until("the first line", TIMEOUT, || !read_lines(&out).is_empty());
     let line = read_lines(&out)[0].len() as u64 + 1;
-    wait_for("half the table", || {
+    wait_until("half the table", TIMEOUT, || {
         std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) > line * ROWS as u64 / 2
     });
     run.kill().unwrap();
@@ -83,7 +75,7 @@ fn an_initial_snapshot_killed_half_way_resumes_from_its_last_chunk_and_stays_exa
 
     let started = Instant::now();
     let mut run = spawn_tidemark(&config, &log(2));
-    wait_for("the rest of the snapshot", || {
+    wait_until("the rest of the snapshot", TIMEOUT, || {
         std::fs::read_to_string(log(2))
             .unwrap_or_default()
             .contains("incremental snapshot completed")
@@ -91,7 +83,7 @@ fn an_initial_snapshot_killed_half_way_resumes_from_its_last_chunk_and_stays_exa
     eprintln!("the rest of the snapshot took {:?}", started.elapsed());
     writing.stop();
     server.psql("big", "INSERT INTO items VALUES (-1, -1)");
-    wait_for("the last change", || {
+    wait_until("the last change", TIMEOUT, || {
         read_lines(&out)
             .iter()
             .rev()
