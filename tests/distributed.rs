@@ -441,6 +441,10 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
         .map(|(name, _)| name.clone())
         .collect();
     assert!(!frozen_connectors.is_empty(), "worker 2 runs connectors");
+    // Frozen once its connectors write (their producers' transactions initialised): a worker
+    // frozen inside `init_transactions` finishes it when thawed and fences the new owner,
+    // which then fails; that window is a known gap (docs/scaling.md), not what this checks.
+    writers.write_for(Duration::from_secs(2));
     signal(&group.worker(2).child, "-STOP");
     let t0 = Instant::now();
     loop {

@@ -174,7 +174,12 @@ mod tests {
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();
-        tracing::subscriber::with_default(subscriber, || renamed(pairs).unwrap());
+        tracing::subscriber::with_default(subscriber, || {
+            // Another test's thread may have cached the warning's callsite as of no interest
+            // before this subscriber existed.
+            tracing::callsite::rebuild_interest_cache();
+            renamed(pairs).unwrap()
+        });
         String::from_utf8(log.0.lock().unwrap().clone()).unwrap()
     }
 
