@@ -1,11 +1,14 @@
 //! Debezium's signal channels outside the database, against a worker and a real Postgres: a
-//! signal POSTed to `/connectors/{name}/signals` (the REST channel) and a line appended to
-//! `signal.file` (the file channel) each start an incremental snapshot; bad signals and
-//! connectors that take none are refused with a reason.
+//! signal POSTed to `/connectors/{name}/signals` (the REST channel), a line appended to
+//! `signal.file` (the file channel) and a record of `signal.kafka.topic` on a real Apache Kafka
+//! (the kafka channel) each start an incremental snapshot; bad signals, other connectors'
+//! records and connectors that take none are refused or skipped with a reason.
 
 use std::io::Write;
 
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::{Value as Json, json};
+use tidemark_tests::kafka::{Kafka, create_topic};
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{free_port, read_lines, wait_until};
 use tidemark_tests::worker::{TIMEOUT, WorkerProcess, pg_connector};
@@ -136,6 +139,113 @@ fn rest_and_file_signals_start_incremental_snapshots() {
             .unwrap()
             .contains("signal.enabled.channels"),
         "{body}"
+    );
+    worker.stop();
+}
+
+/// Writes `records` (key, value) to partition 0 of `topic` and waits for the broker's
+/// acknowledgement.
+fn produce(bootstrap: &str, topic: &str, records: &[(&str, &str)]) {
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for (key, value) in records {
+        producer
+            .send(BaseRecord::to(topic).partition(0).key(*key).payload(*value))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(std::time::Duration::from_secs(30)).unwrap();
+}
+
+#[test]
+fn kafka_signals_keyed_by_the_topic_prefix_start_incremental_snapshots_once() {
+    let kafka = Kafka::shared();
+    let bootstrap = kafka.bootstrap();
+    let server = Postgres::start();
+    server.create_database("dbz");
+    server.psql(
+        "dbz",
+        "CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL); \
+         INSERT INTO items SELECT g, g FROM generate_series(1, 50) g",
+    );
+    // Debezium's default topic, <topic.prefix>-signal; the signals are there before the
+    // connector starts, with a record for another connector and one that is not a signal.
+    create_topic(&bootstrap, "dbz-signal", 1);
+    let snapshot = |id: &str, filter: &str| {
+        json!({"id": id, "type": "execute-snapshot",
+               "data": {"data-collections": ["public.items"], "type": "incremental",
+                        "additional-conditions": [{"data-collection": "public.items",
+                                                   "filter": filter}]}})
+        .to_string()
+    };
+    produce(
+        &bootstrap,
+        "dbz-signal",
+        &[
+            ("other", &snapshot("other-1", "qty > 0")),
+            ("dbz", "not a signal"),
+            ("dbz", &snapshot("kafka-1", "qty <= 10")),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let worker = WorkerProcess::start(dir.path(), free_port());
+    let sink = dir.path().join("dbz.jsonl");
+    let config = pg_connector(
+        &server,
+        "dbz",
+        &sink,
+        &[
+            ("snapshot.mode", json!("no_data")),
+            ("signal.enabled.channels", json!("kafka")),
+            ("signal.kafka.bootstrap.servers", json!(bootstrap)),
+            ("signal.kafka.groupId", json!("signals-dbz")),
+            ("incremental.snapshot.chunk.size", json!("7")),
+        ],
+    );
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "dbz", "config": config})),
+    );
+    assert_eq!(code, 201, "{body}");
+    worker.wait_state("dbz", "RUNNING", Some("RUNNING"));
+    wait_until("the kafka signal's snapshot", TIMEOUT, || {
+        reads(&sink).len() >= 10
+    });
+
+    // A signal sent while the connector runs.
+    produce(
+        &bootstrap,
+        "dbz-signal",
+        &[("dbz", &snapshot("kafka-2", "qty > 40"))],
+    );
+    wait_until("the second kafka signal's snapshot", TIMEOUT, || {
+        reads(&sink).len() >= 20
+    });
+
+    // Stopped and resumed: the group's committed position means no signal is taken twice.
+    let (code, body) = worker.call("PUT", "/connectors/dbz/stop", None);
+    assert_eq!(code, 204, "{body}");
+    worker.wait_state("dbz", "STOPPED", None);
+    let (code, body) = worker.call("PUT", "/connectors/dbz/resume", None);
+    assert_eq!(code, 202, "{body}");
+    worker.wait_state("dbz", "RUNNING", Some("RUNNING"));
+    produce(
+        &bootstrap,
+        "dbz-signal",
+        &[("dbz", &snapshot("kafka-3", "id = 25"))],
+    );
+    wait_until("the third kafka signal's snapshot", TIMEOUT, || {
+        reads(&sink).contains(&25)
+    });
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let expected: Vec<i64> = (1..=10).chain(41..=50).chain([25]).collect();
+    assert_eq!(
+        reads(&sink),
+        expected,
+        "each signal once; the other connector's skipped"
     );
     worker.stop();
 }

@@ -157,6 +157,7 @@ pub fn shared() -> Vec<Key> {
         sources::usage::keys(),
         sources::notify::keys(),
         sources::signals::keys(),
+        sources::signal_kafka::keys(),
         super::errors::keys(),
         sinks::keys::keys(),
         sinks::kafka::config::keys(),

@@ -10,6 +10,7 @@ pub mod options;
 pub mod postgres;
 pub mod reconnect;
 pub mod signal_channels;
+pub mod signal_kafka;
 pub mod signals;
 pub mod tls;
 pub mod usage;

@@ -1,7 +1,8 @@
 //! Debezium's signals: requests sent to a running connector (`execute-snapshot`,
 //! `stop-snapshot`, `pause-snapshot`, `resume-snapshot`, `log`), each `{id, type, data}` with
 //! `data` a JSON document, through the channels `signal.enabled.channels` names: `source`
-//! (rows inserted into the `signal.data.collection` table, read from the change stream), `file`
+//! (rows inserted into the `signal.data.collection` table, read from the change stream), `kafka`
+//! (records of `signal.kafka.topic`, see [`super::signal_kafka`]), `file`
 //! (`signal.file`, one JSON signal per line, read as lines are added) and the worker's REST API
 //! (`POST /connectors/{name}/signals`).
 
@@ -16,8 +17,8 @@ declare_keys! {
         .check(channels)
         .group("Signals")
         .doc("Where the connector takes signals from: source (inserts into \
-              signal.data.collection), file (signal.file) and rest (POST \
-              /connectors/{name}/signals on the worker).");
+              signal.data.collection), kafka (signal.kafka.topic), file (signal.file) and rest \
+              (POST /connectors/{name}/signals on the worker).");
     /// `signal.data.collection`.
     DATA_COLLECTION = Key::string("signal.data.collection")
         .group("Signals")
@@ -62,12 +63,9 @@ declare_keys! {
 fn channels(value: &str) -> Result<(), String> {
     for channel in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         match channel {
-            "source" | "file" | "rest" => {}
-            "kafka" => {
-                return Err("kafka: not supported yet; use source, file or rest".into());
-            }
+            "source" | "file" | "rest" | "kafka" => {}
             "jmx" => return Err("jmx: Tidemark has no JMX; use rest".into()),
-            other => return Err(format!("{other}: expected source, file or rest")),
+            other => return Err(format!("{other}: expected source, kafka, file or rest")),
         }
     }
     Ok(())
@@ -80,6 +78,8 @@ pub struct SignalConfig {
     pub table: Option<(String, String)>,
     /// The file channel's file, when that channel is on.
     pub file: Option<String>,
+    /// The Kafka channel's topic and consumer, when that channel is on.
+    pub kafka: Option<super::signal_kafka::KafkaSignals>,
     /// Whether the REST channel is on.
     pub rest: bool,
     pub poll_interval: std::time::Duration,
@@ -118,9 +118,14 @@ impl SignalConfig {
             }
             (false, _) => None,
         };
+        let kafka = match on("kafka") {
+            true => Some(super::signal_kafka::KafkaSignals::from_properties(props)?),
+            false => None,
+        };
         Ok(SignalConfig {
             table,
             file,
+            kafka,
             rest: on("rest"),
             poll_interval: std::time::Duration::from_millis(props.number(&POLL_INTERVAL)?),
             chunk_size: props.number(&CHUNK_SIZE)?,
@@ -139,7 +144,8 @@ impl SignalConfig {
 /// a signal channel it would never read must not look like it works.
 pub fn refuse_signals(props: &Properties, connector: &str) -> Result<(), ConfigError> {
     let signals = SignalConfig::from_properties(props)?;
-    if signals.table.is_none() && signals.file.is_none() && !signals.rest {
+    if signals.table.is_none() && signals.file.is_none() && signals.kafka.is_none() && !signals.rest
+    {
         return Ok(());
     }
     let key = if signals.table.is_some() {

@@ -88,6 +88,9 @@ pub enum PostgresError {
     },
     #[error("the pipeline stopped; the source stops with it")]
     PipelineClosed,
+    /// A signal channel could not start (its settings are wrong).
+    #[error("{0}; check the signal.* settings")]
+    Signals(String),
 }
 
 impl PostgresError {

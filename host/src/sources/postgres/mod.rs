@@ -10,6 +10,7 @@
 //! - [`incremental`] (with `signaling`): incremental snapshots started by signals.
 //! - [`tls`]: `database.sslmode` and its certificates, on every connection.
 
+mod blocking;
 pub mod catalog;
 pub mod changes;
 mod chunks;

@@ -1,12 +1,14 @@
 //! Signals in the Postgres stream: a row inserted into the signal table
 //! (`signal.data.collection`) is a signal; `execute-snapshot` of type `incremental` starts an
 //! incremental snapshot ([`super::incremental`]), whose watermarks come back through the
-//! stream as logical decoding messages.
+//! stream as logical decoding messages; of type `blocking`, a blocking snapshot
+//! ([`super::blocking`]).
 
 use std::sync::Arc;
 
 use regex::Regex;
 
+use super::blocking::Blocking;
 use super::catalog;
 use super::error::PostgresError;
 use super::incremental::{Incremental, Request};
@@ -35,10 +37,10 @@ impl Stream<'_> {
         &mut self,
         state: &mut State,
         cells: &[Cell],
-        _lsn: u64,
+        lsn: u64,
     ) -> Result<(), PostgresError> {
         match signal_of(cells) {
-            Some(signal) => self.signal(state, signal).await,
+            Some(signal) => self.signal(state, signal, Some(lsn)).await,
             None => {
                 tracing::warn!("a signal table row without id and type: ignored");
                 Ok(())
@@ -46,11 +48,12 @@ impl Stream<'_> {
         }
     }
 
-    /// Acts on a signal from any channel.
+    /// Acts on a signal from any channel (`lsn`: a signal row's position in the stream).
     pub(super) async fn signal(
         &mut self,
         state: &mut State,
         signal: Signal,
+        lsn: Option<u64>,
     ) -> Result<(), PostgresError> {
         let action = match signal.action() {
             Ok(Some(action)) => action,
@@ -68,9 +71,22 @@ impl Stream<'_> {
             Action::Log { message } => tracing::info!(id = %signal.id, "signal: {message}"),
             Action::ExecuteSnapshot {
                 kind: SnapshotKind::Blocking,
+                collections,
+                conditions,
                 ..
             } => {
-                tracing::error!(id = %signal.id, "signal refused: blocking snapshots are not supported yet; use an incremental one")
+                let blocking = Blocking {
+                    id: signal.id,
+                    collections,
+                    conditions,
+                    at: state.signal_position(lsn),
+                };
+                // A signal row's transaction ends first: the snapshot goes between two.
+                if state.in_transaction() {
+                    state.blocking = Some(blocking);
+                } else {
+                    self.blocking_snapshot(state, blocking).await?;
+                }
             }
             Action::ExecuteSnapshot {
                 kind: SnapshotKind::Incremental,
@@ -138,7 +154,7 @@ impl Stream<'_> {
     }
 
     /// The captured tables the signal's regular expressions match, in their order.
-    async fn requests(
+    pub(super) async fn requests(
         &self,
         collections: &[String],
         conditions: &[crate::sources::signals::Condition],

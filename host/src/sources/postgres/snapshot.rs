@@ -21,6 +21,14 @@ use crate::sources::notify;
 use crate::sources::{Batch, Checkpoint};
 use std::sync::atomic::Ordering;
 
+/// Whether a filter is a whole `SELECT` statement rather than a condition.
+fn is_select(filter: &str) -> bool {
+    filter
+        .trim_start()
+        .get(..7)
+        .is_some_and(|start| start.eq_ignore_ascii_case("select "))
+}
+
 /// A double-quoted SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -85,12 +93,20 @@ pub struct Snapshot<'a> {
     pub resumable: Option<Checkpoint>,
     /// When set, several connections read the tables ([`super::parallel`]).
     pub parallel: Option<Parallel>,
+    /// Each table's `additional-conditions` filter, by position (a blocking snapshot's;
+    /// empty for the initial snapshot): a condition, or a whole `SELECT` of the table's rows
+    /// as Debezium's blocking snapshots take it. Only read by one connection.
+    pub filters: Vec<Option<String>>,
 }
 
 impl Snapshot<'_> {
     /// Emits every row of every table, the last batch carrying `done` as its checkpoint.
     /// Returns the number of rows read.
-    pub async fn run(&self, tables: &[Arc<Table>], done: Checkpoint) -> Result<u64, PostgresError> {
+    pub async fn run(
+        &self,
+        tables: &[Arc<Table>],
+        done: Option<Checkpoint>,
+    ) -> Result<u64, PostgresError> {
         let mut out = Out {
             batch: Vec::with_capacity(self.config.max_batch_size),
             pending: None,
@@ -164,7 +180,7 @@ impl Snapshot<'_> {
         }
         out.batch
             .extend(notifier.initial_snapshot("COMPLETED", &[]));
-        self.send(&mut out.batch, Some(done)).await?;
+        self.send(&mut out.batch, done).await?;
         Ok(out.rows)
     }
 
@@ -182,12 +198,22 @@ impl Snapshot<'_> {
         if with_ctid {
             columns.insert(0, "ctid".into());
         }
-        let sql = format!(
-            "COPY (SELECT {} FROM {}.{}) TO STDOUT",
-            columns.join(", "),
+        let from = format!(
+            "{}.{}",
             quote_ident(&table.schema),
             quote_ident(&table.name)
         );
+        let sql = match self.filters.get(table_index).cloned().flatten() {
+            None => format!("COPY (SELECT {} FROM {from}) TO STDOUT", columns.join(", ")),
+            Some(query) if is_select(&query) => format!(
+                "COPY (SELECT {} FROM ({query}) AS filtered) TO STDOUT",
+                columns.join(", ")
+            ),
+            Some(condition) => format!(
+                "COPY (SELECT {} FROM {from} WHERE {condition}) TO STDOUT",
+                columns.join(", ")
+            ),
+        };
         let what = || format!("reading the snapshot of {}.{}", table.schema, table.name);
         let stream = self
             .client

@@ -80,6 +80,13 @@ pub async fn run(config: &PostgresConfig, mut context: SourceContext) -> Result<
             context.signals.clone(),
         )
     });
+    let _kafka_channel = match &config.signals.kafka {
+        Some(kafka) => Some(
+            crate::sources::signal_kafka::watch(kafka, context.signals.clone())
+                .map_err(PostgresError::Signals)?,
+        ),
+        None => None,
+    };
     loop {
         let error = match attempt(config, &context, &mut reconnects.connected).await {
             Ok(Some(client)) => {
@@ -423,8 +430,9 @@ async fn take_snapshot(
         batches,
         resumable,
         parallel,
+        filters: Vec::new(),
     }
-    .run(tables, checkpoint)
+    .run(tables, Some(checkpoint))
     .await;
     let rows = batches.snapshot_ended(&config.notifications, read).await?;
     client

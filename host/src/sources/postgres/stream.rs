@@ -100,6 +100,8 @@ pub(super) struct State {
     /// server's keepalives as other databases write) wakes its pipeline once per commit,
     /// not once per keepalive.
     position_in_flight: bool,
+    /// A blocking snapshot a signal row asked for, taken once its transaction ends.
+    pub(super) blocking: Option<super::blocking::Blocking>,
 }
 
 impl State {
@@ -111,6 +113,22 @@ impl State {
     /// The position up to which everything has been received.
     pub(super) fn completed_end(&self) -> u64 {
         self.completed_end
+    }
+
+    /// The stream's position for a signal: a signal row's (at `lsn` in the open
+    /// transaction), else the last transaction's. A blocking snapshot's reads carry it.
+    pub(super) fn signal_position(&self, lsn: Option<u64>) -> Position {
+        let (lsn, tx_id) = match (self.txn, lsn) {
+            (Some(txn), Some(lsn)) => (Some(lsn), Some(txn.xid as i64)),
+            _ => (self.last_commit, self.last_txn.and_then(|(tx_id, _)| tx_id)),
+        };
+        Position {
+            ts: Timestamp::from_micros(0),
+            tx_id,
+            lsn,
+            last_lsn: self.last_commit,
+            snapshot: SnapshotMarker::Yes,
+        }
     }
 }
 
@@ -132,6 +150,7 @@ impl Stream<'_> {
             completed_end: 0,
             heartbeat_due: false,
             position_in_flight: false,
+            blocking: None,
         };
         // A snapshot the stored offset left in progress goes on with its next chunk.
         self.advance(&mut state).await?;
@@ -164,7 +183,7 @@ impl Stream<'_> {
                 }
                 _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
                 signal = self.signals.recv(), if state.txn.is_none() => {
-                    self.signal(&mut state, signal).await?;
+                    self.signal(&mut state, signal, None).await?;
                 }
                 // With a batch pending, take only what has already arrived, then send it.
                 event = async {
@@ -267,6 +286,9 @@ impl Stream<'_> {
                     end_lsn.as_u64(),
                     OffsetMap::new(),
                 ));
+                if let Some(blocking) = state.blocking.take() {
+                    self.blocking_snapshot(state, blocking).await?;
+                }
             }
             Some(ReplicationEvent::KeepAlive { wal_end, .. }) => {
                 position_reached(state, wal_end.as_u64());
@@ -509,22 +531,27 @@ impl Stream<'_> {
         }
     }
 
+    /// The checkpoint gathered so far, as the pipeline takes it.
+    pub(super) fn take_checkpoint(&self, state: &mut State) -> Option<Checkpoint> {
+        state.checkpoint.take().map(|(offset, ack, context)| {
+            let mut offset = offset.to_map();
+            offset.extend(context);
+            if let Some(incremental) = &self.incremental {
+                incremental.store(&mut offset);
+            }
+            Checkpoint { offset, ack }
+        })
+    }
+
     /// Sends the records and checkpoint gathered so far to the pipeline.
-    async fn send(&mut self, state: &mut State) -> Result<(), PostgresError> {
+    pub(super) async fn send(&mut self, state: &mut State) -> Result<(), PostgresError> {
         if state.records.is_empty() && state.checkpoint.is_none() {
             return Ok(());
         }
         state.position_in_flight = state.records.is_empty();
         let batch = Batch {
             records: std::mem::take(&mut state.records),
-            checkpoint: state.checkpoint.take().map(|(offset, ack, context)| {
-                let mut offset = offset.to_map();
-                offset.extend(context);
-                if let Some(incremental) = &self.incremental {
-                    incremental.store(&mut offset);
-                }
-                Checkpoint { offset, ack }
-            }),
+            checkpoint: self.take_checkpoint(state),
         };
         self.batches
             .send_async(batch)
