@@ -265,3 +265,103 @@ fn a_blocking_snapshot_takes_a_bare_condition_as_well() {
         },
     );
 }
+
+/// Killed with SIGKILL during a blocking snapshot, the connector resumes the stream
+/// before the signal row and takes the whole snapshot again; a signal whose filter the server
+/// refuses aborts its snapshot and the stream goes on.
+#[test]
+fn a_blocking_snapshot_killed_half_way_is_taken_again_and_a_bad_one_aborts() {
+    const BIG: i64 = 400_000;
+    let server = Postgres::start();
+    server.create_database("blk");
+    server.psql(
+        "blk",
+        &format!(
+            "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL); \
+             INSERT INTO items SELECT g, 0 FROM generate_series(1, {BIG}) g; \
+             CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, \
+                                           data varchar(2048) NULL)"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("connector.properties");
+    write_properties(
+        &config,
+        &pg_properties(
+            &server,
+            "blk",
+            dir.path(),
+            &[
+                ("topic.prefix", "blk"),
+                ("snapshot.mode", "no_data"),
+                ("signal.data.collection", "public.debezium_signal"),
+                ("key.converter.schemas.enable", "false"),
+                ("value.converter.schemas.enable", "false"),
+                ("offset.flush.interval.ms", "200"),
+            ],
+        ),
+    );
+    let out = dir.path().join("out.jsonl");
+    let log = |n: usize| dir.path().join(format!("run-{n}.log"));
+    let reads = |lines: &[String]| ops(lines).iter().filter(|op| *op == "r").count();
+    let mut run = spawn_tidemark(&config, &log(1));
+    server.wait_slot_active("blk", "tidemark_slot");
+    server.psql(
+        "blk",
+        r#"INSERT INTO debezium_signal VALUES ('blk-1', 'execute-snapshot',
+           '{"data-collections": ["public.items"], "type": "blocking"}')"#,
+    );
+    // Killed early in the snapshot: once its reads (well over 60 bytes each) fill a quarter of
+    // what 60 bytes a row would.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) < BIG as u64 * 60 / 4 {
+        assert!(std::time::Instant::now() < deadline, "no snapshot reads");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let first_run = std::fs::read_to_string(log(1)).unwrap();
+    assert!(
+        !first_run.contains("blocking snapshot completed"),
+        "the kill came during the snapshot:\n{first_run}"
+    );
+    let before_restart = read_lines(&out).len();
+
+    let mut run = spawn_tidemark(&config, &log(2));
+    wait_until("the snapshot taken again", TIMEOUT, || {
+        std::fs::read_to_string(log(2))
+            .unwrap_or_default()
+            .contains("blocking snapshot completed")
+    });
+    let lines = read_lines(&out);
+    assert_eq!(
+        reads(&lines[before_restart..]),
+        BIG as usize,
+        "after the restart the whole table is read again"
+    );
+
+    // A filter the server refuses: ABORTED in the log, and the stream goes on.
+    server.psql(
+        "blk",
+        r#"INSERT INTO debezium_signal VALUES ('blk-2', 'execute-snapshot',
+           '{"data-collections": ["public.items"], "type": "blocking",
+             "additional-conditions": [{"data-collection": "public.items", "filter": "no_such_column > 1"}]}')"#,
+    );
+    wait_until("the bad snapshot aborted", TIMEOUT, || {
+        std::fs::read_to_string(log(2))
+            .unwrap_or_default()
+            .contains("blocking snapshot aborted")
+    });
+    server.psql("blk", "INSERT INTO items VALUES (-1, -1)");
+    wait_until("a change after the aborted snapshot", TIMEOUT, || {
+        read_lines(&out).iter().any(|l| l.contains(r#""id":-1"#))
+    });
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let expected = table(&server, "blk", "items");
+    let problems = differences(
+        &expected,
+        applied(&read_lines(&out)).get("blk.public.items"),
+    );
+    assert!(problems.is_empty(), "{problems}");
+}
