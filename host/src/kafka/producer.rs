@@ -339,6 +339,14 @@ impl Shared {
     }
 }
 
+/// The words of [`ProduceError::Fenced`] that survive its errors' wrapping as text.
+const FENCED_WORDS: &str = "fenced by another instance with transactional id";
+
+/// Whether an error's text (a connector's trace) says a producer was fenced.
+pub fn names_fencing(text: &str) -> bool {
+    text.contains(FENCED_WORDS)
+}
+
 /// Codes by which the broker or librdkafka say a newer epoch of the transactional id exists.
 fn fencing(code: RDKafkaErrorCode) -> bool {
     matches!(
@@ -376,4 +384,21 @@ fn is_timeout(error: &KafkaError) -> bool {
                 | RDKafkaErrorCode::BrokerTransportFailure
         )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fenced_error_is_recognised_in_its_text() {
+        let fenced = ProduceError::Fenced {
+            transactional_id: "tidemark-a".into(),
+            reason: "Broker: Producer attempted an operation with an old epoch".into(),
+        };
+        assert!(names_fencing(&format!("sink: {fenced}")));
+        assert!(!names_fencing(
+            &ProduceError::Failed("the broker is away".into()).to_string()
+        ));
+    }
 }

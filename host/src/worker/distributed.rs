@@ -11,6 +11,7 @@ use super::cluster::log::Reader;
 use super::cluster::membership::SlotOwner;
 use super::cluster::records::{self, ConfigRecord};
 use super::cluster::{Cluster, ClusterError};
+use super::fencing::FencedRestarts;
 use super::handle::Handle;
 use super::{ConnectorInfo, Connectors, State, Status, TargetState, Worker, WorkerError};
 use crate::config::Properties;
@@ -342,16 +343,33 @@ impl Worker {
         }
     }
 
-    /// Writes the status of each connector this worker runs whenever it changes.
+    /// Writes the status of each connector this worker runs whenever it changes, and
+    /// starts again those fenced while this worker owns them ([`super::fencing`]).
     async fn publish_statuses(self) {
         let mut tick = tokio::time::interval(STATUS_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut fenced = FencedRestarts::default();
         loop {
             tick.tick().await;
             let Some(cluster) = self.cluster() else {
                 continue;
             };
             let mut state = self.inner.state.lock().await;
+            let failed: Vec<String> = state
+                .generations
+                .keys()
+                .filter(|name| state.handles.get(*name).is_some_and(Handle::fenced))
+                .cloned()
+                .collect();
+            for name in fenced.due(failed, std::time::Instant::now()) {
+                if !state.runs_here(&name) {
+                    continue;
+                }
+                if let Some(handle) = state.handles.get_mut(&name) {
+                    tracing::warn!(connector = %name, "fenced while this worker owns it: starting it again");
+                    handle.start(&self.inner.defaults, &self.inner.plugins);
+                }
+            }
             let changed: Vec<(String, Status, i32)> = state
                 .generations
                 .iter()

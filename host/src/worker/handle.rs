@@ -126,6 +126,17 @@ impl Handle {
         }
     }
 
+    /// Whether the connector failed because a newer producer of its transactional id
+    /// fenced its own.
+    pub fn fenced(&self) -> bool {
+        let status = self.report.status();
+        status.state == State::Failed
+            && status
+                .trace
+                .as_deref()
+                .is_some_and(crate::kafka::producer::names_fencing)
+    }
+
     /// Whether a run is in progress.
     pub fn is_running(&self) -> bool {
         self.run.as_ref().is_some_and(|r| !r.task.is_finished())

@@ -16,6 +16,7 @@
 pub mod cluster;
 mod distributed;
 mod error;
+mod fencing;
 pub mod handle;
 mod offsets;
 mod progress;
