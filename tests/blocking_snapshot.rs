@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, assert_same_events_except, pg_properties};
-use tidemark_tests::churn::{Churn, applied, differences, table};
+use tidemark_tests::churn::{Churn, applied, differences, signal_setup, table};
 use tidemark_tests::golden_lines;
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
-use tidemark_tests::write_properties;
 
 const ROWS: i64 = 50_000;
 const TIMEOUT: Duration = Duration::from_secs(240);
@@ -31,34 +30,10 @@ fn ops(lines: &[String]) -> Vec<String> {
 
 #[test]
 fn a_blocking_snapshot_under_changes_pauses_the_stream_and_yields_the_tables_content() {
-    let server = Postgres::start();
-    server.create_database("blk");
-    server.psql(
+    let (server, dir, config) = signal_setup(
         "blk",
-        &format!(
-            "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL); \
-             INSERT INTO items SELECT g, 0 FROM generate_series(1, {ROWS}) g; \
-             CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, \
-                                           data varchar(2048) NULL)"
-        ),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("connector.properties");
-    write_properties(
-        &config,
-        &pg_properties(
-            &server,
-            "blk",
-            dir.path(),
-            &[
-                ("topic.prefix", "blk"),
-                ("snapshot.mode", "no_data"),
-                ("signal.data.collection", "public.debezium_signal"),
-                ("table.include.list", "public.items,public.debezium_signal"),
-                ("key.converter.schemas.enable", "false"),
-                ("value.converter.schemas.enable", "false"),
-            ],
-        ),
+        ROWS,
+        &[("table.include.list", "public.items,public.debezium_signal")],
     );
     let out = dir.path().join("out.jsonl");
     let log = dir.path().join("run.log");
@@ -272,35 +247,7 @@ fn a_blocking_snapshot_takes_a_bare_condition_as_well() {
 #[test]
 fn a_blocking_snapshot_killed_half_way_is_taken_again_and_a_bad_one_aborts() {
     const BIG: i64 = 400_000;
-    let server = Postgres::start();
-    server.create_database("blk");
-    server.psql(
-        "blk",
-        &format!(
-            "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL); \
-             INSERT INTO items SELECT g, 0 FROM generate_series(1, {BIG}) g; \
-             CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, \
-                                           data varchar(2048) NULL)"
-        ),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("connector.properties");
-    write_properties(
-        &config,
-        &pg_properties(
-            &server,
-            "blk",
-            dir.path(),
-            &[
-                ("topic.prefix", "blk"),
-                ("snapshot.mode", "no_data"),
-                ("signal.data.collection", "public.debezium_signal"),
-                ("key.converter.schemas.enable", "false"),
-                ("value.converter.schemas.enable", "false"),
-                ("offset.flush.interval.ms", "200"),
-            ],
-        ),
-    );
+    let (server, dir, config) = signal_setup("blk", BIG, &[("offset.flush.interval.ms", "200")]);
     let out = dir.path().join("out.jsonl");
     let log = |n: usize| dir.path().join(format!("run-{n}.log"));
     let reads = |lines: &[String]| ops(lines).iter().filter(|op| *op == "r").count();

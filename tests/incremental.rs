@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, assert_same_events_except, pg_properties};
-use tidemark_tests::churn::{Churn, applied, differences, table};
+use tidemark_tests::churn::{Churn, applied, differences, signal_setup, table};
 use tidemark_tests::golden_lines;
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
-use tidemark_tests::write_properties;
 
 const ROWS: i64 = 200_000;
 const TIMEOUT: Duration = Duration::from_secs(240);
@@ -33,35 +32,7 @@ fn reads_of(lines: &[String], ids: std::ops::RangeInclusive<i64>) -> usize {
 
 #[test]
 fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content() {
-    let server = Postgres::start();
-    server.create_database("inc");
-    server.psql(
-        "inc",
-        &format!(
-            "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL); \
-             INSERT INTO items SELECT g, 0 FROM generate_series(1, {ROWS}) g; \
-             CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, \
-                                           data varchar(2048) NULL)"
-        ),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("connector.properties");
-    write_properties(
-        &config,
-        &pg_properties(
-            &server,
-            "inc",
-            dir.path(),
-            &[
-                ("topic.prefix", "inc"),
-                ("snapshot.mode", "no_data"),
-                ("signal.data.collection", "public.debezium_signal"),
-                ("key.converter.schemas.enable", "false"),
-                ("value.converter.schemas.enable", "false"),
-                ("offset.flush.interval.ms", "200"),
-            ],
-        ),
-    );
+    let (server, dir, config) = signal_setup("inc", ROWS, &[("offset.flush.interval.ms", "200")]);
     let out = dir.path().join("out.jsonl");
     let log = |n: usize| dir.path().join(format!("run-{n}.log"));
     let mut run = spawn_tidemark(&config, &log(1));

@@ -147,3 +147,41 @@ pub fn differences(expected: &BTreeMap<i64, i64>, got: Option<&BTreeMap<i64, i64
         got.len()
     )
 }
+
+/// A signal-driven snapshot's set-up: a Postgres whose database `name` holds
+/// `items (id int PRIMARY KEY, v int NOT NULL)` with keys 1..=`rows` (v 0) and Debezium's
+/// signal table, and in a new directory the properties file (`connector.properties`) of a
+/// connector streaming it without an initial snapshot, `topic.prefix` `name`, schemas off, the
+/// signal table as `signal.data.collection`, `extra` on top.
+pub fn signal_setup(
+    name: &str,
+    rows: i64,
+    extra: &[(&str, &str)],
+) -> (Postgres, tempfile::TempDir, std::path::PathBuf) {
+    let server = Postgres::start();
+    server.create_database(name);
+    server.psql(
+        name,
+        &format!(
+            "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL); \
+             INSERT INTO items SELECT g, 0 FROM generate_series(1, {rows}) g; \
+             CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, \
+                                           data varchar(2048) NULL)"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("connector.properties");
+    let mut settings = vec![
+        ("topic.prefix", name),
+        ("snapshot.mode", "no_data"),
+        ("signal.data.collection", "public.debezium_signal"),
+        ("key.converter.schemas.enable", "false"),
+        ("value.converter.schemas.enable", "false"),
+    ];
+    settings.extend_from_slice(extra);
+    crate::write_properties(
+        &config,
+        &crate::capture::pg_properties(&server, name, dir.path(), &settings),
+    );
+    (server, dir, config)
+}

@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod churn;
+pub mod group;
 pub mod kafka;
 pub mod mariadb;
 pub mod postgres;
