@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, assert_same_events_except, pg_properties};
-use tidemark_tests::churn::{Churn, applied, differences, signal_setup, table};
+use tidemark_tests::churn::{
+    Churn, applied, differences, signal_setup, table, wait_for_the_end_marker,
+};
 use tidemark_tests::golden_lines;
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
@@ -64,14 +66,7 @@ fn a_blocking_snapshot_under_changes_pauses_the_stream_and_yields_the_tables_con
         read_lines(&out).len() > after_snapshot + 100
     });
     writing.stop();
-    server.psql("blk", "INSERT INTO items VALUES (-1, -1)");
-    wait_until("the last change", TIMEOUT, || {
-        read_lines(&out)
-            .iter()
-            .rev()
-            .take(50)
-            .any(|l| l.contains(r#""id":-1"#))
-    });
+    wait_for_the_end_marker(&server, "blk", &out, TIMEOUT);
     run.kill().unwrap();
     run.wait().unwrap();
 
@@ -164,6 +159,12 @@ fn blank_notification(record: &mut Json) {
     record["key"]["payload"]["id"] = Json::Null;
 }
 
+/// [`blank_notification`] on both sides of a comparison.
+fn blank_notifications(ours: &mut Json, theirs: &mut Json) {
+    blank_notification(ours);
+    blank_notification(theirs);
+}
+
 /// Every snapshot read carries the stream's position at the signal row: its `lsn`, `txId`
 /// and `sequence` (which the comparison with Debezium blanks, being run-dependent).
 fn assert_reads_at_the_signal(lines: &[String]) {
@@ -194,10 +195,11 @@ fn assert_reads_at_the_signal(lines: &[String]) {
 fn a_blocking_snapshot_emits_debeziums_events() {
     let ours =
         golden_run(r#"{"data-collections": ["public.items", "public.other"], "type": "blocking"}"#);
-    assert_same_events_except(&ours, &golden_lines("pg-blocking.jsonl"), |a, b| {
-        blank_notification(a);
-        blank_notification(b);
-    });
+    assert_same_events_except(
+        &ours,
+        &golden_lines("pg-blocking.jsonl"),
+        blank_notifications,
+    );
     assert_reads_at_the_signal(&ours);
 }
 
@@ -209,10 +211,7 @@ fn a_blocking_snapshot_with_a_select_filter_emits_debeziums_events() {
     assert_same_events_except(
         &ours,
         &golden_lines("pg-blocking-filter-select.jsonl"),
-        |a, b| {
-            blank_notification(a);
-            blank_notification(b);
-        },
+        blank_notifications,
     );
     assert_reads_at_the_signal(&ours);
 }
@@ -229,8 +228,7 @@ fn a_blocking_snapshot_takes_a_bare_condition_as_well() {
         &ours,
         &golden_lines("pg-blocking-filter-select.jsonl"),
         |a, b| {
-            blank_notification(a);
-            blank_notification(b);
+            blank_notifications(a, b);
             // The signal rows differ by their data (the filter as written).
             for record in [a, b] {
                 if record["topic"] == "blk.public.debezium_signal" {

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, assert_same_events_except, pg_properties};
-use tidemark_tests::churn::{Churn, applied, differences, signal_setup, table};
+use tidemark_tests::churn::{
+    Churn, applied, differences, signal_setup, table, wait_for_the_end_marker,
+};
 use tidemark_tests::golden_lines;
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
@@ -64,14 +66,7 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
             .contains("incremental snapshot completed")
     });
     writing.stop();
-    server.psql("inc", "INSERT INTO items VALUES (-1, -1)");
-    wait_until("the last change", TIMEOUT, || {
-        read_lines(&out)
-            .iter()
-            .rev()
-            .take(50)
-            .any(|l| l.contains(r#""id":-1"#))
-    });
+    wait_for_the_end_marker(&server, "inc", &out, TIMEOUT);
     run.kill().unwrap();
     run.wait().unwrap();
 

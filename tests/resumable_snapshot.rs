@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use tidemark_tests::capture::pg_properties;
-use tidemark_tests::churn::{Churn, applied, differences, table};
+use tidemark_tests::churn::{Churn, applied, differences, table, wait_for_the_end_marker};
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
 use tidemark_tests::write_properties;
@@ -82,14 +82,7 @@ fn an_initial_snapshot_killed_half_way_resumes_from_its_last_chunk_and_stays_exa
     });
     eprintln!("the rest of the snapshot took {:?}", started.elapsed());
     writing.stop();
-    server.psql("big", "INSERT INTO items VALUES (-1, -1)");
-    wait_until("the last change", TIMEOUT, || {
-        read_lines(&out)
-            .iter()
-            .rev()
-            .take(50)
-            .any(|l| l.contains(r#""id":-1"#))
-    });
+    wait_for_the_end_marker(&server, "big", &out, TIMEOUT);
     run.kill().unwrap();
     run.wait().unwrap();
 

@@ -185,3 +185,21 @@ pub fn signal_setup(
     );
     (server, dir, config)
 }
+
+/// Inserts the end marker `(-1, -1)` into `items` of `database` and waits until it is among
+/// the last lines of `out`: every change before it has been written.
+pub fn wait_for_the_end_marker(
+    server: &Postgres,
+    database: &str,
+    out: &std::path::Path,
+    timeout: Duration,
+) {
+    server.psql(database, "INSERT INTO items VALUES (-1, -1)");
+    crate::process::wait_until("the last change", timeout, || {
+        crate::process::read_lines(out)
+            .iter()
+            .rev()
+            .take(50)
+            .any(|l| l.contains(r#""id":-1"#))
+    });
+}

@@ -14,17 +14,15 @@
 //! A blocking snapshot is not resumable, but it is not lost either: the stream's position
 //! at the signal is committed only with the snapshot's last rows, so a crash during it
 //! resumes the stream before a signal row of the source channel, whose snapshot then starts
-//! again from the beginning (a signal of the other channels is taken once). A failed read that is not the connection's (a bad filter, a table dropped
-//! meanwhile) ends the snapshot with its ABORTED notification and the stream goes on, as in
-//! Debezium.
+//! again from the beginning (a signal of the other channels is taken once). A failed read
+//! that is not the connection's (a bad filter, a table dropped meanwhile) ends the snapshot
+//! with its ABORTED notification and the stream goes on, as in Debezium.
 
 use super::catalog;
 use super::changes::Position;
-use super::config::PostgresConfig;
 use super::error::PostgresError;
-use super::snapshot::Snapshot;
+use super::snapshot::{Snapshot, snapshot_config};
 use super::stream::{State, Stream};
-use super::types::TypeOptions;
 use crate::event::envelope::Timestamp;
 use crate::sources::signals::Condition;
 
@@ -92,13 +90,7 @@ impl Stream<'_> {
             ts: Timestamp::from_micros(row.get(0)),
             ..blocking.at
         };
-        let snapshot_config = PostgresConfig {
-            types: TypeOptions {
-                snapshot: true,
-                ..self.config.types
-            },
-            ..self.config.clone()
-        };
+        let snapshot_config = snapshot_config(self.config);
         let read = Snapshot {
             config: &snapshot_config,
             client: &client,

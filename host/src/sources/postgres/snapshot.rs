@@ -29,6 +29,17 @@ fn is_select(filter: &str) -> bool {
         .is_some_and(|start| start.eq_ignore_ascii_case("select "))
 }
 
+/// The connector's settings as a snapshot reads values (`TypeOptions::snapshot`).
+pub fn snapshot_config(config: &PostgresConfig) -> PostgresConfig {
+    PostgresConfig {
+        types: super::types::TypeOptions {
+            snapshot: true,
+            ..config.types
+        },
+        ..config.clone()
+    }
+}
+
 /// A double-quoted SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -198,22 +209,17 @@ impl Snapshot<'_> {
         if with_ctid {
             columns.insert(0, "ctid".into());
         }
-        let from = format!(
+        let table_name = format!(
             "{}.{}",
             quote_ident(&table.schema),
             quote_ident(&table.name)
         );
-        let sql = match self.filters.get(table_index).cloned().flatten() {
-            None => format!("COPY (SELECT {} FROM {from}) TO STDOUT", columns.join(", ")),
-            Some(query) if is_select(&query) => format!(
-                "COPY (SELECT {} FROM ({query}) AS filtered) TO STDOUT",
-                columns.join(", ")
-            ),
-            Some(condition) => format!(
-                "COPY (SELECT {} FROM {from} WHERE {condition}) TO STDOUT",
-                columns.join(", ")
-            ),
+        let rows = match self.filters.get(table_index).cloned().flatten() {
+            None => table_name,
+            Some(query) if is_select(&query) => format!("({query}) AS filtered"),
+            Some(condition) => format!("{table_name} WHERE {condition}"),
         };
+        let sql = format!("COPY (SELECT {} FROM {rows}) TO STDOUT", columns.join(", "));
         let what = || format!("reading the snapshot of {}.{}", table.schema, table.name);
         let stream = self
             .client

@@ -14,7 +14,6 @@ use super::setup::{self, SlotState};
 use super::snapshot::{Snapshot, quote_ident};
 use super::stream::{self, Stream};
 use super::table::Table;
-use super::types::TypeOptions;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::transaction::TransactionMetadata;
 use crate::sources::Checkpoint;
@@ -416,13 +415,7 @@ async fn take_snapshot(
         ack: resume_from,
     });
     tracing::info!(tables = tables.len(), "snapshot started");
-    let snapshot_config = PostgresConfig {
-        types: TypeOptions {
-            snapshot: true,
-            ..config.types
-        },
-        ..config.clone()
-    };
+    let snapshot_config = super::snapshot::snapshot_config(config);
     let read = Snapshot {
         config: &snapshot_config,
         client: &client,
