@@ -183,6 +183,32 @@ impl Group {
     }
 }
 
+/// A failed test keeps its workers' whole logs in `target/test-logs/<group.id>/`.
+impl Drop for Group {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let name = self
+            .props
+            .lines()
+            .find_map(|l| l.strip_prefix("group.id="))
+            .unwrap_or("group")
+            .to_owned();
+        let kept = crate::workspace_root().join("target/test-logs").join(name);
+        let _ = std::fs::create_dir_all(&kept);
+        for (i, dir) in self.dirs.iter().enumerate() {
+            for entry in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if file.ends_with(".log") {
+                    let _ = std::fs::copy(entry.path(), kept.join(format!("{i}-{file}")));
+                }
+            }
+        }
+        eprintln!("the workers' logs are kept in {}", kept.display());
+    }
+}
+
 /// How many connectors each worker runs.
 pub fn per_worker(statuses: &Statuses) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();

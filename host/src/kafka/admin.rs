@@ -236,6 +236,25 @@ impl Admin {
         }
     }
 
+    /// How many partitions the topic has, once the brokers' metadata shows them: a topic
+    /// created a moment ago may be unknown (or leaderless) for a while, and reading it then
+    /// would read none of its partitions. An error after [`REQUEST_TIMEOUT`].
+    pub fn wait_for_partitions(&self, topic: &str) -> Result<usize, String> {
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let count = self.partitions(topic)?;
+            if count > 0 {
+                return Ok(count);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "topic {topic} shows no partitions in the brokers' metadata after                      {REQUEST_TIMEOUT:?}: check that it exists and that its partitions have leaders"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// How many partitions the topic has (0: the broker does not know it).
     pub fn partitions(&self, topic: &str) -> Result<usize, String> {
         self.describe(topic)?.ok_or_else(|| {

@@ -201,6 +201,7 @@ impl Cluster {
             self.statuses.send(&connector_key, None)?;
             return self.statuses.send(&task_key, None);
         };
+        tracing::debug!(connector = %name, state = ?status.state, generation, "writing a status");
         let (connector, task) = records::status_records(status, worker_id, generation);
         self.statuses
             .send(&connector_key, Some(&records::status_value(&connector)))?;
@@ -232,6 +233,10 @@ fn status_reader(view: Arc<Mutex<StatusView>>) -> Reader {
                 return;
             }
         };
+        if let Some(record) = &record {
+            tracing::debug!(key, state = ?record.state, worker = %record.worker_id,
+                generation = record.generation, "read a status");
+        }
         if let Ok(mut view) = view.lock() {
             view.apply(which, record);
         }

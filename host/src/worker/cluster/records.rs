@@ -282,22 +282,29 @@ impl StatusView {
         })
     }
 
-    /// A connector's status as the worker reports it, and the worker that reported it.
+    /// A connector's status as its newest record shows it, and the worker that wrote that
+    /// record. The connector's and its task's records may sit in different partitions and
+    /// be read in either order: a record of a newer generation (a new owner's) wins over
+    /// the other, whichever came first. Within one generation the task's record carries a
+    /// running connector's failure; any other connector state (`UNASSIGNED` when released,
+    /// `PAUSED`, `STOPPED`) is the connector's.
     pub fn status(&self, name: &str) -> Option<Status> {
         let (connector, task) = self.connectors.get(name)?;
         let connector = connector.as_ref()?;
-        let worker = Some(connector.worker_id.clone());
-        let (state, trace) = match (connector.state, task) {
-            (State::Stopped, _) => (State::Stopped, None),
-            (_, Some(task)) if task.generation >= connector.generation => {
-                (task.state, task.trace.clone())
+        let newest = match task {
+            Some(task) if task.generation > connector.generation => task,
+            Some(task)
+                if task.generation == connector.generation
+                    && connector.state == State::Running =>
+            {
+                task
             }
-            (state, _) => (state, None),
+            _ => connector,
         };
         Some(Status {
-            state,
-            trace,
-            worker_id: worker,
+            state: newest.state,
+            trace: newest.trace.clone(),
+            worker_id: Some(newest.worker_id.clone()),
         })
     }
 }
@@ -361,6 +368,33 @@ mod tests {
         assert_eq!(status.state, State::Running);
         assert_eq!(status.worker_id.as_deref(), Some("w2:8083"));
         assert_eq!(view.generation("x"), 2);
+    }
+
+    #[test]
+    fn the_newest_generation_wins_in_whichever_order_the_records_are_read() {
+        let (old_c, old_t) = status_records(&Status::of(State::Unassigned), "w1:8083", 1);
+        let (new_c, new_t) = status_records(&Status::of(State::Running), "w2:8083", 2);
+        // The new owner's task record read before the old owner's connector record.
+        let mut view = StatusView::default();
+        view.apply(StatusKey::Connector("x".into()), Some(old_c.clone()));
+        view.apply(StatusKey::Task("x".into()), new_t);
+        let status = view.status("x").unwrap();
+        assert_eq!(status.state, State::Running);
+        assert_eq!(status.worker_id.as_deref(), Some("w2:8083"));
+        // The new owner's connector record read before the old owner's task record.
+        let mut view = StatusView::default();
+        view.apply(StatusKey::Connector("x".into()), Some(new_c));
+        view.apply(StatusKey::Task("x".into()), old_t);
+        let status = view.status("x").unwrap();
+        assert_eq!(status.state, State::Running);
+        assert_eq!(status.worker_id.as_deref(), Some("w2:8083"));
+        // A release half read: the connector's UNASSIGNED wins over its task's RUNNING.
+        let (running_c, running_t) = status_records(&Status::of(State::Running), "w1:8083", 1);
+        let mut view = StatusView::default();
+        view.apply(StatusKey::Connector("x".into()), Some(running_c));
+        view.apply(StatusKey::Task("x".into()), running_t);
+        view.apply(StatusKey::Connector("x".into()), Some(old_c));
+        assert_eq!(view.status("x").unwrap().state, State::Unassigned);
     }
 
     #[test]
