@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use tidemark_tests::group::{
-    Group, SESSION_MS, SETTLE, Writers, connector, databases, per_worker, tallies,
+    Group, SESSION_MS, SETTLE, Writers, connector, databases, per_worker, tallies, topic_head,
 };
 use tidemark_tests::kafka::Kafka;
 use tidemark_tests::postgres::Postgres;
@@ -184,7 +184,15 @@ fn thirty_connectors_on_three_workers_survive_kills_restarts_and_a_frozen_worker
     let mut duplicates = 0;
     let mut farthest = 0;
     for (i, (db, (seen, (breaks, back)))) in dbs.iter().zip(&tallies).enumerate() {
-        assert!(seen.missing.is_empty(), "{db} lost rows: {seen}");
+        assert!(
+            seen.missing.is_empty(),
+            "{db} lost rows: {seen}\n{}\n{}",
+            topic_head(&bootstrap, db),
+            server.psql(
+                db,
+                "SELECT slot_name, confirmed_flush_lsn, restart_lsn FROM pg_replication_slots"
+            )
+        );
         assert!(seen.unknown.is_empty(), "{db}: {seen}");
         if i >= CONNECTORS / 2 {
             assert!(seen.exactly_once(), "{db} (exactly-once): {seen}");

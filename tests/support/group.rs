@@ -198,7 +198,11 @@ impl Drop for Group {
         let kept = crate::workspace_root().join("target/test-logs").join(name);
         let _ = std::fs::create_dir_all(&kept);
         for (i, dir) in self.dirs.iter().enumerate() {
-            for entry in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+            for entry in std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 let file = entry.file_name().to_string_lossy().into_owned();
                 if file.ends_with(".log") {
                     let _ = std::fs::copy(entry.path(), kept.join(format!("{i}-{file}")));
@@ -310,6 +314,24 @@ pub fn tallies(bootstrap: &str, dbs: &[String], counts: &[i64]) -> Vec<(Tally, (
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Where a database's rows sit in its topic, for a failure message: the first records'
+/// partition, offset, id and version, and the topic's size.
+pub fn topic_head(bootstrap: &str, db: &str) -> String {
+    let topic = format!("{db}.public.t");
+    let records = read_topics(bootstrap, &[&topic], true);
+    let head: Vec<String> = records
+        .iter()
+        .zip(changes(&records))
+        .take(12)
+        .map(|(r, (id, v))| format!("p{}@{}: ({id}, {v})", r.partition, r.offset))
+        .collect();
+    format!(
+        "{} records in {topic}, first: {}",
+        records.len(),
+        head.join(" ")
+    )
 }
 
 pub fn databases(server: &Postgres, prefix: &str, count: usize) -> Vec<String> {

@@ -294,8 +294,7 @@ impl StatusView {
         let newest = match task {
             Some(task) if task.generation > connector.generation => task,
             Some(task)
-                if task.generation == connector.generation
-                    && connector.state == State::Running =>
+                if task.generation == connector.generation && connector.state == State::Running =>
             {
                 task
             }
