@@ -236,19 +236,27 @@ impl Admin {
         }
     }
 
-    /// How many partitions the topic has, once the brokers' metadata shows them: a topic
-    /// created a moment ago may be unknown (or leaderless) for a while, and reading it then
-    /// would read none of its partitions. An error after [`REQUEST_TIMEOUT`].
-    pub fn wait_for_partitions(&self, topic: &str) -> Result<usize, String> {
-        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+    /// How many partitions the topic has, once the brokers' metadata shows them, waiting
+    /// until `deadline`: a topic created a moment ago may be unknown (or leaderless) for a
+    /// while, and reading it then would read none of its partitions. A broker that does not
+    /// answer is waited for too, with a warning.
+    pub fn wait_for_partitions(
+        &self,
+        topic: &str,
+        deadline: std::time::Instant,
+    ) -> Result<usize, String> {
+        let started = std::time::Instant::now();
         loop {
-            let count = self.partitions(topic)?;
-            if count > 0 {
-                return Ok(count);
+            match self.describe(topic)? {
+                Some(count) if count > 0 => return Ok(count),
+                Some(_) => {}
+                None => tracing::warn!(topic, "waiting for the topic's metadata: no answer"),
             }
             if std::time::Instant::now() >= deadline {
                 return Err(format!(
-                    "topic {topic} shows no partitions in the brokers' metadata after                      {REQUEST_TIMEOUT:?}: check that it exists and that its partitions have leaders"
+                    "topic {topic} shows no partitions in the brokers' metadata after {:?}: \
+                     check that it exists and that its partitions have leaders",
+                    started.elapsed()
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));

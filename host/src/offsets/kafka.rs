@@ -107,7 +107,11 @@ impl KafkaOffsetStore {
             ]))
             .map_err(|e| read_error(e.to_string()))?,
         };
-        let entries = read_all(kafka, &topic).map_err(read_error)?;
+        let deadline = Instant::now() + READ_TIMEOUT;
+        let partitions = admin
+            .wait_for_partitions(&topic, deadline)
+            .map_err(read_error)?;
+        let entries = read_all(kafka, &topic, partitions as i32, deadline).map_err(read_error)?;
         tracing::info!(topic = %topic, offsets = entries.len(), "offsets read from Kafka");
         Ok(KafkaOffsetStore {
             topic,
@@ -117,7 +121,8 @@ impl KafkaOffsetStore {
     }
 }
 
-/// Reads the topic from the beginning to its end, keeping the last value of each key.
+/// Reads the topic's `partitions` from the beginning to their ends by `deadline`, keeping
+/// the last value of each key.
 ///
 /// The end is each partition's high watermark as of the start, read `read_uncommitted`:
 /// reading `read_committed` only up to the partition's end as it then appears (its last
@@ -125,7 +130,12 @@ impl KafkaOffsetStore {
 /// as another connector's commit under way or a killed worker's leftover, and resume from
 /// an older offset. So the read waits until every transaction open at the start has ended
 /// (committed, aborted, or fenced by its connector's next owner).
-fn read_all(kafka: &ClientSettings, topic: &str) -> Result<HashMap<String, OffsetMap>, String> {
+fn read_all(
+    kafka: &ClientSettings,
+    topic: &str,
+    partitions: i32,
+    deadline: Instant,
+) -> Result<HashMap<String, OffsetMap>, String> {
     let consumer = |isolation: &str| -> Result<BaseConsumer, String> {
         kafka
             .client(&[
@@ -139,27 +149,6 @@ fn read_all(kafka: &ClientSettings, topic: &str) -> Result<HashMap<String, Offse
             .map_err(|e| format!("cannot create a consumer: {e}"))
     };
     let reader = consumer("read_committed")?;
-    let deadline = Instant::now() + READ_TIMEOUT;
-    let partitions = loop {
-        match reader.fetch_metadata(Some(topic), Duration::from_secs(10)) {
-            Ok(metadata) => {
-                let count = metadata
-                    .topics()
-                    .iter()
-                    .find(|t| t.name() == topic)
-                    .map(|t| t.partitions().len())
-                    .unwrap_or(0);
-                if count > 0 {
-                    break count as i32;
-                }
-            }
-            Err(error) => tracing::warn!(%error, topic, "waiting for the offsets topic's metadata"),
-        }
-        if Instant::now() > deadline {
-            return Err("the topic has no partitions".into());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
     let ends = {
         let watermarks = consumer("read_uncommitted")?;
         (0..partitions)

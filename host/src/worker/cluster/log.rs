@@ -48,7 +48,9 @@ impl TopicLog {
         let admin =
             Admin::new(&kafka.client(&[("allow.auto.create.topics", "false")])).map_err(error)?;
         admin.create_topic(topic, creation).map_err(error)?;
-        let partitions = admin.wait_for_partitions(topic).map_err(error)?;
+        let partitions = admin
+            .wait_for_partitions(topic, Instant::now() + super::READ_TIMEOUT)
+            .map_err(error)?;
         let producer = Shared::create(&kafka.client(&[
             ("enable.idempotence", "true"),
             ("acks", "all"),
