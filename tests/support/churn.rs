@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use crate::mariadb::MariaDb;
 use crate::postgres::{Postgres, psql_command};
 
 /// A writer changing table `items` of a database until stopped.
@@ -30,7 +31,26 @@ impl Churn {
         rows: i64,
         more: impl Fn(i64) -> String + Send + 'static,
     ) -> Churn {
-        let mut child: Child = psql_command(server.port, database)
+        Churn::spawn(psql_command(server.port, database), rows, more)
+    }
+
+    /// [`Churn::start`] on a MariaDB database, through its client.
+    pub fn start_maria(
+        server: &MariaDb,
+        database: &str,
+        rows: i64,
+        more: impl Fn(i64) -> String + Send + 'static,
+    ) -> Churn {
+        Churn::spawn(server.client(database), rows, more)
+    }
+
+    /// Runs the writer's statements through `client` (which reads SQL on its input).
+    fn spawn(
+        mut client: std::process::Command,
+        rows: i64,
+        more: impl Fn(i64) -> String + Send + 'static,
+    ) -> Churn {
+        let mut child: Child = client
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -118,6 +138,18 @@ pub fn table(server: &Postgres, database: &str, name: &str) -> BTreeMap<i64, i64
         .collect()
 }
 
+/// Table `name`'s `id -> v` in a MariaDB database.
+pub fn maria_table(server: &MariaDb, database: &str, name: &str) -> BTreeMap<i64, i64> {
+    server
+        .sql(database, &format!("SELECT id, v FROM {name}"))
+        .lines()
+        .map(|l| {
+            let (id, v) = l.split_once('\t').expect("id<TAB>v");
+            (id.parse().unwrap(), v.parse().unwrap())
+        })
+        .collect()
+}
+
 /// What differs between a table and what the output applied (a few keys of each kind);
 /// empty when they are equal.
 pub fn differences(expected: &BTreeMap<i64, i64>, got: Option<&BTreeMap<i64, i64>>) -> String {
@@ -195,6 +227,12 @@ pub fn wait_for_the_end_marker(
     timeout: Duration,
 ) {
     server.psql(database, "INSERT INTO items VALUES (-1, -1)");
+    wait_for_the_end_marker_in(out, timeout);
+}
+
+/// Waits until the end marker `(-1, -1)`, inserted by the caller, is among the last lines of
+/// `out`.
+pub fn wait_for_the_end_marker_in(out: &std::path::Path, timeout: Duration) {
     crate::process::wait_until("the last change", timeout, || {
         crate::process::read_lines(out)
             .iter()

@@ -183,7 +183,8 @@ impl MariaDb {
         }
     }
 
-    fn client(&self, database: &str) -> Command {
+    /// The client, connected over the socket to a database (`""` for none).
+    pub fn client(&self, database: &str) -> Command {
         let mut c = Command::new("mariadb");
         c.arg("--no-defaults")
             .arg("--protocol=socket")

@@ -219,12 +219,27 @@ pub fn collections(tables: &[String]) -> String {
     tables.join(",")
 }
 
+/// A position as Debezium's notifications show a key: the value of a one-column key, else
+/// the values in brackets.
+pub fn key_label(position: &[String]) -> String {
+    match position {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> Properties {
         Properties::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn key_labels_read_like_debeziums_keys() {
+        assert_eq!(key_label(&["7".into()]), "7");
+        assert_eq!(key_label(&["1".into(), "a".into()]), "[1, a]");
     }
 
     #[test]

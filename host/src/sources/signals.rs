@@ -156,10 +156,7 @@ pub fn refuse_signals(props: &Properties, connector: &str) -> Result<(), ConfigE
     Err(ConfigError::Invalid {
         key: key.name.to_string(),
         value: props.value(key)?.unwrap_or_default().to_owned(),
-        problem: format!(
-            "{connector} take no signals yet (incremental snapshots are Postgres-only in this \
-             release); remove the signal.* keys"
-        ),
+        problem: format!("{connector} takes no signals; remove the signal.* keys"),
     })
 }
 

@@ -273,12 +273,21 @@ pub struct MySqlConfig {
     pub transaction_topic: Option<String>,
     /// How the source reconnects after a retriable failure.
     pub reconnect: crate::sources::reconnect::ReconnectPolicy,
+    /// Where signals come from, and how incremental snapshots read (`signal.*`,
+    /// `incremental.snapshot.*`); MariaDB only.
+    pub signals: crate::sources::signals::SignalConfig,
 }
 
 impl MySqlConfig {
     /// Reads and checks the connector's properties for the flavour `flavor`.
     pub fn from_properties(props: &Properties, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
-        crate::sources::signals::refuse_signals(props, "the MySQL and MariaDB connectors")?;
+        if flavor == Flavor::MySql {
+            crate::sources::signals::refuse_signals(
+                props,
+                "the MySQL connector (incremental snapshots need MariaDB's \
+                 binlog_snapshot_position; this release has them for Postgres and MariaDB)",
+            )?;
+        }
         if let Some(threads) = props
             .get("snapshot.max.threads")
             .filter(|t| t.trim() != "1")
@@ -374,6 +383,7 @@ impl MySqlConfig {
             convert_failure: ConvertFailure::parse(props)?,
             transaction_topic: crate::sources::options::transaction_topic(props)?,
             reconnect: crate::sources::reconnect::ReconnectPolicy::from_properties(props)?,
+            signals: crate::sources::signals::SignalConfig::from_properties(props)?,
         })
     }
 }

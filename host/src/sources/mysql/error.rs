@@ -90,6 +90,9 @@ pub enum MySqlError {
     History { path: String, reason: String },
     #[error("the pipeline stopped; the source stops with it")]
     PipelineClosed,
+    /// A signal channel could not start (its settings are wrong).
+    #[error("{0}; check the signal.* settings")]
+    Signals(String),
 }
 
 impl MySqlError {

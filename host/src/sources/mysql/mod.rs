@@ -9,6 +9,8 @@
 //! - [`types`], [`table`], [`source_info`], [`offset`], [`history`], [`history_store`]: type
 //!   mapping, table schemas, the `source` block, the offset format, schema changes and where
 //!   their history is written.
+//! - [`incremental`] (with `binlog::signals`): incremental snapshots started by signals,
+//!   read-only.
 //! - [`tls`]: `database.ssl.mode` and its trust and key stores, on every connection.
 
 pub mod binlog;
@@ -18,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod history;
 pub mod history_store;
+pub mod incremental;
 pub mod keys;
 pub mod offset;
 pub mod snapshot;

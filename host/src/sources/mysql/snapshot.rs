@@ -14,7 +14,6 @@ use super::catalog::{self, BinlogPosition, quote_ident, text};
 use super::changes::{ChangeBuilder, Position};
 use super::config::{Flavor, LockingMode, MySqlConfig};
 use super::error::MySqlError;
-use super::offset::BinlogOffset;
 use super::table::Table;
 use super::types::{Cell, parse_text};
 use crate::event::envelope::{SnapshotMarker, Timestamp};
@@ -32,9 +31,9 @@ pub struct SnapshotPoint {
     pub started: Timestamp,
 }
 
-/// Starts the snapshot transaction on `conn` and reads the binlog position it sees.
-pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoint, MySqlError> {
-    let what = "starting the snapshot transaction";
+/// Prepares a connection to read rows as the snapshot does: UTF-8, UTC, long writes,
+/// REPEATABLE READ.
+pub async fn prepare_session(conn: &mut Conn) -> Result<(), MySqlError> {
     for sql in [
         "SET NAMES utf8mb4",
         "SET SESSION time_zone = '+00:00'",
@@ -43,32 +42,53 @@ pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoin
     ] {
         conn.query_drop(sql)
             .await
-            .map_err(|e| MySqlError::query(what, e))?;
+            .map_err(|e| MySqlError::query("preparing a snapshot session", e))?;
     }
+    Ok(())
+}
+
+/// MariaDB: starts a consistent-snapshot transaction on `conn` and returns the binlog
+/// position it sees (`binlog_snapshot_file`/`binlog_snapshot_position`): the transaction sees
+/// every transaction before it in the binlog and none after. `None` (the transaction still
+/// open) when the server does not tell.
+pub async fn consistent_point(conn: &mut Conn) -> Result<Option<BinlogPosition>, MySqlError> {
+    let what = "starting a consistent-snapshot transaction";
+    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await
+        .map_err(|e| MySqlError::query(what, e))?;
+    let status: Vec<Row> = conn
+        .query("SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')")
+        .await
+        .map_err(|e| MySqlError::query(what, e))?;
+    let get = |name: &str| {
+        status
+            .iter()
+            .find(|r| text(r, 0).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .and_then(|r| text(r, 1))
+    };
+    Ok(
+        match (get("binlog_snapshot_file"), get("binlog_snapshot_position")) {
+            (Some(file), Some(pos)) if !file.is_empty() => Some(BinlogPosition {
+                file,
+                pos: pos.parse().unwrap_or(4),
+            }),
+            _ => None,
+        },
+    )
+}
+
+/// Starts the snapshot transaction on `conn` and reads the binlog position it sees.
+pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoint, MySqlError> {
+    let what = "starting the snapshot transaction";
+    prepare_session(conn).await?;
     let started = Timestamp::now();
     if config.flavor == Flavor::MariaDb {
-        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            .await
-            .map_err(|e| MySqlError::query(what, e))?;
-        let status: Vec<Row> = conn
-            .query("SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')")
-            .await
-            .map_err(|e| MySqlError::query(what, e))?;
-        let get = |name: &str| {
-            status
-                .iter()
-                .find(|r| text(r, 0).as_deref() == Some(name))
-                .and_then(|r| text(r, 1))
-        };
-        if let (Some(file), Some(pos)) =
-            (get("binlog_snapshot_file"), get("binlog_snapshot_position"))
-            && !file.is_empty()
-        {
-            let pos: u64 = pos.parse().unwrap_or(4);
+        if let Some(position) = consistent_point(conn).await? {
             let gtids: Vec<Row> = conn
                 .query(format!(
-                    "SELECT BINLOG_GTID_POS('{}', {pos})",
-                    file.replace('\'', "''")
+                    "SELECT BINLOG_GTID_POS('{}', {})",
+                    position.file.replace('\'', "''"),
+                    position.pos
                 ))
                 .await
                 .map_err(|e| MySqlError::query(what, e))?;
@@ -76,9 +96,9 @@ pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoin
                 .first()
                 .and_then(|r| text(r, 0))
                 .filter(|g| !g.is_empty());
-            tracing::info!(%file, pos, gtids = ?gtids, "consistent snapshot without a lock");
+            tracing::info!(file = %position.file, pos = position.pos, gtids = ?gtids, "consistent snapshot without a lock");
             return Ok(SnapshotPoint {
-                position: BinlogPosition { file, pos },
+                position,
                 gtids,
                 started,
             });
@@ -119,6 +139,9 @@ pub struct Snapshot<'a> {
     pub config: &'a MySqlConfig,
     pub point: &'a SnapshotPoint,
     pub batches: &'a BatchSender,
+    /// Per table, a condition its rows must meet (a blocking snapshot's
+    /// `additional-conditions`); empty for none.
+    pub filters: Vec<Option<String>>,
 }
 
 /// Sets the `source.snapshot` marker of a change event.
@@ -139,7 +162,7 @@ impl Snapshot<'_> {
         &self,
         conn: &mut Conn,
         tables: &[Arc<Table>],
-        done: &BinlogOffset,
+        done: Option<Checkpoint>,
     ) -> Result<u64, MySqlError> {
         let builder = ChangeBuilder {
             config: self.config,
@@ -180,8 +203,12 @@ impl Snapshot<'_> {
                     .collect();
                 format!(" ORDER BY {}", key.join(", "))
             };
+            let filter = match self.filters.get(index) {
+                Some(Some(filter)) => format!(" WHERE ({filter})"),
+                _ => String::new(),
+            };
             let sql = format!(
-                "SELECT {} FROM {}.{}{order}",
+                "SELECT {} FROM {}.{}{filter}{order}",
                 columns.join(", "),
                 quote_ident(&table.db),
                 quote_ident(&table.name)
@@ -197,20 +224,7 @@ impl Snapshot<'_> {
                 .await
                 .map_err(|e| MySqlError::query(what(), e))?
             {
-                let cells = (0..table.columns.len())
-                    .map(|i| match row.as_ref(i) {
-                        Some(mysql_async::Value::Bytes(bytes)) => {
-                            parse_text(&table.columns[i].kind, bytes).map_err(|reason| {
-                                MySqlError::Value {
-                                    table: table.full_name(),
-                                    column: table.columns[i].name.clone(),
-                                    reason,
-                                }
-                            })
-                        }
-                        _ => Ok(Cell::Null),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let cells = cells(table, &row)?;
                 let record = builder.read(table, &cells, &at)?;
                 rows += 1;
                 scans[index].row();
@@ -238,14 +252,7 @@ impl Snapshot<'_> {
             batch.push(last);
         }
         batch.extend(notifier.initial_snapshot("COMPLETED", &[]));
-        self.send(
-            &mut batch,
-            Some(Checkpoint {
-                offset: done.snapshot_completed(),
-                ack: 0,
-            }),
-        )
-        .await?;
+        self.send(&mut batch, done).await?;
         Ok(rows)
     }
 
@@ -263,6 +270,21 @@ impl Snapshot<'_> {
             .await
             .map_err(|_| MySqlError::PipelineClosed)
     }
+}
+
+/// A text-protocol row's cells, typed by `table`'s columns.
+pub fn cells<'r>(table: &Table, row: &'r Row) -> Result<Vec<Cell<'r>>, MySqlError> {
+    (0..table.columns.len())
+        .map(|i| match row.as_ref(i) {
+            Some(mysql_async::Value::Bytes(bytes)) => parse_text(&table.columns[i].kind, bytes)
+                .map_err(|reason| MySqlError::Value {
+                    table: table.full_name(),
+                    column: table.columns[i].name.clone(),
+                    reason,
+                }),
+            _ => Ok(Cell::Null),
+        })
+        .collect()
 }
 
 /// Notes the server's estimate of each table's rows (`information_schema.tables.table_rows`),

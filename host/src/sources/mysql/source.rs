@@ -11,6 +11,7 @@ use super::changes::Position;
 use super::config::{MySqlConfig, SnapshotMode};
 use super::error::MySqlError;
 use super::history::SchemaChanges;
+use super::incremental::Incremental;
 use super::offset::BinlogOffset;
 use super::snapshot::{self, Snapshot};
 use super::table::Table;
@@ -68,6 +69,20 @@ fn check_include_list(config: &MySqlConfig, all: &[CatalogTable]) -> Result<(), 
 pub async fn run(config: &MySqlConfig, mut context: SourceContext) -> Result<(), MySqlError> {
     let mut reconnects =
         Reconnects::new(config.reconnect.clone()).counted_in(context.reconnects.clone());
+    let _file_channel = config.signals.file.as_ref().map(|file| {
+        crate::sources::signal_channels::watch_file(
+            file.into(),
+            config.signals.poll_interval,
+            context.signals.clone(),
+        )
+    });
+    let _kafka_channel = match &config.signals.kafka {
+        Some(kafka) => Some(
+            crate::sources::signal_kafka::watch(kafka, context.signals.clone())
+                .map_err(MySqlError::Signals)?,
+        ),
+        None => None,
+    };
     loop {
         let Err(error) = attempt(config, &context, &mut reconnects.connected).await else {
             return Ok(());
@@ -102,6 +117,7 @@ async fn attempt(
         batches,
         committed,
         shutdown,
+        signals,
         ..
     } = context;
     let mut mgmt = catalog::connect(config).await?;
@@ -135,6 +151,14 @@ async fn attempt(
     if let (Some(metadata), Some(stored)) = (transactions.as_mut(), stored.as_ref()) {
         metadata.resume(stored);
     }
+    let mut incremental = stored.as_ref().and_then(|offset| {
+        Incremental::resume(offset, config.signals.chunk_size, |name| {
+            captured
+                .iter()
+                .find(|t| format!("{}.{}", t.db, t.name) == name)
+                .map(|t| Arc::new(Table::from_catalog(config, t)))
+        })
+    });
     let mut stored = stored.as_ref().and_then(BinlogOffset::read);
     if config.snapshot_mode == SnapshotMode::InitialOnly
         && stored.as_ref().is_some_and(|s| !s.snapshot_running)
@@ -182,8 +206,10 @@ async fn attempt(
             offset
         }
         stored => {
-            // Streaming goes on from a new position: no transaction is open there.
+            // Streaming goes on from a new position: no transaction is open there, no
+            // earlier incremental snapshot goes on.
             transactions = fresh_transactions();
+            incremental = None;
             if wants_snapshot(config.snapshot_mode, stored.as_ref()) {
                 take_snapshot(
                     config,
@@ -219,6 +245,8 @@ async fn attempt(
             shutdown: shutdown.clone(),
             start: start.clone(),
             transactions: transactions.clone(),
+            incremental: incremental.take(),
+            signals: signals.clone(),
         }
         .run()
         .await;
@@ -295,9 +323,17 @@ async fn take_snapshot(
     tracing::info!(tables = tables.len(), file = %done.file, pos = done.pos, "snapshot started");
     if config.snapshot_mode == SnapshotMode::NoData {
         batches.metrics().snapshot.start(Vec::new());
+        // Debezium's MariaDB connector announces its schema-only snapshot.
+        let notifier = &config.notifications;
         batches
             .send_async(Batch {
-                records: Vec::new(),
+                records: [
+                    notifier.initial_snapshot("STARTED", &[]),
+                    notifier.initial_snapshot("COMPLETED", &[]),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
                 checkpoint: Some(Checkpoint {
                     offset: done.snapshot_completed(),
                     ack: 0,
@@ -311,8 +347,16 @@ async fn take_snapshot(
             config,
             point: &point,
             batches,
+            filters: Vec::new(),
         }
-        .run(&mut conn, tables, &done)
+        .run(
+            &mut conn,
+            tables,
+            Some(Checkpoint {
+                offset: done.snapshot_completed(),
+                ack: 0,
+            }),
+        )
         .await;
         let rows = batches.snapshot_ended(&config.notifications, read).await?;
         tracing::info!(rows, "snapshot completed");

@@ -37,15 +37,6 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// A position as Debezium's notifications show a key: the value of a one-column key, else
-/// the values in brackets.
-pub fn label(position: &[String]) -> String {
-    match position {
-        [one] => one.clone(),
-        many => format!("[{}]", many.join(", ")),
-    }
-}
-
 /// `schema.table`, quoted.
 fn relation(table: &Table) -> String {
     format!(
@@ -245,12 +236,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tids_parse_and_labels_read_like_debeziums_keys() {
+    fn tids_parse_and_literals_quote() {
         assert_eq!(tid("(12,7)"), Some((12, 7)));
         assert_eq!(tid(" (0, 65535) "), Some((0, 65535)));
         assert_eq!(tid("12,7"), None);
-        assert_eq!(label(&["7".into()]), "7");
-        assert_eq!(label(&["1".into(), "a".into()]), "[1, a]");
         assert_eq!(literal("it's"), "'it''s'");
     }
 }

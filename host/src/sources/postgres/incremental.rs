@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use super::changes::{ChangeBuilder, Position};
-use super::chunks::{self, Order, label, literal};
+use super::chunks::{self, Order, literal};
 use super::config::PostgresConfig;
 use super::error::PostgresError;
 use super::pgoutput::Cell;
@@ -28,6 +28,8 @@ use super::snapshot::{copy_all, parse_copy_line};
 use super::table::Table;
 use crate::event::envelope::{SnapshotMarker, Timestamp};
 use crate::event::{Record, Value};
+use crate::sources::incremental_offset::{Entry, Progress};
+use crate::sources::notify::key_label as label;
 
 /// The prefix of Tidemark's watermark messages.
 pub const WATERMARK: &str = "tidemark.incremental";
@@ -398,30 +400,18 @@ impl Incremental {
     }
 }
 
-/// The offset keys of an incremental snapshot in progress (Debezium's names).
-const COLLECTIONS: &str = "incremental_snapshot_collections";
-const LAST_KEY: &str = "incremental_snapshot_primary_key";
-const MAX_KEY: &str = "incremental_snapshot_maximum_key";
-const ID: &str = "incremental_snapshot_correlation_id";
-/// Tidemark's mark of a table read by `ctid` page ranges, in its collection entry.
-const BY_CTID: &str = "tidemark_by_ctid";
-
 /// The id of the incremental snapshot that reads the rest of an interrupted initial
 /// snapshot.
-pub const INITIAL_REST: &str = "tidemark-initial-snapshot";
+pub use crate::sources::incremental_offset::INITIAL_REST;
 
 /// An offset's entry for a table to read.
-fn collection(request: &Request) -> serde_json::Value {
-    let mut entry = serde_json::json!({
-        "incremental_snapshot_collections_id":
-            format!("{}.{}", request.table.schema, request.table.name),
-        "incremental_snapshot_collections_additional_condition": request.filter,
-        "incremental_snapshot_collections_surrogate_key": request.surrogate,
-    });
-    if request.by_ctid {
-        entry[BY_CTID] = true.into();
+fn entry(request: &Request) -> Entry {
+    Entry {
+        name: format!("{}.{}", request.table.schema, request.table.name),
+        filter: request.filter.clone(),
+        surrogate: request.surrogate.clone(),
+        by_ctid: request.by_ctid,
     }
-    entry
 }
 
 /// Adds to an initial snapshot's offset what reads its rest if it is interrupted: `tables`
@@ -432,21 +422,21 @@ pub fn store_initial_progress(
     tables: &[Arc<Table>],
     after: &str,
 ) {
-    use serde_json::{Value as Json, json};
-    let collections: Vec<Json> = tables
-        .iter()
-        .map(|t| Request {
-            by_ctid: true,
-            ..Request::new(t.clone(), None, None)
-        })
-        .map(|r| collection(&r))
-        .collect();
-    offset.insert(
-        COLLECTIONS.into(),
-        Json::String(Json::Array(collections).to_string()),
-    );
-    offset.insert(ID.into(), Json::String(INITIAL_REST.into()));
-    offset.insert(LAST_KEY.into(), Json::String(json!([after]).to_string()));
+    Progress {
+        id: INITIAL_REST.into(),
+        entries: tables
+            .iter()
+            .map(|t| {
+                entry(&Request {
+                    by_ctid: true,
+                    ..Request::new(t.clone(), None, None)
+                })
+            })
+            .collect(),
+        last: Some(vec![after.to_owned()]),
+        max: None,
+    }
+    .store(offset);
 }
 
 impl Incremental {
@@ -454,24 +444,18 @@ impl Incremental {
     /// first), the last position emitted and the table's end, so that a restart resumes
     /// after the last chunk emitted.
     pub fn store(&self, offset: &mut crate::offsets::OffsetMap) {
-        use serde_json::{Value as Json, json};
         let requests = self
             .scan
             .iter()
             .map(|s| &s.request)
             .chain(self.queue.iter());
-        let collections: Vec<Json> = requests.map(collection).collect();
-        offset.insert(
-            COLLECTIONS.into(),
-            Json::String(Json::Array(collections).to_string()),
-        );
-        offset.insert(ID.into(), Json::String(self.id.clone()));
-        if let Some(scan) = &self.scan {
-            if let Some(last) = &scan.last {
-                offset.insert(LAST_KEY.into(), Json::String(json!(last).to_string()));
-            }
-            offset.insert(MAX_KEY.into(), Json::String(json!(scan.max).to_string()));
+        Progress {
+            id: self.id.clone(),
+            entries: requests.map(entry).collect(),
+            last: self.scan.as_ref().and_then(|s| s.last.clone()),
+            max: self.scan.as_ref().map(|s| s.max.clone()),
         }
+        .store(offset);
     }
 
     /// The snapshot an offset left in progress, its tables found by `table` (by
@@ -485,42 +469,23 @@ impl Incremental {
         chunk_size: usize,
         table: impl Fn(&str) -> Option<Arc<Table>>,
     ) -> Option<Incremental> {
-        use serde_json::Value as Json;
-        let text = offset.get(COLLECTIONS)?.as_str()?;
-        let collections: Vec<Json> = serde_json::from_str(text).ok()?;
-        let field = |c: &Json, name: &str| c.get(name).and_then(Json::as_str).map(str::to_owned);
-        let after: Option<Vec<String>> = offset
-            .get(LAST_KEY)
-            .and_then(Json::as_str)
-            .and_then(|t| serde_json::from_str(t).ok());
+        let progress = Progress::read(offset)?;
         let mut requests = Vec::new();
-        for (i, c) in collections.iter().enumerate() {
-            let Some(name) = field(c, "incremental_snapshot_collections_id") else {
-                continue;
-            };
-            match table(&name) {
+        for (i, e) in progress.entries.into_iter().enumerate() {
+            match table(&e.name) {
                 Some(table) => requests.push(Request {
-                    by_ctid: c.get(BY_CTID).and_then(Json::as_bool).unwrap_or(false),
-                    after: if i == 0 { after.clone() } else { None },
-                    ..Request::new(
-                        table,
-                        field(c, "incremental_snapshot_collections_additional_condition"),
-                        field(c, "incremental_snapshot_collections_surrogate_key"),
-                    )
+                    by_ctid: e.by_ctid,
+                    after: if i == 0 { progress.last.clone() } else { None },
+                    ..Request::new(table, e.filter, e.surrogate)
                 }),
                 None => {
-                    tracing::warn!(table = %name, "incremental snapshot: the table is no longer captured; left out")
+                    tracing::warn!(table = %e.name, "incremental snapshot: the table is no longer captured; left out")
                 }
             }
         }
         if requests.is_empty() {
             return None;
         }
-        let id = offset
-            .get(ID)
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        Some(Incremental::new(id, requests, chunk_size))
+        Some(Incremental::new(progress.id, requests, chunk_size))
     }
 }

@@ -9,6 +9,7 @@
 pub mod gtid;
 pub mod query;
 pub mod rows;
+mod signals;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +51,10 @@ struct Known {
 struct Mapped {
     table: Arc<Table>,
     codecs: Vec<Codec>,
+    /// The signal table (`signal.data.collection`): its inserts are signals.
+    signal: bool,
+    /// Its changes are emitted (the signal table may be read without being captured).
+    captured: bool,
 }
 
 /// The transaction being read.
@@ -98,10 +103,25 @@ pub struct Stream<'a> {
     /// `provide.transaction.metadata`: BEGIN/END events and `transaction` blocks, resumed
     /// from the stored offset.
     pub transactions: Option<TransactionMetadata>,
+    /// The incremental snapshot in progress, if a signal started one (or the rest of an
+    /// interrupted initial snapshot).
+    pub incremental: Option<super::incremental::Incremental>,
+    /// Signals from the file, Kafka and REST channels.
+    pub signals: Arc<crate::sources::signal_channels::SignalInbox>,
 }
 
 struct State {
     file: String,
+    /// Where the stream is in `file`: the end of the last event read.
+    end: u64,
+    /// Where the last event read starts.
+    last_event: u64,
+    /// The GTID of the last transaction read.
+    last_gtid: Option<String>,
+    /// A blocking snapshot a signal row asked for, taken once its transaction ends.
+    blocking: Option<signals::Blocking>,
+    /// The connection incremental snapshots read chunks on, opened when first needed.
+    chunks: Option<Conn>,
     gtids: GtidSet,
     txn: Option<Txn>,
     known: HashMap<(String, String), Known>,
@@ -110,6 +130,8 @@ struct State {
     generation: u64,
     /// Rows events and rows of the first transaction delivered before a restart.
     skip: Option<(u64, u64)>,
+    /// Signals read from the signal table in the current rows event.
+    signal_rows: Vec<Option<crate::sources::signals::Signal>>,
     records: Vec<Record>,
     checkpoint: Option<BinlogOffset>,
     heartbeat_due: bool,
@@ -136,6 +158,11 @@ impl Stream<'_> {
             .and_then(GtidSet::parse)
             .map(|g| g.filtered(&config.gtid_sources))
             .filter(|g| !g.is_empty());
+        // A blocking snapshot leaves the stream unread for as long as it reads: the server
+        // must wait for this replica meanwhile instead of dropping it.
+        conn.query_drop("SET SESSION net_write_timeout = 3600")
+            .await
+            .map_err(|e| MySqlError::query(what, e))?;
         let mut request = BinlogStreamRequest::new(config.server_id)
             .with_filename(self.start.file.as_bytes())
             .with_pos(self.start.pos);
@@ -201,6 +228,11 @@ impl Stream<'_> {
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let mut state = State {
             file: self.start.file.clone(),
+            end: self.start.pos,
+            last_event: self.start.pos,
+            last_gtid: None,
+            blocking: None,
+            chunks: None,
             gtids: self
                 .start
                 .gtids
@@ -225,6 +257,7 @@ impl Stream<'_> {
             generation: 0,
             skip: (self.start.event > 0 || self.start.row > 0)
                 .then_some((self.start.event, self.start.row)),
+            signal_rows: Vec::new(),
             // Grown as a batch needs and handed on with it, so an idle connector holds no
             // batch-sized buffer after a burst.
             records: Vec::new(),
@@ -264,6 +297,9 @@ impl Stream<'_> {
                     state.position_in_flight = false;
                 }
                 _ = heartbeat.tick(), if heartbeats => state.heartbeat_due = true,
+                signal = self.signals.recv(), if state.txn.is_none() => {
+                    self.signal(&mut state, signal).await?;
+                }
                 event = async {
                     if pending {
                         stream.next().now_or_never().ok_or(())
@@ -273,6 +309,9 @@ impl Stream<'_> {
                 } => match event {
                     Ok(Some(Ok(event))) => {
                         self.handle(&mut state, &stream, event).await?;
+                        if state.txn.is_none() {
+                            self.between_transactions(&mut state).await?;
+                        }
                         if state.records.len() >= self.config.max_batch_size {
                             self.send(&mut state).await?;
                         }
@@ -285,6 +324,10 @@ impl Stream<'_> {
                     }
                     Err(()) => self.send(&mut state).await?,
                 },
+                // Nothing to send and no event: the incremental snapshot moves on.
+                _ = std::future::ready(()), if self.can_drive(&state) => {
+                    self.drive(&mut state).await?;
+                }
             }
         }
         self.send(&mut state).await?;
@@ -304,6 +347,8 @@ impl Stream<'_> {
         if header.timestamp() > 0 {
             state.last_ts = header.timestamp() as i64;
         }
+        state.end = state.end.max(end);
+        state.last_event = start;
         let failed = |state: &State, reason: String| MySqlError::Event {
             file: state.file.clone(),
             pos: start,
@@ -348,7 +393,11 @@ impl Stream<'_> {
                 if !state.described && name.len() > 4 {
                     name = &name[..name.len() - 4];
                 }
-                state.file = String::from_utf8_lossy(name).into_owned();
+                let file = String::from_utf8_lossy(name).into_owned();
+                if file != state.file {
+                    state.end = rotate.position();
+                }
+                state.file = file;
             }
             EventData::FormatDescriptionEvent(_) => state.described = true,
             EventData::GtidEvent(g) => {
@@ -472,13 +521,20 @@ impl Stream<'_> {
             tme.database_name().into_owned(),
             tme.table_name().into_owned(),
         );
-        let mapped = if self.config.filters.table(&db, &name) {
+        let captured = self.config.filters.table(&db, &name);
+        let signal = self.config.signals.is_signal_table(&db, &name);
+        let mapped = if captured || signal {
             let table = self.table_for(state, tme, &db, &name).await?;
             let codecs = rows::codecs(tme).map_err(|source| MySqlError::Row {
                 table: format!("{db}.{name}"),
                 source,
             })?;
-            Some(Arc::new(Mapped { table, codecs }))
+            Some(Arc::new(Mapped {
+                table,
+                codecs,
+                signal,
+                captured,
+            }))
         } else {
             None
         };
@@ -614,7 +670,13 @@ impl Stream<'_> {
             } else {
                 None
             };
-            if index >= skip_rows {
+            if mapped.signal
+                && index >= skip_rows
+                && let Some(new) = new.as_ref().filter(|_| write)
+            {
+                state.signal_rows.push(signals::signal_of(new));
+            }
+            if index >= skip_rows && mapped.captured {
                 let at = Position {
                     ts: Timestamp::from_micros(header.timestamp() as i64 * 1_000_000),
                     snapshot: SnapshotMarker::No,
@@ -650,6 +712,18 @@ impl Stream<'_> {
         state.skip = state.skip.map(|(events, _)| (events, 0));
         state.last_server_id = header.server_id();
         self.tag(state, first, table);
+        if !state.signal_rows.is_empty() {
+            // Debezium acts on a signal before emitting its row: what the signal starts is
+            // announced first.
+            let changes = state.records.split_off(first);
+            for signal in std::mem::take(&mut state.signal_rows) {
+                match signal {
+                    Some(signal) => self.signal(state, signal).await?,
+                    None => tracing::warn!("a signal table row without id and type: ignored"),
+                }
+            }
+            state.records.extend(changes);
+        }
         Ok(())
     }
 
@@ -725,6 +799,7 @@ impl Stream<'_> {
         let offset = self.offset_after(state, end, server_id);
         if let Some(txn) = state.txn.take() {
             add_gtid(&mut state.gtids, &txn);
+            state.last_gtid = txn.gtid;
         }
         state.skip = None;
         state.checkpoint = Some(offset);
@@ -744,6 +819,10 @@ impl Stream<'_> {
                 // counted is in this batch or an earlier one.
                 if let Some(transactions) = &self.transactions {
                     transactions.store(&mut offset);
+                }
+                // The incremental snapshot's chunks emitted so far.
+                if let Some(incremental) = &self.incremental {
+                    incremental.store(&mut offset);
                 }
                 Checkpoint { offset, ack: 0 }
             }),

@@ -1,0 +1,403 @@
+//! Incremental snapshots on MariaDB (Debezium's, triggered by a signal; read-only in
+//! Tidemark: each chunk is read at an exact binlog point and emitted when the stream reaches
+//! it). While a 200k-row table is read in chunks, inserts, updates, deletes and primary-key
+//! changes hit it, and the connector is killed with SIGKILL half-way: applying the output in
+//! order yields exactly the table's final content, and the restarted snapshot goes on from
+//! its last committed chunk. The signal channels other than the source table, and pause,
+//! resume and stop, are shown on a small table.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tidemark_tests::capture::{Capture, assert_same_events_except, maria_properties};
+use tidemark_tests::churn::{Churn, applied, differences, maria_table, wait_for_the_end_marker_in};
+use tidemark_tests::mariadb::MariaDb;
+use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
+
+const ROWS: i64 = 200_000;
+const TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The signal table, as Debezium documents it.
+const SIGNAL_TABLE: &str = "CREATE TABLE debezium_signal (id VARCHAR(42) PRIMARY KEY, \
+                            type VARCHAR(32) NOT NULL, data VARCHAR(2048) NULL)";
+
+/// A MariaDB whose database `name` holds `items (id int PRIMARY KEY, v int NOT NULL)` with
+/// keys 1..=`rows` (v 0) and the signal table, and the properties of a connector streaming it
+/// without an initial snapshot, schemas off, `extra` on top.
+fn setup(
+    name: &str,
+    rows: i64,
+    extra: &[(&str, &str)],
+) -> (MariaDb, tempfile::TempDir, Vec<(String, String)>) {
+    let server = MariaDb::start();
+    server.create_database(name);
+    server.sql(
+        name,
+        &format!(
+            "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL); \
+             INSERT INTO items SELECT seq, 0 FROM seq_1_to_{rows}; {SIGNAL_TABLE}"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let signal_table = format!("{name}.debezium_signal");
+    let mut settings = vec![
+        ("topic.prefix", name),
+        ("database.include.list", name),
+        ("snapshot.mode", "no_data"),
+        ("signal.data.collection", signal_table.as_str()),
+        ("key.converter.schemas.enable", "false"),
+        ("value.converter.schemas.enable", "false"),
+    ];
+    settings.extend_from_slice(extra);
+    let props = maria_properties(&server, dir.path(), &settings);
+    (server, dir, props)
+}
+
+fn reads_of(lines: &[String], ids: std::ops::RangeInclusive<i64>) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.contains(r#""op":"r""#))
+        .filter(|l| {
+            let record: Json = serde_json::from_str(l).unwrap();
+            record["key"]["id"]
+                .as_i64()
+                .is_some_and(|id| ids.contains(&id))
+        })
+        .count()
+}
+
+#[test]
+fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content() {
+    let (server, dir, props) = setup("inc", ROWS, &[("offset.flush.interval.ms", "200")]);
+    let config = dir.path().join("connector.properties");
+    tidemark_tests::write_properties(&config, &props);
+    let out = dir.path().join("out.jsonl");
+    let log = |n: usize| dir.path().join(format!("run-{n}.log"));
+    let mut run = spawn_tidemark(&config, &log(1));
+    server.wait_binlog_dump();
+
+    let writing = Churn::start_maria(&server, "inc", ROWS, |_| String::new());
+    server.sql(
+        "inc",
+        r#"INSERT INTO debezium_signal VALUES ('snap-1', 'execute-snapshot',
+           '{"data-collections": ["inc.items"], "type": "incremental"}')"#,
+    );
+    // Killed once a good part of the table is out (and committed).
+    wait_until("a third of the table read", TIMEOUT, || {
+        read_lines(&out)
+            .iter()
+            .filter(|l| l.contains(r#""op":"r""#))
+            .count()
+            > ROWS as usize / 3
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let before_restart = read_lines(&out).len();
+
+    let mut run = spawn_tidemark(&config, &log(2));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !std::fs::read_to_string(log(2))
+        .unwrap_or_default()
+        .contains("incremental snapshot completed")
+    {
+        if std::time::Instant::now() > deadline {
+            let text = std::fs::read_to_string(log(2)).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            panic!(
+                "the restarted snapshot did not complete in {TIMEOUT:?}; {} reads; its log ends:\n{}",
+                reads_of(&read_lines(&out), 1..=ROWS),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    writing.stop();
+    server.sql("inc", "INSERT INTO items VALUES (-1, -1)");
+    wait_for_the_end_marker_in(&out, TIMEOUT);
+    run.kill().unwrap();
+    run.wait().unwrap();
+
+    let second = std::fs::read_to_string(log(2)).unwrap();
+    assert!(
+        second.contains("incremental snapshot resumed after its last chunk"),
+        "the restarted connector resumes the snapshot:\n{second}"
+    );
+    let lines = read_lines(&out);
+    assert_eq!(
+        reads_of(&lines[before_restart..], 1..=1000),
+        0,
+        "after the restart the snapshot does not read its first chunks again"
+    );
+    let expected = maria_table(&server, "inc", "items");
+    let problems = differences(&expected, applied(&lines).get("inc.inc.items"));
+    assert!(
+        problems.is_empty(),
+        "{problems}; the runs' snapshot lines:\n{}",
+        [log(1), log(2)]
+            .iter()
+            .flat_map(|l| std::fs::read_to_string(l)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>())
+            .filter(|l| l.contains("snapshot") || l.contains("WARN") || l.contains("ERROR"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // Read-only: the connector wrote nothing into the database.
+    assert_eq!(
+        server
+            .sql("inc", "SELECT COUNT(*) FROM debezium_signal")
+            .trim(),
+        "1",
+        "only the test's signal row is in the signal table"
+    );
+    eprintln!(
+        "{} events for a final table of {} rows; {} reads",
+        lines.len(),
+        expected.len(),
+        lines.iter().filter(|l| l.contains(r#""op":"r""#)).count()
+    );
+}
+
+/// The `type` of each incremental-snapshot notification among `lines`, in order.
+fn notifications(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let record: Json = serde_json::from_str(l).ok()?;
+            (record["topic"] == "tm-notifications"
+                && record["value"]["aggregate_type"] == "Incremental Snapshot")
+                .then(|| record["value"]["type"].as_str().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn signals_from_a_file_pause_resume_and_stop_an_incremental_snapshot() {
+    let signals_dir = tempfile::tempdir().unwrap();
+    let file = signals_dir.path().join("signals.jsonl");
+    std::fs::write(&file, "").unwrap();
+    let file_text = file.display().to_string();
+    let (server, dir, props) = setup(
+        "tm",
+        40,
+        &[
+            ("signal.enabled.channels", "file"),
+            ("signal.file", file_text.as_str()),
+            ("signal.poll.interval.ms", "100"),
+            ("incremental.snapshot.chunk.size", "5"),
+            ("notification.enabled.channels", "sink"),
+            ("notification.sink.topic.name", "tm-notifications"),
+        ],
+    );
+    let mut capture = Capture::start(dir.path().to_path_buf(), props);
+    server.wait_binlog_dump();
+    let send = |line: &str| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+    };
+    // Paused before it starts: the STARTED snapshot reads nothing until it resumes.
+    send(
+        r#"{"id":"s-1","type":"execute-snapshot","data":{"data-collections":["tm.items"],"type":"incremental"}}"#,
+    );
+    send(r#"{"id":"p-1","type":"pause-snapshot","data":{}}"#);
+    let lines = capture.wait_until("PAUSED", TIMEOUT, |lines| {
+        notifications(lines).iter().any(|t| t == "PAUSED")
+    });
+    let reads_when_paused = reads_of(&lines, 1..=40);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        reads_of(&capture.lines(), 1..=40),
+        reads_when_paused,
+        "a paused snapshot reads no chunk"
+    );
+    send(r#"{"id":"r-1","type":"resume-snapshot","data":{}}"#);
+    let lines = capture.wait_until("COMPLETED", TIMEOUT, |lines| {
+        notifications(lines).iter().any(|t| t == "COMPLETED")
+    });
+    assert_eq!(reads_of(&lines, 1..=40), 40, "every row read once");
+    let kinds = notifications(&lines);
+    for kind in [
+        "STARTED",
+        "PAUSED",
+        "RESUMED",
+        "IN_PROGRESS",
+        "TABLE_SCAN_COMPLETED",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+
+    // A second snapshot, stopped by a signal: ABORTED, and no more chunks after it.
+    server.sql("tm", "INSERT INTO items SELECT seq, 0 FROM seq_41_to_20000");
+    send(r#"{"id":"s-2","type":"execute-snapshot","data":{"data-collections":["tm.items"]}}"#);
+    send(r#"{"id":"x-2","type":"stop-snapshot","data":{"type":"incremental"}}"#);
+    let lines = capture.wait_until("ABORTED", TIMEOUT, |lines| {
+        notifications(lines).iter().any(|t| t == "ABORTED")
+    });
+    let reads = reads_of(&lines, 1..=20000);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = capture.stop_after_quiet();
+    assert_eq!(
+        reads_of(&after, 1..=20000),
+        reads,
+        "a stopped snapshot reads nothing more"
+    );
+    assert!(
+        reads < 40 + 19960,
+        "the stop came before the end: {reads} reads"
+    );
+}
+
+/// Blanks what differs from run to run in a notification: the timestamp, and the random id
+/// of the initial snapshot's notifications.
+fn blank_notification(record: &mut Json) {
+    let payload = &mut record["value"]["payload"];
+    if payload.get("aggregate_type").is_none() {
+        return;
+    }
+    payload["timestamp"] = Json::Null;
+    if payload["aggregate_type"] == "Initial Snapshot" {
+        payload["id"] = Json::Null;
+        record["key"]["payload"]["id"] = Json::Null;
+    }
+}
+
+/// Runs the golden files' workload (`tests/golden/README-maria-incremental.md`): 7 rows,
+/// chunks of 3, a source-channel signal with `data`.
+fn golden_run(data: &str) -> Vec<String> {
+    let server = MariaDb::start();
+    server.create_database("inv");
+    server.sql(
+        "inv",
+        &format!(
+            "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, qty INT NOT NULL); \
+             INSERT INTO items SELECT seq, CONCAT('item-', seq), seq * 10 FROM seq_1_to_7; \
+             {SIGNAL_TABLE}"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut capture = Capture::start(
+        dir.path().to_path_buf(),
+        maria_properties(
+            &server,
+            dir.path(),
+            &[
+                ("topic.prefix", "inc"),
+                ("database.include.list", "inv"),
+                ("snapshot.mode", "no_data"),
+                ("signal.data.collection", "inv.debezium_signal"),
+                ("signal.enabled.channels", "source"),
+                ("incremental.snapshot.chunk.size", "3"),
+                ("notification.enabled.channels", "sink,log"),
+                ("notification.sink.topic.name", "inc-notifications"),
+                ("read.only", "true"),
+            ],
+        ),
+    );
+    server.wait_binlog_dump();
+    server.sql(
+        "inv",
+        &format!("INSERT INTO debezium_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{data}')"),
+    );
+    capture.wait_until("COMPLETED", Duration::from_secs(60), |lines| {
+        lines
+            .iter()
+            .any(|l| l.contains(r#""type":"COMPLETED","aggregate_type":"Incremental"#))
+    });
+    capture.stop_after_quiet()
+}
+
+/// The `source.pos` of each change event among `lines`.
+fn positions(lines: &[String]) -> Vec<i64> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let record: Json = serde_json::from_str(l).ok()?;
+            record["value"]["payload"]["source"]["pos"].as_i64()
+        })
+        .collect()
+}
+
+/// The test's server writes other statements into its binlog before the workload than the
+/// oracle's did (its set-up, annotations), so positions are compared as moves: every event
+/// is as far from the first as in Debezium's output.
+fn assert_positions_move_alike(ours: &[String], theirs: &[String]) {
+    let (ours, theirs) = (positions(ours), positions(theirs));
+    let moves = |p: &[i64]| p.iter().map(|x| x - p[0]).collect::<Vec<_>>();
+    assert!(!ours.is_empty(), "change events in the output");
+    assert_eq!(
+        moves(&ours),
+        moves(&theirs),
+        "binlog positions: ours {ours:?}, Debezium {theirs:?}"
+    );
+}
+
+/// Blanks a change event's binlog position (compared by [`assert_positions_move_alike`]).
+fn blank_position(record: &mut Json) {
+    let source = &mut record["value"]["payload"]["source"];
+    if source.get("pos").is_some() {
+        source["pos"] = Json::Null;
+    }
+}
+
+#[test]
+fn an_incremental_snapshot_emits_debeziums_events() {
+    let ours = golden_run(r#"{"data-collections": ["inv.items"], "type": "incremental"}"#);
+    let theirs = tidemark_tests::golden_lines("maria-incremental-readonly.jsonl");
+    assert_positions_move_alike(&ours, &theirs);
+    assert_same_events_except(&ours, &theirs, |a, b| {
+        for record in [a, b] {
+            blank_notification(record);
+            blank_position(record);
+        }
+    });
+}
+
+/// Debezium's records of a golden file made without `read.only`, without its window markers
+/// (rows it inserts into the signal table) and with the reads' binlog place blanked: it is
+/// the closing marker's, which Tidemark, writing no markers, does not have.
+fn debezium_without_markers(file: &str) -> Vec<String> {
+    tidemark_tests::golden_lines(file)
+        .into_iter()
+        .filter(|l| {
+            let record: Json = serde_json::from_str(l).unwrap();
+            !record["value"]["payload"]["after"]["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("snapshot-window-"))
+        })
+        .collect()
+}
+
+/// Blanks a read's binlog place.
+fn blank_read_place(record: &mut Json) {
+    let payload = &mut record["value"]["payload"];
+    if payload["op"] == "r" {
+        for field in ["gtid", "file"] {
+            payload["source"][field] = Json::Null;
+        }
+    }
+    blank_position(record);
+}
+
+#[test]
+fn an_incremental_snapshot_with_a_filter_emits_debeziums_events() {
+    let ours = golden_run(
+        r#"{"data-collections": ["inv.items"], "type": "incremental", "additional-conditions": [{"data-collection": "inv.items", "filter": "qty > 30"}]}"#,
+    );
+    assert_same_events_except(
+        &ours,
+        &debezium_without_markers("maria-incremental-filter.jsonl"),
+        |a, b| {
+            for record in [a, b] {
+                blank_notification(record);
+                blank_read_place(record);
+            }
+        },
+    );
+}
