@@ -401,3 +401,101 @@ fn an_incremental_snapshot_with_a_filter_emits_debeziums_events() {
         },
     );
 }
+
+/// Each output line's `op`, in order.
+fn ops(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let record: Json = serde_json::from_str(l).unwrap();
+            record["value"]["op"].as_str().unwrap_or("").to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_blocking_snapshot_under_changes_pauses_the_stream_and_yields_the_tables_content() {
+    const ROWS: i64 = 50_000;
+    let (server, dir, props) = setup("blk", ROWS, &[("table.include.list", "blk.items")]);
+    let config = dir.path().join("connector.properties");
+    tidemark_tests::write_properties(&config, &props);
+    let out = dir.path().join("out.jsonl");
+    let log = dir.path().join("run.log");
+    let mut run = spawn_tidemark(&config, &log);
+    server.wait_binlog_dump();
+
+    let writing = Churn::start_maria(&server, "blk", ROWS, |_| String::new());
+    wait_until("streamed changes", TIMEOUT, || {
+        ops(&read_lines(&out))
+            .iter()
+            .filter(|op| *op == "u")
+            .count()
+            > 20
+    });
+    // The signal table is not captured: its row is a signal all the same.
+    server.sql(
+        "blk",
+        r#"INSERT INTO debezium_signal VALUES ('blk-1', 'execute-snapshot',
+           '{"data-collections": ["blk.items"], "type": "blocking",
+             "additional-conditions": [{"data-collection": "blk.items", "filter": "id > 100"}]}')"#,
+    );
+    wait_until("the blocking snapshot to complete", TIMEOUT, || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("blocking snapshot completed")
+    });
+    let after_snapshot = read_lines(&out).len();
+    wait_until("changes streamed after the snapshot", TIMEOUT, || {
+        read_lines(&out).len() > after_snapshot + 100
+    });
+    writing.stop();
+    server.sql("blk", "INSERT INTO items VALUES (-1, -1)");
+    wait_for_the_end_marker_in(&out, TIMEOUT);
+    run.kill().unwrap();
+    run.wait().unwrap();
+
+    let lines = read_lines(&out);
+    let ops = ops(&lines);
+    let first = ops.iter().position(|op| op == "r").expect("snapshot reads");
+    let last = ops.iter().rposition(|op| op == "r").unwrap();
+    let block = &ops[first..=last];
+    assert!(
+        block.iter().all(|op| op == "r"),
+        "the stream pauses during a blocking snapshot: {} other events among its reads",
+        block.iter().filter(|op| *op != "r").count()
+    );
+    assert!(
+        ops[..first].iter().any(|op| op == "u") && ops[last..].iter().any(|op| op == "u"),
+        "changes stream before and after the snapshot"
+    );
+    assert_eq!(
+        reads_of(&lines, 1..=100),
+        0,
+        "the filter keeps ids 1..=100 out"
+    );
+    let reads = block.len() as i64;
+    assert!(
+        (ROWS - 5_000..ROWS + 5_000).contains(&reads),
+        "the snapshot reads the table whole: {reads} reads"
+    );
+    // Applied in order, the output is the table (the rows the filter left out come from
+    // the stream only where they changed, so they are compared apart).
+    let expected: std::collections::BTreeMap<i64, i64> = maria_table(&server, "blk", "items")
+        .into_iter()
+        .filter(|(id, _)| !(1..=100).contains(id))
+        .collect();
+    let got: std::collections::BTreeMap<i64, i64> = applied(&lines)
+        .remove("blk.blk.items")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(id, _)| !(1..=100).contains(id))
+        .collect();
+    let problems = differences(&expected, Some(&got));
+    assert!(problems.is_empty(), "{problems}");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("blocking snapshot started: streaming paused"),
+        "the log tells the stream paused"
+    );
+}

@@ -24,7 +24,7 @@ use super::error::MySqlError;
 use super::snapshot::{cells, consistent_point};
 use super::table::Table;
 use crate::event::Record;
-use crate::sources::incremental_offset::{Entry, Progress};
+use crate::sources::incremental_offset::{Entry, INITIAL_REST, Progress};
 use crate::sources::notify::key_label;
 
 /// A table to read, as a signal asked for it.
@@ -295,6 +295,28 @@ impl Incremental {
         }
         (!requests.is_empty()).then(|| Incremental::new(progress.id, requests, chunk_size))
     }
+}
+
+/// Adds to an initial snapshot's offset what reads its rest if it is interrupted: `tables`
+/// (the one being read first) by key, after `after`, the key of the last row sent.
+pub fn store_initial_progress(
+    offset: &mut crate::offsets::OffsetMap,
+    tables: &[Arc<Table>],
+    after: Vec<String>,
+) {
+    Progress {
+        id: INITIAL_REST.into(),
+        entries: tables
+            .iter()
+            .map(|t| Entry {
+                name: t.full_name(),
+                ..Entry::default()
+            })
+            .collect(),
+        last: Some(after),
+        max: None,
+    }
+    .store(offset);
 }
 
 /// Starts reading a table: the columns its chunks follow and its last key now; `None`

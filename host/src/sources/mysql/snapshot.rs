@@ -14,6 +14,8 @@ use super::catalog::{self, BinlogPosition, quote_ident, text};
 use super::changes::{ChangeBuilder, Position};
 use super::config::{Flavor, LockingMode, MySqlConfig};
 use super::error::MySqlError;
+use super::incremental::store_initial_progress;
+use super::offset::BinlogOffset;
 use super::table::Table;
 use super::types::{Cell, parse_text};
 use crate::event::envelope::{SnapshotMarker, Timestamp};
@@ -142,6 +144,10 @@ pub struct Snapshot<'a> {
     /// Per table, a condition its rows must meet (a blocking snapshot's
     /// `additional-conditions`); empty for none.
     pub filters: Vec<Option<String>>,
+    /// The offset of the snapshot in progress, at its binlog point, when the stream from
+    /// there and the rest of the tables read as an incremental snapshot can meet after a
+    /// crash: each full batch then carries it as its checkpoint, with what is left to read.
+    pub resumable: Option<BinlogOffset>,
 }
 
 /// Sets the `source.snapshot` marker of a change event.
@@ -178,8 +184,13 @@ impl Snapshot<'_> {
             thread: None,
         };
         let mut batch = Vec::with_capacity(self.config.max_batch_size);
-        // The previous row: its marker depends on what follows it.
-        let mut pending: Option<(Record, usize, bool)> = None;
+        // The previous row (its marker depends on what follows it) and its key's text.
+        let mut pending: Option<(Record, usize, bool, Vec<String>)> = None;
+        // Tables are read in key order, so the last key sent tells what is left of them.
+        let resumable = self
+            .resumable
+            .as_ref()
+            .filter(|_| tables.iter().all(|t| !t.key.is_empty()));
         let mut rows = 0u64;
         let count = tables.len();
         let names: Vec<String> = tables.iter().map(|t| t.full_name()).collect();
@@ -226,10 +237,18 @@ impl Snapshot<'_> {
             {
                 let cells = cells(table, &row)?;
                 let record = builder.read(table, &cells, &at)?;
+                let key = match resumable {
+                    Some(_) => table
+                        .key
+                        .iter()
+                        .map(|&i| text(&row, i).unwrap_or_default())
+                        .collect(),
+                    None => Vec::new(),
+                };
                 rows += 1;
                 scans[index].row();
-                if let Some((mut previous, previous_index, previous_first)) =
-                    pending.replace((record, index, first_in_table))
+                if let Some((mut previous, previous_index, previous_first, previous_key)) =
+                    pending.replace((record, index, first_in_table, key))
                 {
                     let last_in_table = previous_index != index;
                     set_marker(
@@ -238,7 +257,13 @@ impl Snapshot<'_> {
                     );
                     batch.push(previous);
                     if batch.len() >= self.config.max_batch_size {
-                        self.send(&mut batch, None).await?;
+                        let checkpoint = resumable.map(|o| {
+                            let mut offset = o.to_map();
+                            let rest = &tables[previous_index..];
+                            store_initial_progress(&mut offset, rest, previous_key);
+                            Checkpoint { offset, ack: 0 }
+                        });
+                        self.send(&mut batch, checkpoint).await?;
                     }
                 }
                 first_in_table = false;
@@ -247,7 +272,7 @@ impl Snapshot<'_> {
             let rows = scans[index].rows.load(Ordering::Relaxed);
             batch.extend(notifier.table_scanned(name, &collections, rows));
         }
-        if let Some((mut last, index, first)) = pending {
+        if let Some((mut last, index, first, _)) = pending {
             set_marker(&mut last, marker(index, count, first, true, true));
             batch.push(last);
         }

@@ -160,6 +160,25 @@ async fn attempt(
         })
     });
     let mut stored = stored.as_ref().and_then(BinlogOffset::read);
+    // An initial snapshot interrupted after some of its batches were committed: the stream
+    // from its binlog point and the rest of its tables, read as an incremental snapshot,
+    // meet exactly (docs/snapshots.md).
+    if let Some(offset) = stored.as_mut().filter(|o| o.snapshot_running)
+        && !matches!(
+            config.snapshot_mode,
+            SnapshotMode::Always | SnapshotMode::InitialOnly
+        )
+        && incremental
+            .as_ref()
+            .is_some_and(|i| i.id == crate::sources::incremental_offset::INITIAL_REST)
+    {
+        tracing::info!(
+            file = %offset.file,
+            pos = offset.pos,
+            "the initial snapshot resumes after its last committed batch, beside the stream"
+        );
+        offset.snapshot_running = false;
+    }
     if config.snapshot_mode == SnapshotMode::InitialOnly
         && stored.as_ref().is_some_and(|s| !s.snapshot_running)
     {
@@ -348,6 +367,9 @@ async fn take_snapshot(
             point: &point,
             batches,
             filters: Vec::new(),
+            // The stream from MariaDB's exact snapshot point meets the rest of the tables
+            // read as an incremental snapshot, chunk by chunk (docs/snapshots.md).
+            resumable: (config.flavor == super::config::Flavor::MariaDb).then(|| running.clone()),
         }
         .run(
             &mut conn,

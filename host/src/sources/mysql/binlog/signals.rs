@@ -332,6 +332,7 @@ impl Stream<'_> {
             point: &point,
             batches: &self.batches,
             filters,
+            resumable: None,
         }
         .run(&mut conn, &tables, resume.clone())
         .await;
