@@ -261,6 +261,8 @@ pub struct MySqlConfig {
     pub skipped: SkippedOps,
     /// `max.batch.size`: records per batch handed to the pipeline.
     pub max_batch_size: usize,
+    /// `snapshot.max.threads`: connections reading the initial snapshot (MariaDB).
+    pub snapshot_threads: usize,
     /// `snapshot.fetch.size`: rows read per query of a table's snapshot (primary-key chunks).
     pub snapshot_fetch_size: usize,
     /// `heartbeat.interval.ms`; 0 disables heartbeats.
@@ -288,15 +290,13 @@ impl MySqlConfig {
                  binlog_snapshot_position; this release has them for Postgres and MariaDB)",
             )?;
         }
-        if let Some(threads) = props
-            .get("snapshot.max.threads")
-            .filter(|t| t.trim() != "1")
-        {
+        let snapshot_threads: usize = props.number(&SNAPSHOT_THREADS)?;
+        if flavor == Flavor::MySql && snapshot_threads > 1 {
             return Err(ConfigError::Invalid {
-                key: "snapshot.max.threads".into(),
-                value: threads.to_owned(),
-                problem: "the MySQL and MariaDB connectors read their snapshot with one \
-                          connection in this release; remove the key or set it to 1"
+                key: SNAPSHOT_THREADS.name.to_string(),
+                value: snapshot_threads.to_string(),
+                problem: "the MySQL connector reads its snapshot with one connection (several \
+                          need MariaDB's binlog_snapshot_position); remove the key or set it to 1"
                     .into(),
             });
         }
@@ -376,6 +376,7 @@ impl MySqlConfig {
             skipped: SkippedOps::parse(props)?,
             max_batch_size: props.number(&MAX_BATCH_SIZE)?,
             snapshot_fetch_size: props.number(&FETCH_SIZE)?,
+            snapshot_threads,
             heartbeat_interval_ms: props.number(&HEARTBEAT_INTERVAL)?,
             heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,
             notifications: crate::sources::notify::Notifier::from_properties(props, &topic_prefix)?,

@@ -67,6 +67,15 @@ declare_keys! {
         .group("Snapshot")
         .doc("minimal holds a global read lock while the schemas and binlog position are \
               read; none takes no lock (only safe when no DDL runs meanwhile).");
+    /// `snapshot.max.threads`.
+    SNAPSHOT_THREADS = Key::int("snapshot.max.threads")
+        .default("1")
+        .range(Some(1), Some(64))
+        .group("Snapshot")
+        .doc("Connections reading the initial snapshot side by side (MariaDB): above 1, they \
+              start consistent snapshots at one binlog point without a global lock, tables \
+              with an integer key are cut into key ranges, and events are emitted in table \
+              and key order, as one connection's.");
     /// `snapshot.fetch.size`.
     FETCH_SIZE = Key::int("snapshot.fetch.size")
         .default("10000")

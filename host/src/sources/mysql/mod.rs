@@ -5,7 +5,8 @@
 //! - [`config`]: the connector's settings, under Debezium's property names.
 //! - [`source`]: one run: checks, snapshot, streaming, re-snapshot when needed.
 //! - [`catalog`]: what is read from the server outside the binlog.
-//! - [`snapshot`], [`binlog`]: the two phases; [`changes`] builds their events.
+//! - [`snapshot`], [`binlog`]: the two phases; [`changes`] builds their events;
+//!   [`parallel`]: a snapshot read by several connections.
 //! - [`types`], [`table`], [`source_info`], [`offset`], [`history`], [`history_store`]: type
 //!   mapping, table schemas, the `source` block, the offset format, schema changes and where
 //!   their history is written.
@@ -23,6 +24,7 @@ pub mod history_store;
 pub mod incremental;
 pub mod keys;
 pub mod offset;
+pub mod parallel;
 pub mod snapshot;
 pub mod source;
 pub mod source_info;

@@ -16,6 +16,7 @@ use super::config::{Flavor, LockingMode, MySqlConfig};
 use super::error::MySqlError;
 use super::incremental::store_initial_progress;
 use super::offset::BinlogOffset;
+use super::parallel::Readers;
 use super::table::Table;
 use super::types::{Cell, parse_text};
 use crate::event::envelope::{SnapshotMarker, Timestamp};
@@ -79,13 +80,29 @@ pub async fn consistent_point(conn: &mut Conn) -> Result<Option<BinlogPosition>,
     )
 }
 
-/// Starts the snapshot transaction on `conn` and reads the binlog position it sees.
-pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoint, MySqlError> {
+/// Starts the snapshot transaction on `conn` and reads the binlog position it sees. On
+/// MariaDB the `extra` connections start theirs at the same point (they are dropped when
+/// that cannot be done, see [`super::parallel`]).
+pub async fn begin(
+    conn: &mut Conn,
+    config: &MySqlConfig,
+    extra: &mut Vec<Conn>,
+) -> Result<SnapshotPoint, MySqlError> {
     let what = "starting the snapshot transaction";
     prepare_session(conn).await?;
     let started = Timestamp::now();
     if config.flavor == Flavor::MariaDb {
-        if let Some(position) = consistent_point(conn).await? {
+        let position = match extra.is_empty() {
+            true => consistent_point(conn).await?,
+            false => match super::parallel::align(conn, extra, config).await? {
+                Some(position) => Some(position),
+                None => {
+                    extra.clear();
+                    consistent_point(conn).await?
+                }
+            },
+        };
+        if let Some(position) = position {
             let gtids: Vec<Row> = conn
                 .query(format!(
                     "SELECT BINLOG_GTID_POS('{}', {})",
@@ -109,6 +126,7 @@ pub async fn begin(conn: &mut Conn, config: &MySqlConfig) -> Result<SnapshotPoin
             .await
             .map_err(|e| MySqlError::query(what, e))?;
     }
+    extra.clear();
     let lock = config.locking_mode == LockingMode::Minimal;
     if lock {
         conn.query_drop("FLUSH TABLES WITH READ LOCK")
@@ -150,6 +168,16 @@ pub struct Snapshot<'a> {
     pub resumable: Option<BinlogOffset>,
 }
 
+/// What a snapshot has emitted and holds back.
+struct Emission<'a> {
+    batch: Vec<Record>,
+    /// The previous row (its marker depends on what follows it), its table, whether it was
+    /// its table's first, and its key's text.
+    pending: Option<(Record, usize, bool, Vec<String>)>,
+    resumable: Option<&'a BinlogOffset>,
+    tables: &'a [Arc<Table>],
+}
+
 /// Sets the `source.snapshot` marker of a change event.
 fn set_marker(record: &mut Record, marker: SnapshotMarker) {
     if let Some(data) = record.value.as_mut()
@@ -162,13 +190,14 @@ fn set_marker(record: &mut Record, marker: SnapshotMarker) {
 }
 
 impl Snapshot<'_> {
-    /// Emits every row of every table, the last batch carrying `done` as its checkpoint.
-    /// Returns the number of rows read.
+    /// Emits every row of every table, the last batch carrying `done` as its checkpoint;
+    /// `readers` read the tables they can cut into ranges. Returns the number of rows read.
     pub async fn run(
         &self,
         conn: &mut Conn,
         tables: &[Arc<Table>],
         done: Option<Checkpoint>,
+        mut readers: Option<Readers>,
     ) -> Result<u64, MySqlError> {
         let builder = ChangeBuilder {
             config: self.config,
@@ -183,102 +212,137 @@ impl Snapshot<'_> {
             row: 0,
             thread: None,
         };
-        let mut batch = Vec::with_capacity(self.config.max_batch_size);
-        // The previous row (its marker depends on what follows it) and its key's text.
-        let mut pending: Option<(Record, usize, bool, Vec<String>)> = None;
-        // Tables are read in key order, so the last key sent tells what is left of them.
-        let resumable = self
-            .resumable
-            .as_ref()
-            .filter(|_| tables.iter().all(|t| !t.key.is_empty()));
+        let mut out = Emission {
+            batch: Vec::with_capacity(self.config.max_batch_size),
+            pending: None,
+            // Tables are read in key order, so the last key sent tells what is left of them.
+            resumable: self
+                .resumable
+                .as_ref()
+                .filter(|_| tables.iter().all(|t| !t.key.is_empty())),
+            tables,
+        };
         let mut rows = 0u64;
-        let count = tables.len();
         let names: Vec<String> = tables.iter().map(|t| t.full_name()).collect();
         let scans = self.batches.metrics().snapshot.start(names.clone());
         estimate_rows(conn, &scans).await;
         let notifier = &self.config.notifications;
         let collections = notify::collections(&names);
-        batch.extend(notifier.initial_snapshot("STARTED", &[]));
+        out.batch.extend(notifier.initial_snapshot("STARTED", &[]));
         for (index, table) in tables.iter().enumerate() {
             let name = &names[index];
             tracing::info!(table = %name, "snapshot of table");
-            batch.extend(notifier.table_started(name, &collections));
-            let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-            let order = if table.key.is_empty() {
-                String::new()
-            } else {
-                let key: Vec<String> = table
-                    .key
-                    .iter()
-                    .map(|&i| quote_ident(&table.columns[i].name))
-                    .collect();
-                format!(" ORDER BY {}", key.join(", "))
-            };
-            let filter = match self.filters.get(index) {
-                Some(Some(filter)) => format!(" WHERE ({filter})"),
-                _ => String::new(),
-            };
-            let sql = format!(
-                "SELECT {} FROM {}.{}{filter}{order}",
-                columns.join(", "),
-                quote_ident(&table.db),
-                quote_ident(&table.name)
-            );
-            let what = || format!("reading the snapshot of {}", table.full_name());
-            let mut result = conn
-                .query_iter(sql)
-                .await
-                .map_err(|e| MySqlError::query(what(), e))?;
-            let mut first_in_table = true;
-            while let Some(row) = result
-                .next()
-                .await
-                .map_err(|e| MySqlError::query(what(), e))?
-            {
-                let cells = cells(table, &row)?;
-                let record = builder.read(table, &cells, &at)?;
-                let key = match resumable {
-                    Some(_) => table
-                        .key
-                        .iter()
-                        .map(|&i| text(&row, i).unwrap_or_default())
-                        .collect(),
-                    None => Vec::new(),
-                };
-                rows += 1;
-                scans[index].row();
-                if let Some((mut previous, previous_index, previous_first, previous_key)) =
-                    pending.replace((record, index, first_in_table, key))
-                {
-                    let last_in_table = previous_index != index;
-                    set_marker(
-                        &mut previous,
-                        marker(previous_index, count, previous_first, last_in_table, false),
-                    );
-                    batch.push(previous);
-                    if batch.len() >= self.config.max_batch_size {
-                        let checkpoint = resumable.map(|o| {
-                            let mut offset = o.to_map();
-                            let rest = &tables[previous_index..];
-                            store_initial_progress(&mut offset, rest, previous_key);
-                            Checkpoint { offset, ack: 0 }
-                        });
-                        self.send(&mut batch, checkpoint).await?;
+            out.batch.extend(notifier.table_started(name, &collections));
+            let mut first = true;
+            if let Some(readers) = readers.as_mut().filter(|r| r.reads(index)) {
+                while let Some(range) = readers.next(index).await {
+                    for (record, key) in range?.rows {
+                        rows += 1;
+                        scans[index].row();
+                        self.push(&mut out, record, index, first, key).await?;
+                        first = false;
                     }
                 }
-                first_in_table = false;
+            } else {
+                let sql = self.select(index, table);
+                let what = || format!("reading the snapshot of {}", table.full_name());
+                let mut result = conn
+                    .query_iter(sql)
+                    .await
+                    .map_err(|e| MySqlError::query(what(), e))?;
+                while let Some(row) = result
+                    .next()
+                    .await
+                    .map_err(|e| MySqlError::query(what(), e))?
+                {
+                    let record = builder.read(table, &cells(table, &row)?, &at)?;
+                    let key = match out.resumable {
+                        Some(_) => table
+                            .key
+                            .iter()
+                            .map(|&i| text(&row, i).unwrap_or_default())
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    rows += 1;
+                    scans[index].row();
+                    self.push(&mut out, record, index, first, key).await?;
+                    first = false;
+                }
             }
             scans[index].finished();
             let rows = scans[index].rows.load(Ordering::Relaxed);
-            batch.extend(notifier.table_scanned(name, &collections, rows));
+            out.batch
+                .extend(notifier.table_scanned(name, &collections, rows));
         }
-        if let Some((mut last, index, first, _)) = pending {
+        let count = tables.len();
+        if let Some((mut last, index, first, _)) = out.pending {
             set_marker(&mut last, marker(index, count, first, true, true));
-            batch.push(last);
+            out.batch.push(last);
         }
-        batch.extend(notifier.initial_snapshot("COMPLETED", &[]));
-        self.send(&mut batch, done).await?;
+        out.batch
+            .extend(notifier.initial_snapshot("COMPLETED", &[]));
+        self.send(&mut out.batch, done).await?;
         Ok(rows)
+    }
+
+    /// The query reading table `index` whole, in key order.
+    fn select(&self, index: usize, table: &Table) -> String {
+        let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let order = if table.key.is_empty() {
+            String::new()
+        } else {
+            let key: Vec<String> = table
+                .key
+                .iter()
+                .map(|&i| quote_ident(&table.columns[i].name))
+                .collect();
+            format!(" ORDER BY {}", key.join(", "))
+        };
+        let filter = match self.filters.get(index) {
+            Some(Some(filter)) => format!(" WHERE ({filter})"),
+            _ => String::new(),
+        };
+        format!(
+            "SELECT {} FROM {}.{}{filter}{order}",
+            columns.join(", "),
+            quote_ident(&table.db),
+            quote_ident(&table.name)
+        )
+    }
+
+    /// Emits the row before `record` (whose marker `record` decides) and keeps `record`;
+    /// sends a full batch, with the snapshot's progress when it is resumable.
+    async fn push(
+        &self,
+        out: &mut Emission<'_>,
+        record: Record,
+        index: usize,
+        first: bool,
+        key: Vec<String>,
+    ) -> Result<(), MySqlError> {
+        let Some((mut previous, previous_index, previous_first, previous_key)) =
+            out.pending.replace((record, index, first, key))
+        else {
+            return Ok(());
+        };
+        let last_in_table = previous_index != index;
+        let count = out.tables.len();
+        set_marker(
+            &mut previous,
+            marker(previous_index, count, previous_first, last_in_table, false),
+        );
+        out.batch.push(previous);
+        if out.batch.len() >= self.config.max_batch_size {
+            let checkpoint = out.resumable.map(|o| {
+                let mut offset = o.to_map();
+                let rest = &out.tables[previous_index..];
+                store_initial_progress(&mut offset, rest, previous_key);
+                Checkpoint { offset, ack: 0 }
+            });
+            self.send(&mut out.batch, checkpoint).await?;
+        }
+        Ok(())
     }
 
     async fn send(

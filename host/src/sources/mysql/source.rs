@@ -305,7 +305,12 @@ async fn take_snapshot(
     batches: &BatchSender,
 ) -> Result<BinlogOffset, MySqlError> {
     let mut conn = catalog::connect(config).await?;
-    let point = snapshot::begin(&mut conn, config).await?;
+    let mut extra = if config.snapshot_threads > 1 {
+        super::parallel::connect(config, config.snapshot_threads - 1).await?
+    } else {
+        Vec::new()
+    };
+    let point = snapshot::begin(&mut conn, config, &mut extra).await?;
     let done = BinlogOffset {
         file: point.position.file.clone(),
         pos: point.position.pos,
@@ -362,6 +367,19 @@ async fn take_snapshot(
             .map_err(|_| MySqlError::PipelineClosed)?;
         batches.metrics().snapshot.end(SnapshotStatus::Completed);
     } else {
+        let readers = match extra.is_empty() {
+            true => None,
+            false => Some(
+                super::parallel::Readers::start(
+                    &mut conn,
+                    extra,
+                    config,
+                    tables,
+                    (point.position.clone(), point.started),
+                )
+                .await?,
+            ),
+        };
         let read = Snapshot {
             config,
             point: &point,
@@ -378,6 +396,7 @@ async fn take_snapshot(
                 offset: done.snapshot_completed(),
                 ack: 0,
             }),
+            readers,
         )
         .await;
         let rows = batches.snapshot_ended(&config.notifications, read).await?;

@@ -334,7 +334,7 @@ impl Stream<'_> {
             filters,
             resumable: None,
         }
-        .run(&mut conn, &tables, resume.clone())
+        .run(&mut conn, &tables, resume.clone(), None)
         .await;
         let rows = match self
             .batches
