@@ -1,8 +1,8 @@
-//! Debezium's signal channels outside the database, against a worker and a real Postgres: a
-//! signal POSTed to `/connectors/{name}/signals` (the REST channel), a line appended to
-//! `signal.file` (the file channel) and a record of `signal.kafka.topic` on a real Apache Kafka
-//! (the kafka channel) each start an incremental snapshot; bad signals, other connectors'
-//! records and connectors that take none are refused or skipped with a reason.
+//! Debezium's signal channels outside the database, against a worker and a real Postgres or
+//! MariaDB: a signal POSTed to `/connectors/{name}/signals` (the REST channel), a line appended
+//! to `signal.file` (the file channel) and a record of `signal.kafka.topic` on a real Apache
+//! Kafka (the kafka channel) each start an incremental snapshot; bad signals, other
+//! connectors' records and connectors that take none are refused or skipped with a reason.
 
 use std::io::Write;
 
@@ -247,5 +247,89 @@ fn kafka_signals_keyed_by_the_topic_prefix_start_incremental_snapshots_once() {
         expected,
         "each signal once; the other connector's skipped"
     );
+    worker.stop();
+}
+
+#[test]
+fn rest_and_kafka_signals_start_incremental_snapshots_on_mariadb() {
+    let kafka = Kafka::shared();
+    let bootstrap = kafka.bootstrap();
+    let server = tidemark_tests::mariadb::MariaDb::start();
+    server.create_database("shop");
+    server.sql(
+        "shop",
+        "CREATE TABLE items (id INT PRIMARY KEY, qty INT NOT NULL); \
+         INSERT INTO items SELECT seq, seq FROM seq_1_to_50",
+    );
+    create_topic(&bootstrap, "maria-signal", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let worker = WorkerProcess::start(dir.path(), free_port());
+    let sink = dir.path().join("maria.jsonl");
+    let history = dir.path().join("history.jsonl");
+    let config = json!({
+        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+        "database.hostname": "127.0.0.1",
+        "database.port": server.port.to_string(),
+        "database.user": "root",
+        "database.password": tidemark_tests::mariadb::PASSWORD,
+        "database.server.id": "5402",
+        "database.include.list": "shop",
+        "topic.prefix": "maria",
+        "snapshot.mode": "no_data",
+        "schema.history.internal": "io.debezium.storage.file.history.FileSchemaHistory",
+        "schema.history.internal.file.filename": history.display().to_string(),
+        "signal.enabled.channels": "rest,kafka",
+        "signal.kafka.bootstrap.servers": bootstrap,
+        "signal.kafka.groupId": "signals-maria",
+        "incremental.snapshot.chunk.size": "7",
+        "sink.file": sink.display().to_string(),
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+    });
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "maria", "config": config})),
+    );
+    assert_eq!(code, 201, "{body}");
+    worker.wait_state("maria", "RUNNING", Some("RUNNING"));
+    server.wait_binlog_dump();
+    let reads = || -> Vec<i64> {
+        read_lines(&sink)
+            .iter()
+            .map(|l| serde_json::from_str::<Json>(l).unwrap())
+            .filter(|r| r["value"]["op"] == "r" && r["topic"] == "maria.shop.items")
+            .filter_map(|r| r["value"]["after"]["id"].as_i64())
+            .collect()
+    };
+
+    // REST: the whole table, in key order.
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors/maria/signals",
+        Some(json!({"id": "rest-1", "type": "execute-snapshot",
+                    "data": {"data-collections": ["shop.items"], "type": "incremental"}})),
+    );
+    assert_eq!(code, 202, "{body}");
+    wait_until("the REST signal's snapshot", TIMEOUT, || {
+        reads().len() >= 50
+    });
+    assert_eq!(reads(), (1..=50).collect::<Vec<_>>());
+
+    // Kafka: a filtered snapshot, keyed by the topic prefix.
+    let signal = json!({"id": "kafka-1", "type": "execute-snapshot",
+                        "data": {"data-collections": ["shop.items"],
+                                 "additional-conditions": [{"data-collection": "shop.items",
+                                                            "filter": "qty > 45"}]}});
+    produce(
+        &bootstrap,
+        "maria-signal",
+        &[("maria", &signal.to_string())],
+    );
+    wait_until("the kafka signal's snapshot", TIMEOUT, || {
+        reads().len() >= 55
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(reads()[50..], [46, 47, 48, 49, 50]);
     worker.stop();
 }
