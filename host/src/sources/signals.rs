@@ -22,9 +22,9 @@ declare_keys! {
     /// `signal.data.collection`.
     DATA_COLLECTION = Key::string("signal.data.collection")
         .group("Signals")
-        .doc("The signal table (schema.table for Postgres, database.table for MySQL), with \
-              columns id, type and data, for the source channel; it must be captured by the \
-              publication.");
+        .doc("The signal table (schema.table for Postgres, database.table for MariaDB), with \
+              columns id, type and data, for the source channel; on Postgres it must be in the \
+              publication, on MariaDB its binlog rows are read whatever the table filters.");
     /// `signal.file`.
     FILE = Key::string("signal.file")
         .group("Signals")
@@ -42,16 +42,18 @@ declare_keys! {
         .default("insert_insert")
         .choices(&["insert_insert", "insert_delete"])
         .group("Signals")
-        .doc("Debezium's choice of window markers in the signal table. Tidemark's Postgres \
-              watermarks are logical decoding messages, which write no table, so both values \
-              behave the same (docs/snapshots.md); accepted so Debezium configs carry over.");
+        .doc("Debezium's choice of window markers in the signal table. Tidemark writes no \
+              markers (Postgres: logical decoding messages; MariaDB: each chunk read at an \
+              exact binlog point), so both values behave the same (docs/snapshots.md); \
+              accepted so Debezium configs carry over.");
     /// `read.only`.
     READ_ONLY = Key::boolean("read.only")
         .default("false")
         .group("Signals")
         .doc("Debezium's promise to write nothing into the source database for incremental \
-              snapshots. Tidemark's Postgres watermarks never write a table, so incremental \
-              snapshots work the same either way; accepted so Debezium configs carry over.");
+              snapshots. Tidemark's incremental snapshots never write a table (Postgres and \
+              MariaDB), so they work the same either way; accepted so Debezium configs carry \
+              over.");
     /// `signal.poll.interval.ms`.
     POLL_INTERVAL = Key::long("signal.poll.interval.ms")
         .default("5000")
