@@ -114,6 +114,39 @@ impl Progress {
     }
 }
 
+/// A table of an offset's progress, found among the captured ones.
+#[derive(Debug)]
+pub struct Resumed<T> {
+    pub table: T,
+    pub entry: Entry,
+    /// Where the first table's reading goes on.
+    pub after: Option<Vec<String>>,
+}
+
+/// The signal id and tables of the incremental snapshot an offset left in progress, each
+/// found by `table` (by its entry's name); `None` when the offset has none or none of its
+/// tables is captured any more (one that is not is left out, with a warning).
+pub fn resume<T>(
+    offset: &OffsetMap,
+    table: impl Fn(&str) -> Option<T>,
+) -> Option<(String, Vec<Resumed<T>>)> {
+    let progress = Progress::read(offset)?;
+    let mut tables = Vec::new();
+    for (i, entry) in progress.entries.into_iter().enumerate() {
+        match table(&entry.name) {
+            Some(found) => tables.push(Resumed {
+                table: found,
+                entry,
+                after: if i == 0 { progress.last.clone() } else { None },
+            }),
+            None => {
+                tracing::warn!(table = %entry.name, "incremental snapshot: the table is no longer captured; left out")
+            }
+        }
+    }
+    (!tables.is_empty()).then_some((progress.id, tables))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod decimal;
 pub mod heartbeat;
+pub mod in_order;
 pub mod incremental_offset;
 pub mod metrics;
 pub mod mysql;

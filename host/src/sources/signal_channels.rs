@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::signals::Signal;
+use super::signals::{Signal, SignalConfig};
 
 /// Signals waiting for a running connector's source.
 #[derive(Debug, Default)]
@@ -44,6 +44,27 @@ impl SignalInbox {
             self.ready.notified().await;
         }
     }
+}
+
+/// The file and Kafka channels of a connector, running until dropped.
+pub struct Channels {
+    _file: Option<FileChannel>,
+    _kafka: Option<super::signal_kafka::KafkaChannel>,
+}
+
+/// Starts the file and Kafka channels `config` turns on, delivering into `inbox`; an error
+/// names a channel that cannot start.
+pub fn start(config: &SignalConfig, inbox: &Arc<SignalInbox>) -> Result<Channels, String> {
+    Ok(Channels {
+        _file: config
+            .file
+            .as_ref()
+            .map(|file| watch_file(file.into(), config.poll_interval, inbox.clone())),
+        _kafka: match &config.kafka {
+            Some(kafka) => Some(super::signal_kafka::watch(kafka, inbox.clone())?),
+            None => None,
+        },
+    })
 }
 
 /// Stops the file channel's task when dropped (when the source's run ends).

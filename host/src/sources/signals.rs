@@ -162,6 +162,29 @@ pub fn refuse_signals(props: &Properties, connector: &str) -> Result<(), ConfigE
     })
 }
 
+/// Whether a blocking snapshot must be refused (logged with the reason): an incremental
+/// snapshot is running, or the signal's `collections` match no captured table.
+pub fn refuse_blocking(
+    id: &str,
+    incremental_running: bool,
+    no_table: bool,
+    collections: &[String],
+) -> bool {
+    if incremental_running {
+        tracing::error!(
+            id,
+            "signal refused: an incremental snapshot is running (stop it first, or wait for it)"
+        );
+    } else if no_table {
+        tracing::error!(
+            id,
+            ?collections,
+            "signal refused: the blocking snapshot's data-collections match no captured table"
+        );
+    }
+    incremental_running || no_table
+}
+
 /// A signal as a channel delivers it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Signal {
@@ -238,6 +261,35 @@ fn kind(data: &Json, signal: &Signal) -> Result<SnapshotKind, String> {
 }
 
 impl Signal {
+    /// A signal table row, its first three columns (`id`, `type`, `data`) as text, as
+    /// Debezium reads them; `None` without an id and a type.
+    pub fn from_row(mut column: impl FnMut(usize) -> Option<String>) -> Option<Signal> {
+        Some(Signal {
+            id: column(0)?,
+            kind: column(1)?,
+            data: column(2).unwrap_or_default(),
+        })
+    }
+
+    /// What the signal asks for, logged: `None` (with a debug line) for a type Tidemark
+    /// does not act on, or (with an error) for a known type whose data is wrong.
+    pub fn accepted(&self) -> Option<Action> {
+        match self.action() {
+            Ok(Some(action)) => {
+                tracing::info!(id = %self.id, kind = %self.kind, "signal received");
+                Some(action)
+            }
+            Ok(None) => {
+                tracing::debug!(id = %self.id, kind = %self.kind, "a signal Tidemark does not act on");
+                None
+            }
+            Err(problem) => {
+                tracing::error!("signal refused: {problem}");
+                None
+            }
+        }
+    }
+
     /// What the signal asks for; `None` for a type Tidemark does not act on (logged by the
     /// caller), an error for a known type whose data is wrong.
     pub fn action(&self) -> Result<Option<Action>, String> {

@@ -278,22 +278,17 @@ impl Incremental {
         chunk_size: usize,
         table: impl Fn(&str) -> Option<Arc<Table>>,
     ) -> Option<Incremental> {
-        let progress = Progress::read(offset)?;
-        let mut requests = Vec::new();
-        for (i, e) in progress.entries.into_iter().enumerate() {
-            match table(&e.name) {
-                Some(table) => requests.push(Request {
-                    table,
-                    filter: e.filter,
-                    surrogate: e.surrogate,
-                    after: if i == 0 { progress.last.clone() } else { None },
-                }),
-                None => {
-                    tracing::warn!(table = %e.name, "incremental snapshot: the table is no longer captured; left out")
-                }
-            }
-        }
-        (!requests.is_empty()).then(|| Incremental::new(progress.id, requests, chunk_size))
+        let (id, tables) = crate::sources::incremental_offset::resume(offset, table)?;
+        let requests = tables
+            .into_iter()
+            .map(|r| Request {
+                table: r.table,
+                filter: r.entry.filter,
+                surrogate: r.entry.surrogate,
+                after: r.after,
+            })
+            .collect();
+        Some(Incremental::new(id, requests, chunk_size))
     }
 }
 

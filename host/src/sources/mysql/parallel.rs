@@ -18,13 +18,11 @@
 //! connection and memory stays bounded. Other tables are streamed by the snapshot's own
 //! connection, in their turn.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
 
 use super::catalog::{self, BinlogPosition, quote_ident, text};
@@ -35,6 +33,7 @@ use super::snapshot::{cells, consistent_point, prepare_session};
 use super::table::Table;
 use super::types::MySqlType;
 use crate::event::Record;
+use crate::sources::in_order::{InOrder, Work, deliver};
 
 /// About this many rows per range.
 const RANGE_ROWS: u64 = 8192;
@@ -123,11 +122,9 @@ pub struct RangeRows {
 
 /// The readers of a snapshot, and the ranges they read ahead.
 pub struct Readers {
-    results: mpsc::Receiver<(usize, Result<RangeRows, MySqlError>)>,
-    ahead: BTreeMap<usize, RangeRows>,
+    results: InOrder<RangeRows, MySqlError>,
     /// The table of each range, in order.
     tables: Vec<usize>,
-    next: usize,
     _tasks: JoinSet<()>,
 }
 
@@ -233,22 +230,21 @@ impl Readers {
         tables: &[Arc<Table>],
         at: (BinlogPosition, crate::event::envelope::Timestamp),
     ) -> Result<Readers, MySqlError> {
-        let ranges = Arc::new(plan(main, tables).await?);
+        let ranges = plan(main, tables).await?;
         tracing::info!(
             connections = conns.len() + 1,
             ranges = ranges.len(),
             "snapshot read by several connections"
         );
-        let taken = Arc::new(AtomicUsize::new(0));
-        let ahead = Arc::new(Semaphore::new(conns.len() * 2));
+        let range_tables = ranges.iter().map(|r| r.table).collect();
+        let work = Work::new(ranges, conns.len() * 2);
         let (send, results) = mpsc::channel(conns.len() * 2);
         let config = Arc::new(config.clone());
         let shared_tables: Arc<Vec<Arc<Table>>> = Arc::new(tables.to_vec());
         let at = Arc::new(at);
         let mut tasks = JoinSet::new();
         for mut conn in conns {
-            let (ranges, taken, ahead, send) =
-                (ranges.clone(), taken.clone(), ahead.clone(), send.clone());
+            let (work, send) = (work.clone(), send.clone());
             let (config, tables, at) = (config.clone(), shared_tables.clone(), at.clone());
             tasks.spawn(async move {
                 let position = Position {
@@ -261,16 +257,7 @@ impl Readers {
                     row: 0,
                     thread: None,
                 };
-                loop {
-                    // A permit before the range: ranges are taken in order, so the one the
-                    // emitter waits for is always being read.
-                    let Ok(permit) = ahead.clone().acquire_owned().await else {
-                        return;
-                    };
-                    let index = taken.fetch_add(1, Ordering::Relaxed);
-                    let Some(range) = ranges.get(index).copied() else {
-                        return;
-                    };
+                while let Some((index, range, permit)) = work.take().await {
                     let table = &tables[range.table];
                     let result = read_range(&mut conn, &config, table, range, &position)
                         .await
@@ -278,18 +265,15 @@ impl Readers {
                             rows,
                             _permit: permit,
                         });
-                    let failed = result.is_err();
-                    if send.send((index, result)).await.is_err() || failed {
+                    if !deliver(&send, index, result).await {
                         return;
                     }
                 }
             });
         }
         Ok(Readers {
-            results,
-            ahead: BTreeMap::new(),
-            tables: ranges.iter().map(|r| r.table).collect(),
-            next: 0,
+            results: InOrder::new(results),
+            tables: range_tables,
             _tasks: tasks,
         })
     }
@@ -301,25 +285,13 @@ impl Readers {
 
     /// The next range of table `table`, in order; `None` after its last.
     pub async fn next(&mut self, table: usize) -> Option<Result<RangeRows, MySqlError>> {
-        if self.tables.get(self.next) != Some(&table) {
+        if self.tables.get(self.results.position()) != Some(&table) {
             return None;
         }
-        loop {
-            if let Some(rows) = self.ahead.remove(&self.next) {
-                self.next += 1;
-                return Some(Ok(rows));
-            }
-            match self.results.recv().await {
-                Some((_, Err(error))) => return Some(Err(error)),
-                Some((index, Ok(rows))) => {
-                    self.ahead.insert(index, rows);
-                }
-                None => {
-                    return Some(Err(MySqlError::Stream(
-                        "the snapshot's readers ended before its last range".into(),
-                    )));
-                }
-            }
-        }
+        Some(self.results.next().await.unwrap_or_else(|| {
+            Err(MySqlError::Stream(
+                "the snapshot's readers ended before its last range".into(),
+            ))
+        }))
     }
 }

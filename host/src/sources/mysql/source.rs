@@ -69,20 +69,8 @@ fn check_include_list(config: &MySqlConfig, all: &[CatalogTable]) -> Result<(), 
 pub async fn run(config: &MySqlConfig, mut context: SourceContext) -> Result<(), MySqlError> {
     let mut reconnects =
         Reconnects::new(config.reconnect.clone()).counted_in(context.reconnects.clone());
-    let _file_channel = config.signals.file.as_ref().map(|file| {
-        crate::sources::signal_channels::watch_file(
-            file.into(),
-            config.signals.poll_interval,
-            context.signals.clone(),
-        )
-    });
-    let _kafka_channel = match &config.signals.kafka {
-        Some(kafka) => Some(
-            crate::sources::signal_kafka::watch(kafka, context.signals.clone())
-                .map_err(MySqlError::Signals)?,
-        ),
-        None => None,
-    };
+    let _channels = crate::sources::signal_channels::start(&config.signals, &context.signals)
+        .map_err(MySqlError::Signals)?;
     loop {
         let Err(error) = attempt(config, &context, &mut reconnects.connected).await else {
             return Ok(());

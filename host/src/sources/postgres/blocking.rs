@@ -24,7 +24,7 @@ use super::error::PostgresError;
 use super::snapshot::{Snapshot, snapshot_config};
 use super::stream::{State, Stream};
 use crate::event::envelope::Timestamp;
-use crate::sources::signals::Condition;
+use crate::sources::signals::{Condition, refuse_blocking};
 
 /// A blocking snapshot a signal asked for.
 #[derive(Debug)]
@@ -46,22 +46,15 @@ impl Stream<'_> {
         blocking: Blocking,
     ) -> Result<(), PostgresError> {
         let id = blocking.id.as_str();
-        if self.incremental.is_some() {
-            tracing::error!(
-                id,
-                "signal refused: an incremental snapshot is running (stop it first, or wait for it)"
-            );
-            return Ok(());
-        }
-        let requests = self
-            .requests(&blocking.collections, &blocking.conditions, None)
-            .await?;
-        if requests.is_empty() {
-            tracing::error!(
-                id,
-                collections = ?blocking.collections,
-                "signal refused: the blocking snapshot's data-collections match no captured table"
-            );
+        let requests = match self.incremental {
+            Some(_) => Vec::new(),
+            None => {
+                self.requests(&blocking.collections, &blocking.conditions, None)
+                    .await?
+            }
+        };
+        let running = self.incremental.is_some();
+        if refuse_blocking(id, running, requests.is_empty(), &blocking.collections) {
             return Ok(());
         }
         // What the stream gathered goes first (the snapshot's rows are newer); its position

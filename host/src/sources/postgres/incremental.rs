@@ -469,23 +469,15 @@ impl Incremental {
         chunk_size: usize,
         table: impl Fn(&str) -> Option<Arc<Table>>,
     ) -> Option<Incremental> {
-        let progress = Progress::read(offset)?;
-        let mut requests = Vec::new();
-        for (i, e) in progress.entries.into_iter().enumerate() {
-            match table(&e.name) {
-                Some(table) => requests.push(Request {
-                    by_ctid: e.by_ctid,
-                    after: if i == 0 { progress.last.clone() } else { None },
-                    ..Request::new(table, e.filter, e.surrogate)
-                }),
-                None => {
-                    tracing::warn!(table = %e.name, "incremental snapshot: the table is no longer captured; left out")
-                }
-            }
-        }
-        if requests.is_empty() {
-            return None;
-        }
-        Some(Incremental::new(progress.id, requests, chunk_size))
+        let (id, tables) = crate::sources::incremental_offset::resume(offset, table)?;
+        let requests = tables
+            .into_iter()
+            .map(|r| Request {
+                by_ctid: r.entry.by_ctid,
+                after: r.after,
+                ..Request::new(r.table, r.entry.filter, r.entry.surrogate)
+            })
+            .collect();
+        Some(Incremental::new(id, requests, chunk_size))
     }
 }

@@ -6,11 +6,9 @@
 //! snapshot's progress are those of one connection, and memory stays bounded whatever the
 //! table's size.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
 use tokio_postgres::Client;
 
@@ -20,6 +18,7 @@ use super::config::PostgresConfig;
 use super::error::PostgresError;
 use super::snapshot::{Read, copy_all, quote_ident, read_line};
 use super::table::Table;
+use crate::sources::in_order::{InOrder, Work, deliver};
 
 /// About this many rows per range, as the planner counts a table's rows per page.
 const RANGE_ROWS: f64 = 16384.0;
@@ -50,9 +49,7 @@ pub struct RangeRows {
 
 /// The readers of a snapshot, and the ranges they read ahead.
 pub struct Readers {
-    results: mpsc::Receiver<(usize, Result<RangeRows, PostgresError>)>,
-    ahead: BTreeMap<usize, RangeRows>,
-    next: usize,
+    results: InOrder<RangeRows, PostgresError>,
     total: usize,
     _tasks: JoinSet<()>,
 }
@@ -138,42 +135,31 @@ impl Readers {
         parallel: &Parallel,
         with_ctid: bool,
     ) -> Result<Readers, PostgresError> {
-        let ranges = Arc::new(plan(client, tables).await?);
+        let ranges = plan(client, tables).await?;
         let total = ranges.len();
         tracing::info!(
             threads = parallel.threads,
             ranges = total,
             "snapshot read by several connections"
         );
-        let taken = Arc::new(AtomicUsize::new(0));
-        let ahead = Arc::new(Semaphore::new(parallel.threads * 2));
+        let work = Work::new(ranges, parallel.threads * 2);
         let (send, results) = mpsc::channel(parallel.threads * 2);
         let config = Arc::new(config.clone());
         let tables: Arc<Vec<Arc<Table>>> = Arc::new(tables.to_vec());
         let mut tasks = JoinSet::new();
         for _ in 0..parallel.threads {
-            let (ranges, taken, ahead, send) =
-                (ranges.clone(), taken.clone(), ahead.clone(), send.clone());
+            let (work, send) = (work.clone(), send.clone());
             let (config, tables, snapshot) =
                 (config.clone(), tables.clone(), parallel.snapshot.clone());
             tasks.spawn(async move {
                 let client = match connect(&config, &snapshot).await {
                     Ok(client) => client,
                     Err(error) => {
-                        let _ = send.send((taken.load(Ordering::Relaxed), Err(error))).await;
+                        let _ = send.send((0, Err(error))).await;
                         return;
                     }
                 };
-                loop {
-                    // A permit before the range: ranges are taken in order, so the one the
-                    // emitter waits for is always being read.
-                    let Ok(permit) = ahead.clone().acquire_owned().await else {
-                        return;
-                    };
-                    let index = taken.fetch_add(1, Ordering::Relaxed);
-                    let Some(range) = ranges.get(index).copied() else {
-                        return;
-                    };
+                while let Some((index, range, permit)) = work.take().await {
                     let table = &tables[range.table];
                     let result = read_range(&client, &config, table, range, with_ctid)
                         .await
@@ -182,17 +168,14 @@ impl Readers {
                             rows,
                             _permit: permit,
                         });
-                    let failed = result.is_err();
-                    if send.send((index, result)).await.is_err() || failed {
+                    if !deliver(&send, index, result).await {
                         return;
                     }
                 }
             });
         }
         Ok(Readers {
-            results,
-            ahead: BTreeMap::new(),
-            next: 0,
+            results: InOrder::new(results),
             total,
             _tasks: tasks,
         })
@@ -200,25 +183,13 @@ impl Readers {
 
     /// The next range in order; `None` after the last.
     pub async fn next(&mut self) -> Option<Result<RangeRows, PostgresError>> {
-        if self.next == self.total {
+        if self.results.position() == self.total {
             return None;
         }
-        loop {
-            if let Some(rows) = self.ahead.remove(&self.next) {
-                self.next += 1;
-                return Some(Ok(rows));
-            }
-            match self.results.recv().await {
-                Some((_, Err(error))) => return Some(Err(error)),
-                Some((index, Ok(rows))) => {
-                    self.ahead.insert(index, rows);
-                }
-                None => {
-                    return Some(Err(PostgresError::Replication(
-                        "the snapshot's readers ended before its last range".into(),
-                    )));
-                }
-            }
-        }
+        Some(self.results.next().await.unwrap_or_else(|| {
+            Err(PostgresError::Replication(
+                "the snapshot's readers ended before its last range".into(),
+            ))
+        }))
     }
 }

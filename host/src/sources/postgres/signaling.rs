@@ -17,17 +17,11 @@ use super::stream::{State, Stream};
 use super::table::Table;
 use crate::sources::signals::{Action, Signal, SnapshotKind};
 
-/// A signal table row's `id`, `type` and `data` (its first three columns, as Debezium reads
-/// them).
+/// A signal table row's `id`, `type` and `data`.
 fn signal_of(cells: &[Cell]) -> Option<Signal> {
-    let text = |i: usize| match cells.get(i) {
+    Signal::from_row(|i| match cells.get(i) {
         Some(Cell::Text(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
         _ => None,
-    };
-    Some(Signal {
-        id: text(0)?,
-        kind: text(1)?,
-        data: text(2).unwrap_or_default(),
     })
 }
 
@@ -55,18 +49,9 @@ impl Stream<'_> {
         signal: Signal,
         lsn: Option<u64>,
     ) -> Result<(), PostgresError> {
-        let action = match signal.action() {
-            Ok(Some(action)) => action,
-            Ok(None) => {
-                tracing::debug!(id = %signal.id, kind = %signal.kind, "a signal Tidemark does not act on");
-                return Ok(());
-            }
-            Err(problem) => {
-                tracing::error!("signal refused: {problem}");
-                return Ok(());
-            }
+        let Some(action) = signal.accepted() else {
+            return Ok(());
         };
-        tracing::info!(id = %signal.id, kind = %signal.kind, "signal received");
         match action {
             Action::Log { message } => tracing::info!(id = %signal.id, "signal: {message}"),
             Action::ExecuteSnapshot {

@@ -72,20 +72,8 @@ pub(super) fn replication_error(config: &PostgresConfig, error: PgWireError) -> 
 pub async fn run(config: &PostgresConfig, mut context: SourceContext) -> Result<(), PostgresError> {
     let mut reconnects =
         Reconnects::new(config.reconnect.clone()).counted_in(context.reconnects.clone());
-    let _file_channel = config.signals.file.as_ref().map(|file| {
-        crate::sources::signal_channels::watch_file(
-            file.into(),
-            config.signals.poll_interval,
-            context.signals.clone(),
-        )
-    });
-    let _kafka_channel = match &config.signals.kafka {
-        Some(kafka) => Some(
-            crate::sources::signal_kafka::watch(kafka, context.signals.clone())
-                .map_err(PostgresError::Signals)?,
-        ),
-        None => None,
-    };
+    let _channels = crate::sources::signal_channels::start(&config.signals, &context.signals)
+        .map_err(PostgresError::Signals)?;
     loop {
         let error = match attempt(config, &context, &mut reconnects.connected).await {
             Ok(Some(client)) => {

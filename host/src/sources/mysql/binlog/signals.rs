@@ -27,7 +27,7 @@ use crate::sources::mysql::incremental::{Incremental, Request};
 use crate::sources::mysql::snapshot::{self, Snapshot, SnapshotPoint};
 use crate::sources::mysql::table::Table;
 use crate::sources::mysql::types::Cell;
-use crate::sources::signals::{Action, Condition, Signal, SnapshotKind};
+use crate::sources::signals::{Action, Condition, Signal, SnapshotKind, refuse_blocking};
 
 /// A blocking snapshot a signal asked for.
 #[derive(Debug)]
@@ -38,17 +38,11 @@ pub(super) struct Blocking {
     conditions: Vec<Condition>,
 }
 
-/// A signal table row's `id`, `type` and `data` (its first three columns, as Debezium reads
-/// them); `None` without an id and a type.
+/// A signal table row's `id`, `type` and `data`; `None` without an id and a type.
 pub(super) fn signal_of(cells: &[Cell]) -> Option<Signal> {
-    let text = |i: usize| match cells.get(i) {
+    Signal::from_row(|i| match cells.get(i) {
         Some(Cell::Bytes(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
         _ => None,
-    };
-    Some(Signal {
-        id: text(0)?,
-        kind: text(1)?,
-        data: text(2).unwrap_or_default(),
     })
 }
 
@@ -72,18 +66,9 @@ impl Stream<'_> {
         state: &mut State,
         signal: Signal,
     ) -> Result<(), MySqlError> {
-        let action = match signal.action() {
-            Ok(Some(action)) => action,
-            Ok(None) => {
-                tracing::debug!(id = %signal.id, kind = %signal.kind, "a signal Tidemark does not act on");
-                return Ok(());
-            }
-            Err(problem) => {
-                tracing::error!("signal refused: {problem}");
-                return Ok(());
-            }
+        let Some(action) = signal.accepted() else {
+            return Ok(());
         };
-        tracing::info!(id = %signal.id, kind = %signal.kind, "signal received");
         let notifications = &self.config.notifications;
         match action {
             Action::Log { message } => tracing::info!(id = %signal.id, "signal: {message}"),
@@ -277,22 +262,15 @@ impl Stream<'_> {
         blocking: Blocking,
     ) -> Result<(), MySqlError> {
         let id = blocking.id.as_str();
-        if self.incremental.is_some() {
-            tracing::error!(
-                id,
-                "signal refused: an incremental snapshot is running (stop it first, or wait for it)"
-            );
-            return Ok(());
-        }
-        let requests = self
-            .requests(&blocking.collections, &blocking.conditions, None)
-            .await?;
-        if requests.is_empty() {
-            tracing::error!(
-                id,
-                collections = ?blocking.collections,
-                "signal refused: the blocking snapshot's data-collections match no captured table"
-            );
+        let requests = match self.incremental {
+            Some(_) => Vec::new(),
+            None => {
+                self.requests(&blocking.collections, &blocking.conditions, None)
+                    .await?
+            }
+        };
+        let running = self.incremental.is_some();
+        if refuse_blocking(id, running, requests.is_empty(), &blocking.collections) {
             return Ok(());
         }
         // What the stream gathered goes first (the snapshot's rows are newer); its position
