@@ -9,26 +9,14 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use tidemark_tests::capture::{Capture, assert_same_events_except, pg_properties};
-use tidemark_tests::churn::{
-    Churn, applied, differences, signal_setup, table, wait_for_the_end_marker,
-};
+use tidemark_tests::churn::{Churn, applied, differences, signal_setup, table};
 use tidemark_tests::golden_lines;
 use tidemark_tests::postgres::Postgres;
 use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
+use tidemark_tests::scenarios::{blocking, ops};
 
 const ROWS: i64 = 50_000;
 const TIMEOUT: Duration = Duration::from_secs(240);
-
-/// Each output line's `op`, in order.
-fn ops(lines: &[String]) -> Vec<String> {
-    lines
-        .iter()
-        .map(|l| {
-            let record: Json = serde_json::from_str(l).unwrap();
-            record["value"]["op"].as_str().unwrap_or("").to_owned()
-        })
-        .collect()
-}
 
 #[test]
 fn a_blocking_snapshot_under_changes_pauses_the_stream_and_yields_the_tables_content() {
@@ -39,52 +27,14 @@ fn a_blocking_snapshot_under_changes_pauses_the_stream_and_yields_the_tables_con
     );
     let out = dir.path().join("out.jsonl");
     let log = dir.path().join("run.log");
-    let mut run = spawn_tidemark(&config, &log);
+    let run = spawn_tidemark(&config, &log);
     server.wait_slot_active("blk", "tidemark_slot");
 
     let writing = Churn::start(&server, "blk", ROWS, |_| String::new());
-    wait_until("streamed changes", TIMEOUT, || {
-        ops(&read_lines(&out))
-            .iter()
-            .filter(|op| *op == "u")
-            .count()
-            > 20
-    });
-    server.psql(
-        "blk",
-        r#"INSERT INTO debezium_signal VALUES ('blk-1', 'execute-snapshot',
-           '{"data-collections": ["public.items"], "type": "blocking"}')"#,
-    );
-    wait_until("the blocking snapshot to complete", TIMEOUT, || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("blocking snapshot completed")
-    });
-    // The stream goes on after it.
-    let after_snapshot = read_lines(&out).len();
-    wait_until("changes streamed after the snapshot", TIMEOUT, || {
-        read_lines(&out).len() > after_snapshot + 100
-    });
-    writing.stop();
-    wait_for_the_end_marker(&server, "blk", &out, TIMEOUT);
-    run.kill().unwrap();
-    run.wait().unwrap();
-
-    let lines = read_lines(&out);
-    let ops = ops(&lines);
-    let first = ops.iter().position(|op| op == "r").expect("snapshot reads");
-    let last = ops.iter().rposition(|op| op == "r").unwrap();
-    let block = &ops[first..=last];
-    assert!(
-        block.iter().all(|op| op == "r"),
-        "the stream pauses during a blocking snapshot: {} other events among its reads",
-        block.iter().filter(|op| *op != "r").count()
-    );
-    assert!(
-        ops[..first].iter().any(|op| op == "u") && ops[last..].iter().any(|op| op == "u"),
-        "changes stream before and after the snapshot"
-    );
-    let reads = block.len() as i64;
+    let signal = r#"INSERT INTO debezium_signal VALUES ('blk-1', 'execute-snapshot',
+           '{"data-collections": ["public.items"], "type": "blocking"}')"#;
+    let (lines, reads) = blocking(&server, "blk", &out, &log, run, writing, signal, TIMEOUT);
+    let reads = reads as i64;
     assert!(
         (ROWS - 5_000..ROWS + 5_000).contains(&reads),
         "the snapshot reads the table whole: {reads} reads"

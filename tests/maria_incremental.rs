@@ -9,10 +9,14 @@
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use tidemark_tests::capture::{Capture, assert_same_events_except, maria_properties};
-use tidemark_tests::churn::{Churn, applied, differences, maria_table, wait_for_the_end_marker_in};
+use tidemark_tests::capture::{
+    Capture, assert_same_events_except, blank_notification, debezium_without_markers,
+    maria_properties,
+};
+use tidemark_tests::churn::{Churn, applied, differences, maria_table};
 use tidemark_tests::mariadb::MariaDb;
-use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
+use tidemark_tests::process::spawn_tidemark;
+use tidemark_tests::scenarios::{blocking, incremental_killed_a_third_of_the_way, reads_of};
 
 const ROWS: i64 = 200_000;
 const TIMEOUT: Duration = Duration::from_secs(240);
@@ -53,27 +57,13 @@ fn setup(
     (server, dir, props)
 }
 
-fn reads_of(lines: &[String], ids: std::ops::RangeInclusive<i64>) -> usize {
-    lines
-        .iter()
-        .filter(|l| l.contains(r#""op":"r""#))
-        .filter(|l| {
-            let record: Json = serde_json::from_str(l).unwrap();
-            record["key"]["id"]
-                .as_i64()
-                .is_some_and(|id| ids.contains(&id))
-        })
-        .count()
-}
-
 #[test]
 fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content() {
     let (server, dir, props) = setup("inc", ROWS, &[("offset.flush.interval.ms", "200")]);
     let config = dir.path().join("connector.properties");
     tidemark_tests::write_properties(&config, &props);
     let out = dir.path().join("out.jsonl");
-    let log = |n: usize| dir.path().join(format!("run-{n}.log"));
-    let mut run = spawn_tidemark(&config, &log(1));
+    let run = spawn_tidemark(&config, &dir.path().join("run-1.log"));
     server.wait_binlog_dump();
 
     let writing = Churn::start_maria(&server, "inc", ROWS, |_| String::new());
@@ -82,68 +72,16 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
         r#"INSERT INTO debezium_signal VALUES ('snap-1', 'execute-snapshot',
            '{"data-collections": ["inc.items"], "type": "incremental"}')"#,
     );
-    // Killed once a good part of the table is out (and committed).
-    wait_until("a third of the table read", TIMEOUT, || {
-        read_lines(&out)
-            .iter()
-            .filter(|l| l.contains(r#""op":"r""#))
-            .count()
-            > ROWS as usize / 3
-    });
-    std::thread::sleep(Duration::from_millis(600));
-    run.kill().unwrap();
-    run.wait().unwrap();
-    let before_restart = read_lines(&out).len();
-
-    let mut run = spawn_tidemark(&config, &log(2));
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while !std::fs::read_to_string(log(2))
-        .unwrap_or_default()
-        .contains("incremental snapshot completed")
-    {
-        if std::time::Instant::now() > deadline {
-            let text = std::fs::read_to_string(log(2)).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            panic!(
-                "the restarted snapshot did not complete in {TIMEOUT:?}; {} reads; its log ends:\n{}",
-                reads_of(&read_lines(&out), 1..=ROWS),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    writing.stop();
-    server.sql("inc", "INSERT INTO items VALUES (-1, -1)");
-    wait_for_the_end_marker_in(&out, TIMEOUT);
-    run.kill().unwrap();
-    run.wait().unwrap();
-
-    let second = std::fs::read_to_string(log(2)).unwrap();
-    assert!(
-        second.contains("incremental snapshot resumed after its last chunk"),
-        "the restarted connector resumes the snapshot:\n{second}"
-    );
-    let lines = read_lines(&out);
-    assert_eq!(
-        reads_of(&lines[before_restart..], 1..=1000),
-        0,
-        "after the restart the snapshot does not read its first chunks again"
-    );
-    let expected = maria_table(&server, "inc", "items");
-    let problems = differences(&expected, applied(&lines).get("inc.inc.items"));
-    assert!(
-        problems.is_empty(),
-        "{problems}; the runs' snapshot lines:\n{}",
-        [log(1), log(2)]
-            .iter()
-            .flat_map(|l| std::fs::read_to_string(l)
-                .unwrap_or_default()
-                .lines()
-                .map(str::to_owned)
-                .collect::<Vec<_>>())
-            .filter(|l| l.contains("snapshot") || l.contains("WARN") || l.contains("ERROR"))
-            .collect::<Vec<_>>()
-            .join("\n")
+    incremental_killed_a_third_of_the_way(
+        &server,
+        "inc",
+        &config,
+        &out,
+        run,
+        writing,
+        ROWS,
+        "inc.inc.items",
+        TIMEOUT,
     );
     // Read-only: the connector wrote nothing into the database.
     assert_eq!(
@@ -152,12 +90,6 @@ fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content(
             .trim(),
         "1",
         "only the test's signal row is in the signal table"
-    );
-    eprintln!(
-        "{} events for a final table of {} rows; {} reads",
-        lines.len(),
-        expected.len(),
-        lines.iter().filter(|l| l.contains(r#""op":"r""#)).count()
     );
 }
 
@@ -254,20 +186,6 @@ fn signals_from_a_file_pause_resume_and_stop_an_incremental_snapshot() {
     );
 }
 
-/// Blanks what differs from run to run in a notification: the timestamp, and the random id
-/// of the initial snapshot's notifications.
-fn blank_notification(record: &mut Json) {
-    let payload = &mut record["value"]["payload"];
-    if payload.get("aggregate_type").is_none() {
-        return;
-    }
-    payload["timestamp"] = Json::Null;
-    if payload["aggregate_type"] == "Initial Snapshot" {
-        payload["id"] = Json::Null;
-        record["key"]["payload"]["id"] = Json::Null;
-    }
-}
-
 /// Runs the golden files' workload (`tests/golden/README-maria-incremental.md`): 7 rows,
 /// chunks of 3, a source-channel signal with `data`.
 fn golden_run(data: &str) -> Vec<String> {
@@ -359,21 +277,6 @@ fn an_incremental_snapshot_emits_debeziums_events() {
     });
 }
 
-/// Debezium's records of a golden file made without `read.only`, without its window markers
-/// (rows it inserts into the signal table) and with the reads' binlog place blanked: it is
-/// the closing marker's, which Tidemark, writing no markers, does not have.
-fn debezium_without_markers(file: &str) -> Vec<String> {
-    tidemark_tests::golden_lines(file)
-        .into_iter()
-        .filter(|l| {
-            let record: Json = serde_json::from_str(l).unwrap();
-            !record["value"]["payload"]["after"]["type"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("snapshot-window-"))
-        })
-        .collect()
-}
-
 /// Blanks a read's binlog place.
 fn blank_read_place(record: &mut Json) {
     let payload = &mut record["value"]["payload"];
@@ -402,17 +305,6 @@ fn an_incremental_snapshot_with_a_filter_emits_debeziums_events() {
     );
 }
 
-/// Each output line's `op`, in order.
-fn ops(lines: &[String]) -> Vec<String> {
-    lines
-        .iter()
-        .map(|l| {
-            let record: Json = serde_json::from_str(l).unwrap();
-            record["value"]["op"].as_str().unwrap_or("").to_owned()
-        })
-        .collect()
-}
-
 #[test]
 fn a_blocking_snapshot_under_changes_pauses_the_stream_and_yields_the_tables_content() {
     const ROWS: i64 = 50_000;
@@ -421,59 +313,21 @@ fn a_blocking_snapshot_under_changes_pauses_the_stream_and_yields_the_tables_con
     tidemark_tests::write_properties(&config, &props);
     let out = dir.path().join("out.jsonl");
     let log = dir.path().join("run.log");
-    let mut run = spawn_tidemark(&config, &log);
+    let run = spawn_tidemark(&config, &log);
     server.wait_binlog_dump();
 
     let writing = Churn::start_maria(&server, "blk", ROWS, |_| String::new());
-    wait_until("streamed changes", TIMEOUT, || {
-        ops(&read_lines(&out))
-            .iter()
-            .filter(|op| *op == "u")
-            .count()
-            > 20
-    });
     // The signal table is not captured: its row is a signal all the same.
-    server.sql(
-        "blk",
-        r#"INSERT INTO debezium_signal VALUES ('blk-1', 'execute-snapshot',
+    let signal = r#"INSERT INTO debezium_signal VALUES ('blk-1', 'execute-snapshot',
            '{"data-collections": ["blk.items"], "type": "blocking",
-             "additional-conditions": [{"data-collection": "blk.items", "filter": "id > 100"}]}')"#,
-    );
-    wait_until("the blocking snapshot to complete", TIMEOUT, || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("blocking snapshot completed")
-    });
-    let after_snapshot = read_lines(&out).len();
-    wait_until("changes streamed after the snapshot", TIMEOUT, || {
-        read_lines(&out).len() > after_snapshot + 100
-    });
-    writing.stop();
-    server.sql("blk", "INSERT INTO items VALUES (-1, -1)");
-    wait_for_the_end_marker_in(&out, TIMEOUT);
-    run.kill().unwrap();
-    run.wait().unwrap();
-
-    let lines = read_lines(&out);
-    let ops = ops(&lines);
-    let first = ops.iter().position(|op| op == "r").expect("snapshot reads");
-    let last = ops.iter().rposition(|op| op == "r").unwrap();
-    let block = &ops[first..=last];
-    assert!(
-        block.iter().all(|op| op == "r"),
-        "the stream pauses during a blocking snapshot: {} other events among its reads",
-        block.iter().filter(|op| *op != "r").count()
-    );
-    assert!(
-        ops[..first].iter().any(|op| op == "u") && ops[last..].iter().any(|op| op == "u"),
-        "changes stream before and after the snapshot"
-    );
+             "additional-conditions": [{"data-collection": "blk.items", "filter": "id > 100"}]}')"#;
+    let (lines, reads) = blocking(&server, "blk", &out, &log, run, writing, signal, TIMEOUT);
     assert_eq!(
         reads_of(&lines, 1..=100),
         0,
         "the filter keeps ids 1..=100 out"
     );
-    let reads = block.len() as i64;
+    let reads = reads as i64;
     assert!(
         (ROWS - 5_000..ROWS + 5_000).contains(&reads),
         "the snapshot reads the table whole: {reads} reads"

@@ -5,22 +5,22 @@
 //! with `snapshot.locking.mode=none` (no global lock allowed, as on a managed server), two
 //! connections still read one consistent snapshot: applying the output yields the tables.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value as Json;
-use tidemark_tests::capture::{maria_properties, normalize};
+use tidemark_tests::capture::maria_properties;
 use tidemark_tests::churn::{Churn, applied, differences, maria_table, wait_for_the_end_marker_in};
 use tidemark_tests::mariadb::MariaDb;
 use tidemark_tests::process::{read_lines, spawn_tidemark, wait_until};
+use tidemark_tests::scenarios::run_to_end;
 use tidemark_tests::write_properties;
 
 /// The `initial_only` snapshot of database `shop` with `threads` connections: its events
 /// (volatile fields blanked) and the connector's log.
 fn snapshot(server: &MariaDb, threads: &str) -> (Vec<Json>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("connector.properties");
-    write_properties(
-        &config,
+    run_to_end(
+        dir.path(),
         &maria_properties(
             server,
             dir.path(),
@@ -35,30 +35,7 @@ fn snapshot(server: &MariaDb, threads: &str) -> (Vec<Json>, String) {
                 ("value.converter.schemas.enable", "false"),
             ],
         ),
-    );
-    let log = dir.path().join("run.log");
-    let mut run = spawn_tidemark(&config, &log);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while run.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the snapshot did not end");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let log = std::fs::read_to_string(&log).unwrap();
-    assert!(run.wait().unwrap().success(), "the run ends cleanly: {log}");
-    let events = read_lines(&dir.path().join("out.jsonl"))
-        .iter()
-        .map(|l| {
-            let mut event = normalize(l);
-            // Notifications: a random id and the time they were sent.
-            if event["topic"] == "notes" {
-                event["key"] = Json::Null;
-                event["value"]["id"] = Json::Null;
-                event["value"]["timestamp"] = Json::Null;
-            }
-            event
-        })
-        .collect();
-    (events, log)
+    )
 }
 
 #[test]

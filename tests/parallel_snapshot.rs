@@ -3,21 +3,17 @@
 //! partitioned one, read with three connections, give exactly the events of one connection,
 //! in the same order with the same markers.
 
-use std::time::{Duration, Instant};
-
 use serde_json::Value as Json;
-use tidemark_tests::capture::{normalize, pg_properties};
+use tidemark_tests::capture::pg_properties;
 use tidemark_tests::postgres::Postgres;
-use tidemark_tests::process::{read_lines, spawn_tidemark};
-use tidemark_tests::write_properties;
+use tidemark_tests::scenarios::run_to_end;
 
 /// The snapshot of database `shop` with `threads` connections: its events (volatile fields
 /// blanked) and the connector's log.
 fn snapshot(server: &Postgres, threads: &str) -> (Vec<Json>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("connector.properties");
-    write_properties(
-        &config,
+    run_to_end(
+        dir.path(),
         &pg_properties(
             server,
             "shop",
@@ -31,30 +27,7 @@ fn snapshot(server: &Postgres, threads: &str) -> (Vec<Json>, String) {
                 ("value.converter.schemas.enable", "false"),
             ],
         ),
-    );
-    let log = dir.path().join("run.log");
-    let mut run = spawn_tidemark(&config, &log);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while run.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the snapshot did not end");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let log = std::fs::read_to_string(&log).unwrap();
-    assert!(run.wait().unwrap().success(), "the run ends cleanly: {log}");
-    let events = read_lines(&dir.path().join("out.jsonl"))
-        .iter()
-        .map(|l| {
-            let mut event = normalize(l);
-            // Notifications: a random id and the time they were sent.
-            if event["topic"] == "notes" {
-                event["key"] = Json::Null;
-                event["value"]["id"] = Json::Null;
-                event["value"]["timestamp"] = Json::Null;
-            }
-            event
-        })
-        .collect();
-    (events, log)
+    )
 }
 
 #[test]

@@ -417,3 +417,33 @@ fn diff(a: &Json, b: &Json, path: String, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// Debezium's records of a golden file without its window markers: Debezium (unless
+/// `read.only`) opens and closes each incremental chunk's window with rows it inserts into the
+/// signal table; Tidemark writes none (docs/snapshots.md).
+pub fn debezium_without_markers(file: &str) -> Vec<String> {
+    crate::golden_lines(file)
+        .into_iter()
+        .filter(|l| {
+            let record: Json = serde_json::from_str(l).unwrap();
+            !record["value"]["payload"]["after"]["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("snapshot-window-"))
+        })
+        .collect()
+}
+
+/// Blanks what differs from run to run in an incremental snapshot's notification: the
+/// timestamp, and the random id of the initial snapshot's notifications (the incremental
+/// ones carry the signal's id).
+pub fn blank_notification(record: &mut Json) {
+    let payload = &mut record["value"]["payload"];
+    if payload.get("aggregate_type").is_none() {
+        return;
+    }
+    payload["timestamp"] = Json::Null;
+    if payload["aggregate_type"] == "Initial Snapshot" {
+        payload["id"] = Json::Null;
+        record["key"]["payload"]["id"] = Json::Null;
+    }
+}

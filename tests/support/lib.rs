@@ -10,6 +10,7 @@ pub mod mariadb;
 pub mod postgres;
 pub mod process;
 pub mod rest;
+pub mod scenarios;
 pub mod shop;
 pub mod tls;
 pub mod worker;
