@@ -59,7 +59,15 @@ fn setup(
 
 #[test]
 fn an_incremental_snapshot_under_changes_and_a_kill_9_yields_the_tables_content() {
-    let (server, dir, props) = setup("inc", ROWS, &[("offset.flush.interval.ms", "200")]);
+    // Small chunks: the snapshot lasts long enough to be killed in the middle.
+    let (server, dir, props) = setup(
+        "inc",
+        ROWS,
+        &[
+            ("offset.flush.interval.ms", "200"),
+            ("incremental.snapshot.chunk.size", "256"),
+        ],
+    );
     let config = dir.path().join("connector.properties");
     tidemark_tests::write_properties(&config, &props);
     let out = dir.path().join("out.jsonl");

@@ -142,8 +142,8 @@ impl Killed {
         let dir = config.parent().expect("the config's directory");
         let logs = [1, 2].map(|n| dir.join(format!("run-{n}.log")));
         wait_until("the point to kill at", timeout, kill_when);
-        // Some of what it wrote is committed by then.
-        std::thread::sleep(Duration::from_millis(600));
+        // Some of what it wrote is committed by then (offsets are flushed every 200 ms).
+        std::thread::sleep(Duration::from_millis(300));
         run.kill().unwrap();
         run.wait().unwrap();
         let before_restart = read_lines(out).len();
@@ -174,6 +174,37 @@ impl Killed {
         }
     }
 
+    /// The events of `key` on `topic`: line number, `op`, `after.v` and the source's place.
+    fn events_of(&self, topic: &str, key: i64) -> Vec<String> {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let record: Json = serde_json::from_str(l).ok()?;
+                (record["topic"] == topic && record["key"]["id"].as_i64() == Some(key)).then(|| {
+                    let value = &record["value"];
+                    let source = &value["source"];
+                    format!(
+                        "{i}: {} v={} snapshot={} {}",
+                        value["op"],
+                        value["after"]["v"],
+                        source["snapshot"],
+                        [
+                            &source["file"],
+                            &source["pos"],
+                            &source["gtid"],
+                            &source["lsn"]
+                        ]
+                        .iter()
+                        .map(|f| f.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The second run's log.
     pub fn second_log(&self) -> String {
         std::fs::read_to_string(&self.logs[1]).unwrap()
@@ -183,11 +214,26 @@ impl Killed {
     /// showing the runs' snapshot, warning and error lines when it does not.
     pub fn assert_applied(&self, server: &impl Database, database: &str, tables: &[(&str, &str)]) {
         let got = applied(&self.lines);
-        let problems: Vec<String> = tables
-            .iter()
-            .map(|(name, topic)| differences(&server.id_v(database, name), got.get(*topic)))
-            .filter(|p| !p.is_empty())
-            .collect();
+        let mut problems = Vec::new();
+        for (name, topic) in tables {
+            let expected = server.id_v(database, name);
+            let problem = differences(&expected, got.get(*topic));
+            if problem.is_empty() {
+                continue;
+            }
+            problems.push(problem);
+            // The events of the first key that came out wrong, in order.
+            let wrong = expected
+                .iter()
+                .find(|(k, v)| got.get(*topic).and_then(|t| t.get(k)) != Some(v));
+            if let Some((key, _)) = wrong {
+                problems.push(format!(
+                    "the events of key {key} (the restart at line {}):\n{}",
+                    self.before_restart,
+                    self.events_of(topic, *key).join("\n")
+                ));
+            }
+        }
         assert!(
             problems.is_empty(),
             "{}; the runs' snapshot lines:\n{}",
@@ -313,6 +359,12 @@ pub fn incremental_killed_a_third_of_the_way(
     let done = "incremental snapshot completed";
     let killed = Killed::run(
         server, database, config, out, run, writing, third, done, timeout,
+    );
+    assert!(
+        !std::fs::read_to_string(&killed.logs[0])
+            .unwrap()
+            .contains(done),
+        "the kill came before the snapshot completed"
     );
     let second = killed.second_log();
     assert!(

@@ -9,7 +9,10 @@
 //! emitted (`op` r, `source.snapshot` `incremental`): every change before `P` precedes its
 //! rows in the output, every change after `P` follows them. So the last event of every key
 //! holds its latest state, with no window and no deduplication (docs/snapshots.md). The
-//! stream cannot be past `P` when the chunk is read, since `P` is at most the binlog's end.
+//! stream may already be past `P` when the chunk is read (MariaDB sends a transaction to
+//! replicas before committing it in InnoDB, where the snapshot's point is taken): such a
+//! chunk would be older than events already emitted, so it is read again until `P` is at or
+//! after the stream's place ([`super::snapshot::consistent_point_after`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use super::catalog::{BinlogPosition, quote_ident, quote_literal, text};
 use super::changes::{ChangeBuilder, Position};
 use super::config::MySqlConfig;
 use super::error::MySqlError;
-use super::snapshot::{cells, consistent_point};
+use super::snapshot::{cells, consistent_point_after};
 use super::table::Table;
 use crate::event::Record;
 use crate::sources::incremental_offset::{Entry, INITIAL_REST, Progress};
@@ -149,10 +152,12 @@ impl Incremental {
     }
 
     /// Reads the next chunk on `conn` unless one is waiting for the stream or the snapshot
-    /// is paused. Tables found empty are done at once. Returns what to emit now.
+    /// is paused, at a point at or after `stream`, where the stream has read up to. Tables
+    /// found empty are done at once. Returns what to emit now.
     pub async fn next_chunk(
         &mut self,
         conn: &mut Conn,
+        stream: &BinlogPosition,
         config: &MySqlConfig,
     ) -> Result<Step, MySqlError> {
         let mut step = Step::default();
@@ -178,7 +183,7 @@ impl Incremental {
             }
         }
         let scan = self.scan.as_ref().expect("a scan");
-        let chunk = read_chunk(conn, scan, self.chunk_size).await?;
+        let chunk = read_chunk(conn, stream, scan, self.chunk_size).await?;
         // Debezium announces each chunk once it is read, with its last key.
         let mut data = vec![
             ("current_collection_in_progress", scan.name()),
@@ -382,7 +387,12 @@ async fn begin(conn: &mut Conn, request: Request) -> Result<Option<Scan>, MySqlE
 
 /// Reads a chunk after the scan's last key in a consistent-snapshot transaction, with the
 /// binlog point its rows are at.
-async fn read_chunk(conn: &mut Conn, scan: &Scan, chunk_size: usize) -> Result<Chunk, MySqlError> {
+async fn read_chunk(
+    conn: &mut Conn,
+    stream: &BinlogPosition,
+    scan: &Scan,
+    chunk_size: usize,
+) -> Result<Chunk, MySqlError> {
     let table = &scan.request.table;
     let name = table.full_name();
     let columns: Vec<String> = scan
@@ -406,8 +416,7 @@ async fn read_chunk(conn: &mut Conn, scan: &Scan, chunk_size: usize) -> Result<C
         conditions.join(" AND "),
         columns.join(", ")
     );
-    let Some(at) = consistent_point(conn).await? else {
-        let _ = conn.query_drop("ROLLBACK").await;
+    let Some(at) = consistent_point_after(conn, stream).await? else {
         return Err(MySqlError::Stream(format!(
             "incremental snapshot of {name}: the server gives no binlog_snapshot_position \
              (is log_bin on?)"

@@ -80,6 +80,41 @@ pub async fn consistent_point(conn: &mut Conn) -> Result<Option<BinlogPosition>,
     )
 }
 
+/// [`consistent_point`] at or after `stream`, the place the binlog stream has read up to.
+///
+/// MariaDB writes a transaction to the binlog (and sends it to replicas) before committing it
+/// in InnoDB, and a consistent snapshot's point is that of the last transaction committed in
+/// InnoDB. So a snapshot taken right after the stream read a transaction may not see it yet,
+/// and its point is then before the stream's place: its rows would be older than events
+/// already emitted. Such a snapshot is dropped and taken again, a moment later, until the
+/// transactions the stream has read are committed. `None` (rolled back) when the server tells
+/// no point.
+pub async fn consistent_point_after(
+    conn: &mut Conn,
+    stream: &BinlogPosition,
+) -> Result<Option<BinlogPosition>, MySqlError> {
+    for _ in 0..CATCH_UP_TRIES {
+        let Some(point) = consistent_point(conn).await? else {
+            let _ = conn.query_drop("ROLLBACK").await;
+            return Ok(None);
+        };
+        if super::incremental::at_or_after((&point.file, point.pos), stream) {
+            return Ok(Some(point));
+        }
+        conn.query_drop("ROLLBACK")
+            .await
+            .map_err(|e| MySqlError::query("ending a snapshot transaction", e))?;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    Err(MySqlError::Lost(format!(
+        "a consistent snapshot stayed before the binlog place the stream has read ({}:{}) for          {CATCH_UP_TRIES} tries: transactions written to the binlog are not committed",
+        stream.file, stream.pos
+    )))
+}
+
+/// How many times [`consistent_point_after`] takes a snapshot (2 ms apart).
+const CATCH_UP_TRIES: usize = 5000;
+
 /// Starts the snapshot transaction on `conn` and reads the binlog position it sees. On
 /// MariaDB the `extra` connections start theirs at the same point (they are dropped when
 /// that cannot be done, see [`super::parallel`]).

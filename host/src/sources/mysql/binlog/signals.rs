@@ -195,28 +195,12 @@ impl Stream<'_> {
     /// the next chunk. One step at a time, so that the stream loop sends batches, takes
     /// signals and stops in between.
     pub(super) async fn drive(&mut self, state: &mut State) -> Result<(), MySqlError> {
+        if self.emit_reached(state)? {
+            return Ok(());
+        }
         let Some(incremental) = self.incremental.as_mut() else {
             return Ok(());
         };
-        // A chunk is emitted between two transactions, carrying the stream's place (as
-        // Debezium's reads do): the last event read and the last transaction's GTID.
-        let here = Position {
-            ts: Timestamp::now(),
-            snapshot: SnapshotMarker::Incremental,
-            server_id: state.last_server_id,
-            gtid: state.last_gtid.as_deref(),
-            file: &state.file,
-            pos: state.last_event,
-            row: 0,
-            thread: None,
-        };
-        if state.txn.is_none()
-            && let Some(step) = incremental.reached(state.end, &here, self.config)?
-        {
-            state.records.extend(step.records);
-            state.checkpoint = Some(self.offset_after(state, state.end, state.last_server_id));
-            return Ok(());
-        }
         if incremental.is_waiting() {
             return Ok(());
         }
@@ -226,7 +210,11 @@ impl Stream<'_> {
             state.chunks = Some(conn);
         }
         let conn = state.chunks.as_mut().expect("opened above");
-        let step = match incremental.next_chunk(conn, self.config).await {
+        let stream = catalog::BinlogPosition {
+            file: state.file.clone(),
+            pos: state.end,
+        };
+        let step = match incremental.next_chunk(conn, &stream, self.config).await {
             Ok(step) => step,
             // A bad filter or surrogate key, a table dropped meanwhile: the snapshot ends
             // (ABORTED) and the stream goes on, as in Debezium.
@@ -251,8 +239,41 @@ impl Stream<'_> {
             if state.txn.is_none() {
                 state.checkpoint = Some(self.offset_after(state, state.end, state.last_server_id));
             }
+            return Ok(());
         }
+        // A chunk read while the stream stands at its point is emitted now, before the
+        // stream reads anything after that point.
+        self.emit_reached(state)?;
         Ok(())
+    }
+
+    /// Emits the waiting chunk if the stream, between two transactions, has reached its
+    /// point, with a checkpoint carrying the new progress; whether it did.
+    fn emit_reached(&mut self, state: &mut State) -> Result<bool, MySqlError> {
+        let Some(incremental) = self.incremental.as_mut() else {
+            return Ok(false);
+        };
+        if state.txn.is_some() {
+            return Ok(false);
+        }
+        // A chunk carries the stream's place (as Debezium's reads do): the last event read
+        // and the last transaction's GTID.
+        let here = Position {
+            ts: Timestamp::now(),
+            snapshot: SnapshotMarker::Incremental,
+            server_id: state.last_server_id,
+            gtid: state.last_gtid.as_deref(),
+            file: &state.file,
+            pos: state.last_event,
+            row: 0,
+            thread: None,
+        };
+        let Some(step) = incremental.reached(state.end, &here, self.config)? else {
+            return Ok(false);
+        };
+        state.records.extend(step.records);
+        state.checkpoint = Some(self.offset_after(state, state.end, state.last_server_id));
+        Ok(true)
     }
 
     /// Takes a blocking snapshot of the captured tables the signal's collections match.
@@ -290,7 +311,14 @@ impl Stream<'_> {
         tracing::info!(id, tables = ?names, "blocking snapshot started: streaming paused");
         let mut conn = catalog::connect(self.config).await?;
         snapshot::prepare_session(&mut conn).await?;
-        if snapshot::consistent_point(&mut conn).await?.is_none() {
+        let stream = catalog::BinlogPosition {
+            file: state.file.clone(),
+            pos: state.end,
+        };
+        if snapshot::consistent_point_after(&mut conn, &stream)
+            .await?
+            .is_none()
+        {
             return Err(MySqlError::Stream(
                 "blocking snapshot: the server gives no binlog_snapshot_position (is log_bin on?)"
                     .into(),
