@@ -78,13 +78,15 @@ impl Stream<'_> {
                 conditions,
                 ..
             } => {
-                state.blocking = Some(Blocking {
+                let blocking = Blocking {
                     id: signal.id,
                     collections,
                     conditions,
-                });
-                if state.txn.is_none() {
-                    let blocking = state.blocking.take().expect("just set");
+                };
+                // A signal row's transaction ends first: the snapshot goes between two.
+                if state.txn.is_some() {
+                    state.blocking = Some(blocking);
+                } else {
                     self.blocking_snapshot(state, blocking).await?;
                 }
             }
