@@ -212,21 +212,25 @@ fn a_fleet_compiles_each_plugin_once_and_a_new_version_reaches_every_connector()
     // (b) One file replaced: the new version runs in every connector, each with its own tag.
     let reload_started = Instant::now();
     deploy(&plugin_path("stamp-v2"), plugins.path(), "stamp");
-    let mut v2 = String::new();
-    wait_until("stamp v2 live in every connector", TIMEOUT, || {
-        let listed = listed_plugins(&worker);
-        let stamp = &listed["stamp"];
-        let Some(hash) = stamp["versions"]
+    let deadline = Instant::now() + TIMEOUT;
+    let v2 = loop {
+        let stamp = listed_plugins(&worker)["stamp"].take();
+        if let Some(hash) = stamp["versions"]
             .as_array()
             .and_then(|v| v.last())
             .and_then(|v| v["hash"].as_str())
-        else {
-            return false;
-        };
-        v2 = hash.to_owned();
-        stamp["versions"].as_array().unwrap().len() == 2
+            && stamp["versions"].as_array().unwrap().len() == 2
             && names.iter().all(|db| stamp["live"][db] == hash)
-    });
+        {
+            break hash.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stamp v2 not live in every connector within {TIMEOUT:?}; the plugin's listing: {stamp:#}\nworker's log:\n{}",
+            worker.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let reload_time = reload_started.elapsed();
     for db in &names {
         insert(&server, db, 6, 8);
