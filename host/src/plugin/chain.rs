@@ -185,27 +185,23 @@ impl Chain {
 
     /// Compiles the chain's plugins for its baseline engine ahead of need (errors are left for
     /// when the code is needed), so that a new version arriving with baseline code runs
-    /// beside them without compiling them first. Background work: it runs on the
-    /// low-priority compile pool, and returns when done.
+    /// beside them without compiling them first. Returns when done; the compile itself runs on
+    /// the low-priority compile pool.
+    ///
+    /// Call it from a thread outside that pool (the reloader's): a compile holds its plugin's
+    /// compile lock while the pool runs its functions, and a pool thread waiting for that
+    /// lock would deadlock the pool, since rayon's work stealing can hand the waiting job to
+    /// the very thread that holds the lock.
     pub fn warm_baseline(&self) {
         let kind = Kind {
             tier: Tier::Baseline,
             metered: self.steps.iter().any(|s| s.limits.fuel.is_some()),
         };
-        // What the compile needs, without the chain itself (its stores are not `Sync`).
-        let runtime = &self.runtime;
-        let plugins: Vec<(&Arc<Plugin>, &str)> = self
-            .steps
-            .iter()
-            .map(|s| (&s.plugin, s.label.as_str()))
-            .collect();
-        rayon::scope(|_| {
-            for (plugin, label) in plugins {
-                if let Err(error) = runtime.compiled_for(plugin, kind) {
-                    tracing::debug!(plugin = %label, %error, "no baseline code for the plugin");
-                }
+        for step in &self.steps {
+            if let Err(error) = self.runtime.compiled_for(&step.plugin, kind) {
+                tracing::debug!(plugin = %step.label, %error, "no baseline code for the plugin");
             }
-        });
+        }
     }
 
     /// The version (content hash) and code tier of the plugin of this name as the chain was
