@@ -263,8 +263,6 @@ pub struct MySqlConfig {
     pub max_batch_size: usize,
     /// `snapshot.max.threads`: connections reading the initial snapshot (MariaDB).
     pub snapshot_threads: usize,
-    /// `snapshot.fetch.size`: rows read per query of a table's snapshot (primary-key chunks).
-    pub snapshot_fetch_size: usize,
     /// `heartbeat.interval.ms`; 0 disables heartbeats.
     pub heartbeat_interval_ms: u64,
     /// The heartbeat topic: `topic.heartbeat.name`, else `__debezium-heartbeat.<prefix>`.
@@ -375,7 +373,6 @@ impl MySqlConfig {
             tombstones_on_delete: props.flag(&TOMBSTONES)?,
             skipped: SkippedOps::parse(props)?,
             max_batch_size: props.number(&MAX_BATCH_SIZE)?,
-            snapshot_fetch_size: props.number(&FETCH_SIZE)?,
             snapshot_threads,
             heartbeat_interval_ms: props.number(&HEARTBEAT_INTERVAL)?,
             heartbeat_topic: heartbeat_topic(props, &topic_prefix)?,

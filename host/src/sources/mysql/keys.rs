@@ -78,10 +78,12 @@ declare_keys! {
               and key order, as one connection's.");
     /// `snapshot.fetch.size`.
     FETCH_SIZE = Key::int("snapshot.fetch.size")
-        .default("10000")
         .range(Some(1), None)
+        .ignored()
         .group("Snapshot")
-        .doc("Rows read per query of a table's snapshot (primary-key chunks).");
+        .doc("Accepted and ignored: Debezium's JDBC fetch size. Tidemark reads each table (or \
+              key range) of a snapshot with one streamed query, taking rows as the server \
+              sends them, so its memory stays bounded without it.");
     /// `include.schema.changes`.
     SCHEMA_CHANGES = Key::boolean("include.schema.changes")
         .default("true")
