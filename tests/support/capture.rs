@@ -122,9 +122,12 @@ pub fn maria_properties(
 impl Capture {
     /// Starts a connector with these properties, writing into `dir`.
     pub fn start(dir: PathBuf, props: Vec<(String, String)>) -> Capture {
-        // `RUST_LOG=info cargo test … -- --nocapture` shows what the connector logs.
+        // `RUST_LOG=info cargo test … -- --nocapture` shows what the connector logs. Unset,
+        // the plugin layer's log is kept: libtest shows it with a failing test's output.
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("tidemark::plugin=info"));
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_env_filter(filter)
             .with_test_writer()
             .try_init();
         let (stop, shutdown) = watch::channel(false);
