@@ -107,7 +107,7 @@ pub async fn consistent_point_after(
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     Err(MySqlError::Lost(format!(
-        "a consistent snapshot stayed before the binlog place the stream has read ({}:{}) for          {CATCH_UP_TRIES} tries: transactions written to the binlog are not committed",
+        "a consistent snapshot stayed before the binlog place the stream has read ({}:{}) for {CATCH_UP_TRIES} tries: transactions written to the binlog are not committed",
         stream.file, stream.pos
     )))
 }

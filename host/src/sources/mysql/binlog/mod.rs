@@ -145,6 +145,16 @@ struct State {
     last_ts: i64,
 }
 
+impl State {
+    /// The binlog place the stream has read up to: the end of the last event read.
+    fn read_up_to(&self) -> super::catalog::BinlogPosition {
+        super::catalog::BinlogPosition {
+            file: self.file.clone(),
+            pos: self.end,
+        }
+    }
+}
+
 impl Stream<'_> {
     /// Opens the replication connection at the start point.
     async fn open(&self) -> Result<BinlogStream, MySqlError> {

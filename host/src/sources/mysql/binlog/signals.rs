@@ -211,11 +211,8 @@ impl Stream<'_> {
             snapshot::prepare_session(&mut conn).await?;
             state.chunks = Some(conn);
         }
+        let stream = state.read_up_to();
         let conn = state.chunks.as_mut().expect("opened above");
-        let stream = catalog::BinlogPosition {
-            file: state.file.clone(),
-            pos: state.end,
-        };
         let step = match incremental.next_chunk(conn, &stream, self.config).await {
             Ok(step) => step,
             // A bad filter or surrogate key, a table dropped meanwhile: the snapshot ends
@@ -313,10 +310,7 @@ impl Stream<'_> {
         tracing::info!(id, tables = ?names, "blocking snapshot started: streaming paused");
         let mut conn = catalog::connect(self.config).await?;
         snapshot::prepare_session(&mut conn).await?;
-        let stream = catalog::BinlogPosition {
-            file: state.file.clone(),
-            pos: state.end,
-        };
+        let stream = state.read_up_to();
         if snapshot::consistent_point_after(&mut conn, &stream)
             .await?
             .is_none()
@@ -328,10 +322,7 @@ impl Stream<'_> {
         }
         // Every read carries the stream's position at the signal, as Debezium's do.
         let point = SnapshotPoint {
-            position: catalog::BinlogPosition {
-                file: state.file.clone(),
-                pos: state.end,
-            },
+            position: state.read_up_to(),
             gtids: None,
             started: Timestamp::now(),
         };
